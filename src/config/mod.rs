@@ -1,0 +1,236 @@
+//! ml-gates.yaml: loading, checking and the validated config the stages trust.
+//!
+//! Layers, as in cargo-deny and ruff: the YAML text becomes a position-keeping tree (`yaml`),
+//! the tree is checked against the JSON Schema of the raw types (`shape`, every problem at once),
+//! serde builds the raw types (`raw`), and `semantic` checks what a schema cannot say (min ≤ max,
+//! one column per role, options that fit the task). Only then do stages see a [`Config`].
+
+pub mod raw;
+mod semantic;
+pub mod shape;
+pub mod yaml;
+
+use crate::error::{InputError, Problem};
+use raw::RawConfig;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+pub use yaml::Pos;
+
+/// Where the config came from, and the line of every key in it.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// The path as the user gave it, for messages.
+    pub display: String,
+    /// The folder paths in the config are relative to.
+    pub base_dir: PathBuf,
+    /// Each key path (`validate.rows.min`, `validate.target.range[1]`) mapped to its position.
+    pub positions: BTreeMap<String, Pos>,
+}
+
+impl Source {
+    /// Position of `path`, or of its nearest ancestor that is in the file.
+    pub fn pos(&self, path: &str) -> Option<Pos> {
+        let mut p = path;
+        loop {
+            if let Some(pos) = self.positions.get(p) {
+                return Some(*pos);
+            }
+            let cut = p.rfind(['.', '['])?;
+            p = &p[..cut];
+        }
+    }
+
+    /// Line of `path` (or its nearest ancestor).
+    pub fn line(&self, path: &str) -> Option<usize> {
+        self.pos(path).map(|p| p.line)
+    }
+
+    /// A problem located at `path` in the config file.
+    pub fn problem(&self, path: &str, message: impl Into<String>, suggestion: Option<String>) -> Problem {
+        Problem {
+            file: self.display.clone(),
+            position: self.pos(path).map(|p| (p.line, p.col)),
+            message: message.into(),
+            suggestion,
+        }
+    }
+
+    /// Resolve a path written in the config against the config's folder.
+    pub fn resolve(&self, path: &str) -> PathBuf {
+        let p = Path::new(path);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base_dir.join(p)
+        }
+    }
+}
+
+/// A config every stage can trust: its shape and its cross-key rules have been checked.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub raw: RawConfig,
+    pub source: Source,
+}
+
+/// The JSON Schema of ml-gates.yaml, generated from the raw config types.
+pub fn json_schema() -> &'static serde_json::Value {
+    static SCHEMA: OnceLock<serde_json::Value> = OnceLock::new();
+    SCHEMA.get_or_init(|| {
+        let schema = schemars::schema_for!(RawConfig);
+        serde_json::to_value(schema).expect("a generated schema serializes")
+    })
+}
+
+/// Load and check the config at `path`. Every problem found is returned at once.
+pub fn load(path: &Path) -> Result<Config, InputError> {
+    let display = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        InputError::one(Problem {
+            file: display.clone(),
+            position: None,
+            message: format!("cannot read the config file: {e}"),
+            suggestion: None,
+        })
+    })?;
+    let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let base_dir = if base_dir.as_os_str().is_empty() { PathBuf::from(".") } else { base_dir };
+    parse(&text, &display, base_dir)
+}
+
+/// Check config `text`; `display` names the file in messages and `base_dir` anchors its paths.
+pub fn parse(text: &str, display: &str, base_dir: PathBuf) -> Result<Config, InputError> {
+    let at = |pos: Pos, message: String, suggestion: Option<String>| Problem {
+        file: display.to_string(),
+        position: Some((pos.line, pos.col)),
+        message,
+        suggestion,
+    };
+    let (tree, duplicates) = yaml::parse(text)
+        .map_err(|e| InputError::one(at(e.pos, format!("invalid YAML: {}", e.message), None)))?;
+    let mut problems: Vec<Problem> = duplicates
+        .iter()
+        .map(|d| at(d.pos, format!("duplicate key '{}' (first set on line {})", d.key, d.first.line), None))
+        .collect();
+    problems.extend(
+        shape::Shape::new(json_schema())
+            .check(&tree)
+            .into_iter()
+            .map(|i| at(i.pos, i.message, i.suggestion)),
+    );
+    if !problems.is_empty() {
+        return Err(InputError { problems });
+    }
+    let raw: RawConfig = serde_yaml::from_str(text).map_err(|e| {
+        let position = e.location().map(|l| (l.line(), l.column()));
+        InputError::one(Problem { file: display.to_string(), position, message: e.to_string(), suggestion: None })
+    })?;
+    let mut positions = BTreeMap::new();
+    collect_positions(&tree, "", &mut positions);
+    let source = Source { display: display.to_string(), base_dir, positions };
+    let problems = semantic::check(&raw, &source);
+    if !problems.is_empty() {
+        return Err(InputError { problems });
+    }
+    Ok(Config { raw, source })
+}
+
+fn collect_positions(node: &yaml::Node, path: &str, out: &mut BTreeMap<String, Pos>) {
+    match &node.kind {
+        yaml::Kind::Map(entries) => {
+            for entry in entries {
+                let child = if path.is_empty() { entry.key.clone() } else { format!("{path}.{}", entry.key) };
+                out.insert(child.clone(), entry.key_pos);
+                collect_positions(&entry.value, &child, out);
+            }
+        }
+        yaml::Kind::Seq(items) => {
+            for (i, item) in items.iter().enumerate() {
+                let child = format!("{path}[{i}]");
+                out.insert(child.clone(), item.pos);
+                collect_positions(item, &child, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn errors(text: &str) -> Vec<String> {
+        match parse(text, "ml-gates.yaml", PathBuf::from(".")) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.problems.iter().map(|p| p.to_string()).collect(),
+        }
+    }
+
+    const BASE: &str = "version: 1\nname: churn\ndata:\n  train: train.parquet\n  target: churn\n  task: classification\n";
+
+    #[test]
+    fn a_minimal_config_loads() {
+        assert_eq!(errors(BASE), Vec::<String>::new());
+    }
+
+    #[test]
+    fn unknown_keys_point_at_their_line_with_a_suggestion() {
+        let text = format!("{BASE}validate:\n  target: {{min_clas_percent: 5}}\n  nulls: {{max_percent: 3}}\n  duplicate: {{max_percent: 1}}\n");
+        assert_eq!(
+            errors(&text),
+            vec![
+                "ml-gates.yaml:8:12: unknown key 'min_clas_percent' in 'validate.target', did you mean 'min_class_percent'?",
+                "ml-gates.yaml:10:3: unknown key 'duplicate' in 'validate', did you mean 'duplicates'?",
+            ]
+        );
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let text = "version: 2\nname: churn\ndata:\n  train: t.parquet\n  target: churn\n  task: clasification\nvalidate:\n  nulls: {max_percent: -3}\n  ranges: {age: [18, 100, 5]}\nunknown_section: {}\n";
+        assert_eq!(
+            errors(text),
+            vec![
+                "ml-gates.yaml:1:10: 'version' must be 1, found 2",
+                "ml-gates.yaml:6:9: unknown value 'clasification' for 'data.task', did you mean 'classification'?",
+                "ml-gates.yaml:8:24: 'validate.nulls.max_percent' must be between 0 and 100, found -3",
+                "ml-gates.yaml:9:17: 'validate.ranges.age' must be a list of exactly 2 items, found 3",
+                "ml-gates.yaml:10:1: unknown key 'unknown_section' at the top level (expected one of: version, name, data, validate, train, evaluate, registry, staging, deploy, report)",
+            ]
+        );
+    }
+
+    #[test]
+    fn semantic_problems_have_lines() {
+        let text = format!("{BASE}  id: churn\nvalidate:\n  rows: {{min: 500, max: 10}}\n  ranges: {{age: [100, 18]}}\n");
+        assert_eq!(
+            errors(&text),
+            vec![
+                "ml-gates.yaml:7:3: column 'churn' is both data.target and data.id",
+                "ml-gates.yaml:9:3: validate.rows: min (500) is greater than max (10)",
+                "ml-gates.yaml:10:12: validate.ranges.age: min (100) is greater than max (18)",
+            ]
+        );
+    }
+
+    #[test]
+    fn wrong_types_say_what_was_expected() {
+        let text = format!("{BASE}validate:\n  rows: {{min: many}}\n  schema: {{age: integer}}\n");
+        assert_eq!(
+            errors(&text),
+            vec![
+                "ml-gates.yaml:8:15: 'validate.rows.min' must be an integer, found the string 'many'",
+                "ml-gates.yaml:9:17: unknown value 'integer' for 'validate.schema.age', did you mean 'int'?",
+            ]
+        );
+    }
+
+    #[test]
+    fn key_positions_are_kept_for_annotations() {
+        let config = parse(&format!("{BASE}validate:\n  rows:\n    min: 500\n"), "c.yaml", PathBuf::from(".")).unwrap();
+        assert_eq!(config.source.line("validate.rows.min"), Some(9));
+        assert_eq!(config.source.line("validate.rows.max"), Some(8));
+        assert_eq!(config.source.line("data.target"), Some(5));
+    }
+}

@@ -1,0 +1,762 @@
+//! The raw shape of ml-gates.yaml: serde types that reject unknown keys, with doc comments that
+//! become the JSON Schema's descriptions and the config reference. Nothing here is trusted yet:
+//! `config::load` checks these against each other and against the data before any stage runs.
+
+use crate::report::Severity;
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+/// ml-gates.yaml: one file that declares the whole pipeline, one section per stage.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "ml-gates.yaml")]
+pub struct RawConfig {
+    /// Version of this file's format. Only `1` exists.
+    #[schemars(range(min = 1, max = 1))]
+    pub version: u32,
+    /// Name of the model: the registry entry and the report's title.
+    #[schemars(length(min = 1))]
+    pub name: String,
+    /// Where the data is and what it means.
+    pub data: DataConfig,
+    /// The data gate: checks on the data before anything is trained.
+    #[serde(default)]
+    pub validate: Option<ValidateConfig>,
+    /// Training (stage not built yet: the section is checked, not acted on).
+    #[serde(default)]
+    pub train: Option<TrainConfig>,
+    /// The evaluation gate (stage not built yet: the section is checked, not acted on).
+    #[serde(default)]
+    pub evaluate: Option<EvaluateConfig>,
+    /// The model registry (stage not built yet: the section is checked, not acted on).
+    #[serde(default)]
+    pub registry: Option<RegistryConfig>,
+    /// Staging smoke and load test (stage not built yet: the section is checked, not acted on).
+    #[serde(default)]
+    pub staging: Option<StagingConfig>,
+    /// Rollout (stage not built yet: the section is checked, not acted on).
+    #[serde(default)]
+    pub deploy: Option<DeployConfig>,
+    /// Where results are reported (GitHub reporting is not built yet: checked, not acted on).
+    #[serde(default)]
+    pub report: Option<ReportConfig>,
+}
+
+/// File format of a data source. By default it follows the file extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// Apache Parquet (`.parquet`, `.pq`).
+    Parquet,
+    /// Comma-separated values with a header row (`.csv`).
+    Csv,
+    /// Newline-delimited JSON, one object per line (`.ndjson`, `.jsonl`).
+    Ndjson,
+}
+
+/// A data file: a path or glob relative to ml-gates.yaml, or `{path, format}`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum DataSource {
+    /// Path or glob (`data/train-*.parquet`), relative to the folder of ml-gates.yaml.
+    Path(String),
+    /// A path with an explicit format, for files whose extension does not tell.
+    WithFormat {
+        /// Path or glob, relative to the folder of ml-gates.yaml.
+        path: String,
+        /// File format; by default it follows the extension.
+        format: Option<Format>,
+    },
+}
+
+impl DataSource {
+    pub fn path(&self) -> &str {
+        match self {
+            DataSource::Path(p) => p,
+            DataSource::WithFormat { path, .. } => path,
+        }
+    }
+    pub fn format(&self) -> Option<Format> {
+        match self {
+            DataSource::Path(_) => None,
+            DataSource::WithFormat { format, .. } => *format,
+        }
+    }
+}
+
+/// What the model learns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Task {
+    /// Predict a class (the target holds labels).
+    Classification,
+    /// Predict a number.
+    Regression,
+}
+
+/// The `data` section: where the data is and which column plays which role.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DataConfig {
+    /// Training data: parquet, csv or ndjson; a glob reads every matching file as one table.
+    pub train: DataSource,
+    /// Test data. Give either `test` or `split`.
+    #[serde(default)]
+    pub test: Option<DataSource>,
+    /// Hold out part of `train` as the test set when there is no `test` file.
+    #[serde(default)]
+    pub split: Option<SplitConfig>,
+    /// The column to predict.
+    #[schemars(length(min = 1))]
+    pub target: String,
+    /// `classification` or `regression`.
+    pub task: Task,
+    /// Column that identifies a row (an entity id): never a feature; used by `unique` and `leakage`.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Column holding when a row happened: used by `freshness`; never a feature.
+    #[serde(default)]
+    pub timestamp: Option<String>,
+    /// Sensitive attributes (for fairness): kept out of the features.
+    #[serde(default)]
+    pub sensitive: Vec<String>,
+    /// Feature columns. By default every column except target, id, timestamp and sensitive ones.
+    #[serde(default)]
+    pub features: Option<Vec<String>>,
+}
+
+/// How to split `train` into train and test sets.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SplitConfig {
+    /// Share of rows held out for testing, between 0 and 1 (exclusive).
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub test_fraction: f64,
+    /// Seed of the shuffle, so a split is reproducible.
+    #[serde(default)]
+    pub seed: Option<u64>,
+    /// Keep class proportions equal in both parts (classification only). Default true.
+    #[serde(default)]
+    pub stratify: Option<bool>,
+}
+
+/// Which dataset a check looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DatasetRole {
+    Train,
+    Test,
+}
+
+impl DatasetRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DatasetRole::Train => "train",
+            DatasetRole::Test => "test",
+        }
+    }
+}
+
+/// The `validate` section: the data gate. Each key enables one family of checks.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ValidateConfig {
+    /// Datasets the per-dataset checks run on. Default: `train`, and `test` when a test file is given.
+    #[serde(default)]
+    pub datasets: Option<Vec<DatasetRole>>,
+    /// Row count bounds (check `row-count`).
+    #[serde(default)]
+    pub rows: Option<RowsCheck>,
+    /// Required columns and their types (checks `schema-column`, `schema-extra-columns`).
+    #[serde(default)]
+    pub schema: Option<SchemaCheck>,
+    /// Maximum share of missing values per column (check `null-percent`).
+    #[serde(default)]
+    pub nulls: Option<NullsCheck>,
+    /// Numeric bounds per column (check `value-range`): `column: [min, max]` or `column: {min, max, severity}`.
+    #[serde(default)]
+    pub ranges: Option<IndexMap<String, RangeCheck>>,
+    /// Allowed values per column (check `allowed-values`): `column: [a, b]` or `column: {values, severity}`.
+    #[serde(default)]
+    pub categories: Option<IndexMap<String, CategoriesCheck>>,
+    /// Columns whose values must be unique (check `unique-values`): a list, or `{columns, severity}`.
+    #[serde(default)]
+    pub unique: Option<UniqueCheck>,
+    /// Maximum share of rows that repeat an earlier row exactly (check `duplicate-rows`).
+    #[serde(default)]
+    pub duplicates: Option<DuplicatesCheck>,
+    /// Target column checks (checks `target-class-balance`, `target-classes`, `target-range`).
+    #[serde(default)]
+    pub target: Option<TargetCheck>,
+    /// Newest data no older than a bound (check `freshness`).
+    #[serde(default)]
+    pub freshness: Option<FreshnessCheck>,
+    /// Test rows that also appear in the training data (check `train-test-leakage`).
+    #[serde(default)]
+    pub leakage: Option<LeakageCheck>,
+    /// Distribution shift against a reference dataset (checks `feature-drift`, `dataset-drift`).
+    #[serde(default)]
+    pub drift: Option<DriftCheck>,
+}
+
+/// Row count bounds.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RowsCheck {
+    /// At least this many rows.
+    #[serde(default)]
+    pub min: Option<u64>,
+    /// At most this many rows.
+    #[serde(default)]
+    pub max: Option<u64>,
+    /// `error` (default) blocks; `warn` only reports.
+    #[serde(default)]
+    pub severity: Option<Severity>,
+}
+
+/// Column types as the schema check names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DType {
+    /// Text.
+    Str,
+    /// Any integer type.
+    Int,
+    /// A floating-point number (integer columns are accepted too).
+    Float,
+    /// true/false.
+    Bool,
+    /// A calendar date.
+    Date,
+    /// A date and time.
+    Datetime,
+    /// Categorical, or text holding categories.
+    Category,
+}
+
+impl DType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DType::Str => "str",
+            DType::Int => "int",
+            DType::Float => "float",
+            DType::Bool => "bool",
+            DType::Date => "date",
+            DType::Datetime => "datetime",
+            DType::Category => "category",
+        }
+    }
+}
+
+/// Required columns: `{column: type}`, or `{columns: {column: type}, strict, severity}`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum SchemaCheck {
+    Full(SchemaFull),
+    Columns(IndexMap<String, DType>),
+}
+
+/// The long form of `schema`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SchemaFull {
+    /// Required columns and their types.
+    pub columns: IndexMap<String, DType>,
+    /// Also fail on columns that are not listed. Default false.
+    #[serde(default)]
+    pub strict: bool,
+    /// `error` (default) blocks; `warn` only reports.
+    #[serde(default)]
+    pub severity: Option<Severity>,
+}
+
+/// Missing values.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NullsCheck {
+    /// Default maximum percent (0-100) of missing values in any column.
+    #[serde(default)]
+    #[schemars(range(min = 0.0, max = 100.0))]
+    pub max_percent: Option<f64>,
+    /// Per-column maximum percent, overriding `max_percent`.
+    #[serde(default)]
+    pub columns: IndexMap<String, Percent>,
+    /// `error` (default) blocks; `warn` only reports.
+    #[serde(default)]
+    pub severity: Option<Severity>,
+}
+
+/// A percentage between 0 and 100.
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(transparent)]
+pub struct Percent(#[schemars(range(min = 0.0, max = 100.0))] pub f64);
+
+/// A numeric range: `[min, max]` (either may be null for an open end) or `{min, max, severity}`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum RangeCheck {
+    Pair([Option<f64>; 2]),
+    Full(RangeFull),
+}
+
+/// The long form of a range.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RangeFull {
+    /// Smallest allowed value (inclusive).
+    #[serde(default)]
+    pub min: Option<f64>,
+    /// Largest allowed value (inclusive).
+    #[serde(default)]
+    pub max: Option<f64>,
+    /// `error` (default) blocks; `warn` only reports.
+    #[serde(default)]
+    pub severity: Option<Severity>,
+}
+
+impl RangeCheck {
+    pub fn bounds(&self) -> (Option<f64>, Option<f64>) {
+        match self {
+            RangeCheck::Pair([min, max]) => (*min, *max),
+            RangeCheck::Full(f) => (f.min, f.max),
+        }
+    }
+    pub fn severity(&self) -> Option<Severity> {
+        match self {
+            RangeCheck::Pair(_) => None,
+            RangeCheck::Full(f) => f.severity,
+        }
+    }
+}
+
+/// A value in a list of allowed values or classes.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Scalar {
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+}
+
+impl Scalar {
+    /// The text form, as the value appears when a column is read as text.
+    pub fn text(&self) -> String {
+        match self {
+            Scalar::Bool(b) => b.to_string(),
+            Scalar::Int(i) => i.to_string(),
+            Scalar::Float(f) => f.to_string(),
+            Scalar::Str(s) => s.clone(),
+        }
+    }
+}
+
+/// Allowed values: a list, or `{values, severity}`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum CategoriesCheck {
+    List(Vec<Scalar>),
+    Full(CategoriesFull),
+}
+
+/// The long form of allowed values.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CategoriesFull {
+    /// Every allowed value; nulls are left to the `nulls` check.
+    pub values: Vec<Scalar>,
+    /// `error` (default) blocks; `warn` only reports.
+    #[serde(default)]
+    pub severity: Option<Severity>,
+}
+
+impl CategoriesCheck {
+    pub fn values(&self) -> &[Scalar] {
+        match self {
+            CategoriesCheck::List(v) => v,
+            CategoriesCheck::Full(f) => &f.values,
+        }
+    }
+    pub fn severity(&self) -> Option<Severity> {
+        match self {
+            CategoriesCheck::List(_) => None,
+            CategoriesCheck::Full(f) => f.severity,
+        }
+    }
+}
+
+/// Unique columns: a list of columns, or `{columns, severity}`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum UniqueCheck {
+    List(Vec<String>),
+    Full(UniqueFull),
+}
+
+/// The long form of `unique`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UniqueFull {
+    /// Columns whose non-null values must not repeat. Default: `[data.id]`.
+    #[serde(default)]
+    pub columns: Option<Vec<String>>,
+    /// `error` (default) blocks; `warn` only reports.
+    #[serde(default)]
+    pub severity: Option<Severity>,
+}
+
+/// Fully duplicated rows.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DuplicatesCheck {
+    /// Maximum percent (0-100) of rows that repeat an earlier row.
+    #[schemars(range(min = 0.0, max = 100.0))]
+    pub max_percent: f64,
+    /// Compare only these columns. Default: every column.
+    #[serde(default)]
+    pub columns: Option<Vec<String>>,
+    /// `error` (default) blocks; `warn` only reports.
+    #[serde(default)]
+    pub severity: Option<Severity>,
+}
+
+/// Target checks.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TargetCheck {
+    /// Classification: every class holds at least this percent (0-100) of rows.
+    #[serde(default)]
+    #[schemars(range(min = 0.0, max = 100.0))]
+    pub min_class_percent: Option<f64>,
+    /// Classification: the exact set of classes expected.
+    #[serde(default)]
+    pub classes: Option<Vec<Scalar>>,
+    /// Regression: `[min, max]` of the target's values.
+    #[serde(default)]
+    pub range: Option<[Option<f64>; 2]>,
+    /// `error` (default) blocks; `warn` only reports.
+    #[serde(default)]
+    pub severity: Option<Severity>,
+}
+
+/// Freshness of the newest row.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FreshnessCheck {
+    /// The newest `data.timestamp` (or the newest file modification time when there is no
+    /// timestamp column) is at most this many days old.
+    #[schemars(range(min = 0.0))]
+    pub max_age_days: f64,
+    /// `error` (default) blocks; `warn` only reports.
+    #[serde(default)]
+    pub severity: Option<Severity>,
+}
+
+/// How test rows are matched against training rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LeakageKey {
+    /// Same `data.id` value.
+    Id,
+    /// Same values in every column.
+    Row,
+}
+
+/// Train/test leakage.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LeakageCheck {
+    /// Maximum percent (0-100) of test rows also found in the training data.
+    #[schemars(range(min = 0.0, max = 100.0))]
+    pub max_overlap_percent: f64,
+    /// Match by `id` (default when `data.id` is set) or by whole `row`.
+    #[serde(default)]
+    pub by: Option<LeakageKey>,
+    /// `error` (default) blocks; `warn` only reports.
+    #[serde(default)]
+    pub severity: Option<Severity>,
+}
+
+/// A drift statistic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DriftMethod {
+    /// Population Stability Index over `bins` bins; drifted when above the threshold (default 0.1).
+    Psi,
+    /// Two-sample Kolmogorov-Smirnov test (numeric only); drifted when the p-value is below the threshold (default 0.05).
+    Ks,
+    /// Jensen-Shannon distance (natural log); drifted when above the threshold (default 0.1).
+    JensenShannon,
+    /// Chi-square test of current counts against reference proportions (categorical only);
+    /// drifted when the p-value is below the threshold (default 0.05).
+    ChiSquare,
+}
+
+impl DriftMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DriftMethod::Psi => "psi",
+            DriftMethod::Ks => "ks",
+            DriftMethod::JensenShannon => "jensen_shannon",
+            DriftMethod::ChiSquare => "chi_square",
+        }
+    }
+    /// Evidently's default threshold for the method.
+    pub fn default_threshold(self) -> f64 {
+        match self {
+            DriftMethod::Psi | DriftMethod::JensenShannon => 0.1,
+            DriftMethod::Ks | DriftMethod::ChiSquare => 0.05,
+        }
+    }
+    /// Whether the method's value is a p-value (drift when below) rather than a distance (drift when above).
+    pub fn is_p_value(self) -> bool {
+        matches!(self, DriftMethod::Ks | DriftMethod::ChiSquare)
+    }
+}
+
+/// Drift against a reference dataset.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DriftCheck {
+    /// The reference data (for example last month's training data), relative to ml-gates.yaml.
+    pub reference: DataSource,
+    /// Statistic that decides drift for numeric columns: psi (default), ks or jensen_shannon.
+    #[serde(default)]
+    pub method: Option<DriftMethod>,
+    /// Threshold of `method`. Default: psi 0.1, jensen_shannon 0.1, ks p-value 0.05.
+    #[serde(default)]
+    #[schemars(range(min = 0.0))]
+    pub threshold: Option<f64>,
+    /// Statistic that decides drift for categorical columns: psi (default), chi_square or jensen_shannon.
+    #[serde(default)]
+    pub categorical_method: Option<DriftMethod>,
+    /// Threshold of `categorical_method`. Default: `threshold` when both methods are the same,
+    /// else the method's default.
+    #[serde(default)]
+    #[schemars(range(min = 0.0))]
+    pub categorical_threshold: Option<f64>,
+    /// Number of equal-width bins for numeric PSI and Jensen-Shannon. Default 10.
+    #[serde(default)]
+    #[schemars(range(min = 2, max = 1000))]
+    pub bins: Option<u32>,
+    /// Columns to compare. Default: every feature column.
+    #[serde(default)]
+    pub columns: Option<Vec<String>>,
+    /// The dataset counts as drifted when more than this share (0-1) of compared columns drifted. Default 0.5.
+    #[serde(default)]
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub max_drifted_share: Option<f64>,
+    /// `error` (default) blocks; `warn` only reports.
+    #[serde(default)]
+    pub severity: Option<Severity>,
+}
+
+/// Lower and upper bounds on a measured number.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Bounds {
+    /// At least this.
+    #[serde(default)]
+    pub min: Option<f64>,
+    /// At most this.
+    #[serde(default)]
+    pub max: Option<f64>,
+}
+
+/// Training: a built-in model or an external command.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    /// Built-in model name (for example `logistic_regression`).
+    #[serde(default)]
+    pub model: Option<String>,
+    /// An external trainer command run instead of a built-in model.
+    #[serde(default)]
+    pub command: Option<String>,
+    /// Hyperparameters of the model.
+    #[serde(default)]
+    pub params: IndexMap<String, serde_json::Value>,
+    /// Feature preprocessing.
+    #[serde(default)]
+    pub preprocess: Option<PreprocessConfig>,
+    /// Seed for deterministic training.
+    #[serde(default)]
+    pub seed: Option<u64>,
+}
+
+/// Feature preprocessing.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PreprocessConfig {
+    /// Scaling of numeric features.
+    #[serde(default)]
+    pub scale: Option<String>,
+    /// Imputation of missing values.
+    #[serde(default)]
+    pub impute: Option<String>,
+    /// Columns to one-hot encode.
+    #[serde(default)]
+    pub one_hot: Vec<String>,
+}
+
+/// The evaluation gate.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EvaluateConfig {
+    /// Bounds per metric.
+    #[serde(default)]
+    pub metrics: IndexMap<String, Bounds>,
+    /// Trivial baseline the model must beat.
+    #[serde(default)]
+    pub baseline: Option<String>,
+    /// Comparison with the current champion.
+    #[serde(default)]
+    pub champion: Option<ChampionConfig>,
+    /// Prediction latency bound.
+    #[serde(default)]
+    pub latency: Option<LatencyConfig>,
+    /// Model size bound.
+    #[serde(default)]
+    pub size: Option<SizeConfig>,
+    /// Fairness over a sensitive attribute.
+    #[serde(default)]
+    pub fairness: Option<FairnessConfig>,
+    /// Behavioural tests.
+    #[serde(default)]
+    pub behavior: Option<BehaviorConfig>,
+}
+
+/// Comparison with the champion model.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChampionConfig {
+    /// Metric compared.
+    pub metric: String,
+    /// Minimum improvement over the champion.
+    #[serde(default)]
+    pub min_absolute_change: Option<f64>,
+    /// What to do when there is no champion yet: `pass` or `fail`.
+    #[serde(default)]
+    pub when_missing: Option<String>,
+}
+
+/// Latency bound.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LatencyConfig {
+    /// Maximum p99 single-row latency in milliseconds.
+    pub p99_ms: f64,
+}
+
+/// Size bound.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SizeConfig {
+    /// Maximum model size in megabytes.
+    pub max_mb: f64,
+}
+
+/// Fairness bounds.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FairnessConfig {
+    /// Sensitive attribute column.
+    pub attribute: String,
+    /// Bounds on the demographic parity ratio.
+    #[serde(default)]
+    pub demographic_parity_ratio: Option<Bounds>,
+}
+
+/// Behavioural tests.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BehaviorConfig {
+    /// Directional expectations.
+    #[serde(default)]
+    pub directional: Vec<DirectionalTest>,
+}
+
+/// A directional expectation: changing a feature moves the prediction one way.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DirectionalTest {
+    /// Feature changed.
+    pub feature: String,
+    /// Amount added to the feature.
+    pub add: f64,
+    /// `increase` or `decrease`.
+    pub expect: String,
+}
+
+/// The model registry.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryConfig {
+    /// Folder of the embedded registry.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// An MLflow tracking server instead.
+    #[serde(default)]
+    pub mlflow: Option<MlflowConfig>,
+}
+
+/// MLflow backend.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MlflowConfig {
+    /// Tracking server URI.
+    #[serde(default)]
+    pub uri: Option<String>,
+    /// Experiment name.
+    #[serde(default)]
+    pub experiment: Option<String>,
+}
+
+/// Staging checks.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StagingConfig {
+    /// Load test against the candidate.
+    #[serde(default)]
+    pub load_test: Option<LoadTestConfig>,
+}
+
+/// Load test.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoadTestConfig {
+    /// Requests per second.
+    pub rps: f64,
+    /// Duration such as `60s`.
+    pub duration: String,
+    /// Maximum p99 latency in milliseconds.
+    #[serde(default)]
+    pub p99_ms: Option<f64>,
+}
+
+/// Rollout.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeployConfig {
+    /// `direct`, `shadow`, `canary`, `blue_green` or `ab`.
+    pub strategy: String,
+    /// Traffic percentages of a canary.
+    #[serde(default)]
+    pub steps: Vec<f64>,
+    /// Wait between steps, such as `60s`.
+    #[serde(default)]
+    pub interval: Option<String>,
+    /// Bounds on live metrics.
+    #[serde(default)]
+    pub analysis: IndexMap<String, Bounds>,
+}
+
+/// Reporting.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReportConfig {
+    /// Post one sticky comment on the pull request.
+    #[serde(default)]
+    pub pr_comment: Option<bool>,
+}

@@ -1,0 +1,151 @@
+//! Rules between keys that a schema cannot express: bounds in order, one role per column,
+//! options that fit the task and the data given. Every broken rule is collected.
+
+use super::raw::{DatasetRole, DriftMethod, RawConfig, Task};
+use super::Source;
+use crate::error::Problem;
+use crate::report::format_number;
+
+pub fn check(raw: &RawConfig, source: &Source) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let mut problem = |path: &str, message: String| problems.push(source.problem(path, message, None));
+    let data = &raw.data;
+
+    if data.test.is_some() && data.split.is_some() {
+        problem("data.split", "give either data.test or data.split, not both".into());
+    }
+    if let Some(split) = &data.split {
+        if !(split.test_fraction > 0.0 && split.test_fraction < 1.0) {
+            problem("data.split.test_fraction", format!("data.split.test_fraction must be between 0 and 1 (exclusive), found {}", format_number(split.test_fraction)));
+        }
+    }
+
+    // One role per column.
+    let mut roles: Vec<(&str, &str)> = vec![("data.target", data.target.as_str())];
+    if let Some(id) = &data.id {
+        roles.push(("data.id", id));
+    }
+    if let Some(ts) = &data.timestamp {
+        roles.push(("data.timestamp", ts));
+    }
+    for (i, s) in data.sensitive.iter().enumerate() {
+        let _ = i;
+        roles.push(("data.sensitive", s));
+    }
+    for (i, (role_b, col_b)) in roles.iter().enumerate() {
+        if let Some((role_a, _)) = roles[..i].iter().find(|(_, col_a)| col_a == col_b) {
+            let key = if *role_b == "data.sensitive" {
+                let index = data.sensitive.iter().position(|s| s == col_b).unwrap_or(0);
+                format!("data.sensitive[{index}]")
+            } else {
+                role_b.to_string()
+            };
+            let message = if role_a == role_b {
+                format!("column '{col_b}' is listed twice in {role_b}")
+            } else {
+                format!("column '{col_b}' is both {role_a} and {role_b}")
+            };
+            problem(&key, message);
+        }
+    }
+    if let Some(features) = &data.features {
+        for (i, feature) in features.iter().enumerate() {
+            if let Some((role, _)) = roles.iter().find(|(_, col)| col == feature) {
+                problem(&format!("data.features[{i}]"), format!("column '{feature}' is {role} and cannot also be a feature"));
+            }
+        }
+    }
+
+    let Some(validate) = &raw.validate else { return problems };
+
+    if let Some(datasets) = &validate.datasets {
+        for (i, d) in datasets.iter().enumerate() {
+            if *d == DatasetRole::Test && data.test.is_none() {
+                problem(&format!("validate.datasets[{i}]"), "validate.datasets names test, but data.test is not set".into());
+            }
+        }
+    }
+    if let Some(rows) = &validate.rows {
+        if let (Some(min), Some(max)) = (rows.min, rows.max) {
+            if min > max {
+                problem("validate.rows", format!("validate.rows: min ({min}) is greater than max ({max})"));
+            }
+        }
+        if rows.min.is_none() && rows.max.is_none() {
+            problem("validate.rows", "validate.rows needs min, max or both".into());
+        }
+    }
+    if let Some(nulls) = &validate.nulls {
+        if nulls.max_percent.is_none() && nulls.columns.is_empty() {
+            problem("validate.nulls", "validate.nulls needs max_percent, columns or both".into());
+        }
+    }
+    if let Some(ranges) = &validate.ranges {
+        for (column, range) in ranges {
+            let key = format!("validate.ranges.{column}");
+            match range.bounds() {
+                (Some(min), Some(max)) if min > max => problem(
+                    &key,
+                    format!("{key}: min ({}) is greater than max ({})", format_number(min), format_number(max)),
+                ),
+                (None, None) => problem(&key, format!("{key} needs a min, a max or both")),
+                _ => {}
+            }
+        }
+    }
+    if let Some(categories) = &validate.categories {
+        for (column, allowed) in categories {
+            if allowed.values().is_empty() {
+                problem(&format!("validate.categories.{column}"), format!("validate.categories.{column} allows no value at all"));
+            }
+        }
+    }
+    if let Some(target) = &validate.target {
+        match data.task {
+            Task::Regression => {
+                if target.min_class_percent.is_some() {
+                    problem("validate.target.min_class_percent", "min_class_percent needs data.task: classification".into());
+                }
+                if target.classes.is_some() {
+                    problem("validate.target.classes", "classes needs data.task: classification".into());
+                }
+            }
+            Task::Classification => {
+                if target.range.is_some() {
+                    problem("validate.target.range", "range needs data.task: regression".into());
+                }
+            }
+        }
+        if let Some([Some(min), Some(max)]) = target.range {
+            if min > max {
+                problem("validate.target.range", format!("validate.target.range: min ({}) is greater than max ({})", format_number(min), format_number(max)));
+            }
+        }
+    }
+    if let Some(leakage) = &validate.leakage {
+        if leakage.by == Some(super::raw::LeakageKey::Id) && data.id.is_none() {
+            problem("validate.leakage.by", "leakage by id needs data.id".into());
+        }
+    }
+    if let Some(drift) = &validate.drift {
+        let method = drift.method.unwrap_or(DriftMethod::Psi);
+        if method == DriftMethod::ChiSquare {
+            problem("validate.drift.method", "chi_square works on categorical columns only: use it as categorical_method".into());
+        }
+        let categorical = drift.categorical_method.unwrap_or(DriftMethod::Psi);
+        if categorical == DriftMethod::Ks {
+            problem("validate.drift.categorical_method", "ks works on numeric columns only: use it as method".into());
+        }
+        for (key, m, t) in [
+            ("validate.drift.threshold", method, drift.threshold),
+            ("validate.drift.categorical_threshold", categorical, drift.categorical_threshold),
+        ] {
+            if let Some(t) = t {
+                if m.is_p_value() && t > 1.0 {
+                    problem(key, format!("{key} is a p-value for {} and must be at most 1, found {}", m.as_str(), format_number(t)));
+                }
+            }
+        }
+    }
+    problems
+}

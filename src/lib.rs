@@ -1,0 +1,11 @@
+//! ml-gates as a library: configuration, data loading, the stages and the report renderers.
+//!
+//! The binary in `main.rs` is a thin edge over this crate: it parses arguments, calls a stage and
+//! hands the resulting [`report::Report`] to a renderer. Nothing in here prints.
+
+pub mod config;
+pub mod data;
+pub mod error;
+pub mod report;
+pub mod stats;
+pub mod validate;

@@ -1,0 +1,127 @@
+//! The GitHub-flavoured Markdown rendering of a Report: the future job summary and PR comment.
+//!
+//! Every string that comes from data or config (column names, values, messages) goes through
+//! [`escape`], so nothing in a dataset can break the table, inject HTML, mention people or forge
+//! a hidden comment marker.
+
+use super::{format_threshold, format_value, Report, Status, Verdict};
+use std::fmt::Write;
+
+/// Render `report` as Markdown.
+pub fn render(report: &Report) -> String {
+    let mut out = String::new();
+    let verdict = match report.verdict {
+        Verdict::Pass => "✅ pass",
+        Verdict::Warn => "⚠️ pass with warnings",
+        Verdict::Fail => "❌ fail",
+    };
+    let _ = writeln!(out, "## ml-gates · {} · {verdict}\n", escape(&report.name));
+    let s = &report.summary;
+    let _ = writeln!(
+        out,
+        "**{}** passed · **{}** failed · **{}** warnings · **{}** errors · **{}** skipped · config {}\n",
+        s.pass,
+        s.fail,
+        s.warn,
+        s.error,
+        s.skip,
+        escape(&report.config)
+    );
+
+    for stage in &report.stages {
+        let checks: Vec<_> = report.checks.iter().filter(|c| c.stage == *stage).collect();
+        let _ = writeln!(out, "### {}\n", stage.as_str());
+        if checks.is_empty() {
+            let _ = writeln!(out, "No checks configured.\n");
+            continue;
+        }
+        let (problems, rest): (Vec<_>, Vec<_>) =
+            checks.into_iter().partition(|c| !matches!(c.status, Status::Pass | Status::Skip));
+        let table = |rows: &[&super::Check]| {
+            let mut t = String::from("| | Check | Data | Column | Value | Threshold | Detail |\n|---|---|---|---|---|---|---|\n");
+            for c in rows {
+                let line = match c.config_line {
+                    Some(l) => format!(" (line {l})"),
+                    None => String::new(),
+                };
+                let _ = writeln!(
+                    t,
+                    "| {} | `{}` | {} | {} | {} | {} | {}{} |",
+                    icon(c.status),
+                    c.id,
+                    escape(c.dataset.as_deref().unwrap_or("")),
+                    escape(c.column.as_deref().unwrap_or("")),
+                    escape(&format_value(c)),
+                    escape(&c.threshold.as_ref().map(format_threshold).unwrap_or_default()),
+                    escape(&c.message),
+                    line
+                );
+            }
+            t
+        };
+        if !problems.is_empty() {
+            let _ = writeln!(out, "{}", table(&problems));
+        }
+        if !rest.is_empty() {
+            if problems.is_empty() {
+                let _ = writeln!(out, "{}", table(&rest));
+            } else {
+                let _ = writeln!(
+                    out,
+                    "<details><summary>{} more checks passed or skipped</summary>\n\n{}\n</details>\n",
+                    rest.len(),
+                    table(&rest)
+                );
+            }
+        }
+    }
+    out
+}
+
+fn icon(status: Status) -> &'static str {
+    match status {
+        Status::Pass => "✅",
+        Status::Warn => "⚠️",
+        Status::Fail => "❌",
+        Status::Error => "🛑",
+        Status::Skip => "⏭️",
+    }
+}
+
+/// Escape untrusted text for a GFM table cell: no Markdown syntax, no HTML, no mentions, one line.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '@' => out.push_str("&#64;"),
+            '\\' | '`' | '*' | '_' | '{' | '}' | '[' | ']' | '(' | ')' | '#' | '+' | '-' | '!' | '|' | '~' | '$'
+            | ':' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' | '\r' | '\t' => out.push(' '),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape;
+
+    #[test]
+    fn untrusted_text_cannot_inject() {
+        assert_eq!(escape("<img src=x onerror=alert(1)>"), "&lt;img src=x onerror=alert\\(1\\)&gt;");
+        assert_eq!(escape("a|b"), "a\\|b");
+        assert_eq!(escape("@octocat"), "&#64;octocat");
+        assert_eq!(escape("<!-- ml-gates -->"), "&lt;\\!\\-\\- ml\\-gates \\-\\-&gt;");
+        assert_eq!(escape("line\nbreak"), "line break");
+        assert_eq!(escape("[x](javascript:alert)"), "\\[x\\]\\(javascript\\:alert\\)");
+    }
+}
