@@ -1,0 +1,168 @@
+//! Data loading with polars: parquet, CSV and NDJSON files (or globs of them) as lazy scans.
+//!
+//! Only this module and `validate` know polars frames in depth. Nothing is read here beyond what a
+//! scan needs to learn the schema (a parquet footer, a CSV header and its inference rows); the
+//! checks then run as lazy queries.
+
+use crate::config::raw::{DataSource, Format};
+use crate::config::Source;
+use crate::error::{did_you_mean, InputError};
+use polars::prelude::*;
+use polars_buffer::Buffer;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+/// One dataset: the files behind it and a lazy scan over all of them.
+#[derive(Clone)]
+pub struct Dataset {
+    /// `train`, `test` or `reference`.
+    pub role: String,
+    /// The path or glob as written in the config.
+    pub spec: String,
+    /// Config key that named it (for error positions), such as `data.train`.
+    pub key: String,
+    pub files: Vec<PathBuf>,
+    pub format: Format,
+    pub schema: SchemaRef,
+    lazy: LazyFrame,
+}
+
+impl Dataset {
+    /// A fresh lazy scan of the whole dataset.
+    pub fn lazy(&self) -> LazyFrame {
+        self.lazy.clone()
+    }
+
+    /// Column names in file order.
+    pub fn columns(&self) -> Vec<String> {
+        self.schema.iter_names().map(|n| n.to_string()).collect()
+    }
+
+    pub fn dtype(&self, column: &str) -> Option<&DataType> {
+        self.schema.get(column)
+    }
+
+    /// The newest modification time among the dataset's files.
+    pub fn modified(&self) -> Option<SystemTime> {
+        self.files.iter().filter_map(|f| std::fs::metadata(f).ok()?.modified().ok()).max()
+    }
+
+    /// An input error about this dataset (it could not be read), naming its files.
+    pub fn read_error(&self, source: &Source, error: impl std::fmt::Display) -> InputError {
+        InputError::one(source.problem(
+            &self.key,
+            format!("cannot read {} data {}: {}", self.role, describe_files(&self.files), error),
+            None,
+        ))
+    }
+}
+
+fn describe_files(files: &[PathBuf]) -> String {
+    match files {
+        [one] => format!("'{}'", one.display()),
+        many => format!("({} files, first '{}')", many.len(), many[0].display()),
+    }
+}
+
+/// The format a file's extension implies.
+pub fn format_of(path: &Path) -> Option<Format> {
+    let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+    match ext.as_str() {
+        "parquet" | "pq" => Some(Format::Parquet),
+        "csv" => Some(Format::Csv),
+        "ndjson" | "jsonl" => Some(Format::Ndjson),
+        _ => None,
+    }
+}
+
+/// Open the dataset `data_source`, named by config key `key`, as role `role`.
+pub fn open(source: &Source, key: &str, data_source: &DataSource, role: &str) -> Result<Dataset, InputError> {
+    let spec = data_source.path().to_string();
+    let files = expand(source, key, &spec)?;
+    let format = match data_source.format().or_else(|| format_of(&files[0])) {
+        Some(f) => f,
+        None => {
+            return Err(InputError::one(source.problem(
+                key,
+                format!(
+                    "cannot tell the format of '{}' from its extension (.parquet, .csv, .ndjson or .jsonl); give {{path, format}}",
+                    files[0].display()
+                ),
+                None,
+            )))
+        }
+    };
+    for file in &files {
+        if let Err(e) = std::fs::File::open(file) {
+            return Err(InputError::one(source.problem(key, format!("cannot open '{}': {e}", file.display()), None)));
+        }
+    }
+    let paths: Buffer<PlRefPath> = files.iter().map(|f| PlRefPath::new(f.to_string_lossy().as_ref())).collect();
+    let scanned = match format {
+        Format::Parquet => {
+            LazyFrame::scan_parquet_files(paths, ScanArgsParquet { glob: false, ..Default::default() })
+        }
+        Format::Csv => LazyCsvReader::new_paths(paths).with_try_parse_dates(true).with_glob(false).finish(),
+        Format::Ndjson => LazyJsonLineReader::new_paths(paths).finish(),
+    };
+    let mut lazy = scanned.map_err(|e| read_problem(source, key, role, &files, e))?;
+    let schema = lazy.collect_schema().map_err(|e| read_problem(source, key, role, &files, e))?;
+    Ok(Dataset { role: role.to_string(), spec, key: key.to_string(), files, format, schema, lazy })
+}
+
+fn read_problem(source: &Source, key: &str, role: &str, files: &[PathBuf], e: PolarsError) -> InputError {
+    InputError::one(source.problem(key, format!("cannot read {role} data {}: {e}", describe_files(files)), None))
+}
+
+/// The files a path or glob names, sorted; an error with a suggestion when there are none.
+fn expand(source: &Source, key: &str, spec: &str) -> Result<Vec<PathBuf>, InputError> {
+    let resolved = source.resolve(spec);
+    let is_glob = spec.contains(['*', '?', '[']);
+    if !is_glob {
+        if resolved.is_file() {
+            return Ok(vec![resolved]);
+        }
+        let what = if resolved.is_dir() { "is a folder, not a file" } else { "does not exist" };
+        let suggestion = resolved
+            .file_name()
+            .and_then(|name| {
+                let names = sibling_names(&resolved);
+                did_you_mean(&name.to_string_lossy(), names.iter().map(String::as_str))
+            })
+            .map(|name| Path::new(spec).with_file_name(name).display().to_string());
+        return Err(InputError::one(source.problem(
+            key,
+            format!("{key}: '{spec}' {what} (looked for '{}')", resolved.display()),
+            suggestion,
+        )));
+    }
+    let pattern = resolved.to_string_lossy().to_string();
+    let mut files: Vec<PathBuf> = match glob::glob(&pattern) {
+        Ok(paths) => paths.filter_map(Result::ok).filter(|p| p.is_file()).collect(),
+        Err(e) => {
+            return Err(InputError::one(source.problem(key, format!("{key}: invalid glob '{spec}': {e}"), None)));
+        }
+    };
+    files.sort();
+    if files.is_empty() {
+        return Err(InputError::one(source.problem(key, format!("{key}: no file matches '{spec}'"), None)));
+    }
+    Ok(files)
+}
+
+fn sibling_names(path: &Path) -> Vec<String> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::read_dir(dir)
+        .map(|entries| entries.filter_map(|e| Some(e.ok()?.file_name().to_string_lossy().to_string())).collect())
+        .unwrap_or_default()
+}
+
+/// Whether a polars type is numeric (integers and floats).
+pub fn is_numeric(dtype: &DataType) -> bool {
+    dtype.is_primitive_numeric()
+}
+
+/// Whether a polars type holds categories or text.
+pub fn is_categorical_like(dtype: &DataType) -> bool {
+    matches!(dtype, DataType::String | DataType::Boolean) || dtype.is_categorical() || dtype.is_enum()
+}

@@ -1,1 +1,144 @@
-fn main() {}
+//! The `ml-gates` command line: parses arguments, runs a stage, renders its report, sets the exit code.
+//!
+//! Exit codes: 0 every blocking check passed (warnings allowed); 1 a blocking check failed;
+//! 2 the input was unusable (bad config, missing or unreadable data, bad arguments).
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use clap::{Parser, Subcommand, ValueEnum};
+use ml_gates::config;
+use ml_gates::error::InputError;
+use ml_gates::report::{markdown, text, Report, Stage};
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "ml-gates",
+    version,
+    about = "CI/CD gates for ML repositories, from one ml-gates.yaml",
+    long_about = "CI/CD gates for ML repositories, from one ml-gates.yaml.\n\n\
+        Exit codes: 0 every blocking check passed (warnings allowed); 1 a blocking check failed; \
+        2 the input was unusable (bad config, missing or unreadable data, bad arguments)."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the data gate: every check under `validate:` on the training (and test) data.
+    Validate(ValidateArgs),
+    /// Print the JSON Schema of ml-gates.yaml (or, with --report, of the JSON report).
+    Schema(SchemaArgs),
+}
+
+#[derive(clap::Args)]
+struct ValidateArgs {
+    /// The config file. Paths inside it are relative to its folder.
+    #[arg(short, long, default_value = "ml-gates.yaml", value_name = "FILE")]
+    config: PathBuf,
+    /// How to print the report: a terminal table, the JSON report (docs/report.md), or GitHub-flavoured Markdown.
+    #[arg(short, long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// When to colour the text report: auto colours only on a terminal, and never when NO_COLOR is set.
+    #[arg(long, value_enum, default_value_t = Color::Auto, value_name = "WHEN")]
+    color: Color,
+    /// Measure freshness as of this time (RFC 3339, e.g. 2026-11-27T00:00:00Z) instead of now, for reproducible runs.
+    #[arg(long, value_name = "TIME", value_parser = parse_now)]
+    now: Option<DateTime<Utc>>,
+}
+
+#[derive(clap::Args)]
+struct SchemaArgs {
+    /// Print the schema of the JSON report instead of the config file's.
+    #[arg(long)]
+    report: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    /// A table for people at a terminal.
+    Text,
+    /// The versioned JSON report.
+    Json,
+    /// GitHub-flavoured Markdown, as for a job summary or PR comment.
+    Markdown,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+fn parse_now(s: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| format!("'{s}' is not an RFC 3339 time such as 2026-11-27T00:00:00Z: {e}"))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Validate(args) => validate(args),
+        Command::Schema(args) => schema(args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(error) => {
+            match error.downcast_ref::<InputError>() {
+                Some(input) => {
+                    eprintln!("{input}");
+                    let n = input.problems.len();
+                    eprintln!("{n} problem{} found; nothing was run", if n == 1 { "" } else { "s" });
+                }
+                None => eprintln!("error: {error:#}"),
+            }
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn validate(args: ValidateArgs) -> anyhow::Result<u8> {
+    let config = config::load(&args.config)?;
+    let inputs = ml_gates::validate::open_inputs(&config)?;
+    let now = args.now.unwrap_or_else(Utc::now);
+    let checks = ml_gates::validate::run(&config, &inputs, now)?;
+    let mut report = Report::new(&config.raw.name, &config.source.display);
+    report.add_stage(Stage::Validate, checks);
+    print_report(&report, args.format, args.color)?;
+    Ok(report.exit_code())
+}
+
+fn print_report(report: &Report, format: Format, color: Color) -> anyhow::Result<()> {
+    let rendered = match format {
+        Format::Text => {
+            let color = match color {
+                Color::Always => true,
+                Color::Never => false,
+                Color::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+            };
+            text::render(report, color)
+        }
+        Format::Json => serde_json::to_string_pretty(report)? + "\n",
+        Format::Markdown => markdown::render(report),
+    };
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(rendered.as_bytes()).context("cannot write the report to standard output")?;
+    stdout.flush().context("cannot write the report to standard output")?;
+    Ok(())
+}
+
+fn schema(args: SchemaArgs) -> anyhow::Result<u8> {
+    let schema = if args.report {
+        serde_json::to_value(schemars::schema_for!(Report))?
+    } else {
+        config::json_schema().clone()
+    };
+    println!("{}", serde_json::to_string_pretty(&schema)?);
+    Ok(0)
+}

@@ -536,17 +536,18 @@ pub struct DriftCheck {
     #[serde(default)]
     #[schemars(range(min = 0.0))]
     pub categorical_threshold: Option<f64>,
-    /// Number of equal-width bins for numeric PSI and Jensen-Shannon. Default 10.
+    /// Number of equal-width bins for numeric PSI and Jensen-Shannon. Default 30 (Evidently's).
     #[serde(default)]
     #[schemars(range(min = 2, max = 1000))]
     pub bins: Option<u32>,
     /// Columns to compare. Default: every feature column.
     #[serde(default)]
     pub columns: Option<Vec<String>>,
-    /// The dataset counts as drifted when more than this share (0-1) of compared columns drifted. Default 0.5.
+    /// The dataset counts as drifted when at least this share (0-1) of the compared columns
+    /// drifted (Evidently's `drift_share`). Default 0.5.
     #[serde(default)]
     #[schemars(range(min = 0.0, max = 1.0))]
-    pub max_drifted_share: Option<f64>,
+    pub drift_share: Option<f64>,
     /// `error` (default) blocks; `warn` only reports.
     #[serde(default)]
     pub severity: Option<Severity>,

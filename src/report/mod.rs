@@ -227,6 +227,12 @@ impl Check {
         self
     }
 
+    /// Mark the check as not applicable.
+    pub fn skipped(mut self) -> Self {
+        self.status = Status::Skip;
+        self
+    }
+
     /// Whether this check stops the pipeline.
     pub fn blocks(&self) -> bool {
         matches!(self.status, Status::Fail | Status::Error)
@@ -377,7 +383,10 @@ pub fn format_threshold(threshold: &Threshold) -> String {
     let unit = threshold.unit.as_deref();
     let bare = |x: f64| with_unit(format_number(x), unit.filter(|u| matches!(*u, "percent" | "days")));
     if let Some(allowed) = &threshold.allowed {
-        return format!("one of {}", allowed.join(", "));
+        return match allowed.as_slice() {
+            [one] => one.clone(),
+            many => format!("one of {}", many.join(", ")),
+        };
     }
     let text = match (threshold.min, threshold.max) {
         (Some(min), Some(max)) => format!("{} … {}", bare(min), bare(max)),

@@ -1,0 +1,413 @@
+//! Checks on one table's shape and values: rows, schema, nulls, ranges, allowed values, unique
+//! columns and duplicated rows. Counts, nulls, range violations and uniqueness are computed in a
+//! single aggregate query over the scan; duplicated rows need a second (hashing) pass.
+
+use super::{collect, percent, scalar_f64, Ctx};
+use crate::config::raw::{DType, SchemaCheck};
+use crate::data::{is_numeric, Dataset};
+use crate::report::{format_number, Check, Severity, Stage, Threshold};
+use polars::prelude::*;
+use serde_json::json;
+
+/// How many offending values a check shows as examples.
+const EXAMPLES: usize = 5;
+
+pub(super) fn run(ctx: &Ctx<'_>, ds: &Dataset) -> PolarsResult<Vec<Check>> {
+    let v = ctx.validate;
+    let columns = ds.columns();
+    let has = |c: &str| columns.iter().any(|x| x == c);
+
+    // One aggregate query for everything that is a count over columns.
+    let mut exprs = vec![len().alias("n")];
+    if v.nulls.is_some() {
+        for c in &columns {
+            exprs.push(col(c.as_str()).null_count().alias(format!("null:{c}")));
+        }
+    }
+    let mut range_checks = Vec::new();
+    for (c, range) in v.ranges.iter().flatten() {
+        if has(c) && ds.dtype(c).is_some_and(is_numeric) {
+            let (min, max) = range.bounds();
+            exprs.push(out_of_range(c, min, max).sum().alias(format!("range:{c}")));
+            exprs.push(col(c.as_str()).min().cast(DataType::Float64).alias(format!("min:{c}")));
+            exprs.push(col(c.as_str()).max().cast(DataType::Float64).alias(format!("max:{c}")));
+            range_checks.push(c.clone());
+        }
+    }
+    for (c, allowed) in v.categories.iter().flatten() {
+        if has(c) {
+            exprs.push(not_allowed(c, allowed.values()).sum().alias(format!("cat:{c}")));
+        }
+    }
+    let unique_columns = unique_columns(ctx);
+    for c in &unique_columns {
+        if has(c) {
+            exprs.push(col(c.as_str()).count().alias(format!("count:{c}")));
+            exprs.push(col(c.as_str()).drop_nulls().n_unique().alias(format!("distinct:{c}")));
+        }
+    }
+    let stats = collect(ds.lazy().select(exprs))?;
+    let n_rows = scalar_f64(&stats, "n")?.unwrap_or(0.0);
+
+    let mut checks = Vec::new();
+    rows(ctx, ds, n_rows, &mut checks);
+    schema(ctx, ds, &mut checks);
+    nulls(ctx, ds, &stats, n_rows, &mut checks)?;
+    ranges(ctx, ds, &stats, n_rows, &mut checks)?;
+    categories(ctx, ds, &stats, n_rows, &mut checks)?;
+    unique(ctx, ds, &stats, &unique_columns, &mut checks)?;
+    duplicates(ctx, ds, n_rows, &mut checks)?;
+    Ok(checks)
+}
+
+fn out_of_range(c: &str, min: Option<f64>, max: Option<f64>) -> Expr {
+    let x = col(c).cast(DataType::Float64);
+    match (min, max) {
+        (Some(a), Some(b)) => x.clone().lt(lit(a)).or(x.gt(lit(b))),
+        (Some(a), None) => x.lt(lit(a)),
+        (None, Some(b)) => x.gt(lit(b)),
+        (None, None) => lit(false),
+    }
+}
+
+fn not_allowed(c: &str, allowed: &[crate::config::raw::Scalar]) -> Expr {
+    let values: Vec<String> = allowed.iter().map(|s| s.text()).collect();
+    let series = Series::new("allowed".into(), values);
+    col(c).cast(DataType::String).is_in(lit(series).implode(false), false).not()
+}
+
+fn unique_columns(ctx: &Ctx<'_>) -> Vec<String> {
+    use crate::config::raw::UniqueCheck;
+    match &ctx.validate.unique {
+        None => Vec::new(),
+        Some(UniqueCheck::List(cols)) => cols.clone(),
+        Some(UniqueCheck::Full(f)) => match &f.columns {
+            Some(cols) => cols.clone(),
+            None => ctx.config.raw.data.id.iter().cloned().collect(),
+        },
+    }
+}
+
+fn rows(ctx: &Ctx<'_>, ds: &Dataset, n_rows: f64, checks: &mut Vec<Check>) {
+    let Some(rows) = &ctx.validate.rows else { return };
+    let severity = rows.severity.unwrap_or_default();
+    let min = rows.min.map(|m| m as f64);
+    let max = rows.max.map(|m| m as f64);
+    let ok = min.is_none_or(|m| n_rows >= m) && max.is_none_or(|m| n_rows <= m);
+    let key = match (ok, min.is_some_and(|m| n_rows < m)) {
+        (false, true) => "validate.rows.min",
+        (false, false) => "validate.rows.max",
+        (true, _) => "validate.rows",
+    };
+    let message = match (ok, min.is_some_and(|m| n_rows < m)) {
+        (true, _) => format!("{} rows", format_number(n_rows)),
+        (false, true) => format!("{} rows, fewer than the minimum {}", format_number(n_rows), format_number(min.unwrap_or(0.0))),
+        (false, false) => format!("{} rows, more than the maximum {}", format_number(n_rows), format_number(max.unwrap_or(0.0))),
+    };
+    checks.push(
+        Check::judged("row-count", Stage::Validate, ok, severity)
+            .dataset(&ds.role)
+            .value(n_rows)
+            .threshold(Threshold::between(min, max).unit("rows"))
+            .message(message)
+            .line(ctx.line(key)),
+    );
+}
+
+/// Whether a column of polars type `actual` satisfies the declared type.
+fn dtype_matches(declared: DType, actual: &DataType) -> bool {
+    match declared {
+        DType::Str => matches!(actual, DataType::String),
+        DType::Int => actual.is_integer(),
+        DType::Float => actual.is_float() || actual.is_integer(),
+        DType::Bool => matches!(actual, DataType::Boolean),
+        DType::Date => matches!(actual, DataType::Date),
+        DType::Datetime => matches!(actual, DataType::Datetime(..)),
+        DType::Category => matches!(actual, DataType::String) || actual.is_categorical() || actual.is_enum(),
+    }
+}
+
+/// The name the schema check uses for a polars type.
+pub(super) fn dtype_name(actual: &DataType) -> String {
+    match actual {
+        DataType::String => "str".into(),
+        t if t.is_integer() => format!("int ({t})"),
+        t if t.is_float() => format!("float ({t})"),
+        DataType::Boolean => "bool".into(),
+        DataType::Date => "date".into(),
+        DataType::Datetime(..) => "datetime".into(),
+        t if t.is_categorical() || t.is_enum() => "category".into(),
+        other => other.to_string(),
+    }
+}
+
+fn schema(ctx: &Ctx<'_>, ds: &Dataset, checks: &mut Vec<Check>) {
+    let Some(schema) = &ctx.validate.schema else { return };
+    let (columns, strict, severity) = match schema {
+        SchemaCheck::Columns(c) => (c, false, Severity::default()),
+        SchemaCheck::Full(f) => (&f.columns, f.strict, f.severity.unwrap_or_default()),
+    };
+    let prefix = match schema {
+        SchemaCheck::Columns(_) => "validate.schema",
+        SchemaCheck::Full(_) => "validate.schema.columns",
+    };
+    for (name, declared) in columns {
+        let key = format!("{prefix}.{name}");
+        let Some(actual) = ds.dtype(name) else {
+            let mut check = ctx.missing_column("schema-column", ds, name, severity, &key);
+            check.status = Check::judged("x", Stage::Validate, false, severity).status;
+            check.threshold = Some(Threshold::allowed(vec![declared.as_str().to_string()]));
+            checks.push(check);
+            continue;
+        };
+        let ok = dtype_matches(*declared, actual);
+        let found = dtype_name(actual);
+        let message = if ok {
+            format!("{name} is {found}")
+        } else {
+            format!("{name} is {found}, expected {}", declared.as_str())
+        };
+        checks.push(
+            Check::judged("schema-column", Stage::Validate, ok, severity)
+                .dataset(&ds.role)
+                .column(name)
+                .value(found)
+                .threshold(Threshold::allowed(vec![declared.as_str().to_string()]))
+                .message(message)
+                .line(ctx.line(&key)),
+        );
+    }
+    if strict {
+        let extra: Vec<String> = ds.columns().into_iter().filter(|c| !columns.contains_key(c)).collect();
+        let message = if extra.is_empty() {
+            "no columns beyond the declared ones".to_string()
+        } else {
+            format!("{} undeclared column(s): {}", extra.len(), extra.join(", "))
+        };
+        checks.push(
+            Check::judged("schema-extra-columns", Stage::Validate, extra.is_empty(), severity)
+                .dataset(&ds.role)
+                .value(extra)
+                .message(message)
+                .line(ctx.line("validate.schema.strict")),
+        );
+    }
+}
+
+fn nulls(ctx: &Ctx<'_>, ds: &Dataset, stats: &DataFrame, n_rows: f64, checks: &mut Vec<Check>) -> PolarsResult<()> {
+    let Some(nulls) = &ctx.validate.nulls else { return Ok(()) };
+    let severity = nulls.severity.unwrap_or_default();
+    for (name, _) in &nulls.columns {
+        if ds.dtype(name).is_none() {
+            checks.push(ctx.missing_column("null-percent", ds, name, severity, &format!("validate.nulls.columns.{name}")));
+        }
+    }
+    for name in ds.columns() {
+        let (limit, key) = match nulls.columns.get(&name) {
+            Some(p) => (p.0, format!("validate.nulls.columns.{name}")),
+            None => match nulls.max_percent {
+                Some(p) => (p, "validate.nulls.max_percent".to_string()),
+                None => continue,
+            },
+        };
+        let count = scalar_f64(stats, &format!("null:{name}"))?.unwrap_or(0.0);
+        let share = percent(count, n_rows);
+        let ok = share <= limit;
+        checks.push(
+            Check::judged("null-percent", Stage::Validate, ok, severity)
+                .dataset(&ds.role)
+                .column(&name)
+                .value(share)
+                .threshold(Threshold::max(limit).unit("percent"))
+                .message(format!("{} of {} values missing ({}%)", format_number(count), format_number(n_rows), format_number(share)))
+                .line(ctx.line(&key))
+                .details(json!({"null_count": count})),
+        );
+    }
+    Ok(())
+}
+
+fn ranges(ctx: &Ctx<'_>, ds: &Dataset, stats: &DataFrame, n_rows: f64, checks: &mut Vec<Check>) -> PolarsResult<()> {
+    for (name, range) in ctx.validate.ranges.iter().flatten() {
+        let key = format!("validate.ranges.{name}");
+        let severity = range.severity().unwrap_or_default();
+        let (min, max) = range.bounds();
+        let Some(dtype) = ds.dtype(name) else {
+            checks.push(ctx.missing_column("value-range", ds, name, severity, &key));
+            continue;
+        };
+        if !is_numeric(dtype) {
+            checks.push(
+                Check::unmeasured("value-range", Stage::Validate, severity)
+                    .dataset(&ds.role)
+                    .column(name)
+                    .value(dtype_name(dtype))
+                    .threshold(Threshold::between(min, max))
+                    .message(format!("{name} is {}, not numeric: a range cannot apply", dtype_name(dtype)))
+                    .line(ctx.line(&key)),
+            );
+            continue;
+        }
+        let bad = scalar_f64(stats, &format!("range:{name}"))?.unwrap_or(0.0);
+        let observed_min = scalar_f64(stats, &format!("min:{name}"))?;
+        let observed_max = scalar_f64(stats, &format!("max:{name}"))?;
+        let share = percent(bad, n_rows);
+        let mut details = json!({
+            "out_of_range_count": bad,
+            "out_of_range_percent": share,
+            "observed_min": observed_min,
+            "observed_max": observed_max,
+        });
+        let mut message = format!(
+            "{} of {} rows outside the range ({}%); observed {} … {}",
+            format_number(bad),
+            format_number(n_rows),
+            format_number(share),
+            observed_min.map(format_number).unwrap_or_else(|| "-".into()),
+            observed_max.map(format_number).unwrap_or_else(|| "-".into()),
+        );
+        if bad > 0.0 {
+            let examples = collect(
+                ds.lazy()
+                    .filter(out_of_range(name, min, max))
+                    .select([col(name.as_str()).cast(DataType::Float64)])
+                    .unique_stable(None, UniqueKeepStrategy::First)
+                    .limit(EXAMPLES as u32),
+            )?;
+            let values: Vec<f64> = examples.column(name)?.f64()?.iter().flatten().collect();
+            message.push_str(&format!(
+                ", e.g. {}",
+                values.iter().map(|v| format_number(*v)).collect::<Vec<_>>().join(", ")
+            ));
+            details["examples"] = json!(values);
+        }
+        checks.push(
+            Check::judged("value-range", Stage::Validate, bad == 0.0, severity)
+                .dataset(&ds.role)
+                .column(name)
+                .value(bad)
+                .threshold(Threshold::between(min, max))
+                .message(message)
+                .line(ctx.line(&key))
+                .details(details),
+        );
+    }
+    Ok(())
+}
+
+fn categories(ctx: &Ctx<'_>, ds: &Dataset, stats: &DataFrame, n_rows: f64, checks: &mut Vec<Check>) -> PolarsResult<()> {
+    for (name, allowed) in ctx.validate.categories.iter().flatten() {
+        let key = format!("validate.categories.{name}");
+        let severity = allowed.severity().unwrap_or_default();
+        let allowed_text: Vec<String> = allowed.values().iter().map(|s| s.text()).collect();
+        if ds.dtype(name).is_none() {
+            checks.push(ctx.missing_column("allowed-values", ds, name, severity, &key));
+            continue;
+        }
+        let bad = scalar_f64(stats, &format!("cat:{name}"))?.unwrap_or(0.0);
+        let mut message = format!(
+            "{} of {} rows hold a value not allowed ({}%)",
+            format_number(bad),
+            format_number(n_rows),
+            format_number(percent(bad, n_rows))
+        );
+        let mut details = json!({"disallowed_count": bad});
+        if bad > 0.0 {
+            let examples = collect(
+                ds.lazy()
+                    .filter(not_allowed(name, allowed.values()))
+                    .select([col(name.as_str()).cast(DataType::String)])
+                    .unique_stable(None, UniqueKeepStrategy::First)
+                    .limit(EXAMPLES as u32),
+            )?;
+            let values: Vec<String> =
+                examples.column(name)?.str()?.iter().flatten().map(String::from).collect();
+            message.push_str(&format!(", e.g. {}", values.join(", ")));
+            details["examples"] = json!(values);
+        }
+        checks.push(
+            Check::judged("allowed-values", Stage::Validate, bad == 0.0, severity)
+                .dataset(&ds.role)
+                .column(name)
+                .value(bad)
+                .threshold(Threshold::allowed(allowed_text))
+                .message(message)
+                .line(ctx.line(&key))
+                .details(details),
+        );
+    }
+    Ok(())
+}
+
+fn unique(ctx: &Ctx<'_>, ds: &Dataset, stats: &DataFrame, columns: &[String], checks: &mut Vec<Check>) -> PolarsResult<()> {
+    use crate::config::raw::UniqueCheck;
+    let severity = match &ctx.validate.unique {
+        Some(UniqueCheck::Full(f)) => f.severity.unwrap_or_default(),
+        _ => Severity::default(),
+    };
+    for (i, name) in columns.iter().enumerate() {
+        let key = match &ctx.validate.unique {
+            Some(UniqueCheck::List(_)) => format!("validate.unique[{i}]"),
+            _ => "validate.unique".to_string(),
+        };
+        if ds.dtype(name).is_none() {
+            checks.push(ctx.missing_column("unique-values", ds, name, severity, &key));
+            continue;
+        }
+        let count = scalar_f64(stats, &format!("count:{name}"))?.unwrap_or(0.0);
+        let distinct = scalar_f64(stats, &format!("distinct:{name}"))?.unwrap_or(0.0);
+        let repeats = count - distinct;
+        checks.push(
+            Check::judged("unique-values", Stage::Validate, repeats == 0.0, severity)
+                .dataset(&ds.role)
+                .column(name)
+                .value(repeats)
+                .threshold(Threshold::max(0.0).unit("rows"))
+                .message(format!(
+                    "{} of {} non-null values repeat an earlier one",
+                    format_number(repeats),
+                    format_number(count)
+                ))
+                .line(ctx.line(&key)),
+        );
+    }
+    Ok(())
+}
+
+fn duplicates(ctx: &Ctx<'_>, ds: &Dataset, n_rows: f64, checks: &mut Vec<Check>) -> PolarsResult<()> {
+    let Some(dup) = &ctx.validate.duplicates else { return Ok(()) };
+    let severity = dup.severity.unwrap_or_default();
+    let subset: Vec<String> = match &dup.columns {
+        Some(cols) => {
+            let missing: Vec<&String> = cols.iter().filter(|c| ds.dtype(c).is_none()).collect();
+            if let Some(first) = missing.first() {
+                checks.push(ctx.missing_column("duplicate-rows", ds, first, severity, "validate.duplicates.columns"));
+                return Ok(());
+            }
+            cols.clone()
+        }
+        None => ds.columns(),
+    };
+    let selected: Vec<Expr> = subset.iter().map(|c| col(c.as_str())).collect();
+    let distinct = collect(
+        ds.lazy().select(selected).unique(None, UniqueKeepStrategy::Any).select([len().alias("n")]),
+    )?;
+    let distinct = scalar_f64(&distinct, "n")?.unwrap_or(0.0);
+    let repeated = n_rows - distinct;
+    let share = percent(repeated, n_rows);
+    checks.push(
+        Check::judged("duplicate-rows", Stage::Validate, share <= dup.max_percent, severity)
+            .dataset(&ds.role)
+            .value(share)
+            .threshold(Threshold::max(dup.max_percent).unit("percent"))
+            .message(format!(
+                "{} of {} rows repeat an earlier row ({}%)",
+                format_number(repeated),
+                format_number(n_rows),
+                format_number(share)
+            ))
+            .line(ctx.line("validate.duplicates.max_percent"))
+            .details(json!({"duplicate_count": repeated})),
+    );
+    Ok(())
+}
