@@ -59,7 +59,7 @@ impl Source {
     /// Resolve a path written in the config against the config's folder.
     pub fn resolve(&self, path: &str) -> PathBuf {
         let p = Path::new(path);
-        if p.is_absolute() {
+        if p.is_absolute() || self.base_dir == Path::new(".") {
             p.to_path_buf()
         } else {
             self.base_dir.join(p)
@@ -90,7 +90,12 @@ pub fn load(path: &Path) -> Result<Config, InputError> {
         InputError::one(Problem {
             file: display.clone(),
             position: None,
-            message: format!("cannot read the config file: {e}"),
+            message: match e.kind() {
+                std::io::ErrorKind::NotFound => {
+                    "config file not found (pass --config FILE, or run where ml-gates.yaml is)".to_string()
+                }
+                _ => format!("cannot read the config file: {e}"),
+            },
             suggestion: None,
         })
     })?;

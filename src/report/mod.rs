@@ -116,6 +116,9 @@ pub struct Threshold {
     /// Unit of `min` and `max` (and of the check's `value`): `percent`, `rows`, `days`, or a statistic's name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unit: Option<String>,
+    /// The bounds themselves are excluded: the value must be strictly above `min` / below `max`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub exclusive: bool,
 }
 
 impl Threshold {
@@ -133,6 +136,10 @@ impl Threshold {
     }
     pub fn unit(mut self, unit: &str) -> Self {
         self.unit = Some(unit.to_string());
+        self
+    }
+    pub fn exclusive(mut self) -> Self {
+        self.exclusive = true;
         self
     }
 }
@@ -206,8 +213,9 @@ impl Check {
         self.column = Some(column.to_string());
         self
     }
+    /// The observed value. Whole numbers are stored as JSON integers (counts read as counts).
     pub fn value(mut self, value: impl Into<serde_json::Value>) -> Self {
-        self.value = value.into();
+        self.value = integral(value.into());
         self
     }
     pub fn threshold(mut self, threshold: Threshold) -> Self {
@@ -324,6 +332,14 @@ impl Report {
     }
 }
 
+/// A float that holds a whole number, as a JSON integer.
+pub fn integral(value: serde_json::Value) -> serde_json::Value {
+    match value.as_f64() {
+        Some(x) if value.is_f64() && x.fract() == 0.0 && x.abs() < 9.0e15 => serde_json::Value::from(x as i64),
+        _ => value,
+    }
+}
+
 /// A number as people read it: integers without a fraction, others with up to 4 significant decimals.
 pub fn format_number(x: f64) -> String {
     if !x.is_finite() {
@@ -388,10 +404,11 @@ pub fn format_threshold(threshold: &Threshold) -> String {
             many => format!("one of {}", many.join(", ")),
         };
     }
+    let (ge, le) = if threshold.exclusive { (">", "<") } else { ("≥", "≤") };
     let text = match (threshold.min, threshold.max) {
         (Some(min), Some(max)) => format!("{} … {}", bare(min), bare(max)),
-        (Some(min), None) => format!("≥ {}", bare(min)),
-        (None, Some(max)) => format!("≤ {}", bare(max)),
+        (Some(min), None) => format!("{ge} {}", bare(min)),
+        (None, Some(max)) => format!("{le} {}", bare(max)),
         (None, None) => String::new(),
     };
     match unit {

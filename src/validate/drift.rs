@@ -176,7 +176,7 @@ pub(super) fn run(ctx: &Ctx<'_>, cfg: &DriftCheck, current: &Dataset, reference:
         Check::judged("dataset-drift", Stage::Validate, share < drift_share, severity)
             .dataset(&current.role)
             .value(share)
-            .threshold(Threshold::max(drift_share).unit("share"))
+            .threshold(Threshold::max(drift_share).unit("share").exclusive())
             .message(format!(
                 "{drifted} of {} compared columns drifted{}",
                 compared.len(),

@@ -1,0 +1,58 @@
+//! Snapshots of everything people read: the Markdown report (job summary and PR comment to be),
+//! the terminal table with and without colour, and the JSON Schema of ml-gates.yaml.
+//! Review changes with `cargo insta review` (or `INSTA_UPDATE=always cargo test --test render`).
+
+use chrono::{DateTime, Utc};
+use ml_gates::report::{markdown, text, Report, Stage};
+use std::path::Path;
+
+fn now() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-27T00:00:00Z").unwrap().with_timezone(&Utc)
+}
+
+fn report(config: &str) -> Report {
+    let config = ml_gates::config::load(Path::new(config)).expect("config loads");
+    let inputs = ml_gates::validate::open_inputs(&config).expect("data opens");
+    let checks = ml_gates::validate::run(&config, &inputs, now()).expect("checks run");
+    let mut report = Report::new(&config.raw.name, "ml-gates.yaml");
+    report.add_stage(Stage::Validate, checks);
+    report
+}
+
+#[test]
+fn markdown_escapes_hostile_names_and_values() {
+    let rendered = markdown::render(&report("tests/render/hostile/ml-gates.yaml"));
+    assert!(!rendered.contains("<img"), "raw HTML leaked into the Markdown");
+    assert!(!rendered.contains("@octocat"), "a mention leaked into the Markdown");
+    assert!(!rendered.contains("a|b"), "an unescaped pipe would split the table");
+    insta::assert_snapshot!(rendered);
+}
+
+#[test]
+fn markdown_report_with_failures_and_drift() {
+    insta::assert_snapshot!(markdown::render(&report("tests/cmd/drift_detected.in/ml-gates.yaml")));
+}
+
+#[test]
+fn markdown_report_all_passing() {
+    insta::assert_snapshot!(markdown::render(&report("examples/churn/ml-gates.yaml")));
+}
+
+#[test]
+fn terminal_table_plain_and_coloured() {
+    let report = report("tests/cmd/range_violated.in/ml-gates.yaml");
+    insta::assert_snapshot!("terminal_plain", text::render(&report, false));
+    let coloured = text::render(&report, true);
+    assert!(coloured.contains("\x1b[31;1mFAIL\x1b[0m"));
+    insta::assert_snapshot!("terminal_coloured", coloured.replace('\x1b', "<ESC>"));
+}
+
+#[test]
+fn json_schema_of_the_config_is_committed() {
+    let generated = serde_json::to_string_pretty(ml_gates::config::json_schema()).unwrap() + "\n";
+    let committed = std::fs::read_to_string("docs/ml-gates.schema.json").unwrap_or_default();
+    assert!(
+        generated == committed,
+        "docs/ml-gates.schema.json is out of date: run `cargo run -- schema > docs/ml-gates.schema.json`"
+    );
+}
