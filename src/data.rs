@@ -99,9 +99,7 @@ pub fn open(source: &Source, key: &str, data_source: &DataSource, role: &str) ->
     }
     let paths: Buffer<PlRefPath> = files.iter().map(|f| PlRefPath::new(f.to_string_lossy().as_ref())).collect();
     let scanned = match format {
-        Format::Parquet => {
-            LazyFrame::scan_parquet_files(paths, ScanArgsParquet { glob: false, ..Default::default() })
-        }
+        Format::Parquet => LazyFrame::scan_parquet_files(paths, ScanArgsParquet { glob: false, ..Default::default() }),
         Format::Csv => LazyCsvReader::new_paths(paths).with_try_parse_dates(true).with_glob(false).finish(),
         Format::Ndjson => LazyJsonLineReader::new_paths(paths).finish(),
     };

@@ -134,11 +134,8 @@ fn print_report(report: &Report, format: Format, color: Color) -> anyhow::Result
 }
 
 fn schema(args: SchemaArgs) -> anyhow::Result<u8> {
-    let schema = if args.report {
-        serde_json::to_value(schemars::schema_for!(Report))?
-    } else {
-        config::json_schema().clone()
-    };
+    let schema =
+        if args.report { serde_json::to_value(schemars::schema_for!(Report))? } else { config::json_schema().clone() };
     println!("{}", serde_json::to_string_pretty(&schema)?);
     Ok(0)
 }

@@ -271,8 +271,10 @@ mod tests {
             let edges = bin_edges(min, max, bins);
             let ref_counts = histogram(&reference, &edges);
             let cur_counts = histogram(&current, &edges);
-            let expected_ref: Vec<u64> = case["reference_counts"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap()).collect();
-            let expected_cur: Vec<u64> = case["current_counts"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap()).collect();
+            let expected_ref: Vec<u64> =
+                case["reference_counts"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap()).collect();
+            let expected_cur: Vec<u64> =
+                case["current_counts"].as_array().unwrap().iter().map(|x| x.as_u64().unwrap()).collect();
             assert_eq!(ref_counts, expected_ref, "{name}: reference histogram");
             assert_eq!(cur_counts, expected_cur, "{name}: current histogram");
             let r = shares(&ref_counts, reference.len() as u64);
@@ -280,12 +282,24 @@ mod tests {
             let p = psi(&r, &c);
             assert!(close(p, case["psi"].as_f64().unwrap(), 1e-9), "{name}: psi {p} vs {}", case["psi"]);
             let js = jensen_shannon(&r, &c);
-            assert!(close(js, case["jensen_shannon"].as_f64().unwrap(), 1e-9), "{name}: js {js} vs {}", case["jensen_shannon"]);
+            assert!(
+                close(js, case["jensen_shannon"].as_f64().unwrap(), 1e-9),
+                "{name}: js {js} vs {}",
+                case["jensen_shannon"]
+            );
             reference.sort_by(f64::total_cmp);
             current.sort_by(f64::total_cmp);
             let (d, pv) = ks_2samp(&current, &reference);
-            assert!(close(d, case["ks_statistic"].as_f64().unwrap(), 1e-12), "{name}: ks D {d} vs {}", case["ks_statistic"]);
-            assert!(close(pv, case["ks_p_value"].as_f64().unwrap(), 1e-9), "{name}: ks p {pv} vs {}", case["ks_p_value"]);
+            assert!(
+                close(d, case["ks_statistic"].as_f64().unwrap(), 1e-12),
+                "{name}: ks D {d} vs {}",
+                case["ks_statistic"]
+            );
+            assert!(
+                close(pv, case["ks_p_value"].as_f64().unwrap(), 1e-9),
+                "{name}: ks p {pv} vs {}",
+                case["ks_p_value"]
+            );
             checked += 1;
         }
         for case in cases["categorical"].as_array().unwrap() {
@@ -312,7 +326,10 @@ mod tests {
         for case in cases["chi2_sf"].as_array().unwrap() {
             let (x, k, expected) = (case[0].as_f64().unwrap(), case[1].as_f64().unwrap(), case[2].as_f64().unwrap());
             let got = chi2_sf(x, k);
-            assert!(close(got, expected, 1e-9) || (got - expected).abs() < 1e-15, "chi2_sf({x}, {k}) = {got}, scipy {expected}");
+            assert!(
+                close(got, expected, 1e-9) || (got - expected).abs() < 1e-15,
+                "chi2_sf({x}, {k}) = {got}, scipy {expected}"
+            );
         }
         assert!(checked >= 6);
     }

@@ -56,3 +56,32 @@ fn json_schema_of_the_config_is_committed() {
         "docs/ml-gates.schema.json is out of date: run `cargo run -- schema > docs/ml-gates.schema.json`"
     );
 }
+
+/// Every key of ml-gates.yaml's schema appears in docs/config.md.
+#[test]
+fn every_config_key_is_documented() {
+    fn keys(schema: &serde_json::Value, out: &mut std::collections::BTreeSet<String>) {
+        match schema {
+            serde_json::Value::Object(map) => {
+                if let Some(serde_json::Value::Object(props)) = map.get("properties") {
+                    out.extend(props.keys().cloned());
+                }
+                map.values().for_each(|v| keys(v, out));
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|v| keys(v, out)),
+            _ => {}
+        }
+    }
+    let mut all = std::collections::BTreeSet::new();
+    keys(ml_gates::config::json_schema(), &mut all);
+    // Every identifier inside a `code span` of the reference counts as documented.
+    let docs = std::fs::read_to_string("docs/config.md").unwrap();
+    let documented: std::collections::BTreeSet<&str> = docs
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .flat_map(|span| span.split(|c: char| !(c.is_alphanumeric() || c == '_')))
+        .collect();
+    let missing: Vec<&String> = all.iter().filter(|k| !documented.contains(k.as_str())).collect();
+    assert!(missing.is_empty(), "keys missing from docs/config.md: {missing:?}");
+}

@@ -112,18 +112,14 @@ pub fn parse(text: &str, display: &str, base_dir: PathBuf) -> Result<Config, Inp
         message,
         suggestion,
     };
-    let (tree, duplicates) = yaml::parse(text)
-        .map_err(|e| InputError::one(at(e.pos, format!("invalid YAML: {}", e.message), None)))?;
+    let (tree, duplicates) =
+        yaml::parse(text).map_err(|e| InputError::one(at(e.pos, format!("invalid YAML: {}", e.message), None)))?;
     let mut problems: Vec<Problem> = duplicates
         .iter()
         .map(|d| at(d.pos, format!("duplicate key '{}' (first set on line {})", d.key, d.first.line), None))
         .collect();
-    problems.extend(
-        shape::Shape::new(json_schema())
-            .check(&tree)
-            .into_iter()
-            .map(|i| at(i.pos, i.message, i.suggestion)),
-    );
+    problems
+        .extend(shape::Shape::new(json_schema()).check(&tree).into_iter().map(|i| at(i.pos, i.message, i.suggestion)));
     if !problems.is_empty() {
         return Err(InputError { problems });
     }
@@ -172,7 +168,8 @@ mod tests {
         }
     }
 
-    const BASE: &str = "version: 1\nname: churn\ndata:\n  train: train.parquet\n  target: churn\n  task: classification\n";
+    const BASE: &str =
+        "version: 1\nname: churn\ndata:\n  train: train.parquet\n  target: churn\n  task: classification\n";
 
     #[test]
     fn a_minimal_config_loads() {
@@ -208,7 +205,8 @@ mod tests {
 
     #[test]
     fn semantic_problems_have_lines() {
-        let text = format!("{BASE}  id: churn\nvalidate:\n  rows: {{min: 500, max: 10}}\n  ranges: {{age: [100, 18]}}\n");
+        let text =
+            format!("{BASE}  id: churn\nvalidate:\n  rows: {{min: 500, max: 10}}\n  ranges: {{age: [100, 18]}}\n");
         assert_eq!(
             errors(&text),
             vec![

@@ -16,7 +16,13 @@ pub fn check(raw: &RawConfig, source: &Source) -> Vec<Problem> {
     }
     if let Some(split) = &data.split {
         if !(split.test_fraction > 0.0 && split.test_fraction < 1.0) {
-            problem("data.split.test_fraction", format!("data.split.test_fraction must be between 0 and 1 (exclusive), found {}", format_number(split.test_fraction)));
+            problem(
+                "data.split.test_fraction",
+                format!(
+                    "data.split.test_fraction must be between 0 and 1 (exclusive), found {}",
+                    format_number(split.test_fraction)
+                ),
+            );
         }
     }
 
@@ -51,7 +57,10 @@ pub fn check(raw: &RawConfig, source: &Source) -> Vec<Problem> {
     if let Some(features) = &data.features {
         for (i, feature) in features.iter().enumerate() {
             if let Some((role, _)) = roles.iter().find(|(_, col)| col == feature) {
-                problem(&format!("data.features[{i}]"), format!("column '{feature}' is {role} and cannot also be a feature"));
+                problem(
+                    &format!("data.features[{i}]"),
+                    format!("column '{feature}' is {role} and cannot also be a feature"),
+                );
             }
         }
     }
@@ -61,7 +70,10 @@ pub fn check(raw: &RawConfig, source: &Source) -> Vec<Problem> {
     if let Some(datasets) = &validate.datasets {
         for (i, d) in datasets.iter().enumerate() {
             if *d == DatasetRole::Test && data.test.is_none() {
-                problem(&format!("validate.datasets[{i}]"), "validate.datasets names test, but data.test is not set".into());
+                problem(
+                    &format!("validate.datasets[{i}]"),
+                    "validate.datasets names test, but data.test is not set".into(),
+                );
             }
         }
     }
@@ -96,7 +108,10 @@ pub fn check(raw: &RawConfig, source: &Source) -> Vec<Problem> {
     if let Some(categories) = &validate.categories {
         for (column, allowed) in categories {
             if allowed.values().is_empty() {
-                problem(&format!("validate.categories.{column}"), format!("validate.categories.{column} allows no value at all"));
+                problem(
+                    &format!("validate.categories.{column}"),
+                    format!("validate.categories.{column} allows no value at all"),
+                );
             }
         }
     }
@@ -104,7 +119,10 @@ pub fn check(raw: &RawConfig, source: &Source) -> Vec<Problem> {
         match data.task {
             Task::Regression => {
                 if target.min_class_percent.is_some() {
-                    problem("validate.target.min_class_percent", "min_class_percent needs data.task: classification".into());
+                    problem(
+                        "validate.target.min_class_percent",
+                        "min_class_percent needs data.task: classification".into(),
+                    );
                 }
                 if target.classes.is_some() {
                     problem("validate.target.classes", "classes needs data.task: classification".into());
@@ -118,7 +136,14 @@ pub fn check(raw: &RawConfig, source: &Source) -> Vec<Problem> {
         }
         if let Some([Some(min), Some(max)]) = target.range {
             if min > max {
-                problem("validate.target.range", format!("validate.target.range: min ({}) is greater than max ({})", format_number(min), format_number(max)));
+                problem(
+                    "validate.target.range",
+                    format!(
+                        "validate.target.range: min ({}) is greater than max ({})",
+                        format_number(min),
+                        format_number(max)
+                    ),
+                );
             }
         }
     }
@@ -130,7 +155,10 @@ pub fn check(raw: &RawConfig, source: &Source) -> Vec<Problem> {
     if let Some(drift) = &validate.drift {
         let method = drift.method.unwrap_or(DriftMethod::Psi);
         if method == DriftMethod::ChiSquare {
-            problem("validate.drift.method", "chi_square works on categorical columns only: use it as categorical_method".into());
+            problem(
+                "validate.drift.method",
+                "chi_square works on categorical columns only: use it as categorical_method".into(),
+            );
         }
         let categorical = drift.categorical_method.unwrap_or(DriftMethod::Psi);
         if categorical == DriftMethod::Ks {
@@ -142,7 +170,14 @@ pub fn check(raw: &RawConfig, source: &Source) -> Vec<Problem> {
         ] {
             if let Some(t) = t {
                 if m.is_p_value() && t > 1.0 {
-                    problem(key, format!("{key} is a p-value for {} and must be at most 1, found {}", m.as_str(), format_number(t)));
+                    problem(
+                        key,
+                        format!(
+                            "{key} is a p-value for {} and must be at most 1, found {}",
+                            m.as_str(),
+                            format_number(t)
+                        ),
+                    );
                 }
             }
         }

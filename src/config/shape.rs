@@ -92,7 +92,11 @@ impl<'a> Shape<'a> {
                                 let names: Vec<&str> =
                                     properties.map(|p| p.keys().map(String::as_str).collect()).unwrap_or_default();
                                 let suggestion = did_you_mean(&entry.key, names.iter().copied());
-                                let place = if path.is_empty() { "at the top level".to_string() } else { format!("in '{path}'") };
+                                let place = if path.is_empty() {
+                                    "at the top level".to_string()
+                                } else {
+                                    format!("in '{path}'")
+                                };
                                 let mut message = format!("unknown key '{}' {place}", entry.key);
                                 if suggestion.is_none() && !names.is_empty() {
                                     message.push_str(&format!(" (expected one of: {})", names.join(", ")));
@@ -107,7 +111,8 @@ impl<'a> Shape<'a> {
                 if let Some(Value::Array(required)) = obj.get("required") {
                     for key in required.iter().filter_map(Value::as_str) {
                         if !entries.iter().any(|e| e.key == key) {
-                            let place = if path.is_empty() { "at the top level".to_string() } else { format!("in '{path}'") };
+                            let place =
+                                if path.is_empty() { "at the top level".to_string() } else { format!("in '{path}'") };
                             out.push(issue(node.pos, &join(path, key), format!("missing key '{key}' {place}"), None));
                         }
                     }
@@ -120,13 +125,28 @@ impl<'a> Shape<'a> {
                     out.push(issue(
                         node.pos,
                         path,
-                        format!("{} must be a list of exactly {} items, found {}", describe_path(path), min.unwrap_or(0), items.len()),
+                        format!(
+                            "{} must be a list of exactly {} items, found {}",
+                            describe_path(path),
+                            min.unwrap_or(0),
+                            items.len()
+                        ),
                         None,
                     ));
                 } else if let Some(min) = min.filter(|m| (items.len() as u64) < *m) {
-                    out.push(issue(node.pos, path, format!("{} needs at least {min} items, found {}", describe_path(path), items.len()), None));
+                    out.push(issue(
+                        node.pos,
+                        path,
+                        format!("{} needs at least {min} items, found {}", describe_path(path), items.len()),
+                        None,
+                    ));
                 } else if let Some(max) = max.filter(|m| (items.len() as u64) > *m) {
-                    out.push(issue(node.pos, path, format!("{} takes at most {max} items, found {}", describe_path(path), items.len()), None));
+                    out.push(issue(
+                        node.pos,
+                        path,
+                        format!("{} takes at most {max} items, found {}", describe_path(path), items.len()),
+                        None,
+                    ));
                 }
                 let prefix = obj.get("prefixItems").and_then(Value::as_array);
                 for (i, item) in items.iter().enumerate() {
@@ -153,7 +173,12 @@ impl<'a> Shape<'a> {
                                 (None, Some(b)) => format!("must be at most {}", num(b)),
                                 (None, None) => unreachable!("out_of_range needs a bound"),
                             };
-                            out.push(issue(node.pos, path, format!("{} {bound}, found {text}", describe_path(path)), None));
+                            out.push(issue(
+                                node.pos,
+                                path,
+                                format!("{} {bound}, found {text}", describe_path(path)),
+                                None,
+                            ));
                         }
                     }
                 }
@@ -244,7 +269,7 @@ impl<'a> Shape<'a> {
                 return;
             }
         };
-        if !allowed.iter().any(|a| *a == text) {
+        if !allowed.contains(&text) {
             let suggestion = did_you_mean(&text, allowed.iter().map(String::as_str));
             let mut message = format!("unknown value '{text}' for {}", describe_path(path));
             if suggestion.is_none() {

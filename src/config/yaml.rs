@@ -25,7 +25,10 @@ pub enum Kind {
     Map(Vec<Entry>),
     Seq(Vec<Node>),
     /// A scalar and whether it was written plain (unquoted), which decides its type.
-    Scalar { text: String, plain: bool },
+    Scalar {
+        text: String,
+        plain: bool,
+    },
     /// An alias (`*name`); not supported in ml-gates.yaml.
     Alias,
 }
@@ -203,9 +206,7 @@ impl MarkedEventReceiver for Builder {
             }
             Event::Alias(_) => self.push_node(Node { kind: Kind::Alias, pos }),
             Event::SequenceStart(..) => self.stack.push(Frame::Seq { pos, items: Vec::new() }),
-            Event::MappingStart(..) => {
-                self.stack.push(Frame::Map { pos, entries: Vec::new(), pending_key: None })
-            }
+            Event::MappingStart(..) => self.stack.push(Frame::Map { pos, entries: Vec::new(), pending_key: None }),
             Event::SequenceEnd | Event::MappingEnd => {
                 let node = match self.stack.pop() {
                     Some(Frame::Seq { pos, items }) => Node { kind: Kind::Seq(items), pos },
@@ -223,13 +224,10 @@ impl MarkedEventReceiver for Builder {
 pub fn parse(text: &str) -> Result<(Node, Vec<DuplicateKey>), SyntaxError> {
     let mut builder = Builder::default();
     let mut parser = Parser::new_from_str(text);
-    parser.load(&mut builder, false).map_err(|e| SyntaxError {
-        pos: Pos::from(*e.marker()),
-        message: e.info().to_string(),
-    })?;
-    let root = builder
-        .root
-        .unwrap_or(Node { kind: Kind::Map(Vec::new()), pos: Pos { line: 1, col: 1 } });
+    parser
+        .load(&mut builder, false)
+        .map_err(|e| SyntaxError { pos: Pos::from(*e.marker()), message: e.info().to_string() })?;
+    let root = builder.root.unwrap_or(Node { kind: Kind::Map(Vec::new()), pos: Pos { line: 1, col: 1 } });
     Ok((root, builder.duplicates))
 }
 

@@ -38,7 +38,9 @@ pub fn render(report: &Report) -> String {
         let (problems, rest): (Vec<_>, Vec<_>) =
             checks.into_iter().partition(|c| !matches!(c.status, Status::Pass | Status::Skip));
         let table = |rows: &[&super::Check]| {
-            let mut t = String::from("| | Check | Data | Column | Value | Threshold | Detail |\n|---|---|---|---|---|---|---|\n");
+            let mut t = String::from(
+                "| | Check | Data | Column | Value | Threshold | Detail |\n|---|---|---|---|---|---|---|\n",
+            );
             for c in rows {
                 let line = match c.config_line {
                     Some(l) => format!(" (line {l})"),

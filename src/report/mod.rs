@@ -67,9 +67,7 @@ impl Status {
 }
 
 /// What a violated check does: `error` blocks the pipeline, `warn` only reports.
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize, JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Severity {
     /// A violation blocks: the verdict is `fail` and the exit code 1.
@@ -424,7 +422,7 @@ mod tests {
     #[test]
     fn numbers_read_naturally() {
         assert_eq!(format_number(500.0), "500");
-        assert_eq!(format_number(3.14159), "3.142");
+        assert_eq!(format_number(1.23456), "1.235");
         assert_eq!(format_number(0.05), "0.05");
         assert_eq!(format_number(123.456), "123.46");
         assert_eq!(format_number(0.00001234), "1.234e-5");

@@ -15,13 +15,7 @@ pub fn render(report: &Report, color: bool) -> String {
     };
     let mut out = String::new();
     let stages: Vec<&str> = report.stages.iter().map(|s| s.as_str()).collect();
-    let _ = writeln!(
-        out,
-        "ml-gates {} · {} · {}\n",
-        stages.join(", "),
-        clean(&report.name),
-        clean(&report.config)
-    );
+    let _ = writeln!(out, "ml-gates {} · {} · {}\n", stages.join(", "), clean(&report.name), clean(&report.config));
 
     let header = ["STATUS", "CHECK", "DATA", "COLUMN", "VALUE", "THRESHOLD"];
     let rows: Vec<[String; 6]> = report
@@ -132,9 +126,7 @@ fn status_color(status: Status) -> &'static str {
 
 /// Data-derived text with control characters (terminal escapes among them) made visible and harmless.
 fn clean(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect()
+    s.chars().map(|c| if c.is_control() { '?' } else { c }).collect()
 }
 
 fn truncate(s: &str, max: usize) -> String {

@@ -19,7 +19,12 @@ pub const DEFAULT_BINS: u32 = 30;
 /// Evidently's default share of drifted columns that makes the dataset drifted.
 pub const DEFAULT_DRIFT_SHARE: f64 = 0.5;
 
-pub(super) fn run(ctx: &Ctx<'_>, cfg: &DriftCheck, current: &Dataset, reference: &Dataset) -> Result<Vec<Check>, InputError> {
+pub(super) fn run(
+    ctx: &Ctx<'_>,
+    cfg: &DriftCheck,
+    current: &Dataset,
+    reference: &Dataset,
+) -> Result<Vec<Check>, InputError> {
     let source = &ctx.config.source;
     let severity = cfg.severity.unwrap_or_default();
     let numeric_method = cfg.method.unwrap_or(DriftMethod::Psi);
@@ -105,10 +110,21 @@ pub(super) fn run(ctx: &Ctx<'_>, cfg: &DriftCheck, current: &Dataset, reference:
             format_number(ks_d),
             format_number(ks_p)
         );
-        checks.push(judge(ctx, current, c, numeric_method, numeric_threshold, value, summary, statistics, threshold_key));
+        checks.push(judge(
+            ctx,
+            current,
+            c,
+            numeric_method,
+            numeric_threshold,
+            value,
+            summary,
+            statistics,
+            threshold_key,
+        ));
     }
 
-    let categorical_key = if cfg.categorical_threshold.is_some() { "validate.drift.categorical_threshold" } else { threshold_key };
+    let categorical_key =
+        if cfg.categorical_threshold.is_some() { "validate.drift.categorical_threshold" } else { threshold_key };
     for c in &categorical {
         let counts = |ds: &Dataset| -> Result<BTreeMap<String, u64>, InputError> {
             let df = collect(
@@ -133,7 +149,8 @@ pub(super) fn run(ctx: &Ctx<'_>, cfg: &DriftCheck, current: &Dataset, reference:
             checks.push(no_values(ctx, current, c, categorical_key));
             continue;
         }
-        let keys: Vec<&String> = cur.keys().chain(refc.keys()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+        let keys: Vec<&String> =
+            cur.keys().chain(refc.keys()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
         let cur_counts: Vec<u64> = keys.iter().map(|k| cur.get(*k).copied().unwrap_or(0)).collect();
         let ref_counts: Vec<u64> = keys.iter().map(|k| refc.get(*k).copied().unwrap_or(0)).collect();
         let r = stats::shares(&ref_counts, n_ref);
@@ -163,10 +180,21 @@ pub(super) fn run(ctx: &Ctx<'_>, cfg: &DriftCheck, current: &Dataset, reference:
             format_number(chi),
             format_number(chi_p)
         );
-        checks.push(judge(ctx, current, c, categorical_method, categorical_threshold, value, summary, statistics, categorical_key));
+        checks.push(judge(
+            ctx,
+            current,
+            c,
+            categorical_method,
+            categorical_threshold,
+            value,
+            summary,
+            statistics,
+            categorical_key,
+        ));
     }
 
-    let compared: Vec<&Check> = checks.iter().filter(|c| matches!(c.status, Status::Pass | Status::Fail | Status::Warn)).collect();
+    let compared: Vec<&Check> =
+        checks.iter().filter(|c| matches!(c.status, Status::Pass | Status::Fail | Status::Warn)).collect();
     let drifted = compared.iter().filter(|c| c.status != Status::Pass).count();
     let share = if compared.is_empty() { 0.0 } else { drifted as f64 / compared.len() as f64 };
     let drift_share = cfg.drift_share.unwrap_or(DEFAULT_DRIFT_SHARE);

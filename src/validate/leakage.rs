@@ -8,7 +8,12 @@ use crate::report::{format_number, Check, Stage, Threshold};
 use polars::prelude::*;
 use serde_json::json;
 
-pub(super) fn run(ctx: &Ctx<'_>, cfg: &LeakageCheck, train: &Dataset, test: Option<&Dataset>) -> Result<Vec<Check>, InputError> {
+pub(super) fn run(
+    ctx: &Ctx<'_>,
+    cfg: &LeakageCheck,
+    train: &Dataset,
+    test: Option<&Dataset>,
+) -> Result<Vec<Check>, InputError> {
     let severity = cfg.severity.unwrap_or_default();
     let key = "validate.leakage.max_overlap_percent";
     let Some(test) = test else {
@@ -48,7 +53,8 @@ pub(super) fn run(ctx: &Ctx<'_>, cfg: &LeakageCheck, train: &Dataset, test: Opti
         LeakageKey::Id => format!("ids ({})", keys[0]),
         LeakageKey::Row => "whole rows".to_string(),
     };
-    let mut details = json!({"by": match by { LeakageKey::Id => "id", LeakageKey::Row => "row" }, "overlapping_rows": overlapping});
+    let mut details =
+        json!({"by": match by { LeakageKey::Id => "id", LeakageKey::Row => "row" }, "overlapping_rows": overlapping});
     if by == LeakageKey::Id && overlapping > 0.0 {
         let examples = guard(test, collect(overlap.select([col(keys[0].as_str()).cast(DataType::String)]).limit(5)))?;
         if let Ok(values) = examples.column(&keys[0]).and_then(|c| c.str().cloned()) {

@@ -82,7 +82,14 @@ impl Ctx<'_> {
     }
 
     /// A check that could not run because `column` is not in `dataset`.
-    pub fn missing_column(&self, id: &'static str, dataset: &Dataset, column: &str, severity: Severity, key: &str) -> Check {
+    pub fn missing_column(
+        &self,
+        id: &'static str,
+        dataset: &Dataset,
+        column: &str,
+        severity: Severity,
+        key: &str,
+    ) -> Check {
         let columns = dataset.columns();
         let mut message = format!("column '{column}' is not in the {} data", dataset.role);
         if let Some(s) = did_you_mean(column, columns.iter().map(String::as_str)) {

@@ -101,8 +101,12 @@ fn rows(ctx: &Ctx<'_>, ds: &Dataset, n_rows: f64, checks: &mut Vec<Check>) {
     };
     let message = match (ok, min.is_some_and(|m| n_rows < m)) {
         (true, _) => format!("{} rows", format_number(n_rows)),
-        (false, true) => format!("{} rows, fewer than the minimum {}", format_number(n_rows), format_number(min.unwrap_or(0.0))),
-        (false, false) => format!("{} rows, more than the maximum {}", format_number(n_rows), format_number(max.unwrap_or(0.0))),
+        (false, true) => {
+            format!("{} rows, fewer than the minimum {}", format_number(n_rows), format_number(min.unwrap_or(0.0)))
+        }
+        (false, false) => {
+            format!("{} rows, more than the maximum {}", format_number(n_rows), format_number(max.unwrap_or(0.0)))
+        }
     };
     checks.push(
         Check::judged("row-count", Stage::Validate, ok, severity)
@@ -199,7 +203,13 @@ fn nulls(ctx: &Ctx<'_>, ds: &Dataset, stats: &DataFrame, n_rows: f64, checks: &m
     let severity = nulls.severity.unwrap_or_default();
     for (name, _) in &nulls.columns {
         if ds.dtype(name).is_none() {
-            checks.push(ctx.missing_column("null-percent", ds, name, severity, &format!("validate.nulls.columns.{name}")));
+            checks.push(ctx.missing_column(
+                "null-percent",
+                ds,
+                name,
+                severity,
+                &format!("validate.nulls.columns.{name}"),
+            ));
         }
     }
     for name in ds.columns() {
@@ -219,7 +229,12 @@ fn nulls(ctx: &Ctx<'_>, ds: &Dataset, stats: &DataFrame, n_rows: f64, checks: &m
                 .column(&name)
                 .value(share)
                 .threshold(Threshold::max(limit).unit("percent"))
-                .message(format!("{} of {} values missing ({}%)", format_number(count), format_number(n_rows), format_number(share)))
+                .message(format!(
+                    "{} of {} values missing ({}%)",
+                    format_number(count),
+                    format_number(n_rows),
+                    format_number(share)
+                ))
                 .line(ctx.line(&key))
                 .details(json!({"null_count": count})),
         );
@@ -295,7 +310,13 @@ fn ranges(ctx: &Ctx<'_>, ds: &Dataset, stats: &DataFrame, n_rows: f64, checks: &
     Ok(())
 }
 
-fn categories(ctx: &Ctx<'_>, ds: &Dataset, stats: &DataFrame, n_rows: f64, checks: &mut Vec<Check>) -> PolarsResult<()> {
+fn categories(
+    ctx: &Ctx<'_>,
+    ds: &Dataset,
+    stats: &DataFrame,
+    n_rows: f64,
+    checks: &mut Vec<Check>,
+) -> PolarsResult<()> {
     for (name, allowed) in ctx.validate.categories.iter().flatten() {
         let key = format!("validate.categories.{name}");
         let severity = allowed.severity().unwrap_or_default();
@@ -320,8 +341,7 @@ fn categories(ctx: &Ctx<'_>, ds: &Dataset, stats: &DataFrame, n_rows: f64, check
                     .unique_stable(None, UniqueKeepStrategy::First)
                     .limit(EXAMPLES as u32),
             )?;
-            let values: Vec<String> =
-                examples.column(name)?.str()?.iter().flatten().map(String::from).collect();
+            let values: Vec<String> = examples.column(name)?.str()?.iter().flatten().map(String::from).collect();
             message.push_str(&format!(", e.g. {}", values.join(", ")));
             details["examples"] = json!(values);
         }
@@ -339,7 +359,13 @@ fn categories(ctx: &Ctx<'_>, ds: &Dataset, stats: &DataFrame, n_rows: f64, check
     Ok(())
 }
 
-fn unique(ctx: &Ctx<'_>, ds: &Dataset, stats: &DataFrame, columns: &[String], checks: &mut Vec<Check>) -> PolarsResult<()> {
+fn unique(
+    ctx: &Ctx<'_>,
+    ds: &Dataset,
+    stats: &DataFrame,
+    columns: &[String],
+    checks: &mut Vec<Check>,
+) -> PolarsResult<()> {
     use crate::config::raw::UniqueCheck;
     let severity = match &ctx.validate.unique {
         Some(UniqueCheck::Full(f)) => f.severity.unwrap_or_default(),
@@ -389,9 +415,8 @@ fn duplicates(ctx: &Ctx<'_>, ds: &Dataset, n_rows: f64, checks: &mut Vec<Check>)
         None => ds.columns(),
     };
     let selected: Vec<Expr> = subset.iter().map(|c| col(c.as_str())).collect();
-    let distinct = collect(
-        ds.lazy().select(selected).unique(None, UniqueKeepStrategy::Any).select([len().alias("n")]),
-    )?;
+    let distinct =
+        collect(ds.lazy().select(selected).unique(None, UniqueKeepStrategy::Any).select([len().alias("n")]))?;
     let distinct = scalar_f64(&distinct, "n")?.unwrap_or(0.0);
     let repeated = n_rows - distinct;
     let share = percent(repeated, n_rows);

@@ -28,13 +28,11 @@ pub(super) fn run(ctx: &Ctx<'_>, ds: &Dataset) -> PolarsResult<Vec<Check>> {
                 .sort(["class"], Default::default()),
         )?;
         let classes: Vec<String> = counts.column("class")?.str()?.iter().flatten().map(String::from).collect();
-        let class_counts: Vec<f64> = counts.column("count")?.cast(&DataType::Float64)?.f64()?.iter().flatten().collect();
+        let class_counts: Vec<f64> =
+            counts.column("count")?.cast(&DataType::Float64)?.f64()?.iter().flatten().collect();
         let labelled: f64 = class_counts.iter().sum();
-        let shares: serde_json::Map<String, serde_json::Value> = classes
-            .iter()
-            .zip(&class_counts)
-            .map(|(c, n)| (c.clone(), json!(percent(*n, labelled))))
-            .collect();
+        let shares: serde_json::Map<String, serde_json::Value> =
+            classes.iter().zip(&class_counts).map(|(c, n)| (c.clone(), json!(percent(*n, labelled)))).collect();
 
         if let Some(min_percent) = target.min_class_percent {
             let smallest = classes
@@ -46,7 +44,11 @@ pub(super) fn run(ctx: &Ctx<'_>, ds: &Dataset) -> PolarsResult<Vec<Check>> {
                 Some((class, share)) => (
                     *share >= min_percent,
                     json!(share),
-                    format!("smallest class '{class}' holds {}% of {} labelled rows", format_number(*share), format_number(labelled)),
+                    format!(
+                        "smallest class '{class}' holds {}% of {} labelled rows",
+                        format_number(*share),
+                        format_number(labelled)
+                    ),
                 ),
                 None => (false, json!(null), "no labelled rows".to_string()),
             };
