@@ -414,11 +414,7 @@ fn duplicates(ctx: &Ctx<'_>, ds: &Dataset, n_rows: f64, checks: &mut Vec<Check>)
         }
         None => ds.columns(),
     };
-    let selected: Vec<Expr> = subset.iter().map(|c| col(c.as_str())).collect();
-    let distinct =
-        collect(ds.lazy().select(selected).unique(None, UniqueKeepStrategy::Any).select([len().alias("n")]))?;
-    let distinct = scalar_f64(&distinct, "n")?.unwrap_or(0.0);
-    let repeated = n_rows - distinct;
+    let repeated = repeated_rows(ds, &subset)?;
     let share = percent(repeated, n_rows);
     checks.push(
         Check::judged("duplicate-rows", Stage::Validate, share <= dup.max_percent, severity)
@@ -435,4 +431,35 @@ fn duplicates(ctx: &Ctx<'_>, ds: &Dataset, n_rows: f64, checks: &mut Vec<Check>)
             .details(json!({"duplicate_count": repeated})),
     );
     Ok(())
+}
+
+/// Rows identical (in `columns`) to an earlier row, exactly, as pandas' `duplicated().sum()`.
+///
+/// Hashing whole rows and keeping them all in a hash table costs gigabytes at 10M rows. Instead
+/// each row is hashed to 64 bits in a streaming pass and only hash values seen more than once are
+/// kept; rows with a unique hash are certainly unique. The few rows whose hash repeats are then
+/// compared in full, so a hash collision can never be mistaken for a duplicate.
+fn repeated_rows(ds: &Dataset, columns: &[String]) -> PolarsResult<f64> {
+    let selected: Vec<Expr> = columns.iter().map(|c| col(c.as_str())).collect();
+    let row_hash = || as_struct(selected.clone()).hash(0x6d6c, 0x6761, 0x7465, 0x7321);
+    let repeated_hashes = collect(
+        ds.lazy()
+            .select([row_hash().alias("hash")])
+            .group_by([col("hash")])
+            .agg([len().cast(DataType::Float64).alias("rows")])
+            .filter(col("rows").gt(lit(1.0))),
+    )?;
+    if repeated_hashes.height() == 0 {
+        return Ok(0.0);
+    }
+    let rows_sharing_a_hash: f64 = repeated_hashes.column("rows")?.f64()?.sum().unwrap_or(0.0);
+    let hashes = repeated_hashes.column("hash")?.as_materialized_series().clone();
+    let distinct = collect(
+        ds.lazy()
+            .filter(row_hash().is_in(lit(hashes).implode(false), false))
+            .select(selected)
+            .unique(None, UniqueKeepStrategy::Any)
+            .select([len().cast(DataType::Float64).alias("n")]),
+    )?;
+    Ok(rows_sharing_a_hash - scalar_f64(&distinct, "n")?.unwrap_or(0.0))
 }

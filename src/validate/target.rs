@@ -19,12 +19,14 @@ pub(super) fn run(ctx: &Ctx<'_>, ds: &Dataset) -> PolarsResult<Vec<Check>> {
     }
 
     if target.min_class_percent.is_some() || target.classes.is_some() {
+        // Group on the column as it is and turn only the (few) class labels into text.
         let counts = collect(
             ds.lazy()
-                .select([col(name).cast(DataType::String).alias("class")])
+                .select([col(name).alias("class")])
                 .drop_nulls(None)
                 .group_by([col("class")])
                 .agg([len().alias("count")])
+                .select([col("class").cast(DataType::String), col("count")])
                 .sort(["class"], Default::default()),
         )?;
         let classes: Vec<String> = counts.column("class")?.str()?.iter().flatten().map(String::from).collect();
