@@ -241,10 +241,56 @@ pub fn ln_gamma(x: f64) -> f64 {
     0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + a.ln()
 }
 
+/// Sort 64-bit keys in place: a least-significant-digit radix sort, 16 bits per pass, several
+/// times faster than a comparison sort on millions of hashes.
+pub fn radix_sort(keys: &mut Vec<u64>) {
+    if keys.len() < 1 << 12 {
+        keys.sort_unstable();
+        return;
+    }
+    let mut buffer = vec![0u64; keys.len()];
+    for pass in 0..4 {
+        let shift = pass * 16;
+        let mut counts = vec![0usize; 1 << 16];
+        for k in keys.iter() {
+            counts[((k >> shift) & 0xffff) as usize] += 1;
+        }
+        let mut offset = 0;
+        for c in counts.iter_mut() {
+            let n = *c;
+            *c = offset;
+            offset += n;
+        }
+        for k in keys.iter() {
+            let digit = ((k >> shift) & 0xffff) as usize;
+            buffer[counts[digit]] = *k;
+            counts[digit] += 1;
+        }
+        std::mem::swap(keys, &mut buffer);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::Value;
+
+    #[test]
+    fn radix_sort_sorts() {
+        let mut state = 0x9e3779b97f4a7c15u64;
+        let mut keys: Vec<u64> = (0..100_000)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state % 5_000_000_000
+            })
+            .collect();
+        let mut expected = keys.clone();
+        expected.sort_unstable();
+        radix_sort(&mut keys);
+        assert_eq!(keys, expected);
+    }
 
     fn close(a: f64, b: f64, tol: f64) -> bool {
         (a - b).abs() <= tol * (1.0 + b.abs())

@@ -86,7 +86,7 @@ impl DataSource {
 }
 
 /// What the model learns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Task {
     /// Predict a class (the target holds labels).
@@ -563,25 +563,25 @@ pub struct Bounds {
     /// At most this.
     #[serde(default)]
     pub max: Option<f64>,
+    /// `error` (default) blocks; `warn` only reports.
+    #[serde(default)]
+    pub severity: Option<Severity>,
 }
 
-/// Training: a built-in model or an external command.
+/// Training: a built-in model fitted on the training data.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TrainConfig {
-    /// Built-in model name (for example `logistic_regression`).
-    #[serde(default)]
-    pub model: Option<String>,
-    /// An external trainer command run instead of a built-in model.
-    #[serde(default)]
-    pub command: Option<String>,
-    /// Hyperparameters of the model.
+    /// Built-in model: logistic_regression, decision_tree, random_forest (classification);
+    /// linear_regression, ridge, lasso, elastic_net (regression).
+    pub model: crate::model::estimator::ModelKind,
+    /// Hyperparameters of the model; docs/models.md lists each model's, with defaults.
     #[serde(default)]
     pub params: IndexMap<String, serde_json::Value>,
-    /// Feature preprocessing.
+    /// Feature preprocessing, fitted on the training set only.
     #[serde(default)]
     pub preprocess: Option<PreprocessConfig>,
-    /// Seed for deterministic training.
+    /// Seed for the split and for randomised models. Default 42.
     #[serde(default)]
     pub seed: Option<u64>,
 }
@@ -590,42 +590,87 @@ pub struct TrainConfig {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PreprocessConfig {
-    /// Scaling of numeric features.
+    /// Scaling of numeric features: standard (default), min_max or none.
     #[serde(default)]
-    pub scale: Option<String>,
-    /// Imputation of missing values.
+    pub scale: Option<crate::model::pipeline::Scale>,
+    /// Filling of missing values: median (default), mean, most_frequent or constant.
     #[serde(default)]
-    pub impute: Option<String>,
-    /// Columns to one-hot encode.
+    pub impute: Option<crate::model::pipeline::Impute>,
+    /// The fill value of `impute: constant` (numeric columns; text columns use its text form).
     #[serde(default)]
-    pub one_hot: Vec<String>,
+    pub impute_value: Option<f64>,
+    /// Text columns to one-hot encode. Default: every text, boolean or categorical feature.
+    #[serde(default)]
+    pub one_hot: Option<Vec<String>>,
+    /// What one-hot encoding does with a category unseen in training: ignore (all zeros, default) or error.
+    #[serde(default)]
+    pub unseen: Option<crate::model::pipeline::Unseen>,
+    /// Periodic numeric features and their period, encoded as sine and cosine (e.g. `{hour: 24}`).
+    #[serde(default)]
+    pub cyclical: IndexMap<String, f64>,
 }
 
 /// The evaluation gate.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EvaluateConfig {
-    /// Bounds per metric.
+    /// Bounds per metric, e.g. `{accuracy: {min: 0.9}}`; docs/metrics.md lists the metrics of each task.
     #[serde(default)]
     pub metrics: IndexMap<String, Bounds>,
-    /// Trivial baseline the model must beat.
+    /// The trivial baseline the model must beat: majority_class or stratified (classification, on
+    /// accuracy), mean (regression, on MAE); a string or `{strategy, min_margin}`.
     #[serde(default)]
-    pub baseline: Option<String>,
-    /// Comparison with the current champion.
+    pub baseline: Option<BaselineConfig>,
+    /// Comparison with the current champion (not built yet: checked, not acted on).
     #[serde(default)]
     pub champion: Option<ChampionConfig>,
-    /// Prediction latency bound.
+    /// Single-row prediction latency bound.
     #[serde(default)]
     pub latency: Option<LatencyConfig>,
-    /// Model size bound.
+    /// Model artifact size bound.
     #[serde(default)]
     pub size: Option<SizeConfig>,
-    /// Fairness over a sensitive attribute.
+    /// Fairness over a sensitive attribute (not built yet: checked, not acted on).
     #[serde(default)]
     pub fairness: Option<FairnessConfig>,
-    /// Behavioural tests.
+    /// Behavioural tests (not built yet: checked, not acted on).
     #[serde(default)]
     pub behavior: Option<BehaviorConfig>,
+}
+
+/// Trivial baselines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BaselineStrategy {
+    /// Always predict the most frequent training class.
+    MajorityClass,
+    /// Predict classes at random in their training proportions (its expected accuracy).
+    Stratified,
+    /// Always predict the training mean.
+    Mean,
+}
+
+/// The baseline check: a strategy, or `{strategy, min_margin}`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum BaselineConfig {
+    Strategy(BaselineStrategy),
+    Full(BaselineFull),
+}
+
+/// The long form of `baseline`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BaselineFull {
+    pub strategy: BaselineStrategy,
+    /// How much better than the baseline the model must be: accuracy points (classification) or
+    /// MAE units (regression). Default 0: strictly better.
+    #[serde(default)]
+    #[schemars(range(min = 0.0))]
+    pub min_margin: Option<f64>,
+    /// `error` (default) blocks; `warn` only reports.
+    #[serde(default)]
+    pub severity: Option<Severity>,
 }
 
 /// Comparison with the champion model.
@@ -646,16 +691,31 @@ pub struct ChampionConfig {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LatencyConfig {
-    /// Maximum p99 single-row latency in milliseconds.
+    /// Maximum p99 single-row latency in milliseconds (pipeline and model, in process).
+    #[schemars(range(min = 0.0))]
     pub p99_ms: f64,
+    /// Test rows predicted one at a time for the measurement. Default 1000.
+    #[serde(default)]
+    #[schemars(range(min = 1))]
+    pub rows: Option<u32>,
+    /// Predictions made and discarded first. Default 100.
+    #[serde(default)]
+    pub warmup: Option<u32>,
+    /// `error` (default) blocks; `warn` only reports.
+    #[serde(default)]
+    pub severity: Option<Severity>,
 }
 
 /// Size bound.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SizeConfig {
-    /// Maximum model size in megabytes.
+    /// Maximum size of the model artifact file in megabytes (10⁶ bytes).
+    #[schemars(range(min = 0.0))]
     pub max_mb: f64,
+    /// `error` (default) blocks; `warn` only reports.
+    #[serde(default)]
+    pub severity: Option<Severity>,
 }
 
 /// Fairness bounds.

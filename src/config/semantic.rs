@@ -7,8 +7,9 @@ use crate::error::Problem;
 use crate::report::format_number;
 
 pub fn check(raw: &RawConfig, source: &Source) -> Vec<Problem> {
-    let mut problems = Vec::new();
-    let mut problem = |path: &str, message: String| problems.push(source.problem(path, message, None));
+    // Problems go into a RefCell so both the short `problem` helper and full pushes can add to it.
+    let problems = std::cell::RefCell::new(Vec::new());
+    let problem = |path: &str, message: String| problems.borrow_mut().push(source.problem(path, message, None));
     let data = &raw.data;
 
     if data.test.is_some() && data.split.is_some() {
@@ -65,7 +66,88 @@ pub fn check(raw: &RawConfig, source: &Source) -> Vec<Problem> {
         }
     }
 
-    let Some(validate) = &raw.validate else { return problems };
+    if let Some(train) = &raw.train {
+        let model = train.model;
+        match (model.is_classifier(), data.task) {
+            (true, Task::Regression) | (false, Task::Classification) => problem(
+                "train.model",
+                format!(
+                    "{} does not fit data.task: {}",
+                    model.as_str(),
+                    if model.is_classifier() { "regression" } else { "classification" }
+                ),
+            ),
+            _ => {}
+        }
+        let specs = model.params();
+        for (name, value) in &train.params {
+            let key = format!("train.params.{name}");
+            match specs.iter().find(|p| p.name == name) {
+                None => {
+                    let names: Vec<&str> = specs.iter().map(|p| p.name).collect();
+                    let suggestion = crate::error::did_you_mean(name, names.iter().copied());
+                    let mut message = format!("unknown parameter '{name}' for {}", model.as_str());
+                    if suggestion.is_none() {
+                        message.push_str(&format!(" (expected one of: {})", names.join(", ")));
+                    }
+                    problems.borrow_mut().push(source.problem(&key, message, suggestion));
+                }
+                Some(spec) => {
+                    if let Some(why) = spec.ty.check(value) {
+                        problems.borrow_mut().push(source.problem(&key, format!("train.params.{name} {why}"), None));
+                    }
+                }
+            }
+        }
+    }
+    if let Some(evaluate) = &raw.evaluate {
+        let valid = crate::evaluate::metric_names(data.task);
+        for (name, bounds) in &evaluate.metrics {
+            let key = format!("evaluate.metrics.{name}");
+            if !valid.contains(&name.as_str()) {
+                let suggestion = crate::error::did_you_mean(name, valid.iter().copied());
+                let other = match data.task {
+                    Task::Classification => Task::Regression,
+                    Task::Regression => Task::Classification,
+                };
+                let message = if crate::evaluate::metric_names(other).contains(&name.as_str()) {
+                    format!("metric '{name}' is not valid for data.task: {}", task_name(data.task))
+                } else {
+                    format!("unknown metric '{name}' (expected one of: {})", valid.join(", "))
+                };
+                problems.borrow_mut().push(source.problem(&key, message, suggestion));
+            }
+            if let (Some(min), Some(max)) = (bounds.min, bounds.max) {
+                if min > max {
+                    problems.borrow_mut().push(source.problem(
+                        &key,
+                        format!("{key}: min ({}) is greater than max ({})", format_number(min), format_number(max)),
+                        None,
+                    ));
+                }
+            }
+        }
+        if let Some(baseline) = &evaluate.baseline {
+            use super::raw::{BaselineConfig, BaselineStrategy};
+            let strategy = match baseline {
+                BaselineConfig::Strategy(s) => *s,
+                BaselineConfig::Full(f) => f.strategy,
+            };
+            let fits = match strategy {
+                BaselineStrategy::Mean => data.task == Task::Regression,
+                _ => data.task == Task::Classification,
+            };
+            if !fits {
+                problems.borrow_mut().push(source.problem(
+                    "evaluate.baseline",
+                    format!("this baseline does not fit data.task: {}", task_name(data.task)),
+                    None,
+                ));
+            }
+        }
+    }
+
+    let Some(validate) = &raw.validate else { return problems.into_inner() };
 
     if let Some(datasets) = &validate.datasets {
         for (i, d) in datasets.iter().enumerate() {
@@ -182,5 +264,12 @@ pub fn check(raw: &RawConfig, source: &Source) -> Vec<Problem> {
             }
         }
     }
-    problems
+    problems.into_inner()
+}
+
+fn task_name(task: Task) -> &'static str {
+    match task {
+        Task::Classification => "classification",
+        Task::Regression => "regression",
+    }
 }

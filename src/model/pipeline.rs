@@ -198,7 +198,9 @@ impl Pipeline {
             n_rows = Some(values.len());
             match (step, values) {
                 (ColumnStep::Numeric { fill, center, scale, .. }, Values::Numeric(v)) => {
-                    outputs.push(v.iter().map(|x| (x.filter(|x| !x.is_nan()).unwrap_or(*fill) - center) / scale).collect());
+                    outputs.push(
+                        v.iter().map(|x| (x.filter(|x| !x.is_nan()).unwrap_or(*fill) - center) / scale).collect(),
+                    );
                 }
                 (ColumnStep::Cyclical { period, fill, .. }, Values::Numeric(v)) => {
                     let angle: Vec<f64> = v

@@ -435,28 +435,50 @@ fn duplicates(ctx: &Ctx<'_>, ds: &Dataset, n_rows: f64, checks: &mut Vec<Check>)
 
 /// Rows identical (in `columns`) to an earlier row, exactly, as pandas' `duplicated().sum()`.
 ///
-/// Hashing whole rows and keeping them all in a hash table costs gigabytes at 10M rows. Instead
-/// each row is hashed to 64 bits in a streaming pass and only hash values seen more than once are
-/// kept; rows with a unique hash are certainly unique. The few rows whose hash repeats are then
-/// compared in full, so a hash collision can never be mistaken for a duplicate.
+/// Keeping whole rows in a hash table costs gigabytes at 10M rows. Instead each row is hashed to
+/// 64 bits in a streaming pass, the hashes are radix-sorted, and only hash values seen more than
+/// once are kept: rows with a unique hash are certainly unique. The few rows whose hash repeats are
+/// then compared in full, so a hash collision is never mistaken for a duplicate.
 fn repeated_rows(ds: &Dataset, columns: &[String]) -> PolarsResult<f64> {
     let selected: Vec<Expr> = columns.iter().map(|c| col(c.as_str())).collect();
-    let row_hash = || as_struct(selected.clone()).hash(0x6d6c, 0x6761, 0x7465, 0x7321);
-    let repeated_hashes = collect(
-        ds.lazy()
-            .select([row_hash().alias("hash")])
-            .group_by([col("hash")])
-            .agg([len().cast(DataType::Float64).alias("rows")])
-            .filter(col("rows").gt(lit(1.0))),
-    )?;
-    if repeated_hashes.height() == 0 {
+    // Each column hashed with its own seed, summed with wrapping addition: cheaper than hashing a
+    // struct of the row, and position-aware, since equal values in two columns hash differently.
+    let row_hash = || {
+        selected
+            .iter()
+            .enumerate()
+            .map(|(i, c)| c.clone().hash(0x6d6c + i as u64, 0x6761, 0x7465, 0x7321))
+            .reduce(|a, b| a + b)
+            .unwrap_or_else(|| lit(0u64))
+    };
+    let frame = collect(ds.lazy().select([row_hash().alias("hash")]))?;
+    let mut hashes: Vec<u64> = Vec::with_capacity(frame.height());
+    for chunk in frame.column("hash")?.u64()?.downcast_iter() {
+        hashes.extend(chunk.values_iter().copied());
+    }
+    drop(frame);
+    crate::stats::radix_sort(&mut hashes);
+    let mut repeated: Vec<u64> = Vec::new();
+    let mut rows_sharing_a_hash = 0.0;
+    let mut i = 0;
+    while i < hashes.len() {
+        let mut j = i + 1;
+        while j < hashes.len() && hashes[j] == hashes[i] {
+            j += 1;
+        }
+        if j - i > 1 {
+            repeated.push(hashes[i]);
+            rows_sharing_a_hash += (j - i) as f64;
+        }
+        i = j;
+    }
+    if repeated.is_empty() {
         return Ok(0.0);
     }
-    let rows_sharing_a_hash: f64 = repeated_hashes.column("rows")?.f64()?.sum().unwrap_or(0.0);
-    let hashes = repeated_hashes.column("hash")?.as_materialized_series().clone();
+    let repeated = Series::new("hash".into(), repeated);
     let distinct = collect(
         ds.lazy()
-            .filter(row_hash().is_in(lit(hashes).implode(false), false))
+            .filter(row_hash().is_in(lit(repeated).implode(false), false))
             .select(selected)
             .unique(None, UniqueKeepStrategy::Any)
             .select([len().cast(DataType::Float64).alias("n")]),
