@@ -10,4 +10,5 @@ pub mod evaluate;
 pub mod model;
 pub mod report;
 pub mod stats;
+pub mod train;
 pub mod validate;

@@ -31,6 +31,12 @@ struct Cli {
 enum Command {
     /// Run the data gate: every check under `validate:` on the training (and test) data.
     Validate(ValidateArgs),
+    /// Train the model of `train:` and write its artifact (no gates run).
+    Train(TrainArgs),
+    /// Evaluate a model artifact on the evaluation set and run the gates of `evaluate:`.
+    Evaluate(EvaluateArgs),
+    /// The pipeline: validate, then (if the data gate passed) train, save the artifact, and evaluate.
+    Run(RunArgs),
     /// Print the JSON Schema of ml-gates.yaml (or, with --report, of the JSON report).
     Schema(SchemaArgs),
 }
@@ -49,6 +55,41 @@ struct ValidateArgs {
     /// Measure freshness as of this time (RFC 3339, e.g. 2026-11-27T00:00:00Z) instead of now, for reproducible runs.
     #[arg(long, value_name = "TIME", value_parser = parse_now)]
     now: Option<DateTime<Utc>>,
+}
+
+#[derive(clap::Args)]
+struct TrainArgs {
+    /// The config file. Paths inside it are relative to its folder.
+    #[arg(short, long, default_value = "ml-gates.yaml", value_name = "FILE")]
+    config: PathBuf,
+    /// Where to write the model artifact. Default: .ml-gates/<name>.model beside the config file.
+    #[arg(short, long, value_name = "FILE")]
+    model: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct EvaluateArgs {
+    /// The config file. Paths inside it are relative to its folder.
+    #[arg(short, long, default_value = "ml-gates.yaml", value_name = "FILE")]
+    config: PathBuf,
+    /// The model artifact to evaluate. Default: .ml-gates/<name>.model beside the config file.
+    #[arg(short, long, value_name = "FILE")]
+    model: Option<PathBuf>,
+    /// How to print the report: a terminal table, the JSON report (docs/report.md), or GitHub-flavoured Markdown.
+    #[arg(short, long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// When to colour the text report: auto colours only on a terminal, and never when NO_COLOR is set.
+    #[arg(long, value_enum, default_value_t = Color::Auto, value_name = "WHEN")]
+    color: Color,
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    #[command(flatten)]
+    validate: ValidateArgs,
+    /// Where to write the model artifact. Default: .ml-gates/<name>.model beside the config file.
+    #[arg(short, long, value_name = "FILE")]
+    model: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -85,6 +126,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Validate(args) => validate(args),
+        Command::Train(args) => train(args),
+        Command::Evaluate(args) => evaluate(args),
+        Command::Run(args) => run(args),
         Command::Schema(args) => schema(args),
     };
     match result {
@@ -111,6 +155,91 @@ fn validate(args: ValidateArgs) -> anyhow::Result<u8> {
     let mut report = Report::new(&config.raw.name, &config.source.display);
     report.add_stage(Stage::Validate, checks);
     print_report(&report, args.format, args.color)?;
+    Ok(report.exit_code())
+}
+
+fn model_path(config: &config::Config, given: Option<PathBuf>) -> PathBuf {
+    given.unwrap_or_else(|| config.source.resolve(&format!(".ml-gates/{}.model", config.raw.name)))
+}
+
+fn train_config(config: &config::Config) -> anyhow::Result<&config::raw::TrainConfig> {
+    config.raw.train.as_ref().ok_or_else(|| {
+        InputError::one(config.source.problem(
+            "",
+            "there is no train: section (e.g. train: {model: logistic_regression})",
+            None,
+        ))
+        .into()
+    })
+}
+
+/// Train and save the artifact; returns the model, the evaluation set and the file's size.
+fn train_and_save(
+    config: &config::Config,
+    inputs: &ml_gates::validate::Inputs,
+    path: &std::path::Path,
+) -> anyhow::Result<(ml_gates::model::Model, polars::prelude::DataFrame, u64)> {
+    let train_cfg = train_config(config)?;
+    let trained = ml_gates::train::run(config, train_cfg, inputs)?;
+    let (sha, bytes) = ml_gates::model::artifact::save(&trained.model, path)?;
+    eprintln!(
+        "trained {} on {} rows ({} features); model {} ({} bytes, sha256 {sha})",
+        trained.model.kind.as_str(),
+        trained.model.training.train_rows,
+        trained.model.feature_names.len(),
+        path.display(),
+        bytes
+    );
+    Ok((trained.model, trained.test, bytes))
+}
+
+fn train(args: TrainArgs) -> anyhow::Result<u8> {
+    let config = config::load(&args.config)?;
+    let inputs = ml_gates::validate::open_inputs(&config)?;
+    let path = model_path(&config, args.model);
+    train_and_save(&config, &inputs, &path)?;
+    Ok(0)
+}
+
+fn evaluate(args: EvaluateArgs) -> anyhow::Result<u8> {
+    let config = config::load(&args.config)?;
+    let inputs = ml_gates::validate::open_inputs(&config)?;
+    let path = model_path(&config, args.model);
+    let model = ml_gates::model::artifact::load(&path).map_err(|e| {
+        InputError::one(ml_gates::error::Problem {
+            file: path.display().to_string(),
+            position: None,
+            message: e.to_string(),
+            suggestion: None,
+        })
+    })?;
+    let bytes = std::fs::metadata(&path).map(|m| m.len()).ok();
+    let (_, test) = ml_gates::train::datasets(&config, &inputs)?;
+    let evaluation = ml_gates::evaluate::run(&config, &model, &test, bytes)?;
+    let mut report = Report::new(&config.raw.name, &config.source.display);
+    report.metrics = evaluation.metrics;
+    report.add_stage(Stage::Evaluate, evaluation.checks);
+    print_report(&report, args.format, args.color)?;
+    Ok(report.exit_code())
+}
+
+fn run(args: RunArgs) -> anyhow::Result<u8> {
+    let config = config::load(&args.validate.config)?;
+    let inputs = ml_gates::validate::open_inputs(&config)?;
+    let now = args.validate.now.unwrap_or_else(Utc::now);
+    let mut report = Report::new(&config.raw.name, &config.source.display);
+    report.add_stage(Stage::Validate, ml_gates::validate::run(&config, &inputs, now)?);
+    // Gate before training: a failed data gate stops the pipeline here.
+    if report.exit_code() == 0 {
+        let path = model_path(&config, args.model);
+        let (model, test, bytes) = train_and_save(&config, &inputs, &path)?;
+        let evaluation = ml_gates::evaluate::run(&config, &model, &test, Some(bytes))?;
+        report.metrics = evaluation.metrics;
+        report.add_stage(Stage::Evaluate, evaluation.checks);
+    } else {
+        eprintln!("the data gate failed: not training");
+    }
+    print_report(&report, args.validate.format, args.validate.color)?;
     Ok(report.exit_code())
 }
 

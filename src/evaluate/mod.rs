@@ -29,3 +29,257 @@ pub fn metric_names(task: Task) -> &'static [&'static str] {
         Task::Regression => &["mae", "rmse", "r2", "mape"],
     }
 }
+
+use crate::config::raw::{BaselineConfig, BaselineStrategy, Bounds};
+use crate::config::Config;
+use crate::error::InputError;
+use crate::model::{Model, Predictions};
+use crate::report::{format_number, Check, Severity, Stage, Threshold};
+use indexmap::IndexMap;
+use metrics::{Average, ConfusionMatrix};
+use polars::prelude::*;
+use serde_json::json;
+use std::time::Instant;
+
+/// What the evaluation measured: the checks, and every metric of the task by name.
+pub struct Evaluation {
+    pub checks: Vec<Check>,
+    pub metrics: IndexMap<String, f64>,
+}
+
+/// Evaluate `model` on `test`; `artifact_bytes` is the size of its file, for the size gate.
+pub fn run(
+    config: &Config,
+    model: &Model,
+    test: &DataFrame,
+    artifact_bytes: Option<u64>,
+) -> Result<Evaluation, InputError> {
+    let source = &config.source;
+    let problem = |e: String| InputError::one(source.problem("data.test", e, None));
+    let target = &model.target;
+    let test = test
+        .clone()
+        .lazy()
+        .filter(col(target.as_str()).is_not_null())
+        .collect()
+        .map_err(|e| problem(format!("cannot read the evaluation set: {e}")))?;
+    let predictions = model.predict(&test).map_err(|e| problem(format!("cannot predict the evaluation set: {e}")))?;
+    let mut values: IndexMap<String, f64> = IndexMap::new();
+    let train_majority = match (&predictions, model.task) {
+        (Predictions::Classes { labels, probabilities }, _) => {
+            let truth: Vec<String> = crate::train::target_text(&test, target)
+                .map_err(|e| problem(e.to_string()))?
+                .into_iter()
+                .flatten()
+                .collect();
+            let cm = ConfusionMatrix::new(&truth, labels);
+            values.insert("accuracy".into(), metrics::accuracy(&cm));
+            values.insert("balanced_accuracy".into(), metrics::balanced_accuracy(&cm));
+            let positive = model.classes.last().cloned().unwrap_or_default();
+            let binary = model.classes.len() == 2;
+            let (p, r, f) =
+                metrics::precision_recall_f1(&cm, if binary { Average::Binary } else { Average::Macro }, &positive);
+            values.insert("precision".into(), p);
+            values.insert("recall".into(), r);
+            values.insert("f1".into(), f);
+            for (average, name) in [(Average::Macro, "macro"), (Average::Weighted, "weighted")] {
+                let (p, r, f) = metrics::precision_recall_f1(&cm, average, &positive);
+                values.insert(format!("precision_{name}"), p);
+                values.insert(format!("recall_{name}"), r);
+                values.insert(format!("f1_{name}"), f);
+            }
+            // Truth labels unknown to the model have probability 0 for every class the model knows.
+            let known: Vec<usize> = (0..truth.len()).filter(|i| model.classes.contains(&truth[*i])).collect();
+            if known.len() == truth.len() {
+                values.insert("log_loss".into(), metrics::log_loss(&truth, &model.classes, probabilities));
+            }
+            if binary {
+                let is_positive: Vec<bool> = truth.iter().map(|t| *t == positive).collect();
+                let scores: Vec<f64> = probabilities.iter().map(|row| row[1]).collect();
+                values.insert("roc_auc".into(), metrics::roc_auc(&is_positive, &scores));
+                values.insert("average_precision".into(), metrics::average_precision(&is_positive, &scores));
+                values.insert("brier".into(), metrics::brier(&is_positive, &scores));
+            } else {
+                values.insert("roc_auc".into(), metrics::roc_auc_ovr_macro(&truth, &model.classes, probabilities));
+            }
+            Some(cm)
+        }
+        (Predictions::Values(predicted), _) => {
+            let truth: Vec<f64> = crate::train::target_values(&test, target)
+                .map_err(|e| problem(e.to_string()))?
+                .into_iter()
+                .flatten()
+                .collect();
+            values.insert("mae".into(), metrics::mae(&truth, predicted));
+            values.insert("rmse".into(), metrics::rmse(&truth, predicted));
+            values.insert("r2".into(), metrics::r2(&truth, predicted));
+            values.insert("mape".into(), metrics::mape(&truth, predicted));
+            None
+        }
+    };
+
+    let mut checks = Vec::new();
+    let Some(evaluate) = &config.raw.evaluate else { return Ok(Evaluation { checks, metrics: values }) };
+    for (name, bounds) in &evaluate.metrics {
+        checks.push(metric_check(config, name, bounds, values.get(name).copied()));
+    }
+    if let Some(baseline) = &evaluate.baseline {
+        checks.push(baseline_check(config, model, baseline, &test, &values, train_majority.as_ref()));
+    }
+    if let (Some(size), Some(bytes)) = (&evaluate.size, artifact_bytes) {
+        let mb = bytes as f64 / 1e6;
+        checks.push(
+            Check::judged("model-size", Stage::Evaluate, mb <= size.max_mb, size.severity.unwrap_or_default())
+                .value(mb)
+                .threshold(Threshold::max(size.max_mb).unit("MB"))
+                .message(format!("the model file is {} bytes ({} MB)", bytes, format_number(mb)))
+                .line(source.line("evaluate.size.max_mb")),
+        );
+    }
+    if let Some(latency) = &evaluate.latency {
+        checks.push(latency_check(config, model, &test, latency)?);
+    }
+    Ok(Evaluation { checks, metrics: values })
+}
+
+fn metric_check(config: &Config, name: &str, bounds: &Bounds, value: Option<f64>) -> Check {
+    let severity = bounds.severity.unwrap_or_default();
+    let key = format!("evaluate.metrics.{name}");
+    let threshold = Threshold::between(bounds.min, bounds.max);
+    match value {
+        Some(v) if v.is_finite() => {
+            let ok = bounds.min.is_none_or(|m| v >= m) && bounds.max.is_none_or(|m| v <= m);
+            Check::judged("metric", Stage::Evaluate, ok, severity)
+                .column(name)
+                .value(v)
+                .threshold(threshold)
+                .message(format!("{name} is {}", format_number(v)))
+                .line(config.source.line(&key))
+        }
+        _ => Check::unmeasured("metric", Stage::Evaluate, severity)
+            .column(name)
+            .threshold(threshold)
+            .message(format!("{name} cannot be computed on this evaluation set (for example a single class)"))
+            .line(config.source.line(&key)),
+    }
+}
+
+fn baseline_check(
+    config: &Config,
+    model: &Model,
+    baseline: &BaselineConfig,
+    test: &DataFrame,
+    values: &IndexMap<String, f64>,
+    cm: Option<&ConfusionMatrix>,
+) -> Check {
+    let (strategy, margin, severity) = match baseline {
+        BaselineConfig::Strategy(s) => (*s, 0.0, Severity::default()),
+        BaselineConfig::Full(f) => (f.strategy, f.min_margin.unwrap_or(0.0), f.severity.unwrap_or_default()),
+    };
+    let line = config.source.line("evaluate.baseline");
+    match (strategy, cm) {
+        (BaselineStrategy::MajorityClass | BaselineStrategy::Stratified, Some(cm)) => {
+            // Class shares of the evaluation set's truth, and of the training set (from the model).
+            let total: u64 = cm.counts.iter().flatten().sum();
+            let truth_share = |label: &str| -> f64 {
+                let i = cm.labels.iter().position(|l| l == label);
+                i.map_or(0.0, |i| cm.counts[i].iter().sum::<u64>() as f64 / total as f64)
+            };
+            let train_shares = model.training_class_shares();
+            let baseline_accuracy = match strategy {
+                BaselineStrategy::MajorityClass => {
+                    let majority = train_shares
+                        .iter()
+                        .fold(None::<(&String, f64)>, |best, (c, s)| match best {
+                            Some((_, b)) if b >= *s => best,
+                            _ => Some((c, *s)),
+                        })
+                        .map(|(c, _)| c.clone())
+                        .unwrap_or_default();
+                    truth_share(&majority)
+                }
+                // The expected accuracy of guessing in the training proportions.
+                _ => train_shares.iter().map(|(c, s)| s * truth_share(c)).sum(),
+            };
+            let accuracy = values.get("accuracy").copied().unwrap_or(0.0);
+            let ok = accuracy > baseline_accuracy + margin || (margin > 0.0 && accuracy >= baseline_accuracy + margin);
+            Check::judged("baseline", Stage::Evaluate, ok, severity)
+                .column("accuracy")
+                .value(accuracy - baseline_accuracy)
+                .threshold(Threshold::min(margin).exclusive_if(margin == 0.0))
+                .message(format!(
+                    "accuracy {} against {} for the {} baseline",
+                    format_number(accuracy),
+                    format_number(baseline_accuracy),
+                    if strategy == BaselineStrategy::MajorityClass { "majority-class" } else { "stratified" }
+                ))
+                .line(line)
+                .details(json!({"model": accuracy, "baseline": baseline_accuracy}))
+        }
+        _ => {
+            let truth: Vec<f64> = crate::train::target_values(test, &model.target)
+                .map(|v| v.into_iter().flatten().collect())
+                .unwrap_or_default();
+            let mean = model.training_target_mean();
+            let baseline_mae = metrics::mae(&truth, &vec![mean; truth.len()]);
+            let mae = values.get("mae").copied().unwrap_or(f64::INFINITY);
+            let gain = baseline_mae - mae;
+            let ok = gain > margin || (margin > 0.0 && gain >= margin);
+            Check::judged("baseline", Stage::Evaluate, ok, severity)
+                .column("mae")
+                .value(gain)
+                .threshold(Threshold::min(margin).exclusive_if(margin == 0.0))
+                .message(format!(
+                    "mae {} against {} for the mean baseline",
+                    format_number(mae),
+                    format_number(baseline_mae)
+                ))
+                .line(line)
+                .details(json!({"model": mae, "baseline": baseline_mae}))
+        }
+    }
+}
+
+fn latency_check(
+    config: &Config,
+    model: &Model,
+    test: &DataFrame,
+    cfg: &crate::config::raw::LatencyConfig,
+) -> Result<Check, InputError> {
+    let rows = (cfg.rows.unwrap_or(1000) as usize).min(test.height()).max(1);
+    let warmup = cfg.warmup.unwrap_or(100) as usize;
+    let problem = |e: String| InputError::one(config.source.problem("evaluate.latency", e, None));
+    let mut histogram =
+        hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).map_err(|e| problem(e.to_string()))?;
+    for i in 0..warmup {
+        let row = test.slice((i % test.height().max(1)) as i64, 1);
+        std::hint::black_box(model.predict(&row).map_err(|e| problem(e.to_string()))?);
+    }
+    for i in 0..rows {
+        let row = test.slice(i as i64, 1);
+        let start = Instant::now();
+        std::hint::black_box(model.predict(&row).map_err(|e| problem(e.to_string()))?);
+        histogram.saturating_record(start.elapsed().as_nanos().max(1) as u64);
+    }
+    let start = Instant::now();
+    std::hint::black_box(model.predict(test).map_err(|e| problem(e.to_string()))?);
+    let batch_seconds = start.elapsed().as_secs_f64();
+    let ms = |q: f64| histogram.value_at_quantile(q) as f64 / 1e6;
+    let p99 = ms(0.99);
+    Ok(Check::judged("latency-p99", Stage::Evaluate, p99 <= cfg.p99_ms, cfg.severity.unwrap_or_default())
+        .value(p99)
+        .threshold(Threshold::max(cfg.p99_ms).unit("ms"))
+        .message(format!(
+            "single-row p50 {} ms, p95 {} ms, p99 {} ms, max {} ms over {rows} rows; batch {} rows/s",
+            format_number(ms(0.5)),
+            format_number(ms(0.95)),
+            format_number(p99),
+            format_number(histogram.max() as f64 / 1e6),
+            format_number(test.height() as f64 / batch_seconds.max(1e-9))
+        ))
+        .line(config.source.line("evaluate.latency.p99_ms"))
+        .details(json!({
+            "p50_ms": ms(0.5), "p95_ms": ms(0.95), "p99_ms": p99, "max_ms": histogram.max() as f64 / 1e6,
+            "rows": rows, "warmup": warmup, "batch_rows_per_second": test.height() as f64 / batch_seconds.max(1e-9),
+        })))
+}

@@ -105,3 +105,125 @@ pub fn decode(bytes: &[u8], shown: &str) -> Result<Model, ArtifactError> {
     }
     serde_json::from_slice(body).map_err(|e| ArtifactError::Decode { path: shown.into(), message: e.to_string() })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::raw::Task;
+    use crate::model::estimator::{Estimator, ModelKind, Params, Target};
+    use crate::model::pipeline::{Pipeline, PipelineOptions, Values};
+    use crate::model::{InputColumn, Model, Predictions, TrainingInfo};
+    use polars::prelude::*;
+
+    /// A forest on a small, deterministic, not linearly separable problem.
+    fn trained(kind: ModelKind, seed: u64) -> (Model, DataFrame) {
+        let n = 300;
+        let a: Vec<f64> = (0..n).map(|i| ((i * 37) % 101) as f64 / 10.0).collect();
+        let b: Vec<f64> = (0..n).map(|i| ((i * 53) % 89) as f64 / 9.0).collect();
+        let plan: Vec<&str> = (0..n).map(|i| ["basic", "pro", "enterprise"][i % 3]).collect();
+        let y: Vec<usize> = (0..n).map(|i| usize::from(a[i] + b[i] > 10.0 || plan[i] == "enterprise")).collect();
+        let frame = df!("a" => &a, "b" => &b, "plan" => &plan).unwrap();
+        let columns = vec![
+            ("a".to_string(), Values::Numeric(a.iter().map(|x| Some(*x)).collect())),
+            ("b".to_string(), Values::Numeric(b.iter().map(|x| Some(*x)).collect())),
+            ("plan".to_string(), Values::Text(plan.iter().map(|s| Some(s.to_string())).collect())),
+        ];
+        let pipeline = Pipeline::fit(&columns, &PipelineOptions::default());
+        let lookup = |name: &str| columns.iter().find(|(c, _)| c == name).map(|(_, v)| v.clone());
+        let x = pipeline.transform(&lookup).unwrap();
+        let params = indexmap::IndexMap::from([("n_trees".to_string(), serde_json::json!(10))]);
+        let params = if kind == ModelKind::RandomForest { params } else { Default::default() };
+        let estimator =
+            Estimator::fit(kind, &Params(&params), &x, &Target::Classes { y: &y, n_classes: 2 }, seed).unwrap();
+        let model = Model {
+            name: "test".into(),
+            task: Task::Classification,
+            target: "y".into(),
+            kind,
+            classes: vec!["0".into(), "1".into()],
+            inputs: vec![
+                InputColumn { name: "a".into(), kind: "numeric".into() },
+                InputColumn { name: "b".into(), kind: "numeric".into() },
+                InputColumn { name: "plan".into(), kind: "text".into() },
+            ],
+            feature_names: pipeline.output_names(),
+            pipeline,
+            estimator,
+            training: TrainingInfo {
+                ml_gates_version: "test".into(),
+                seed,
+                params: serde_json::json!({}),
+                train_rows: n,
+                test_rows: 0,
+                dropped_rows: 0,
+                class_shares: Vec::new(),
+                target_mean: None,
+            },
+        };
+        (model, frame)
+    }
+
+    #[test]
+    fn a_reloaded_model_predicts_bit_identically() {
+        for kind in [ModelKind::LogisticRegression, ModelKind::DecisionTree, ModelKind::RandomForest] {
+            let (model, frame) = trained(kind, 7);
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("m.model");
+            let (sha, _) = save(&model, &path).unwrap();
+            let reloaded = load(&path).unwrap();
+            assert_eq!(reloaded, model, "{kind:?}");
+            let (
+                Predictions::Classes { labels: l1, probabilities: p1 },
+                Predictions::Classes { labels: l2, probabilities: p2 },
+            ) = (model.predict(&frame).unwrap(), reloaded.predict(&frame).unwrap())
+            else {
+                panic!("classifiers predict classes")
+            };
+            assert_eq!(l1, l2);
+            let bits = |p: &Vec<Vec<f64>>| p.iter().flatten().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&p1), bits(&p2), "{kind:?}: probabilities differ after reload");
+            // The model learned something real: well above the 50% of guessing.
+            let truth: Vec<String> = (0..frame.height())
+                .map(|i| {
+                    let a = frame.column("a").unwrap().f64().unwrap().get(i).unwrap();
+                    let b = frame.column("b").unwrap().f64().unwrap().get(i).unwrap();
+                    let plan = frame.column("plan").unwrap().str().unwrap().get(i).unwrap().to_string();
+                    if a + b > 10.0 || plan == "enterprise" {
+                        "1".into()
+                    } else {
+                        "0".into()
+                    }
+                })
+                .collect();
+            let right = l1.iter().zip(&truth).filter(|(p, t)| p == t).count() as f64 / truth.len() as f64;
+            assert!(right > 0.8, "{kind:?}: training accuracy {right}");
+            assert_eq!(sha.len(), 64);
+        }
+    }
+
+    /// Logistic regression retrains to the same bytes. Trees do not yet: linfa-trees keeps class
+    /// weights in a HashMap, so equal-impurity ties can break differently between processes (a
+    /// known gap, noted in docs/models.md, to be closed with a deterministic CART).
+    #[test]
+    fn the_same_seed_gives_the_same_artifact() {
+        let (a, _) = trained(ModelKind::LogisticRegression, 11);
+        let (b, _) = trained(ModelKind::LogisticRegression, 11);
+        assert_eq!(encode(&a).1, encode(&b).1);
+    }
+
+    #[test]
+    fn tampered_truncated_and_foreign_files_are_refused() {
+        let (model, _) = trained(ModelKind::LogisticRegression, 1);
+        let (bytes, _) = encode(&model);
+        let mut tampered = bytes.clone();
+        let last = tampered.len() - 3;
+        tampered[last] = if tampered[last] == b'1' { b'2' } else { b'1' };
+        assert!(matches!(decode(&tampered, "m"), Err(ArtifactError::Checksum { .. })));
+        assert!(matches!(decode(&bytes[..bytes.len() / 2], "m"), Err(ArtifactError::Checksum { .. })));
+        assert!(matches!(decode(b"PAR1 not a model", "m"), Err(ArtifactError::NotAModel(_))));
+        let text =
+            String::from_utf8(bytes.clone()).unwrap().replacen("\"format_version\":1", "\"format_version\":99", 1);
+        assert!(matches!(decode(text.as_bytes(), "m"), Err(ArtifactError::Version { found: 99, .. })));
+        assert_eq!(decode(&bytes, "m").unwrap(), model);
+    }
+}

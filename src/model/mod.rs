@@ -29,6 +29,12 @@ pub struct TrainingInfo {
     pub test_rows: usize,
     /// Training rows dropped because their target was missing.
     pub dropped_rows: usize,
+    /// Share of each class in the training rows (classification), for baselines.
+    #[serde(default)]
+    pub class_shares: Vec<(String, f64)>,
+    /// Mean of the training target (regression), for baselines.
+    #[serde(default)]
+    pub target_mean: Option<f64>,
 }
 
 /// A trained model: everything needed to turn raw rows into predictions.
@@ -71,6 +77,14 @@ pub fn column_values(frame: &DataFrame, name: &str, numeric: bool) -> PolarsResu
 }
 
 impl Model {
+    pub fn training_class_shares(&self) -> &[(String, f64)] {
+        &self.training.class_shares
+    }
+
+    pub fn training_target_mean(&self) -> f64 {
+        self.training.target_mean.unwrap_or(0.0)
+    }
+
     /// Predict every row of `frame` (which holds at least the model's input columns).
     pub fn predict(&self, frame: &DataFrame) -> Result<Predictions, PipelineError> {
         let lookup = |name: &str| -> Option<Values> {

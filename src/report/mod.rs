@@ -140,6 +140,10 @@ impl Threshold {
         self.exclusive = true;
         self
     }
+    pub fn exclusive_if(mut self, exclusive: bool) -> Self {
+        self.exclusive = exclusive;
+        self
+    }
 }
 
 /// One check: what was measured, against what, and how it came out.
@@ -276,6 +280,9 @@ pub struct Report {
     pub stages: Vec<Stage>,
     pub verdict: Verdict,
     pub summary: Summary,
+    /// Every metric the evaluation measured, by name (empty before evaluation).
+    #[serde(skip_serializing_if = "indexmap::IndexMap::is_empty")]
+    pub metrics: indexmap::IndexMap<String, f64>,
     pub checks: Vec<Check>,
 }
 
@@ -289,6 +296,7 @@ impl Report {
             stages: Vec::new(),
             verdict: Verdict::Pass,
             summary: Summary::default(),
+            metrics: indexmap::IndexMap::new(),
             checks: Vec::new(),
         }
     }
@@ -387,6 +395,7 @@ fn with_unit(number: String, unit: Option<&str>) -> String {
     match unit {
         Some("percent") => format!("{number}%"),
         Some("days") => format!("{number} d"),
+        Some(suffix @ ("ms" | "MB")) => format!("{number} {suffix}"),
         Some("rows") | None => number,
         Some(other) => format!("{other} {number}"),
     }
@@ -395,7 +404,7 @@ fn with_unit(number: String, unit: Option<&str>) -> String {
 /// A threshold as people read it: `≥ 500`, `≤ 3%`, `18 … 100`, `one of a, b`.
 pub fn format_threshold(threshold: &Threshold) -> String {
     let unit = threshold.unit.as_deref();
-    let bare = |x: f64| with_unit(format_number(x), unit.filter(|u| matches!(*u, "percent" | "days")));
+    let bare = |x: f64| with_unit(format_number(x), unit.filter(|u| matches!(*u, "percent" | "days" | "ms" | "MB")));
     if let Some(allowed) = &threshold.allowed {
         return match allowed.as_slice() {
             [one] => one.clone(),
@@ -410,7 +419,7 @@ pub fn format_threshold(threshold: &Threshold) -> String {
         (None, None) => String::new(),
     };
     match unit {
-        Some(u) if !matches!(u, "percent" | "days" | "rows") && !text.is_empty() => format!("{u} {text}"),
+        Some(u) if !matches!(u, "percent" | "days" | "rows" | "ms" | "MB") && !text.is_empty() => format!("{u} {text}"),
         _ => text,
     }
 }

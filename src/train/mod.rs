@@ -1,0 +1,261 @@
+//! Training with the built-in models: the training and evaluation sets, the feature pipeline and
+//! the estimator, fitted on the training set only, returned as a [`Model`].
+
+use crate::config::raw::{Task, TrainConfig};
+use crate::config::Config;
+use crate::data::is_numeric;
+use crate::error::{did_you_mean, InputError};
+use crate::model::estimator::{Estimator, Params, Target};
+use crate::model::pipeline::{Pipeline, PipelineOptions, Values};
+use crate::model::{column_values, InputColumn, Model, TrainingInfo};
+use crate::validate::Inputs;
+use polars::prelude::*;
+
+/// The seed used when `train.seed` and `data.split.seed` are not set.
+pub const DEFAULT_SEED: u64 = 42;
+
+/// A trained model and the rows it is evaluated on.
+pub struct Trained {
+    pub model: Model,
+    pub test: DataFrame,
+}
+
+/// The training and evaluation frames: `data.test`, or a seeded (stratified) split of `data.train`.
+pub fn datasets(config: &Config, inputs: &Inputs) -> Result<(DataFrame, DataFrame), InputError> {
+    let source = &config.source;
+    let data = &config.raw.data;
+    let collect = |ds: &crate::data::Dataset| ds.lazy().collect().map_err(|e| ds.read_error(source, e));
+    let train = collect(&inputs.train)?;
+    if let Some(test) = &inputs.test {
+        return Ok((train, collect(test)?));
+    }
+    let Some(split) = &data.split else {
+        return Err(InputError::one(source.problem(
+            "data",
+            "training needs an evaluation set: give data.test or data.split (e.g. split: {test_fraction: 0.2})",
+            None,
+        )));
+    };
+    let seed = split.seed.or(config.raw.train.as_ref().and_then(|t| t.seed)).unwrap_or(DEFAULT_SEED);
+    let stratify = split.stratify.unwrap_or(true) && data.task == Task::Classification;
+    let groups: Vec<Vec<u32>> = if stratify {
+        let labels = target_text(&train, &data.target).map_err(|e| inputs.train.read_error(source, e))?;
+        let mut by_class: std::collections::BTreeMap<Option<String>, Vec<u32>> = Default::default();
+        for (i, l) in labels.into_iter().enumerate() {
+            by_class.entry(l).or_default().push(i as u32);
+        }
+        by_class.into_values().collect()
+    } else {
+        vec![(0..train.height() as u32).collect()]
+    };
+    let mut rng = SplitMix64(seed);
+    let (mut train_rows, mut test_rows) = (Vec::new(), Vec::new());
+    for mut group in groups {
+        // Fisher-Yates with a fixed generator: the same seed splits the same way everywhere.
+        for i in (1..group.len()).rev() {
+            let j = (rng.next() % (i as u64 + 1)) as usize;
+            group.swap(i, j);
+        }
+        let n_test = (group.len() as f64 * split.test_fraction).round() as usize;
+        test_rows.extend_from_slice(&group[..n_test]);
+        train_rows.extend_from_slice(&group[n_test..]);
+    }
+    train_rows.sort_unstable();
+    test_rows.sort_unstable();
+    let take = |rows: Vec<u32>| {
+        train.take(&IdxCa::from_vec("idx".into(), rows)).map_err(|e| inputs.train.read_error(source, e))
+    };
+    Ok((take(train_rows)?, take(test_rows)?))
+}
+
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+/// The target column as text labels (classification).
+pub fn target_text(frame: &DataFrame, target: &str) -> PolarsResult<Vec<Option<String>>> {
+    let column = frame.column(target)?.cast(&DataType::String)?;
+    Ok(column.str()?.iter().map(|v| v.map(String::from)).collect())
+}
+
+/// The target column as numbers (regression).
+pub fn target_values(frame: &DataFrame, target: &str) -> PolarsResult<Vec<Option<f64>>> {
+    let column = frame.column(target)?.cast(&DataType::Float64)?;
+    Ok(column.f64()?.iter().collect())
+}
+
+/// Feature columns: `data.features`, or every column but target, id, timestamp and sensitive ones.
+pub fn feature_columns(config: &Config, frame: &DataFrame) -> Vec<String> {
+    let data = &config.raw.data;
+    match &data.features {
+        Some(f) => f.clone(),
+        None => frame
+            .get_column_names()
+            .into_iter()
+            .map(|c| c.to_string())
+            .filter(|c| {
+                *c != data.target
+                    && data.id.as_deref() != Some(c.as_str())
+                    && data.timestamp.as_deref() != Some(c.as_str())
+                    && !data.sensitive.contains(c)
+            })
+            .collect(),
+    }
+}
+
+/// Train the configured built-in model.
+pub fn run(config: &Config, train_cfg: &TrainConfig, inputs: &Inputs) -> Result<Trained, InputError> {
+    let source = &config.source;
+    let data = &config.raw.data;
+    let (train, test) = datasets(config, inputs)?;
+    let read = |e: PolarsError| inputs.train.read_error(source, e);
+    if train.column(&data.target).is_err() {
+        let names: Vec<String> = train.get_column_names().iter().map(|c| c.to_string()).collect();
+        return Err(InputError::one(source.problem(
+            "data.target",
+            format!("target column '{}' is not in the training data", data.target),
+            did_you_mean(&data.target, names.iter().map(String::as_str)),
+        )));
+    }
+    // Rows without a target cannot teach anything.
+    let labelled = train.lazy().filter(col(data.target.as_str()).is_not_null()).collect().map_err(read)?;
+    let dropped_rows = inputs
+        .train
+        .lazy()
+        .select([len()])
+        .collect()
+        .ok()
+        .and_then(|d| d.column("len").ok()?.get(0).ok()?.extract::<usize>())
+        .unwrap_or(0)
+        .saturating_sub(labelled.height() + test_rows_from_train(config, &test));
+    let train = labelled;
+
+    let features = feature_columns(config, &train);
+    let preprocess = train_cfg.preprocess.clone();
+    let one_hot: Option<Vec<String>> = preprocess.as_ref().and_then(|p| p.one_hot.clone());
+    let mut problems = Vec::new();
+    let mut inputs_schema = Vec::new();
+    let mut columns = Vec::new();
+    for (i, name) in features.iter().enumerate() {
+        let key = if data.features.is_some() { format!("data.features[{i}]") } else { "data".to_string() };
+        let Ok(column) = train.column(name) else {
+            let names: Vec<String> = train.get_column_names().iter().map(|c| c.to_string()).collect();
+            problems.push(source.problem(
+                &key,
+                format!("feature '{name}' is not in the training data"),
+                did_you_mean(name, names.iter().map(String::as_str)),
+            ));
+            continue;
+        };
+        let dtype = column.dtype();
+        let listed = one_hot.as_ref().is_some_and(|l| l.contains(name));
+        let numeric = (is_numeric(dtype) || matches!(dtype, DataType::Boolean)) && !listed;
+        let text = matches!(dtype, DataType::String) || dtype.is_categorical() || dtype.is_enum() || listed;
+        if !numeric && !text {
+            problems.push(source.problem(
+                &key,
+                format!("feature '{name}' is {dtype}: only numbers, booleans and text can be features"),
+                None,
+            ));
+            continue;
+        }
+        let values = column_values(&train, name, numeric).map_err(read)?.unwrap_or(Values::Numeric(Vec::new()));
+        inputs_schema.push(InputColumn { name: name.clone(), kind: if numeric { "numeric" } else { "text" }.into() });
+        columns.push((name.clone(), values));
+    }
+    if !problems.is_empty() {
+        return Err(InputError { problems });
+    }
+    let options = PipelineOptions {
+        scale: preprocess.as_ref().and_then(|p| p.scale).unwrap_or_default(),
+        impute: preprocess.as_ref().and_then(|p| p.impute).unwrap_or_default(),
+        impute_value: preprocess.as_ref().and_then(|p| p.impute_value),
+        impute_text: preprocess.as_ref().and_then(|p| p.impute_value).map(crate::report::format_number),
+        unseen: preprocess.as_ref().and_then(|p| p.unseen).unwrap_or_default(),
+        cyclical: preprocess
+            .as_ref()
+            .map(|p| p.cyclical.iter().map(|(k, v)| (k.clone(), *v)).collect())
+            .unwrap_or_default(),
+    };
+    let pipeline = Pipeline::fit(&columns, &options);
+    let lookup = |name: &str| columns.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+    let x = pipeline.transform(&lookup).map_err(|e| InputError::one(source.problem("train", e.to_string(), None)))?;
+
+    let seed = train_cfg.seed.unwrap_or(DEFAULT_SEED);
+    let params = Params(&train_cfg.params);
+    let mut class_shares = Vec::new();
+    let mut target_mean = None;
+    let (estimator, classes) = match data.task {
+        Task::Classification => {
+            let labels: Vec<String> = target_text(&train, &data.target).map_err(read)?.into_iter().flatten().collect();
+            let mut classes = labels.clone();
+            classes.sort();
+            classes.dedup();
+            if classes.len() < 2 {
+                return Err(InputError::one(source.problem(
+                    "data.target",
+                    format!("the training data holds {} class(es); classification needs at least 2", classes.len()),
+                    None,
+                )));
+            }
+            let y: Vec<usize> = labels.iter().map(|l| classes.binary_search(l).unwrap_or(0)).collect();
+            for (k, class) in classes.iter().enumerate() {
+                let n = y.iter().filter(|c| **c == k).count();
+                class_shares.push((class.clone(), n as f64 / y.len() as f64));
+            }
+            let estimator = Estimator::fit(
+                train_cfg.model,
+                &params,
+                &x,
+                &Target::Classes { y: &y, n_classes: classes.len() },
+                seed,
+            );
+            (estimator, classes)
+        }
+        Task::Regression => {
+            let y: Vec<f64> = target_values(&train, &data.target).map_err(read)?.into_iter().flatten().collect();
+            target_mean = Some(y.iter().sum::<f64>() / y.len().max(1) as f64);
+            (Estimator::fit(train_cfg.model, &params, &x, &Target::Values(&y), seed), Vec::new())
+        }
+    };
+    let estimator = estimator.map_err(|e| InputError::one(source.problem("train.model", e, None)))?;
+    let model = Model {
+        name: config.raw.name.clone(),
+        task: data.task,
+        target: data.target.clone(),
+        kind: train_cfg.model,
+        classes,
+        inputs: inputs_schema,
+        feature_names: pipeline.output_names(),
+        pipeline,
+        estimator,
+        training: TrainingInfo {
+            ml_gates_version: env!("CARGO_PKG_VERSION").to_string(),
+            seed,
+            params: serde_json::to_value(&train_cfg.params).unwrap_or_default(),
+            train_rows: train.height(),
+            test_rows: test.height(),
+            dropped_rows,
+            class_shares,
+            target_mean,
+        },
+    };
+    Ok(Trained { model, test })
+}
+
+/// Rows of the evaluation set that came out of `data.train` (a split), so they are not counted as dropped.
+fn test_rows_from_train(config: &Config, test: &DataFrame) -> usize {
+    if config.raw.data.test.is_some() {
+        0
+    } else {
+        test.height()
+    }
+}
