@@ -60,7 +60,8 @@ pub(super) fn run(ctx: &Ctx<'_>, ds: &Dataset) -> PolarsResult<Vec<Check>> {
     Ok(checks)
 }
 
-fn out_of_range(c: &str, min: Option<f64>, max: Option<f64>) -> Expr {
+/// Rows of `c` outside `[min, max]` (nulls are neither in nor out).
+pub(super) fn out_of_range(c: &str, min: Option<f64>, max: Option<f64>) -> Expr {
     let x = col(c).cast(DataType::Float64);
     match (min, max) {
         (Some(a), Some(b)) => x.clone().lt(lit(a)).or(x.gt(lit(b))),

@@ -107,12 +107,7 @@ pub(super) fn run(ctx: &Ctx<'_>, ds: &Dataset) -> PolarsResult<Vec<Check>> {
             );
         } else {
             let x = col(name).cast(DataType::Float64);
-            let outside = match (min, max) {
-                (Some(a), Some(b)) => x.clone().lt(lit(a)).or(x.clone().gt(lit(b))),
-                (Some(a), None) => x.clone().lt(lit(a)),
-                (None, Some(b)) => x.clone().gt(lit(b)),
-                (None, None) => lit(false),
-            };
+            let outside = super::table::out_of_range(name, min, max);
             let stats = collect(ds.lazy().select([
                 outside.sum().cast(DataType::Float64).alias("bad"),
                 x.clone().min().alias("min"),
