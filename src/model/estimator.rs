@@ -367,11 +367,7 @@ impl Estimator {
                 let targets = Array1::from(y.to_vec());
                 let dataset = Dataset::new(x.clone(), targets);
                 if *n_classes == 2 {
-                    let model = linfa_logistic::LogisticRegression::default()
-                        .alpha(params.f64("alpha", 1.0))
-                        .with_intercept(params.bool("fit_intercept", true))
-                        .max_iterations(params.u64("max_iterations", 100))
-                        .gradient_tolerance(params.f64("gradient_tolerance", 1e-4))
+                    let model = logistic_params!(linfa_logistic::LogisticRegression::default(), params)
                         .fit(&dataset)
                         .map_err(|e| format!("logistic regression did not fit: {e}"))?;
                     // linfa's positive class may be either label: express P(class 1) either way.
@@ -382,11 +378,7 @@ impl Estimator {
                     };
                     Ok(Estimator::BinaryLogistic { intercept, coefficients })
                 } else {
-                    let model = linfa_logistic::MultiLogisticRegression::default()
-                        .alpha(params.f64("alpha", 1.0))
-                        .with_intercept(params.bool("fit_intercept", true))
-                        .max_iterations(params.u64("max_iterations", 100))
-                        .gradient_tolerance(params.f64("gradient_tolerance", 1e-4))
+                    let model = logistic_params!(linfa_logistic::MultiLogisticRegression::default(), params)
                         .fit(&dataset)
                         .map_err(|e| format!("logistic regression did not fit: {e}"))?;
                     let mut intercepts = vec![0.0; *n_classes];
@@ -509,6 +501,19 @@ fn classes_of(probabilities: Array2<f64>) -> Output {
     let classes = probabilities.axis_iter(Axis(0)).map(argmax).collect();
     Output::Classes { classes, probabilities }
 }
+
+/// The hyperparameters binary and multinomial logistic regression share. A macro, because
+/// linfa-logistic does not export the generic builder type both share.
+macro_rules! logistic_params {
+    ($base:expr, $params:expr) => {
+        $base
+            .alpha($params.f64("alpha", 1.0))
+            .with_intercept($params.bool("fit_intercept", true))
+            .max_iterations($params.u64("max_iterations", 100))
+            .gradient_tolerance($params.f64("gradient_tolerance", 1e-4))
+    };
+}
+use logistic_params;
 
 fn tree_params(params: &Params<'_>) -> linfa_trees::DecisionTreeParams<f64, usize> {
     let quality = match params.str("split_quality", "gini").as_str() {

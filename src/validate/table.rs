@@ -60,6 +60,18 @@ pub(super) fn run(ctx: &Ctx<'_>, ds: &Dataset) -> PolarsResult<Vec<Check>> {
     Ok(checks)
 }
 
+/// "N of M rows outside the range (p%); observed lo … hi", for value and target ranges.
+pub(super) fn range_message(bad: f64, n_rows: f64, observed_min: Option<f64>, observed_max: Option<f64>) -> String {
+    format!(
+        "{} of {} rows outside the range ({}%); observed {} … {}",
+        format_number(bad),
+        format_number(n_rows),
+        format_number(percent(bad, n_rows)),
+        observed_min.map(format_number).unwrap_or_else(|| "-".into()),
+        observed_max.map(format_number).unwrap_or_else(|| "-".into()),
+    )
+}
+
 /// Rows of `c` outside `[min, max]` (nulls are neither in nor out).
 pub(super) fn out_of_range(c: &str, min: Option<f64>, max: Option<f64>) -> Expr {
     let x = col(c).cast(DataType::Float64);
@@ -274,14 +286,7 @@ fn ranges(ctx: &Ctx<'_>, ds: &Dataset, stats: &DataFrame, n_rows: f64, checks: &
             "observed_min": observed_min,
             "observed_max": observed_max,
         });
-        let mut message = format!(
-            "{} of {} rows outside the range ({}%); observed {} … {}",
-            format_number(bad),
-            format_number(n_rows),
-            format_number(share),
-            observed_min.map(format_number).unwrap_or_else(|| "-".into()),
-            observed_max.map(format_number).unwrap_or_else(|| "-".into()),
-        );
+        let mut message = range_message(bad, n_rows, observed_min, observed_max);
         if bad > 0.0 {
             let examples = collect(
                 ds.lazy()

@@ -123,14 +123,7 @@ pub(super) fn run(ctx: &Ctx<'_>, ds: &Dataset) -> PolarsResult<Vec<Check>> {
                     .column(name)
                     .value(bad)
                     .threshold(Threshold::between(min, max))
-                    .message(format!(
-                        "{} of {} rows outside the range ({}%); observed {} … {}",
-                        format_number(bad),
-                        format_number(n),
-                        format_number(percent(bad, n)),
-                        lo.map(format_number).unwrap_or_else(|| "-".into()),
-                        hi.map(format_number).unwrap_or_else(|| "-".into())
-                    ))
+                    .message(super::table::range_message(bad, n, lo, hi))
                     .line(ctx.line("validate.target.range")),
             );
         }
