@@ -241,33 +241,54 @@ pub fn ln_gamma(x: f64) -> f64 {
     0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + a.ln()
 }
 
-/// Sort 64-bit keys in place: a least-significant-digit radix sort, 16 bits per pass, several
-/// times faster than a comparison sort on millions of hashes.
-pub fn radix_sort(keys: &mut Vec<u64>) {
-    if keys.len() < 1 << 12 {
-        keys.sort_unstable();
-        return;
+/// Keys that occur more than once, each reported once, and how many keys share them.
+///
+/// One counting pass and one scatter partition the keys by their top 12 bits into 4096 buckets
+/// small enough for the cache; the buckets are then sorted and scanned in parallel. On 10M hashes
+/// this is several times faster than a full sort, which would also order the unrepeated keys.
+pub fn repeated_keys(keys: &[u64]) -> (Vec<u64>, usize) {
+    use rayon::prelude::*;
+    const BITS: u32 = 12;
+    let shift = 64 - BITS;
+    let mut starts = vec![0usize; (1 << BITS) + 1];
+    for k in keys {
+        starts[(k >> shift) as usize + 1] += 1;
     }
-    let mut buffer = vec![0u64; keys.len()];
-    for pass in 0..4 {
-        let shift = pass * 16;
-        let mut counts = vec![0usize; 1 << 16];
-        for k in keys.iter() {
-            counts[((k >> shift) & 0xffff) as usize] += 1;
-        }
-        let mut offset = 0;
-        for c in counts.iter_mut() {
-            let n = *c;
-            *c = offset;
-            offset += n;
-        }
-        for k in keys.iter() {
-            let digit = ((k >> shift) & 0xffff) as usize;
-            buffer[counts[digit]] = *k;
-            counts[digit] += 1;
-        }
-        std::mem::swap(keys, &mut buffer);
+    for b in 1..starts.len() {
+        starts[b] += starts[b - 1];
     }
+    let mut partitioned = vec![0u64; keys.len()];
+    let mut next = starts.clone();
+    for &k in keys {
+        let b = (k >> shift) as usize;
+        partitioned[next[b]] = k;
+        next[b] += 1;
+    }
+    let mut buckets: Vec<&mut [u64]> = Vec::with_capacity(1 << BITS);
+    let mut rest: &mut [u64] = &mut partitioned;
+    for b in 0..(1 << BITS) {
+        let (bucket, tail) = rest.split_at_mut(starts[b + 1] - starts[b]);
+        buckets.push(bucket);
+        rest = tail;
+    }
+    let found: Vec<(Vec<u64>, usize)> = buckets
+        .into_par_iter()
+        .with_min_len(64)
+        .map(|bucket| {
+            bucket.sort_unstable();
+            let mut repeated = Vec::new();
+            let mut sharing = 0;
+            for run in bucket.chunk_by(|a, b| a == b) {
+                if run.len() > 1 {
+                    repeated.push(run[0]);
+                    sharing += run.len();
+                }
+            }
+            (repeated, sharing)
+        })
+        .collect();
+    let sharing = found.iter().map(|(_, n)| n).sum();
+    (found.into_iter().flat_map(|(r, _)| r).collect(), sharing)
 }
 
 #[cfg(test)]
@@ -276,20 +297,28 @@ mod tests {
     use serde_json::Value;
 
     #[test]
-    fn radix_sort_sorts() {
+    fn repeated_keys_finds_every_repeat_once() {
         let mut state = 0x9e3779b97f4a7c15u64;
-        let mut keys: Vec<u64> = (0..100_000)
+        let mut keys: Vec<u64> = (0..200_000)
             .map(|_| {
                 state ^= state << 13;
                 state ^= state >> 7;
                 state ^= state << 17;
-                state % 5_000_000_000
+                state
             })
             .collect();
-        let mut expected = keys.clone();
-        expected.sort_unstable();
-        radix_sort(&mut keys);
-        assert_eq!(keys, expected);
+        // Repeats at both ends of the key space and inside one bucket.
+        keys.extend([keys[5], keys[5], keys[7], 0, 0, u64::MAX, u64::MAX, u64::MAX]);
+        let mut expected: std::collections::BTreeMap<u64, usize> = Default::default();
+        for k in &keys {
+            *expected.entry(*k).or_default() += 1;
+        }
+        expected.retain(|_, n| *n > 1);
+        let (mut repeated, sharing) = repeated_keys(&keys);
+        repeated.sort_unstable();
+        assert_eq!(repeated, expected.keys().copied().collect::<Vec<_>>());
+        assert_eq!(sharing, expected.values().sum::<usize>());
+        assert_eq!(repeated_keys(&[]), (vec![], 0));
     }
 
     fn close(a: f64, b: f64, tol: f64) -> bool {

@@ -460,24 +460,11 @@ fn repeated_rows(ds: &Dataset, columns: &[String]) -> PolarsResult<f64> {
     let frame = collect(ds.lazy().select([row_hash().alias("hash")]))?;
     let mut hashes: Vec<u64> = Vec::with_capacity(frame.height());
     for chunk in frame.column("hash")?.u64()?.downcast_iter() {
-        hashes.extend(chunk.values_iter().copied());
+        hashes.extend_from_slice(chunk.values());
     }
     drop(frame);
-    crate::stats::radix_sort(&mut hashes);
-    let mut repeated: Vec<u64> = Vec::new();
-    let mut rows_sharing_a_hash = 0.0;
-    let mut i = 0;
-    while i < hashes.len() {
-        let mut j = i + 1;
-        while j < hashes.len() && hashes[j] == hashes[i] {
-            j += 1;
-        }
-        if j - i > 1 {
-            repeated.push(hashes[i]);
-            rows_sharing_a_hash += (j - i) as f64;
-        }
-        i = j;
-    }
+    let (repeated, rows_sharing_a_hash) = crate::stats::repeated_keys(&hashes);
+    drop(hashes);
     if repeated.is_empty() {
         return Ok(0.0);
     }
@@ -489,5 +476,5 @@ fn repeated_rows(ds: &Dataset, columns: &[String]) -> PolarsResult<f64> {
             .unique(None, UniqueKeepStrategy::Any)
             .select([len().cast(DataType::Float64).alias("n")]),
     )?;
-    Ok(rows_sharing_a_hash - scalar_f64(&distinct, "n")?.unwrap_or(0.0))
+    Ok(rows_sharing_a_hash as f64 - scalar_f64(&distinct, "n")?.unwrap_or(0.0))
 }
