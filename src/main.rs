@@ -138,7 +138,7 @@ fn main() -> ExitCode {
                 Some(input) => {
                     eprintln!("{input}");
                     let n = input.problems.len();
-                    eprintln!("{n} problem{} found; nothing was run", if n == 1 { "" } else { "s" });
+                    eprintln!("{n} problem{} found; stopped", if n == 1 { "" } else { "s" });
                 }
                 None => eprintln!("error: {error:#}"),
             }
@@ -196,6 +196,7 @@ fn train_and_save(
 fn train(args: TrainArgs) -> anyhow::Result<u8> {
     let config = config::load(&args.config)?;
     let inputs = ml_gates::validate::open_inputs(&config)?;
+    ml_gates::evaluate::preflight(&config, &inputs)?;
     let path = model_path(&config, args.model);
     train_and_save(&config, &inputs, &path)?;
     Ok(0)
@@ -204,6 +205,7 @@ fn train(args: TrainArgs) -> anyhow::Result<u8> {
 fn evaluate(args: EvaluateArgs) -> anyhow::Result<u8> {
     let config = config::load(&args.config)?;
     let inputs = ml_gates::validate::open_inputs(&config)?;
+    ml_gates::evaluate::preflight(&config, &inputs)?;
     let path = model_path(&config, args.model);
     let model = ml_gates::model::artifact::load(&path).map_err(|e| {
         InputError::one(ml_gates::error::Problem {
@@ -217,8 +219,7 @@ fn evaluate(args: EvaluateArgs) -> anyhow::Result<u8> {
     let (_, test) = ml_gates::train::datasets(&config, &inputs)?;
     let evaluation = ml_gates::evaluate::run(&config, &model, &test, bytes)?;
     let mut report = Report::new(&config.raw.name, &config.source.display);
-    report.metrics = evaluation.metrics;
-    report.add_stage(Stage::Evaluate, evaluation.checks);
+    report.add_evaluation(evaluation);
     print_report(&report, args.format, args.color)?;
     Ok(report.exit_code())
 }
@@ -226,6 +227,7 @@ fn evaluate(args: EvaluateArgs) -> anyhow::Result<u8> {
 fn run(args: RunArgs) -> anyhow::Result<u8> {
     let config = config::load(&args.validate.config)?;
     let inputs = ml_gates::validate::open_inputs(&config)?;
+    ml_gates::evaluate::preflight(&config, &inputs)?;
     let now = args.validate.now.unwrap_or_else(Utc::now);
     let mut report = Report::new(&config.raw.name, &config.source.display);
     report.add_stage(Stage::Validate, ml_gates::validate::run(&config, &inputs, now)?);
@@ -234,8 +236,7 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
         let path = model_path(&config, args.model);
         let (model, test, bytes) = train_and_save(&config, &inputs, &path)?;
         let evaluation = ml_gates::evaluate::run(&config, &model, &test, Some(bytes))?;
-        report.metrics = evaluation.metrics;
-        report.add_stage(Stage::Evaluate, evaluation.checks);
+        report.add_evaluation(evaluation);
     } else {
         eprintln!("the data gate failed: not training");
     }

@@ -85,3 +85,19 @@ fn every_config_key_is_documented() {
     let missing: Vec<&String> = all.iter().filter(|k| !documented.contains(k.as_str())).collect();
     assert!(missing.is_empty(), "keys missing from docs/config.md: {missing:?}");
 }
+
+/// Train the model of `config` and evaluate it: the evaluation part of a report.
+fn evaluation_report(config: &str) -> Report {
+    let config = ml_gates::config::load(Path::new(config)).expect("config loads");
+    let inputs = ml_gates::validate::open_inputs(&config).expect("data opens");
+    let trained = ml_gates::train::run(&config, config.raw.train.as_ref().unwrap(), &inputs).expect("trains");
+    let evaluation = ml_gates::evaluate::run(&config, &trained.model, &trained.test, None).expect("evaluates");
+    let mut report = Report::new(&config.raw.name, "ml-gates.yaml");
+    report.add_evaluation(evaluation);
+    report
+}
+
+#[test]
+fn markdown_evaluation_with_fairness_and_confusion_matrix() {
+    insta::assert_snapshot!(markdown::render(&evaluation_report("tests/render/evaluate/ml-gates.yaml")));
+}

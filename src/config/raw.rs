@@ -630,7 +630,7 @@ pub struct EvaluateConfig {
     /// Model artifact size bound.
     #[serde(default)]
     pub size: Option<SizeConfig>,
-    /// Fairness over a sensitive attribute (not built yet: checked, not acted on).
+    /// Group fairness over a sensitive attribute.
     #[serde(default)]
     pub fairness: Option<FairnessConfig>,
     /// Behavioural tests (not built yet: checked, not acted on).
@@ -718,15 +718,51 @@ pub struct SizeConfig {
     pub severity: Option<Severity>,
 }
 
-/// Fairness bounds.
+/// Group fairness over a sensitive attribute (checks `fairness`), with fairlearn's definitions.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FairnessConfig {
-    /// Sensitive attribute column.
-    pub attribute: String,
-    /// Bounds on the demographic parity ratio.
+    /// The column whose values form the groups, read from the evaluation set; usually one of
+    /// `data.sensitive`. Default: the only column of `data.sensitive`.
+    #[serde(default)]
+    pub attribute: Option<String>,
+    /// The favourable class, counted as "selected". Default: the last class in sorted order
+    /// (`1` of 0/1, `true` of false/true); required with more than two classes.
+    #[serde(default)]
+    pub positive: Option<Scalar>,
+    /// Groups with fewer evaluation rows are listed but not judged. Default 30.
+    #[serde(default)]
+    pub min_group_size: Option<u32>,
+    /// Bounds on the largest difference in selection rate between groups (0 is parity).
+    #[serde(default)]
+    pub demographic_parity_difference: Option<Bounds>,
+    /// Bounds on the smallest ratio of selection rates between groups (1 is parity; the
+    /// four-fifths rule is `{min: 0.8}`).
     #[serde(default)]
     pub demographic_parity_ratio: Option<Bounds>,
+    /// Bounds on the larger of the true- and false-positive-rate differences between groups.
+    #[serde(default)]
+    pub equalized_odds_difference: Option<Bounds>,
+    /// Bounds on the smaller of the true- and false-positive-rate ratios between groups.
+    #[serde(default)]
+    pub equalized_odds_ratio: Option<Bounds>,
+}
+
+impl FairnessConfig {
+    /// The configured bounds, by metric name.
+    pub fn bounds(&self) -> Vec<(&'static str, &Bounds)> {
+        let all = [
+            &self.demographic_parity_difference,
+            &self.demographic_parity_ratio,
+            &self.equalized_odds_difference,
+            &self.equalized_odds_ratio,
+        ];
+        crate::evaluate::fairness::METRICS
+            .into_iter()
+            .zip(all)
+            .filter_map(|(n, b)| b.as_ref().map(|b| (n, b)))
+            .collect()
+    }
 }
 
 /// Behavioural tests.

@@ -100,6 +100,16 @@ pub fn check(raw: &RawConfig, source: &Source) -> Vec<Problem> {
             }
         }
     }
+    let bounds_in_order = |key: &str, bounds: &super::raw::Bounds| {
+        if let (Some(min), Some(max)) = (bounds.min, bounds.max) {
+            if min > max {
+                problem(
+                    key,
+                    format!("{key}: min ({}) is greater than max ({})", format_number(min), format_number(max)),
+                );
+            }
+        }
+    };
     if let Some(evaluate) = &raw.evaluate {
         let valid = crate::evaluate::metric_names(data.task);
         for (name, bounds) in &evaluate.metrics {
@@ -117,15 +127,7 @@ pub fn check(raw: &RawConfig, source: &Source) -> Vec<Problem> {
                 };
                 problems.borrow_mut().push(source.problem(&key, message, suggestion));
             }
-            if let (Some(min), Some(max)) = (bounds.min, bounds.max) {
-                if min > max {
-                    problems.borrow_mut().push(source.problem(
-                        &key,
-                        format!("{key}: min ({}) is greater than max ({})", format_number(min), format_number(max)),
-                        None,
-                    ));
-                }
-            }
+            bounds_in_order(&key, bounds);
         }
         if let Some(baseline) = &evaluate.baseline {
             use super::raw::{BaselineConfig, BaselineStrategy};
@@ -143,6 +145,24 @@ pub fn check(raw: &RawConfig, source: &Source) -> Vec<Problem> {
                     format!("this baseline does not fit data.task: {}", task_name(data.task)),
                     None,
                 ));
+            }
+        }
+        if let Some(fairness) = &evaluate.fairness {
+            if data.task != Task::Classification {
+                problem(
+                    "evaluate.fairness",
+                    format!("fairness gates classifiers; data.task is {}", task_name(data.task)),
+                );
+            }
+            if fairness.attribute.is_none() && data.sensitive.len() != 1 {
+                problem(
+                    "evaluate.fairness",
+                    "evaluate.fairness needs an attribute (or exactly one column in data.sensitive)".into(),
+                );
+            }
+            let configured = fairness.bounds();
+            for (name, bounds) in configured {
+                bounds_in_order(&format!("evaluate.fairness.{name}"), bounds);
             }
         }
     }

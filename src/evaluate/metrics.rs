@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 pub type Label = String;
 
 /// A confusion matrix over `labels` (sorted): `counts[i][j]` = rows of true `labels[i]` predicted `labels[j]`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct ConfusionMatrix {
     pub labels: Vec<Label>,
     pub counts: Vec<Vec<u64>>,

@@ -2,6 +2,7 @@
 //! thresholds of `evaluate:` — metrics, a trivial baseline, the artifact's size and the latency
 //! of single-row predictions.
 
+pub mod fairness;
 pub mod metrics;
 
 use crate::config::raw::Task;
@@ -41,10 +42,55 @@ use polars::prelude::*;
 use serde_json::json;
 use std::time::Instant;
 
-/// What the evaluation measured: the checks, and every metric of the task by name.
+/// What the evaluation measured: the checks, every metric of the task by name, and the tables
+/// behind them.
 pub struct Evaluation {
     pub checks: Vec<Check>,
     pub metrics: IndexMap<String, f64>,
+    pub detail: Detail,
+}
+
+/// The evaluation's tables, part of the JSON report (`evaluation`) and of its Markdown rendering.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, schemars::JsonSchema)]
+pub struct Detail {
+    /// Classification: the confusion matrix over the evaluation set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confusion_matrix: Option<ConfusionMatrix>,
+    /// `evaluate.fairness`: the groups and the disparity between them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fairness: Option<fairness::Fairness>,
+}
+
+/// Check, before anything is trained or written, that the evaluation set has every column the
+/// evaluation gates name (the fairness attribute), so a typo costs no training run.
+pub fn preflight(config: &Config, inputs: &crate::validate::Inputs) -> Result<(), InputError> {
+    let Some(evaluate) = &config.raw.evaluate else { return Ok(()) };
+    let dataset = inputs.test.as_ref().unwrap_or(&inputs.train);
+    let columns = dataset.columns();
+    let mut problems = Vec::new();
+    if let Some(fairness) = &evaluate.fairness {
+        let (attribute, key) = fairness_attribute(config, fairness);
+        if !columns.contains(&attribute) {
+            problems.push(config.source.problem(
+                key,
+                format!("the fairness attribute '{attribute}' is not a column of the evaluation set"),
+                crate::error::did_you_mean(&attribute, columns.iter().map(String::as_str)),
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(InputError { problems })
+    }
+}
+
+/// The fairness attribute and the config key that names it.
+fn fairness_attribute(config: &Config, cfg: &crate::config::raw::FairnessConfig) -> (String, &'static str) {
+    match &cfg.attribute {
+        Some(a) => (a.clone(), "evaluate.fairness.attribute"),
+        None => (config.raw.data.sensitive.first().cloned().unwrap_or_default(), "data.sensitive[0]"),
+    }
 }
 
 /// Evaluate `model` on `test`; `artifact_bytes` is the size of its file, for the size gate.
@@ -65,7 +111,8 @@ pub fn run(
         .map_err(|e| problem(format!("cannot read the evaluation set: {e}")))?;
     let predictions = model.predict(&test).map_err(|e| problem(format!("cannot predict the evaluation set: {e}")))?;
     let mut values: IndexMap<String, f64> = IndexMap::new();
-    let train_majority = match (&predictions, model.task) {
+    let mut truth_labels: Vec<String> = Vec::new();
+    let confusion = match (&predictions, model.task) {
         (Predictions::Classes { labels, probabilities }, _) => {
             let truth: Vec<String> = crate::train::target_text(&test, target)
                 .map_err(|e| problem(e.to_string()))?
@@ -73,6 +120,7 @@ pub fn run(
                 .flatten()
                 .collect();
             let cm = ConfusionMatrix::new(&truth, labels);
+            truth_labels = truth.clone();
             values.insert("accuracy".into(), metrics::accuracy(&cm));
             values.insert("balanced_accuracy".into(), metrics::balanced_accuracy(&cm));
             let positive = model.classes.last().cloned().unwrap_or_default();
@@ -119,12 +167,13 @@ pub fn run(
     };
 
     let mut checks = Vec::new();
-    let Some(evaluate) = &config.raw.evaluate else { return Ok(Evaluation { checks, metrics: values }) };
+    let mut detail = Detail { confusion_matrix: confusion.clone(), ..Detail::default() };
+    let Some(evaluate) = &config.raw.evaluate else { return Ok(Evaluation { checks, metrics: values, detail }) };
     for (name, bounds) in &evaluate.metrics {
         checks.push(metric_check(config, name, bounds, values.get(name).copied()));
     }
     if let Some(baseline) = &evaluate.baseline {
-        checks.push(baseline_check(config, model, baseline, &test, &values, train_majority.as_ref()));
+        checks.push(baseline_check(config, model, baseline, &test, &values, confusion.as_ref()));
     }
     if let (Some(size), Some(bytes)) = (&evaluate.size, artifact_bytes) {
         let mb = bytes as f64 / 1e6;
@@ -139,7 +188,92 @@ pub fn run(
     if let Some(latency) = &evaluate.latency {
         checks.push(latency_check(config, model, &test, latency)?);
     }
-    Ok(Evaluation { checks, metrics: values })
+    if let (Some(cfg), Predictions::Classes { labels, .. }) = (&evaluate.fairness, &predictions) {
+        let (fairness_checks, table) = fairness_checks(config, model, cfg, &test, &truth_labels, labels)?;
+        checks.extend(fairness_checks);
+        detail.fairness = table;
+    }
+    Ok(Evaluation { checks, metrics: values, detail })
+}
+
+/// The `fairness` checks, one per configured disparity bound, and the group table.
+fn fairness_checks(
+    config: &Config,
+    model: &Model,
+    cfg: &crate::config::raw::FairnessConfig,
+    test: &DataFrame,
+    truth: &[String],
+    predicted: &[String],
+) -> Result<(Vec<Check>, Option<fairness::Fairness>), InputError> {
+    let source = &config.source;
+    let (attribute, attribute_key) = fairness_attribute(config, cfg);
+    let groups = crate::train::target_text(test, &attribute).map_err(|_| {
+        let names: Vec<String> = test.get_column_names().iter().map(|c| c.to_string()).collect();
+        InputError::one(source.problem(
+            attribute_key,
+            format!("the fairness attribute '{attribute}' is not a column of the evaluation set"),
+            crate::error::did_you_mean(&attribute, names.iter().map(String::as_str)),
+        ))
+    })?;
+    let positive = match &cfg.positive {
+        Some(p) => Some(p.text()),
+        None if model.classes.len() == 2 => model.classes.last().cloned(),
+        None => None,
+    };
+    let unmeasured = |name: &str, bounds: &Bounds, why: String| {
+        Check::unmeasured("fairness", Stage::Evaluate, bounds.severity.unwrap_or_default())
+            .column(name)
+            .threshold(Threshold::between(bounds.min, bounds.max))
+            .message(why)
+            .line(source.line(&format!("evaluate.fairness.{name}")))
+    };
+    let positive = match positive {
+        Some(p) if model.classes.contains(&p) => p,
+        other => {
+            let why = match other {
+                Some(p) => {
+                    format!("the positive class '{p}' is not a class of the model ({})", model.classes.join(", "))
+                }
+                None => format!(
+                    "the model has {} classes: set evaluate.fairness.positive to the favourable one",
+                    model.classes.len()
+                ),
+            };
+            return Ok((cfg.bounds().into_iter().map(|(name, b)| unmeasured(name, b, why.clone())).collect(), None));
+        }
+    };
+    let min_group_size = cfg.min_group_size.unwrap_or(30) as usize;
+    let table = fairness::measure(&attribute, truth, predicted, &groups, &positive, min_group_size);
+    let judged = table.groups.iter().filter(|g| g.judged).count();
+    let small = table.groups.len() - judged;
+    let checks = cfg
+        .bounds()
+        .into_iter()
+        .map(|(name, bounds)| {
+            let key = format!("evaluate.fairness.{name}");
+            let value = table.metric(name).filter(|v| v.is_finite());
+            let Some(v) = value.filter(|_| judged >= 2) else {
+                let why = if judged < 2 {
+                    format!(
+                        "{name} needs two groups of '{attribute}' with at least {min_group_size} rows; {judged} of {} have",
+                        table.groups.len()
+                    )
+                } else {
+                    format!("{name} is undefined: no group of '{attribute}' has a positive rate")
+                };
+                return unmeasured(name, bounds, why);
+            };
+            let ok = bounds.min.is_none_or(|m| v >= m) && bounds.max.is_none_or(|m| v <= m);
+            let note = if small > 0 { format!("; {small} smaller groups not judged") } else { String::new() };
+            Check::judged("fairness", Stage::Evaluate, ok, bounds.severity.unwrap_or_default())
+                .column(name)
+                .value(v)
+                .threshold(Threshold::between(bounds.min, bounds.max))
+                .message(format!("{name} over '{attribute}' is {} across {judged} groups{note}", format_number(v)))
+                .line(source.line(&key))
+        })
+        .collect();
+    Ok((checks, Some(table)))
 }
 
 fn metric_check(config: &Config, name: &str, bounds: &Bounds, value: Option<f64>) -> Check {

@@ -4,7 +4,7 @@
 //! [`escape`], so nothing in a dataset can break the table, inject HTML, mention people or forge
 //! a hidden comment marker.
 
-use super::{format_threshold, format_value, Report, Status, Verdict};
+use super::{format_number, format_threshold, format_value, Report, Status, Verdict};
 use std::fmt::Write;
 
 /// Render `report` as Markdown.
@@ -76,8 +76,64 @@ pub fn render(report: &Report) -> String {
                 );
             }
         }
+        if *stage == super::Stage::Evaluate {
+            evaluation(&mut out, report);
+        }
     }
     out
+}
+
+/// The evaluation's tables: every metric, the confusion matrix, the fairness groups.
+fn evaluation(out: &mut String, report: &Report) {
+    if !report.metrics.is_empty() {
+        let mut t = String::from("| Metric | Value |\n|---|---|\n");
+        for (name, value) in &report.metrics {
+            let _ = writeln!(t, "| {} | {} |", escape(name), format_number(*value));
+        }
+        let _ = writeln!(out, "<details><summary>All metrics</summary>\n\n{t}\n</details>\n");
+    }
+    let Some(detail) = &report.evaluation else { return };
+    if let Some(cm) = &detail.confusion_matrix {
+        let mut t = String::from("| true ＼ predicted |");
+        for label in &cm.labels {
+            let _ = write!(t, " {} |", escape(label));
+        }
+        let _ = write!(t, "\n|---|{}\n", "---|".repeat(cm.labels.len()));
+        for (label, row) in cm.labels.iter().zip(&cm.counts) {
+            let _ = write!(t, "| **{}** |", escape(label));
+            for n in row {
+                let _ = write!(t, " {n} |");
+            }
+            t.push('\n');
+        }
+        let _ = writeln!(out, "<details><summary>Confusion matrix</summary>\n\n{t}\n</details>\n");
+    }
+    if let Some(f) = &detail.fairness {
+        let _ = writeln!(
+            out,
+            "**Fairness over {}** (positive class {}; groups under {} rows are not judged)\n",
+            escape(&f.attribute),
+            escape(&f.positive),
+            f.min_group_size
+        );
+        let mut t = String::from(
+            "| Group | Rows | Selection rate | True positive rate | False positive rate | Accuracy | Judged |\n|---|---|---|---|---|---|---|\n",
+        );
+        for g in &f.groups {
+            let _ = writeln!(
+                t,
+                "| {} | {} | {} | {} | {} | {} | {} |",
+                g.value.as_deref().map(escape).unwrap_or_else(|| "*missing*".into()),
+                g.size,
+                format_number(g.selection_rate),
+                format_number(g.true_positive_rate),
+                format_number(g.false_positive_rate),
+                format_number(g.accuracy),
+                if g.judged { "yes" } else { "no: too small" }
+            );
+        }
+        let _ = writeln!(out, "{t}");
+    }
 }
 
 fn icon(status: Status) -> &'static str {

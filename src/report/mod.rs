@@ -283,6 +283,9 @@ pub struct Report {
     /// Every metric the evaluation measured, by name (empty before evaluation).
     #[serde(skip_serializing_if = "indexmap::IndexMap::is_empty")]
     pub metrics: indexmap::IndexMap<String, f64>,
+    /// The evaluation's tables: confusion matrix, fairness groups (absent before evaluation).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evaluation: Option<crate::evaluate::Detail>,
     pub checks: Vec<Check>,
 }
 
@@ -297,6 +300,7 @@ impl Report {
             verdict: Verdict::Pass,
             summary: Summary::default(),
             metrics: indexmap::IndexMap::new(),
+            evaluation: None,
             checks: Vec::new(),
         }
     }
@@ -306,6 +310,13 @@ impl Report {
         self.stages.push(stage);
         self.checks.extend(checks);
         self.recompute();
+    }
+
+    /// Add the evaluation stage: its checks, its metrics and its tables.
+    pub fn add_evaluation(&mut self, evaluation: crate::evaluate::Evaluation) {
+        self.metrics = evaluation.metrics;
+        self.evaluation = Some(evaluation.detail);
+        self.add_stage(Stage::Evaluate, evaluation.checks);
     }
 
     fn recompute(&mut self) {
