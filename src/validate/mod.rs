@@ -6,6 +6,7 @@
 mod drift;
 mod freshness;
 mod leakage;
+mod rowhash;
 mod table;
 mod target;
 

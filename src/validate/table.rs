@@ -420,7 +420,7 @@ fn duplicates(ctx: &Ctx<'_>, ds: &Dataset, n_rows: f64, checks: &mut Vec<Check>)
         }
         None => ds.columns(),
     };
-    let repeated = repeated_rows(ds, &subset)?;
+    let repeated = repeated_rows(ds, &subset, n_rows as usize)?;
     let share = percent(repeated, n_rows);
     checks.push(
         Check::judged("duplicate-rows", Stage::Validate, share <= dup.max_percent, severity)
@@ -442,36 +442,25 @@ fn duplicates(ctx: &Ctx<'_>, ds: &Dataset, n_rows: f64, checks: &mut Vec<Check>)
 /// Rows identical (in `columns`) to an earlier row, exactly, as pandas' `duplicated().sum()`.
 ///
 /// Keeping whole rows in a hash table costs gigabytes at 10M rows. Instead each row is hashed to
-/// 64 bits in a streaming pass, the hashes are radix-sorted, and only hash values seen more than
+/// 64 bits in one parallel pass over slices of rows (see `rowhash`), and only hash values seen more than
 /// once are kept: rows with a unique hash are certainly unique. The few rows whose hash repeats are
 /// then compared in full, so a hash collision is never mistaken for a duplicate.
-fn repeated_rows(ds: &Dataset, columns: &[String]) -> PolarsResult<f64> {
-    let selected: Vec<Expr> = columns.iter().map(|c| col(c.as_str())).collect();
-    // Each column hashed with its own seed, summed with wrapping addition: cheaper than hashing a
-    // struct of the row, and position-aware, since equal values in two columns hash differently.
-    let row_hash = || {
-        selected
-            .iter()
-            .enumerate()
-            .map(|(i, c)| c.clone().hash(0x6d6c + i as u64, 0x6761, 0x7465, 0x7321))
-            .reduce(|a, b| a + b)
-            .unwrap_or_else(|| lit(0u64))
-    };
-    let frame = collect(ds.lazy().select([row_hash().alias("hash")]))?;
-    let mut hashes: Vec<u64> = Vec::with_capacity(frame.height());
-    for chunk in frame.column("hash")?.u64()?.downcast_iter() {
-        hashes.extend_from_slice(chunk.values());
-    }
-    drop(frame);
+fn repeated_rows(ds: &Dataset, columns: &[String], n_rows: usize) -> PolarsResult<f64> {
+    let hashes = super::rowhash::row_hashes(&ds.lazy(), columns, n_rows)?;
     let (repeated, rows_sharing_a_hash) = crate::stats::repeated_keys(&hashes);
-    drop(hashes);
     if repeated.is_empty() {
         return Ok(0.0);
     }
-    let repeated = Series::new("hash".into(), repeated);
+    // Only rows whose hash repeats can be duplicates: compare those in full.
+    let repeated: std::collections::HashSet<u64> = repeated.into_iter().collect();
+    let candidates: Vec<IdxSize> =
+        hashes.iter().enumerate().filter(|(_, h)| repeated.contains(h)).map(|(i, _)| i as IdxSize).collect();
+    drop(hashes);
+    let selected: Vec<Expr> = columns.iter().map(|c| col(c.as_str())).collect();
     let distinct = collect(
         ds.lazy()
-            .filter(row_hash().is_in(lit(repeated).implode(false), false))
+            .with_row_index("__ml_gates_row", None)
+            .filter(col("__ml_gates_row").is_in(lit(Series::new("rows".into(), candidates)).implode(false), false))
             .select(selected)
             .unique(None, UniqueKeepStrategy::Any)
             .select([len().cast(DataType::Float64).alias("n")]),
