@@ -11,7 +11,9 @@ import os
 import pathlib
 import platform
 import subprocess
+import re
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -50,6 +52,8 @@ validate:
 
 
 def generate(rows, path):
+    """Churn rows with 1% missing ages and about 0.3% of rows copied over others (exact duplicates),
+    so the duplicate check has real work: its exact comparison of rows that share a hash runs."""
     if path.exists():
         return
     rng = np.random.default_rng(rows)
@@ -57,19 +61,29 @@ def generate(rows, path):
     writer = None
     for start in range(0, rows, chunk):
         n = min(chunk, rows - start)
-        ids = np.char.add("C", np.arange(start, start + n).astype("U10"))
-        age = np.clip(rng.normal(44, 14, n).round(), 18, 100).astype("int64")
+        columns = {
+            "customer_id": np.char.add("C", np.arange(start, start + n).astype("U10")),
+            "age": np.clip(rng.normal(44, 14, n).round(), 18, 100).astype("int64"),
+            "monthly_spend": np.clip(rng.gamma(2.0, 120.0, n), 0, 10000).round(2),
+            "tenure_months": rng.integers(0, 121, n),
+            "plan": rng.choice(["basic", "pro", "enterprise"], n, p=[0.55, 0.3, 0.15]),
+            "gender": rng.choice(["F", "M"], n),
+            "churn": (rng.random(n) < 0.28).astype("int64"),
+        }
         age_mask = rng.random(n) < 0.01
-        spend = np.clip(rng.gamma(2.0, 120.0, n), 0, 10000).round(2)
+        copies = n * 3 // 1000
+        source, target = rng.integers(0, n, copies), rng.integers(0, n, copies)
+        for values in list(columns.values()) + [age_mask]:
+            values[target] = values[source]
         table = pa.table(
             {
-                "customer_id": pa.array(ids, pa.string()),
-                "age": pa.array(age, mask=age_mask),
-                "monthly_spend": spend,
-                "tenure_months": rng.integers(0, 121, n),
-                "plan": pa.array(rng.choice(["basic", "pro", "enterprise"], n, p=[0.55, 0.3, 0.15]), pa.string()),
-                "gender": pa.array(rng.choice(["F", "M"], n), pa.string()),
-                "churn": (rng.random(n) < 0.28).astype("int64"),
+                "customer_id": pa.array(columns["customer_id"], pa.string()),
+                "age": pa.array(columns["age"], mask=age_mask),
+                "monthly_spend": columns["monthly_spend"],
+                "tenure_months": columns["tenure_months"],
+                "plan": pa.array(columns["plan"], pa.string()),
+                "gender": pa.array(columns["gender"], pa.string()),
+                "churn": columns["churn"],
             }
         )
         if writer is None:
@@ -79,16 +93,34 @@ def generate(rows, path):
 
 
 def run(cmd):
-    with open(os.devnull, "w") as devnull:
+    """Wall time, peak RSS (MiB) and stdout of one run of `cmd`."""
+    with tempfile.TemporaryFile() as out:
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=devnull, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
         err = proc.stderr.read().decode()
+        out.seek(0)
+        text = out.read().decode()
     code = os.waitstatus_to_exitcode(status)
     if code not in (0, 1):
         raise SystemExit(f"{cmd[0]} failed ({code}): {err}")
-    return wall, usage.ru_maxrss / 1024  # KiB -> MiB
+    return wall, usage.ru_maxrss / 1024, text  # KiB -> MiB
+
+
+def same_answers(pandas_out, gates_json):
+    """Both tools must find the same duplicates and the same out-of-range counts."""
+    report = json.loads(gates_json)
+    dup = next(c for c in report["checks"] if c["id"] == "duplicate-rows")["details"]["duplicate_count"]
+    pandas_dup = int(re.search(r"duplicates: (\d+) duplicates", pandas_out).group(1))
+    if dup != pandas_dup:
+        raise SystemExit(f"duplicate rows differ: pandas {pandas_dup}, ml-gates {dup}")
+    for check in report["checks"]:
+        if check["id"] == "value-range":
+            pandas_count = int(re.search(rf"range_{check['column']}: (\d+) values", pandas_out).group(1))
+            if pandas_count != check["value"]:
+                raise SystemExit(f"{check['column']} out of range: pandas {pandas_count}, ml-gates {check['value']}")
+    return dup
 
 
 def main():
@@ -100,15 +132,18 @@ def main():
     lesson_config.write_text(json.dumps(LESSON_CONFIG))
     rows_out = []
     for rows in sizes:
-        data = DATA / f"churn_{rows}.parquet"
+        data = DATA / f"churn_{rows}_dup.parquet"
         generate(rows, data)
         config = DATA / f"ml-gates-{rows}.yaml"
         config.write_text(ML_GATES_CONFIG.format(data=data.name))
         data.read_bytes()  # warm the page cache for both tools
-        pandas_wall, pandas_rss = run([sys.executable, str(ROOT / "bench" / "lesson_validate.py"), str(data), str(lesson_config)])
-        gates_wall, gates_rss = run([str(BINARY), "validate", "--config", str(config), "--format", "json"])
+        pandas_wall, pandas_rss, pandas_out = run(
+            [sys.executable, str(ROOT / "bench" / "lesson_validate.py"), str(data), str(lesson_config)])
+        gates_wall, gates_rss, gates_out = run([str(BINARY), "validate", "--config", str(config), "--format", "json"])
+        duplicates = same_answers(pandas_out, gates_out)
         rows_out.append((rows, pandas_wall, pandas_rss, gates_wall, gates_rss))
-        print(f"{rows:>11,} rows: pandas {pandas_wall:.2f} s {pandas_rss:.0f} MiB | ml-gates {gates_wall:.2f} s {gates_rss:.0f} MiB", file=sys.stderr)
+        print(f"{rows:>11,} rows ({duplicates:,} duplicated, same answers): pandas {pandas_wall:.2f} s {pandas_rss:.0f} MiB"
+              f" | ml-gates {gates_wall:.2f} s {gates_rss:.0f} MiB", file=sys.stderr)
 
     import pandas
 

@@ -291,6 +291,19 @@ pub fn repeated_keys(keys: &[u64]) -> (Vec<u64>, usize) {
     (found.into_iter().flat_map(|(r, _)| r).collect(), sharing)
 }
 
+/// SplitMix64: a small, fast, seedable generator; the same seed gives the same stream everywhere.
+pub struct SplitMix64(pub u64);
+
+impl SplitMix64 {
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

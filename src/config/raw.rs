@@ -621,7 +621,7 @@ pub struct EvaluateConfig {
     /// accuracy), mean (regression, on MAE); a string or `{strategy, min_margin}`.
     #[serde(default)]
     pub baseline: Option<BaselineConfig>,
-    /// Comparison with the current champion (not built yet: checked, not acted on).
+    /// Comparison with the current production model.
     #[serde(default)]
     pub champion: Option<ChampionConfig>,
     /// Single-row prediction latency bound.
@@ -673,18 +673,74 @@ pub struct BaselineFull {
     pub severity: Option<Severity>,
 }
 
-/// Comparison with the champion model.
+/// Comparison with the current production model, with MLflow's MetricThreshold semantics plus a
+/// noise test (check `champion`).
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChampionConfig {
-    /// Metric compared.
+    /// The champion's model artifact (a file `ml-gates train` wrote), evaluated on the same
+    /// evaluation set as the candidate.
+    pub model: String,
+    /// The metric compared; any metric of the task.
     pub metric: String,
-    /// Minimum improvement over the champion.
+    /// Whether a higher value of `metric` is better. Default: from the metric (false for
+    /// `log_loss`, `brier`, `mae`, `rmse`, `mape`; true otherwise).
     #[serde(default)]
+    pub greater_is_better: Option<bool>,
+    /// The candidate's value must be at least this (at most, when lower is better).
+    #[serde(default)]
+    pub threshold: Option<f64>,
+    /// The candidate must beat the champion by at least this much, in the metric's units.
+    #[serde(default)]
+    #[schemars(range(min = 0.0))]
     pub min_absolute_change: Option<f64>,
-    /// What to do when there is no champion yet: `pass` or `fail`.
+    /// The candidate must beat the champion by at least this fraction of the champion's value (0-1).
     #[serde(default)]
-    pub when_missing: Option<String>,
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub min_relative_change: Option<f64>,
+    /// How a gain is told from noise: `bootstrap` (default; a paired bootstrap confidence interval
+    /// of the difference must lie above 0), `mcnemar` (accuracy only: McNemar's exact test on the
+    /// rows where the models disagree) or `none`.
+    #[serde(default)]
+    pub noise: Option<NoiseTest>,
+    /// Confidence of the noise test, 0.5-0.999. Default 0.95.
+    #[serde(default)]
+    #[schemars(range(min = 0.5, max = 0.999))]
+    pub confidence: Option<f64>,
+    /// Bootstrap resamples. Default 1000.
+    #[serde(default)]
+    #[schemars(range(min = 100, max = 100000))]
+    pub resamples: Option<u32>,
+    /// What the check does when there is no champion yet (the file is absent): `pass` (default,
+    /// cold start) or `fail`. Shown in the report either way.
+    #[serde(default)]
+    pub when_missing: Option<WhenMissing>,
+    /// `error` (default) blocks; `warn` only reports.
+    #[serde(default)]
+    pub severity: Option<Severity>,
+}
+
+/// How a gain over the champion is told from noise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NoiseTest {
+    /// Paired bootstrap: resample evaluation rows, recompute both models' metric on each resample.
+    Bootstrap,
+    /// McNemar's exact test on the rows where exactly one model is right (accuracy only).
+    Mcnemar,
+    /// No noise test: MetricThreshold alone.
+    None,
+}
+
+/// What a comparison does when there is nothing to compare with.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WhenMissing {
+    /// Pass, and say so: the first model has no champion to beat.
+    #[default]
+    Pass,
+    /// Fail: a champion is required.
+    Fail,
 }
 
 /// Latency bound.

@@ -147,6 +147,22 @@ pub fn check(raw: &RawConfig, source: &Source) -> Vec<Problem> {
                 ));
             }
         }
+        if let Some(champion) = &evaluate.champion {
+            let name = champion.metric.as_str();
+            if !valid.contains(&name) {
+                problems.borrow_mut().push(source.problem(
+                    "evaluate.champion.metric",
+                    format!("evaluate.champion.metric '{name}' is not a metric of data.task: {}", task_name(data.task)),
+                    crate::error::did_you_mean(name, valid.iter().copied()),
+                ));
+            }
+            if champion.noise == Some(super::raw::NoiseTest::Mcnemar) && name != "accuracy" {
+                problem(
+                    "evaluate.champion.noise",
+                    format!("noise: mcnemar tests accuracy only; use bootstrap for {name}"),
+                );
+            }
+        }
         if let Some(fairness) = &evaluate.fairness {
             if data.task != Task::Classification {
                 problem(

@@ -2,8 +2,10 @@
 //! thresholds of `evaluate:` — metrics, a trivial baseline, the artifact's size and the latency
 //! of single-row predictions.
 
+pub mod champion;
 pub mod fairness;
 pub mod metrics;
+pub mod score;
 
 use crate::config::raw::Task;
 
@@ -31,14 +33,15 @@ pub fn metric_names(task: Task) -> &'static [&'static str] {
     }
 }
 
-use crate::config::raw::{BaselineConfig, BaselineStrategy, Bounds};
+use crate::config::raw::{BaselineConfig, BaselineStrategy, Bounds, WhenMissing};
 use crate::config::Config;
 use crate::error::InputError;
 use crate::model::{Model, Predictions};
 use crate::report::{format_number, Check, Severity, Stage, Threshold};
 use indexmap::IndexMap;
-use metrics::{Average, ConfusionMatrix};
+use metrics::ConfusionMatrix;
 use polars::prelude::*;
+use score::Truth;
 use serde_json::json;
 use std::time::Instant;
 
@@ -59,6 +62,9 @@ pub struct Detail {
     /// `evaluate.fairness`: the groups and the disparity between them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fairness: Option<fairness::Fairness>,
+    /// `evaluate.champion`: the candidate against the production model.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub champion: Option<champion::Comparison>,
 }
 
 /// Check, before anything is trained or written, that the evaluation set has every column the
@@ -78,11 +84,38 @@ pub fn preflight(config: &Config, inputs: &crate::validate::Inputs) -> Result<()
             ));
         }
     }
+    if let Some(champion) = &evaluate.champion {
+        if let Err(e) = load_champion(config, champion) {
+            problems.extend(e.problems);
+        }
+    }
     if problems.is_empty() {
         Ok(())
     } else {
         Err(InputError { problems })
     }
+}
+
+/// The champion's model, or None when its file does not exist (a cold start). A file that exists
+/// but is not a valid model, or was trained for another task, is an input error.
+fn load_champion(config: &Config, cfg: &crate::config::raw::ChampionConfig) -> Result<Option<Model>, InputError> {
+    let path = config.source.resolve(&cfg.model);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let problem = |message: String| InputError::one(config.source.problem("evaluate.champion.model", message, None));
+    let model = crate::model::artifact::load(&path).map_err(|e| problem(format!("the champion model: {e}")))?;
+    if model.task != config.raw.data.task || model.target != config.raw.data.target {
+        return Err(problem(format!(
+            "the champion model {} predicts '{}' ({:?}), not '{}' ({:?})",
+            path.display(),
+            model.target,
+            model.task,
+            config.raw.data.target,
+            config.raw.data.task
+        )));
+    }
+    Ok(Some(model))
 }
 
 /// The fairness attribute and the config key that names it.
@@ -110,61 +143,16 @@ pub fn run(
         .collect()
         .map_err(|e| problem(format!("cannot read the evaluation set: {e}")))?;
     let predictions = model.predict(&test).map_err(|e| problem(format!("cannot predict the evaluation set: {e}")))?;
-    let mut values: IndexMap<String, f64> = IndexMap::new();
-    let mut truth_labels: Vec<String> = Vec::new();
-    let confusion = match (&predictions, model.task) {
-        (Predictions::Classes { labels, probabilities }, _) => {
-            let truth: Vec<String> = crate::train::target_text(&test, target)
-                .map_err(|e| problem(e.to_string()))?
-                .into_iter()
-                .flatten()
-                .collect();
-            let cm = ConfusionMatrix::new(&truth, labels);
-            truth_labels = truth.clone();
-            values.insert("accuracy".into(), metrics::accuracy(&cm));
-            values.insert("balanced_accuracy".into(), metrics::balanced_accuracy(&cm));
-            let positive = model.classes.last().cloned().unwrap_or_default();
-            let binary = model.classes.len() == 2;
-            let (p, r, f) =
-                metrics::precision_recall_f1(&cm, if binary { Average::Binary } else { Average::Macro }, &positive);
-            values.insert("precision".into(), p);
-            values.insert("recall".into(), r);
-            values.insert("f1".into(), f);
-            for (average, name) in [(Average::Macro, "macro"), (Average::Weighted, "weighted")] {
-                let (p, r, f) = metrics::precision_recall_f1(&cm, average, &positive);
-                values.insert(format!("precision_{name}"), p);
-                values.insert(format!("recall_{name}"), r);
-                values.insert(format!("f1_{name}"), f);
-            }
-            // Truth labels unknown to the model have probability 0 for every class the model knows.
-            let known: Vec<usize> = (0..truth.len()).filter(|i| model.classes.contains(&truth[*i])).collect();
-            if known.len() == truth.len() {
-                values.insert("log_loss".into(), metrics::log_loss(&truth, &model.classes, probabilities));
-            }
-            if binary {
-                let is_positive: Vec<bool> = truth.iter().map(|t| *t == positive).collect();
-                let scores: Vec<f64> = probabilities.iter().map(|row| row[1]).collect();
-                values.insert("roc_auc".into(), metrics::roc_auc(&is_positive, &scores));
-                values.insert("average_precision".into(), metrics::average_precision(&is_positive, &scores));
-                values.insert("brier".into(), metrics::brier(&is_positive, &scores));
-            } else {
-                values.insert("roc_auc".into(), metrics::roc_auc_ovr_macro(&truth, &model.classes, probabilities));
-            }
-            Some(cm)
+    let truth = match model.task {
+        crate::config::raw::Task::Classification => {
+            crate::train::target_text(&test, target).map(|t| Truth::Labels(t.into_iter().flatten().collect()))
         }
-        (Predictions::Values(predicted), _) => {
-            let truth: Vec<f64> = crate::train::target_values(&test, target)
-                .map_err(|e| problem(e.to_string()))?
-                .into_iter()
-                .flatten()
-                .collect();
-            values.insert("mae".into(), metrics::mae(&truth, predicted));
-            values.insert("rmse".into(), metrics::rmse(&truth, predicted));
-            values.insert("r2".into(), metrics::r2(&truth, predicted));
-            values.insert("mape".into(), metrics::mape(&truth, predicted));
-            None
+        crate::config::raw::Task::Regression => {
+            crate::train::target_values(&test, target).map(|t| Truth::Values(t.into_iter().flatten().collect()))
         }
-    };
+    }
+    .map_err(|e| problem(e.to_string()))?;
+    let (values, confusion) = score::score(&model.classes, &truth, &predictions, &|_| true);
 
     let mut checks = Vec::new();
     let mut detail = Detail { confusion_matrix: confusion.clone(), ..Detail::default() };
@@ -188,12 +176,87 @@ pub fn run(
     if let Some(latency) = &evaluate.latency {
         checks.push(latency_check(config, model, &test, latency)?);
     }
-    if let (Some(cfg), Predictions::Classes { labels, .. }) = (&evaluate.fairness, &predictions) {
-        let (fairness_checks, table) = fairness_checks(config, model, cfg, &test, &truth_labels, labels)?;
+    if let (Some(cfg), Truth::Labels(truth), Predictions::Classes { labels, .. }) =
+        (&evaluate.fairness, &truth, &predictions)
+    {
+        let (fairness_checks, table) = fairness_checks(config, model, cfg, &test, truth, labels)?;
         checks.extend(fairness_checks);
         detail.fairness = table;
     }
+    if let Some(cfg) = &evaluate.champion {
+        let (check, comparison) = champion_check(config, cfg, model, &test, &truth, &predictions)?;
+        checks.push(check);
+        detail.champion = comparison;
+    }
     Ok(Evaluation { checks, metrics: values, detail })
+}
+
+/// The `champion` check: the candidate against the production model on the same rows.
+fn champion_check(
+    config: &Config,
+    cfg: &crate::config::raw::ChampionConfig,
+    model: &Model,
+    test: &DataFrame,
+    truth: &Truth,
+    predictions: &Predictions,
+) -> Result<(Check, Option<champion::Comparison>), InputError> {
+    let severity = cfg.severity.unwrap_or_default();
+    let line = config.source.line("evaluate.champion");
+    let shown = cfg.model.clone();
+    let Some(champion_model) = load_champion(config, cfg)? else {
+        let policy = cfg.when_missing.unwrap_or_default();
+        let check = Check::judged("champion", Stage::Evaluate, policy == WhenMissing::Pass, severity)
+            .column(&cfg.metric)
+            .message(format!(
+                "no champion yet ({shown} does not exist); when_missing: {}",
+                if policy == WhenMissing::Pass { "pass, a first model has nothing to beat" } else { "fail" }
+            ))
+            .line(config.source.line("evaluate.champion.when_missing").or(line))
+            .details(
+                json!({"champion": null, "when_missing": if policy == WhenMissing::Pass { "pass" } else { "fail" }}),
+            );
+        return Ok((check, None));
+    };
+    let champion_predictions = champion_model.predict(test).map_err(|e| {
+        InputError::one(config.source.problem(
+            "evaluate.champion.model",
+            format!("the champion model cannot predict the evaluation set: {e}"),
+            None,
+        ))
+    })?;
+    let seed = config.raw.train.as_ref().and_then(|t| t.seed).unwrap_or(crate::train::DEFAULT_SEED);
+    let comparison = champion::compare(
+        cfg,
+        &shown,
+        truth,
+        (&model.classes, predictions),
+        (&champion_model.classes, &champion_predictions),
+        seed,
+    );
+    let c = &comparison;
+    let noise = c.noise.as_ref().map(|n| format!("; {}", champion::describe(n))).unwrap_or_default();
+    let message = if c.unmet.is_empty() {
+        format!(
+            "{} {} against the champion's {} (change {}){noise}",
+            c.metric,
+            format_number(c.candidate),
+            format_number(c.champion),
+            format_number(c.delta)
+        )
+    } else {
+        c.unmet.join("; ")
+    };
+    let mut check = Check::judged("champion", Stage::Evaluate, c.unmet.is_empty(), severity)
+        .column(&c.metric)
+        .value(c.delta)
+        .message(message)
+        .line(line);
+    // The change demanded, in the delta's terms; without one the rule is "not significantly worse",
+    // which the message states.
+    if let Some(needed) = cfg.min_absolute_change {
+        check = check.threshold(if c.greater_is_better { Threshold::min(needed) } else { Threshold::max(-needed) });
+    }
+    Ok((check, Some(comparison)))
 }
 
 /// The `fairness` checks, one per configured disparity bound, and the group table.

@@ -108,6 +108,32 @@ fn evaluation(out: &mut String, report: &Report) {
         }
         let _ = writeln!(out, "<details><summary>Confusion matrix</summary>\n\n{t}\n</details>\n");
     }
+    if let Some(c) = &detail.champion {
+        let _ = writeln!(
+            out,
+            "**Candidate against the champion** ({}; compared on {}, {} is better)\n",
+            escape(&c.source),
+            escape(&c.metric),
+            if c.greater_is_better { "higher" } else { "lower" }
+        );
+        let mut t = String::from("| Metric | Candidate | Champion | Change |\n|---|---|---|---|\n");
+        for (name, [candidate, champion]) in &c.metrics {
+            let shown = if *name == c.metric { format!("**{}**", escape(name)) } else { escape(name) };
+            let delta = candidate - champion;
+            let sign = if delta > 0.0 { "+" } else { "" };
+            let _ = writeln!(
+                t,
+                "| {shown} | {} | {} | {sign}{} |",
+                format_number(*candidate),
+                format_number(*champion),
+                format_number(delta)
+            );
+        }
+        let _ = writeln!(out, "{t}");
+        if let Some(noise) = &c.noise {
+            let _ = writeln!(out, "Noise test: {}.\n", escape(&crate::evaluate::champion::describe(noise)));
+        }
+    }
     if let Some(f) = &detail.fairness {
         let _ = writeln!(
             out,

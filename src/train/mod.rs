@@ -48,12 +48,12 @@ pub fn datasets(config: &Config, inputs: &Inputs) -> Result<(DataFrame, DataFram
     } else {
         vec![(0..train.height() as u32).collect()]
     };
-    let mut rng = SplitMix64(seed);
+    let mut rng = crate::stats::SplitMix64(seed);
     let (mut train_rows, mut test_rows) = (Vec::new(), Vec::new());
     for mut group in groups {
         // Fisher-Yates with a fixed generator: the same seed splits the same way everywhere.
         for i in (1..group.len()).rev() {
-            let j = (rng.next() % (i as u64 + 1)) as usize;
+            let j = (rng.next_u64() % (i as u64 + 1)) as usize;
             group.swap(i, j);
         }
         let n_test = (group.len() as f64 * split.test_fraction).round() as usize;
@@ -66,18 +66,6 @@ pub fn datasets(config: &Config, inputs: &Inputs) -> Result<(DataFrame, DataFram
         train.take(&IdxCa::from_vec("idx".into(), rows)).map_err(|e| inputs.train.read_error(source, e))
     };
     Ok((take(train_rows)?, take(test_rows)?))
-}
-
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
 }
 
 /// The target column as text labels (classification).
