@@ -636,6 +636,21 @@ pub struct EvaluateConfig {
     /// Behavioural tests (not built yet: checked, not acted on).
     #[serde(default)]
     pub behavior: Option<BehaviorConfig>,
+    /// Metric bounds per value of a column (checks `slice-metric`).
+    #[serde(default)]
+    pub slices: Option<SlicesConfig>,
+}
+
+/// Metric bounds per value of a column, e.g. accuracy of every plan at least 0.85.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SlicesConfig {
+    /// `{column: {metric: {min, max, severity}}}`: each metric's bounds hold for every value of the column.
+    pub columns: IndexMap<String, IndexMap<String, Bounds>>,
+    /// Slices with fewer evaluation rows are reported as skipped, not judged. Default 30.
+    #[serde(default)]
+    #[schemars(range(min = 1))]
+    pub min_rows: Option<u32>,
 }
 
 /// Trivial baselines.

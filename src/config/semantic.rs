@@ -147,6 +147,21 @@ pub fn check(raw: &RawConfig, source: &Source) -> Vec<Problem> {
                 ));
             }
         }
+        if let Some(slices) = &evaluate.slices {
+            for (column, metrics) in &slices.columns {
+                for (name, bounds) in metrics {
+                    let key = format!("evaluate.slices.columns.{column}.{name}");
+                    if !valid.contains(&name.as_str()) {
+                        problems.borrow_mut().push(source.problem(
+                            &key,
+                            format!("'{name}' is not a metric of data.task: {}", task_name(data.task)),
+                            crate::error::did_you_mean(name, valid.iter().copied()),
+                        ));
+                    }
+                    bounds_in_order(&key, bounds);
+                }
+            }
+        }
         if let Some(champion) = &evaluate.champion {
             let name = champion.metric.as_str();
             if !valid.contains(&name) {

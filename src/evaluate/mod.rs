@@ -62,6 +62,9 @@ pub struct Detail {
     /// `evaluate.fairness`: the groups and the disparity between them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fairness: Option<fairness::Fairness>,
+    /// `evaluate.slices`: the metrics of every value of each sliced column.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub slices: Vec<Slice>,
     /// `evaluate.champion`: the candidate against the production model.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub champion: Option<champion::Comparison>,
@@ -81,6 +84,15 @@ pub fn preflight(config: &Config, inputs: &crate::validate::Inputs) -> Result<()
                 key,
                 format!("the fairness attribute '{attribute}' is not a column of the evaluation set"),
                 crate::error::did_you_mean(&attribute, columns.iter().map(String::as_str)),
+            ));
+        }
+    }
+    for column in evaluate.slices.iter().flat_map(|s| s.columns.keys()) {
+        if !columns.contains(column) {
+            problems.push(config.source.problem(
+                &format!("evaluate.slices.columns.{column}"),
+                format!("the slice column '{column}' is not a column of the evaluation set"),
+                crate::error::did_you_mean(column, columns.iter().map(String::as_str)),
             ));
         }
     }
@@ -183,12 +195,100 @@ pub fn run(
         checks.extend(fairness_checks);
         detail.fairness = table;
     }
+    if let Some(cfg) = &evaluate.slices {
+        let (slice_checks, slices) = slice_checks(config, cfg, model, &test, &truth, &predictions)?;
+        checks.extend(slice_checks);
+        detail.slices = slices;
+    }
     if let Some(cfg) = &evaluate.champion {
         let (check, comparison) = champion_check(config, cfg, model, &test, &truth, &predictions)?;
         checks.push(check);
         detail.champion = comparison;
     }
     Ok(Evaluation { checks, metrics: values, detail })
+}
+
+/// One value of a sliced column and the metrics measured on its rows.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
+pub struct Slice {
+    pub column: String,
+    /// The value as text; `null` for missing values.
+    pub value: Option<String>,
+    pub rows: usize,
+    /// Whether the slice had enough rows to be judged.
+    pub judged: bool,
+    pub metrics: IndexMap<String, f64>,
+}
+
+/// The `slice-metric` checks: every configured metric on the rows of every value of a column.
+fn slice_checks(
+    config: &Config,
+    cfg: &crate::config::raw::SlicesConfig,
+    model: &Model,
+    test: &DataFrame,
+    truth: &Truth,
+    predictions: &Predictions,
+) -> Result<(Vec<Check>, Vec<Slice>), InputError> {
+    let min_rows = cfg.min_rows.unwrap_or(30) as usize;
+    let (mut checks, mut slices) = (Vec::new(), Vec::new());
+    for (column, metrics) in &cfg.columns {
+        let values = crate::train::target_text(test, column).map_err(|_| {
+            let names: Vec<String> = test.get_column_names().iter().map(|c| c.to_string()).collect();
+            InputError::one(config.source.problem(
+                &format!("evaluate.slices.columns.{column}"),
+                format!("the slice column '{column}' is not a column of the evaluation set"),
+                crate::error::did_you_mean(column, names.iter().map(String::as_str)),
+            ))
+        })?;
+        let mut groups: std::collections::BTreeMap<(bool, Option<String>), Vec<usize>> = Default::default();
+        for (i, v) in values.into_iter().enumerate() {
+            groups.entry((v.is_none(), v)).or_default().push(i);
+        }
+        for ((_, value), rows) in groups {
+            let shown = value.clone().unwrap_or_else(|| "null".into());
+            let (t, p) = score::resample(truth, predictions, &rows);
+            let (measured, _) = score::score(&model.classes, &t, &p, &|name| metrics.contains_key(name));
+            let judged = rows.len() >= min_rows;
+            for (name, bounds) in metrics {
+                let key = format!("evaluate.slices.columns.{column}.{name}");
+                let severity = bounds.severity.unwrap_or_default();
+                let threshold = Threshold::between(bounds.min, bounds.max);
+                let check = match measured.get(name).copied().filter(|v| v.is_finite()) {
+                    _ if !judged => {
+                        Check::judged("slice-metric", Stage::Evaluate, true, severity).skipped().message(format!(
+                            "{column} = {shown}: {} rows, fewer than min_rows ({min_rows}); not judged",
+                            rows.len()
+                        ))
+                    }
+                    Some(v) => Check::judged(
+                        "slice-metric",
+                        Stage::Evaluate,
+                        bounds.min.is_none_or(|m| v >= m) && bounds.max.is_none_or(|m| v <= m),
+                        severity,
+                    )
+                    .value(v)
+                    .message(format!(
+                        "{name} on {column} = {shown} ({} rows) is {}",
+                        rows.len(),
+                        format_number(v)
+                    )),
+                    None => Check::unmeasured("slice-metric", Stage::Evaluate, severity).message(format!(
+                        "{name} cannot be computed on {column} = {shown} ({} rows; for example a single class)",
+                        rows.len()
+                    )),
+                };
+                checks.push(
+                    check
+                        .column(column)
+                        .threshold(threshold)
+                        .line(config.source.line(&key))
+                        .details(json!({"value": value, "metric": name, "rows": rows.len()})),
+                );
+            }
+            slices.push(Slice { column: column.clone(), value, rows: rows.len(), judged, metrics: measured });
+        }
+    }
+    Ok((checks, slices))
 }
 
 /// The `champion` check: the candidate against the production model on the same rows.

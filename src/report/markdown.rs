@@ -108,6 +108,32 @@ fn evaluation(out: &mut String, report: &Report) {
         }
         let _ = writeln!(out, "<details><summary>Confusion matrix</summary>\n\n{t}\n</details>\n");
     }
+    let mut sliced: Vec<&str> = detail.slices.iter().map(|s| s.column.as_str()).collect();
+    sliced.dedup();
+    for column in sliced {
+        let rows: Vec<_> = detail.slices.iter().filter(|s| s.column == column).collect();
+        let names: Vec<&String> = rows.iter().flat_map(|s| s.metrics.keys()).fold(Vec::new(), |mut v, n| {
+            if !v.contains(&n) {
+                v.push(n);
+            }
+            v
+        });
+        let _ = writeln!(out, "**Slices of {}**\n", escape(column));
+        let mut t = String::from("| Value | Rows |");
+        for n in &names {
+            let _ = write!(t, " {} |", escape(n));
+        }
+        let _ = write!(t, "\n|---|---|{}\n", "---|".repeat(names.len()));
+        for s in rows {
+            let value = s.value.as_deref().map(escape).unwrap_or_else(|| "*missing*".into());
+            let _ = write!(t, "| {value} | {}{} |", s.rows, if s.judged { "" } else { " (too few)" });
+            for n in &names {
+                let _ = write!(t, " {} |", s.metrics.get(*n).map(|v| format_number(*v)).unwrap_or_default());
+            }
+            t.push('\n');
+        }
+        let _ = writeln!(out, "{t}");
+    }
     if let Some(c) = &detail.champion {
         let _ = writeln!(
             out,
