@@ -118,23 +118,111 @@ pub fn parse(text: &str, display: &str, base_dir: PathBuf) -> Result<Config, Inp
         .iter()
         .map(|d| at(d.pos, format!("duplicate key '{}' (first set on line {})", d.key, d.first.line), None))
         .collect();
-    problems
-        .extend(shape::Shape::new(json_schema()).check(&tree).into_iter().map(|i| at(i.pos, i.message, i.suggestion)));
-    if !problems.is_empty() {
+    let issues = shape::Shape::new(json_schema()).check(&tree);
+    let mut positions = BTreeMap::new();
+    collect_positions(&tree, "", &mut positions);
+    let source = Source { display: display.to_string(), base_dir, positions };
+    if !problems.is_empty() || !issues.is_empty() {
+        // Report the rules between keys too, checked on the file without the parts at fault, so
+        // one run shows every problem; a rule that involves a part at fault stays silent.
+        let pruned: Vec<String> = issues.iter().map(|i| i.path.clone()).collect();
+        problems.extend(issues.into_iter().map(|i| at(i.pos, i.message, i.suggestion)));
+        if let Some(raw) = without(&tree, &pruned) {
+            let near_fault = |p: &Problem| {
+                pruned.iter().any(|path| {
+                    ancestors(path)
+                        .any(|a| source.positions.get(a).is_some_and(|pos| p.position == Some((pos.line, pos.col))))
+                })
+            };
+            let seen: Vec<Option<(usize, usize)>> = problems.iter().map(|p| p.position).collect();
+            problems.extend(
+                semantic::check(&raw, &source).into_iter().filter(|p| !seen.contains(&p.position) && !near_fault(p)),
+            );
+        }
+        problems.sort_by_key(|p| p.position);
         return Err(InputError { problems });
     }
     let raw: RawConfig = serde_yaml::from_str(text).map_err(|e| {
         let position = e.location().map(|l| (l.line(), l.column()));
         InputError::one(Problem { file: display.to_string(), position, message: e.to_string(), suggestion: None })
     })?;
-    let mut positions = BTreeMap::new();
-    collect_positions(&tree, "", &mut positions);
-    let source = Source { display: display.to_string(), base_dir, positions };
     let problems = semantic::check(&raw, &source);
     if !problems.is_empty() {
         return Err(InputError { problems });
     }
     Ok(Config { raw, source })
+}
+
+/// `path` and each of its ancestors (`a.b[0].c`, `a.b[0]`, `a.b`, `a`).
+fn ancestors(path: &str) -> impl Iterator<Item = &str> {
+    std::iter::successors(Some(path), |p| p.rfind(['.', '[']).map(|i| &p[..i])).filter(|p| !p.is_empty())
+}
+
+/// The config without the parts at `faults`, if what remains still deserializes. A part whose
+/// removal leaves its parent incomplete takes the parent with it, up to a whole section.
+fn without(tree: &yaml::Node, faults: &[String]) -> Option<RawConfig> {
+    let mut cut: Vec<String> = faults.to_vec();
+    for _ in 0..8 {
+        let value = to_json(tree, "", &cut);
+        if let Ok(raw) = serde_json::from_value::<RawConfig>(value) {
+            return Some(raw);
+        }
+        // Cut one level higher, but never a top-level key (`version`, `data`…) the rest needs.
+        let next: Vec<String> = cut
+            .iter()
+            .map(|p| match p.rfind(['.', '[']) {
+                Some(i) if p[..i].contains('.') || p[..i].contains('[') => p[..i].to_string(),
+                Some(i) if !matches!(&p[..i], "version" | "name" | "data") => p[..i].to_string(),
+                _ => p.clone(),
+            })
+            .collect();
+        if next == cut {
+            return None;
+        }
+        cut = next;
+    }
+    None
+}
+
+/// The tree as JSON, without the nodes at `cut` paths.
+fn to_json(node: &yaml::Node, path: &str, cut: &[String]) -> serde_json::Value {
+    use serde_json::Value;
+    match &node.kind {
+        yaml::Kind::Map(entries) => Value::Object(
+            entries
+                .iter()
+                .filter_map(|e| {
+                    let child = if path.is_empty() { e.key.clone() } else { format!("{path}.{}", e.key) };
+                    (!cut.contains(&child)).then(|| (e.key.clone(), to_json(&e.value, &child, cut)))
+                })
+                .collect(),
+        ),
+        yaml::Kind::Seq(items) => Value::Array(
+            items
+                .iter()
+                .enumerate()
+                .filter_map(|(i, item)| {
+                    let child = format!("{path}[{i}]");
+                    (!cut.contains(&child)).then(|| to_json(item, &child, cut))
+                })
+                .collect(),
+        ),
+        yaml::Kind::Scalar { text, plain } => match yaml::scalar_type(text, *plain) {
+            yaml::ScalarType::Null => Value::Null,
+            yaml::ScalarType::Bool => Value::Bool(text.eq_ignore_ascii_case("true")),
+            yaml::ScalarType::Int => {
+                text.parse::<i64>().map(Value::from).unwrap_or_else(|_| Value::String(text.clone()))
+            }
+            yaml::ScalarType::Float => text
+                .parse::<f64>()
+                .ok()
+                .and_then(serde_json::Number::from_f64)
+                .map(Value::Number)
+                .unwrap_or(Value::Null),
+            _ => Value::String(text.clone()),
+        },
+        yaml::Kind::Alias => Value::Null,
+    }
 }
 
 fn collect_positions(node: &yaml::Node, path: &str, out: &mut BTreeMap<String, Pos>) {
@@ -213,6 +301,23 @@ mod tests {
                 "ml-gates.yaml:7:3: column 'churn' is both data.target and data.id",
                 "ml-gates.yaml:9:3: validate.rows: min (500) is greater than max (10)",
                 "ml-gates.yaml:10:12: validate.ranges.age: min (100) is greater than max (18)",
+            ]
+        );
+    }
+
+    #[test]
+    fn shape_and_rule_problems_are_reported_together() {
+        let text = format!(
+            "{BASE}  id: churn\nvalidate:\n  rows: {{min: 500, max: 10}}\n  nulls: {{max_percent: -3}}\n  ranges: {{age: [100, 18], spend: [0, x]}}\n"
+        );
+        assert_eq!(
+            errors(&text),
+            vec![
+                "ml-gates.yaml:7:3: column 'churn' is both data.target and data.id",
+                "ml-gates.yaml:9:3: validate.rows: min (500) is greater than max (10)",
+                "ml-gates.yaml:10:24: 'validate.nulls.max_percent' must be between 0 and 100, found -3",
+                "ml-gates.yaml:11:12: validate.ranges.age: min (100) is greater than max (18)",
+                "ml-gates.yaml:11:39: 'validate.ranges.spend[1]' must be a number, found the string 'x'",
             ]
         );
     }

@@ -633,7 +633,7 @@ pub struct EvaluateConfig {
     /// Group fairness over a sensitive attribute.
     #[serde(default)]
     pub fairness: Option<FairnessConfig>,
-    /// Behavioural tests (not built yet: checked, not acted on).
+    /// Behavioural tests: invariance and directional expectations.
     #[serde(default)]
     pub behavior: Option<BehaviorConfig>,
     /// Metric bounds per value of a column (checks `slice-metric`).
@@ -836,25 +836,91 @@ impl FairnessConfig {
     }
 }
 
-/// Behavioural tests.
+/// Behavioural tests in the manner of CheckList (Ribeiro et al., 2020): change one feature of
+/// the evaluation rows and watch the predictions (checks `behavior-invariance`, `behavior-directional`).
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BehaviorConfig {
-    /// Directional expectations.
+    /// Changes of a feature that must not change the prediction.
+    #[serde(default)]
+    pub invariance: Vec<InvarianceTest>,
+    /// Changes of a feature that must move the prediction one way.
     #[serde(default)]
     pub directional: Vec<DirectionalTest>,
+    /// The class whose probability is the score of a classifier. Default: the last class in
+    /// sorted order (`1` of 0/1).
+    #[serde(default)]
+    pub class: Option<Scalar>,
+    /// Evaluation rows used (the first ones). Default: all.
+    #[serde(default)]
+    #[schemars(range(min = 1))]
+    pub rows: Option<u32>,
 }
 
-/// A directional expectation: changing a feature moves the prediction one way.
+/// An invariance test: one of `set`, `add` or `shuffle` changes the feature; the prediction must not change.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InvarianceTest {
+    /// A name for the report. Default: a description of the change.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The feature changed.
+    pub feature: String,
+    /// Set the feature to this value on every row.
+    #[serde(default)]
+    pub set: Option<Scalar>,
+    /// Add this number to the feature (numeric features).
+    #[serde(default)]
+    pub add: Option<f64>,
+    /// Shuffle the feature across rows (seeded by `train.seed`).
+    #[serde(default)]
+    pub shuffle: Option<bool>,
+    /// Classification: at most this percent (0-100) of rows may change their predicted class.
+    #[serde(default)]
+    #[schemars(range(min = 0.0, max = 100.0))]
+    pub max_changed_percent: Option<f64>,
+    /// At most this absolute change of any row's score (the class probability of a classifier,
+    /// the predicted value of a regressor).
+    #[serde(default)]
+    #[schemars(range(min = 0.0))]
+    pub max_change: Option<f64>,
+    /// `error` (default) blocks; `warn` only reports.
+    #[serde(default)]
+    pub severity: Option<Severity>,
+}
+
+/// A directional expectation: adding `add` to a feature moves the score the `expect`ed way.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DirectionalTest {
-    /// Feature changed.
+    /// A name for the report. Default: a description of the change.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The numeric feature changed.
     pub feature: String,
     /// Amount added to the feature.
     pub add: f64,
-    /// `increase` or `decrease`.
-    pub expect: String,
+    /// The way the score must move: `increase` or `decrease`.
+    pub expect: Direction,
+    /// At least this percent (0-100) of rows must move the expected way. Default 100.
+    #[serde(default)]
+    #[schemars(range(min = 0.0, max = 100.0))]
+    pub min_percent: Option<f64>,
+    /// Count rows whose score does not change as moving the expected way (CheckList's rule: only
+    /// a move the wrong way fails). Default false: the score must move.
+    #[serde(default)]
+    pub allow_unchanged: Option<bool>,
+    /// `error` (default) blocks; `warn` only reports.
+    #[serde(default)]
+    pub severity: Option<Severity>,
+}
+
+/// Which way a score moves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    Increase,
+    Decrease,
 }
 
 /// The model registry.

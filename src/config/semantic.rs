@@ -147,6 +147,24 @@ pub fn check(raw: &RawConfig, source: &Source) -> Vec<Problem> {
                 ));
             }
         }
+        if let Some(behavior) = &evaluate.behavior {
+            for (i, test) in behavior.invariance.iter().enumerate() {
+                let key = format!("evaluate.behavior.invariance[{i}]");
+                let changes = [test.set.is_some(), test.add.is_some(), test.shuffle == Some(true)];
+                if changes.iter().filter(|c| **c).count() != 1 {
+                    problem(&key, format!("{key} needs exactly one change: set, add or shuffle: true"));
+                }
+                if test.max_changed_percent.is_none() && test.max_change.is_none() {
+                    problem(&key, format!("{key} needs max_changed_percent, max_change or both"));
+                }
+                if test.max_changed_percent.is_some() && data.task == Task::Regression {
+                    problem(
+                        &format!("{key}.max_changed_percent"),
+                        "max_changed_percent counts changed classes: use max_change for a regression".into(),
+                    );
+                }
+            }
+        }
         if let Some(slices) = &evaluate.slices {
             for (column, metrics) in &slices.columns {
                 for (name, bounds) in metrics {

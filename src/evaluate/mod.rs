@@ -2,6 +2,7 @@
 //! thresholds of `evaluate:` — metrics, a trivial baseline, the artifact's size and the latency
 //! of single-row predictions.
 
+pub mod behavior;
 pub mod champion;
 pub mod fairness;
 pub mod metrics;
@@ -65,6 +66,9 @@ pub struct Detail {
     /// `evaluate.slices`: the metrics of every value of each sliced column.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub slices: Vec<Slice>,
+    /// `evaluate.behavior`: every behavioural test, with failing rows.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub behavior: Vec<behavior::Outcome>,
     /// `evaluate.champion`: the candidate against the production model.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub champion: Option<champion::Comparison>,
@@ -84,6 +88,25 @@ pub fn preflight(config: &Config, inputs: &crate::validate::Inputs) -> Result<()
                 key,
                 format!("the fairness attribute '{attribute}' is not a column of the evaluation set"),
                 crate::error::did_you_mean(&attribute, columns.iter().map(String::as_str)),
+            ));
+        }
+    }
+    let behavior = evaluate.behavior.iter();
+    let invariance = behavior.clone().flat_map(|b| {
+        b.invariance.iter().enumerate().map(|(i, t)| (format!("evaluate.behavior.invariance[{i}].feature"), &t.feature))
+    });
+    let directional = behavior.flat_map(|b| {
+        b.directional
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (format!("evaluate.behavior.directional[{i}].feature"), &t.feature))
+    });
+    for (key, feature) in invariance.chain(directional) {
+        if !columns.contains(feature) {
+            problems.push(config.source.problem(
+                &key,
+                format!("the behaviour test's feature '{feature}' is not a column of the evaluation set"),
+                crate::error::did_you_mean(feature, columns.iter().map(String::as_str)),
             ));
         }
     }
@@ -195,6 +218,11 @@ pub fn run(
         checks.extend(fairness_checks);
         detail.fairness = table;
     }
+    if let Some(cfg) = &evaluate.behavior {
+        let (behavior_checks, outcomes) = behavior_checks(config, cfg, model, &test)?;
+        checks.extend(behavior_checks);
+        detail.behavior = outcomes;
+    }
     if let Some(cfg) = &evaluate.slices {
         let (slice_checks, slices) = slice_checks(config, cfg, model, &test, &truth, &predictions)?;
         checks.extend(slice_checks);
@@ -206,6 +234,106 @@ pub fn run(
         detail.champion = comparison;
     }
     Ok(Evaluation { checks, metrics: values, detail })
+}
+
+/// The behavioural tests' checks, one per configured bound, and their outcomes.
+fn behavior_checks(
+    config: &Config,
+    cfg: &crate::config::raw::BehaviorConfig,
+    model: &Model,
+    test: &DataFrame,
+) -> Result<(Vec<Check>, Vec<behavior::Outcome>), InputError> {
+    let source = &config.source;
+    let frame = behavior::head(test, cfg);
+    let class = match (&cfg.class, model.task) {
+        (_, crate::config::raw::Task::Regression) => 0,
+        (Some(c), _) => model.classes.iter().position(|k| *k == c.text()).ok_or_else(|| {
+            InputError::one(source.problem(
+                "evaluate.behavior.class",
+                format!("'{}' is not a class of the model ({})", c.text(), model.classes.join(", ")),
+                None,
+            ))
+        })?,
+        (None, _) => model.classes.len().saturating_sub(1),
+    };
+    let problem = |key: &str, e: String| InputError::one(source.problem(key, e, None));
+    let before = model.predict(&frame).map_err(|e| problem("evaluate.behavior", e.to_string()))?;
+    let setup = behavior::Setup {
+        model,
+        test: &frame,
+        before: &before,
+        class,
+        id: config.raw.data.id.as_deref(),
+        seed: config.raw.train.as_ref().and_then(|t| t.seed).unwrap_or(crate::train::DEFAULT_SEED),
+    };
+    let (mut checks, mut outcomes) = (Vec::new(), Vec::new());
+    let note = |o: &behavior::Outcome| {
+        if o.model_input {
+            String::new()
+        } else {
+            format!(" ('{}' is not an input of the model)", o.feature)
+        }
+    };
+    for (i, t) in cfg.invariance.iter().enumerate() {
+        let key = format!("evaluate.behavior.invariance[{i}]");
+        let o = behavior::invariance(&setup, t).map_err(|e| problem(&key, format!("{key}: {e}")))?;
+        let severity = t.severity.unwrap_or_default();
+        if let (Some(max), Some(v)) = (t.max_changed_percent, o.changed_percent) {
+            checks.push(
+                Check::judged("behavior-invariance", Stage::Evaluate, v <= max, severity)
+                    .column(&t.feature)
+                    .value(v)
+                    .threshold(Threshold::max(max).unit("percent"))
+                    .message(format!(
+                        "{}: the predicted class changed on {}% of {} rows{}",
+                        o.name,
+                        format_number(v),
+                        o.rows,
+                        note(&o)
+                    ))
+                    .line(source.line(&format!("{key}.max_changed_percent"))),
+            );
+        }
+        if let (Some(max), Some(v)) = (t.max_change, o.max_change) {
+            checks.push(
+                Check::judged("behavior-invariance", Stage::Evaluate, v <= max, severity)
+                    .column(&t.feature)
+                    .value(v)
+                    .threshold(Threshold::max(max))
+                    .message(format!(
+                        "{}: the largest score change is {} over {} rows{}",
+                        o.name,
+                        format_number(v),
+                        o.rows,
+                        note(&o)
+                    ))
+                    .line(source.line(&format!("{key}.max_change"))),
+            );
+        }
+        outcomes.push(o);
+    }
+    for (i, t) in cfg.directional.iter().enumerate() {
+        let key = format!("evaluate.behavior.directional[{i}]");
+        let o = behavior::directional(&setup, t).map_err(|e| problem(&key, format!("{key}: {e}")))?;
+        let min = t.min_percent.unwrap_or(100.0);
+        let v = o.moved_percent.unwrap_or(0.0);
+        checks.push(
+            Check::judged("behavior-directional", Stage::Evaluate, v >= min, t.severity.unwrap_or_default())
+                .column(&t.feature)
+                .value(v)
+                .threshold(Threshold::min(min).unit("percent"))
+                .message(format!(
+                    "{}: the score moved the expected way on {}% of {} rows{}",
+                    o.name,
+                    format_number(v),
+                    o.rows,
+                    note(&o)
+                ))
+                .line(source.line(&format!("{key}.min_percent")).or(source.line(&key))),
+        );
+        outcomes.push(o);
+    }
+    Ok((checks, outcomes))
 }
 
 /// One value of a sliced column and the metrics measured on its rows.

@@ -134,6 +134,48 @@ fn evaluation(out: &mut String, report: &Report) {
         }
         let _ = writeln!(out, "{t}");
     }
+    if !detail.behavior.is_empty() {
+        let _ = writeln!(out, "**Behaviour tests**\n");
+        let mut t = String::from("| Test | Kind | Rows | Result |\n|---|---|---|---|\n");
+        for o in &detail.behavior {
+            let result = match (o.changed_percent, o.max_change, o.moved_percent) {
+                (_, _, Some(m)) => format!("moved the expected way on {}% of rows", format_number(m)),
+                (Some(c), Some(m), _) => {
+                    format!("class changed on {}% of rows; largest score change {}", format_number(c), format_number(m))
+                }
+                (None, Some(m), _) => format!("largest change {}", format_number(m)),
+                _ => String::new(),
+            };
+            let note = if o.model_input { "" } else { " (not a model input)" };
+            let _ = writeln!(t, "| {}{note} | {} | {} | {} |", escape(&o.name), o.kind, o.rows, escape(&result));
+        }
+        let _ = writeln!(out, "{t}");
+        for o in detail.behavior.iter().filter(|o| !o.examples.is_empty()) {
+            let mut t = String::from(
+                "| Row | Id | Before | After | Score before | Score after | Class before | Class after |\n|---|---|---|---|---|---|---|---|\n",
+            );
+            for e in &o.examples {
+                let cell = |v: &Option<String>| v.as_deref().map(escape).unwrap_or_default();
+                let _ = writeln!(
+                    t,
+                    "| {} | {} | {} | {} | {} | {} | {} | {} |",
+                    e.row,
+                    cell(&e.id),
+                    cell(&e.before),
+                    cell(&e.after),
+                    format_number(e.score_before),
+                    format_number(e.score_after),
+                    cell(&e.class_before),
+                    cell(&e.class_after)
+                );
+            }
+            let _ = writeln!(
+                out,
+                "<details><summary>Rows that moved most: {}</summary>\n\n{t}\n</details>\n",
+                escape(&o.name)
+            );
+        }
+    }
     if let Some(c) = &detail.champion {
         let _ = writeln!(
             out,
