@@ -6,7 +6,6 @@
 mod drift;
 mod freshness;
 mod leakage;
-mod rowhash;
 mod table;
 mod target;
 
@@ -191,6 +190,27 @@ mod tests {
             assert!(seen.insert(*id), "duplicate check id {id}");
             assert!(id.chars().all(|c| c.is_ascii_lowercase() || c == '-'), "{id} is not kebab-case");
             assert!(docs.contains(&format!("`{id}`")), "{id} is missing from docs/checks.md");
+        }
+    }
+
+    /// Duplicated rows counted like pandas' `duplicated().sum()`, with and without an id column to
+    /// narrow the candidates: ids that repeat on different rows are not duplicates, null ids match.
+    #[test]
+    fn duplicate_rows_are_counted_exactly_with_or_without_an_id() {
+        let dir = tempfile::tempdir().unwrap();
+        // Rows: a pair with the same id but different values; three copies of one row; two copies
+        // of a row with a null id; two rows equal except for a NaN-free float difference.
+        let csv = "id,x,plan\nA,1,basic\nA,2,basic\nB,3,pro\nB,3,pro\nB,3,pro\n,4,pro\n,4,pro\nC,0.5,pro\nD,0.5,pro\n";
+        std::fs::write(dir.path().join("t.csv"), csv).unwrap();
+        for id in ["  id: id\n", ""] {
+            let text = format!(
+                "version: 1\nname: t\ndata:\n  train: t.csv\n  target: plan\n  task: classification\n{id}validate:\n  duplicates: {{max_percent: 100}}\n"
+            );
+            let config = crate::config::parse(&text, "t.yaml", dir.path().to_path_buf()).unwrap();
+            let inputs = super::open_inputs(&config).unwrap();
+            let checks = super::run(&config, &inputs, chrono::Utc::now()).unwrap();
+            let dup = checks.iter().find(|c| c.id == "duplicate-rows").unwrap();
+            assert_eq!(dup.details.as_ref().unwrap()["duplicate_count"], 3.0, "with id line {id:?}: {dup:?}");
         }
     }
 }

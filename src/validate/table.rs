@@ -420,7 +420,7 @@ fn duplicates(ctx: &Ctx<'_>, ds: &Dataset, n_rows: f64, checks: &mut Vec<Check>)
         }
         None => ds.columns(),
     };
-    let repeated = repeated_rows(ds, &subset, n_rows as usize)?;
+    let repeated = repeated_rows(ds, &subset, ctx.config.raw.data.id.as_deref())?;
     let share = percent(repeated, n_rows);
     checks.push(
         Check::judged("duplicate-rows", Stage::Validate, share <= dup.max_percent, severity)
@@ -441,29 +441,47 @@ fn duplicates(ctx: &Ctx<'_>, ds: &Dataset, n_rows: f64, checks: &mut Vec<Check>)
 
 /// Rows identical (in `columns`) to an earlier row, exactly, as pandas' `duplicated().sum()`.
 ///
-/// Keeping whole rows in a hash table costs gigabytes at 10M rows. Instead each row is hashed to
-/// 64 bits in one parallel pass over slices of rows (see `rowhash`), and only hash values seen more than
-/// once are kept: rows with a unique hash are certainly unique. The few rows whose hash repeats are
-/// then compared in full, so a hash collision is never mistaken for a duplicate.
-fn repeated_rows(ds: &Dataset, columns: &[String], n_rows: usize) -> PolarsResult<f64> {
-    let hashes = super::rowhash::row_hashes(&ds.lazy(), columns, n_rows)?;
-    let (repeated, rows_sharing_a_hash) = crate::stats::repeated_keys(&hashes);
+/// Keeping whole rows in a hash table costs gigabytes at 10M rows. Instead a streaming pass hashes
+/// each row's key to 64 bits and keeps only hash values seen more than once: a row whose key hash
+/// is unique cannot repeat another row. The key is the id column (`data.id`) when it is among the
+/// compared columns, since two equal rows have equal ids, so only that one column is read;
+/// otherwise the whole row. The rows whose key hash repeats (usually few) are then read in full
+/// and compared exactly, so a hash collision is never mistaken for a duplicate.
+fn repeated_rows(ds: &Dataset, columns: &[String], id: Option<&str>) -> PolarsResult<f64> {
+    let key: Vec<&str> = match id.filter(|id| columns.iter().any(|c| c == id)) {
+        Some(id) => vec![id],
+        None => columns.iter().map(String::as_str).collect(),
+    };
+    // Each column hashed with its own seed, summed with wrapping addition: cheaper than hashing a
+    // struct of the row, and position-aware, since equal values in two columns hash differently.
+    let key_hash = || {
+        key.iter()
+            .enumerate()
+            .map(|(i, c)| col(*c).hash(0x6d6c + i as u64, 0x6761, 0x7465, 0x7321))
+            .reduce(|a, b| a + b)
+            .unwrap_or_else(|| lit(0u64))
+    };
+    let frame = collect(ds.lazy().select([key_hash().alias("hash")]))?;
+    let mut hashes: Vec<u64> = Vec::with_capacity(frame.height());
+    for chunk in frame.column("hash")?.u64()?.downcast_iter() {
+        hashes.extend_from_slice(chunk.values());
+    }
+    drop(frame);
+    let (repeated, _) = crate::stats::repeated_keys(&hashes);
+    drop(hashes);
     if repeated.is_empty() {
         return Ok(0.0);
     }
-    // Only rows whose hash repeats can be duplicates: compare those in full.
-    let repeated: std::collections::HashSet<u64> = repeated.into_iter().collect();
-    let candidates: Vec<IdxSize> =
-        hashes.iter().enumerate().filter(|(_, h)| repeated.contains(h)).map(|(i, _)| i as IdxSize).collect();
-    drop(hashes);
+    // Every row of a duplicated pair is among the candidates: count duplicates among them.
     let selected: Vec<Expr> = columns.iter().map(|c| col(c.as_str())).collect();
+    let repeated = Series::new("hash".into(), repeated);
+    let candidates = collect(ds.lazy().filter(key_hash().is_in(lit(repeated).implode(false), false)).select(selected))?;
     let distinct = collect(
-        ds.lazy()
-            .with_row_index("__ml_gates_row", None)
-            .filter(col("__ml_gates_row").is_in(lit(Series::new("rows".into(), candidates)).implode(false), false))
-            .select(selected)
+        candidates
+            .clone()
+            .lazy()
             .unique(None, UniqueKeepStrategy::Any)
             .select([len().cast(DataType::Float64).alias("n")]),
     )?;
-    Ok(rows_sharing_a_hash as f64 - scalar_f64(&distinct, "n")?.unwrap_or(0.0))
+    Ok(candidates.height() as f64 - scalar_f64(&distinct, "n")?.unwrap_or(0.0))
 }
