@@ -178,7 +178,7 @@ fn train_and_save(
     config: &config::Config,
     inputs: &ml_gates::validate::Inputs,
     path: &std::path::Path,
-) -> anyhow::Result<(ml_gates::model::Model, polars::prelude::DataFrame, u64)> {
+) -> anyhow::Result<(ml_gates::train::Trained, u64)> {
     let train_cfg = train_config(config)?;
     let trained = ml_gates::train::run(config, train_cfg, inputs)?;
     let (sha, bytes) = ml_gates::model::artifact::save(&trained.model, path)?;
@@ -190,7 +190,7 @@ fn train_and_save(
         path.display(),
         bytes
     );
-    Ok((trained.model, trained.test, bytes))
+    Ok((trained, bytes))
 }
 
 fn train(args: TrainArgs) -> anyhow::Result<u8> {
@@ -216,8 +216,8 @@ fn evaluate(args: EvaluateArgs) -> anyhow::Result<u8> {
         })
     })?;
     let bytes = std::fs::metadata(&path).map(|m| m.len()).ok();
-    let (_, test) = ml_gates::train::datasets(&config, &inputs)?;
-    let evaluation = ml_gates::evaluate::run(&config, &model, &test, bytes)?;
+    let (train, test) = ml_gates::train::datasets(&config, &inputs)?;
+    let evaluation = ml_gates::evaluate::run(&config, &model, &train, &test, bytes)?;
     let mut report = Report::new(&config.raw.name, &config.source.display);
     report.add_evaluation(evaluation);
     print_report(&report, args.format, args.color)?;
@@ -234,8 +234,8 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
     // Gate before training: a failed data gate stops the pipeline here.
     if report.exit_code() == 0 {
         let path = model_path(&config, args.model);
-        let (model, test, bytes) = train_and_save(&config, &inputs, &path)?;
-        let evaluation = ml_gates::evaluate::run(&config, &model, &test, Some(bytes))?;
+        let (trained, bytes) = train_and_save(&config, &inputs, &path)?;
+        let evaluation = ml_gates::evaluate::run(&config, &trained.model, &trained.train, &trained.test, Some(bytes))?;
         report.add_evaluation(evaluation);
     } else {
         eprintln!("the data gate failed: not training");

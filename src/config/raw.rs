@@ -636,9 +636,30 @@ pub struct EvaluateConfig {
     /// Behavioural tests: invariance and directional expectations.
     #[serde(default)]
     pub behavior: Option<BehaviorConfig>,
+    /// Flag a feature that alone predicts the target almost perfectly (check `leakage-suspicion`).
+    #[serde(default)]
+    pub leakage_suspicion: Option<LeakageSuspicionConfig>,
     /// Metric bounds per value of a column (checks `slice-metric`).
     #[serde(default)]
     pub slices: Option<SlicesConfig>,
+}
+
+/// Leakage suspicion: each feature alone, as a one-feature rule fitted on the training set.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LeakageSuspicionConfig {
+    /// The highest score a single feature may reach: balanced accuracy (classification) or R²
+    /// (regression) of its one-feature rule on the evaluation set. Default 0.95.
+    #[serde(default)]
+    #[schemars(range(max = 1.0))]
+    pub max_score: Option<f64>,
+    /// Equal-frequency bins of a numeric feature's rule. Default 20.
+    #[serde(default)]
+    #[schemars(range(min = 2, max = 1000))]
+    pub bins: Option<u32>,
+    /// `warn` (default: a suspicion, not a proof) only reports; `error` blocks.
+    #[serde(default)]
+    pub severity: Option<Severity>,
 }
 
 /// Metric bounds per value of a column, e.g. accuracy of every plan at least 0.85.

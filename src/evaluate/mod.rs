@@ -5,6 +5,7 @@
 pub mod behavior;
 pub mod champion;
 pub mod fairness;
+pub mod leakage;
 pub mod metrics;
 pub mod score;
 
@@ -69,6 +70,9 @@ pub struct Detail {
     /// `evaluate.behavior`: every behavioural test, with failing rows.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub behavior: Vec<behavior::Outcome>,
+    /// `evaluate.leakage_suspicion`: every feature's score alone, highest first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub single_feature_scores: Vec<leakage::FeatureScore>,
     /// `evaluate.champion`: the candidate against the production model.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub champion: Option<champion::Comparison>,
@@ -165,6 +169,7 @@ fn fairness_attribute(config: &Config, cfg: &crate::config::raw::FairnessConfig)
 pub fn run(
     config: &Config,
     model: &Model,
+    train: &DataFrame,
     test: &DataFrame,
     artifact_bytes: Option<u64>,
 ) -> Result<Evaluation, InputError> {
@@ -222,6 +227,11 @@ pub fn run(
         let (behavior_checks, outcomes) = behavior_checks(config, cfg, model, &test)?;
         checks.extend(behavior_checks);
         detail.behavior = outcomes;
+    }
+    if let Some(cfg) = &evaluate.leakage_suspicion {
+        let (check, scores) = leakage_check(config, cfg, model, train, &test)?;
+        checks.push(check);
+        detail.single_feature_scores = scores;
     }
     if let Some(cfg) = &evaluate.slices {
         let (slice_checks, slices) = slice_checks(config, cfg, model, &test, &truth, &predictions)?;
@@ -334,6 +344,67 @@ fn behavior_checks(
         outcomes.push(o);
     }
     Ok((checks, outcomes))
+}
+
+/// The `leakage-suspicion` check: the feature that predicts the target best on its own.
+fn leakage_check(
+    config: &Config,
+    cfg: &crate::config::raw::LeakageSuspicionConfig,
+    model: &Model,
+    train: &DataFrame,
+    test: &DataFrame,
+) -> Result<(Check, Vec<leakage::FeatureScore>), InputError> {
+    let target_of = |frame: &DataFrame| match model.task {
+        crate::config::raw::Task::Classification => {
+            crate::train::target_text(frame, &model.target).map(leakage::Target::Labels)
+        }
+        crate::config::raw::Task::Regression => {
+            crate::train::target_values(frame, &model.target).map(leakage::Target::Values)
+        }
+    };
+    let problem = |e: PolarsError| {
+        InputError::one(config.source.problem("evaluate.leakage_suspicion", format!("leakage suspicion: {e}"), None))
+    };
+    let features: Vec<(String, bool)> = model.inputs.iter().map(|c| (c.name.clone(), c.kind == "numeric")).collect();
+    let bins = cfg.bins.unwrap_or(20) as usize;
+    let scores = leakage::scores(
+        train,
+        test,
+        &features,
+        &target_of(train).map_err(problem)?,
+        &target_of(test).map_err(problem)?,
+        bins,
+    )
+    .map_err(problem)?;
+    let max = cfg.max_score.unwrap_or(0.95);
+    let severity = cfg.severity.unwrap_or(Severity::Warn);
+    let what = if model.task == crate::config::raw::Task::Classification { "balanced accuracy" } else { "R²" };
+    let check = match scores.first() {
+        Some(top) => Check::judged("leakage-suspicion", Stage::Evaluate, top.score <= max, severity)
+            .column(&top.feature)
+            .value(top.score)
+            .threshold(Threshold::max(max))
+            .message(if top.score <= max {
+                format!(
+                    "no feature alone predicts the target: the best, '{}', reaches {what} {}",
+                    top.feature,
+                    format_number(top.score)
+                )
+            } else {
+                format!(
+                    "'{}' alone predicts the target with {what} {}: check that it is known before the outcome",
+                    top.feature,
+                    format_number(top.score)
+                )
+            }),
+        None => Check::judged("leakage-suspicion", Stage::Evaluate, true, severity)
+            .skipped()
+            .message("the model has no input features to score"),
+    };
+    let check = check.line(
+        config.source.line("evaluate.leakage_suspicion.max_score").or(config.source.line("evaluate.leakage_suspicion")),
+    );
+    Ok((check, scores))
 }
 
 /// One value of a sliced column and the metrics measured on its rows.

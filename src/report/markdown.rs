@@ -108,6 +108,14 @@ fn evaluation(out: &mut String, report: &Report) {
         }
         let _ = writeln!(out, "<details><summary>Confusion matrix</summary>\n\n{t}\n</details>\n");
     }
+    if !detail.single_feature_scores.is_empty() {
+        let mut t = String::from("| Feature | Score alone |\n|---|---|\n");
+        for f in detail.single_feature_scores.iter().take(10) {
+            let _ = writeln!(t, "| {} | {} |", escape(&f.feature), format_number(f.score));
+        }
+        let _ =
+            writeln!(out, "<details><summary>Each feature alone (leakage suspicion)</summary>\n\n{t}\n</details>\n");
+    }
     let mut sliced: Vec<&str> = detail.slices.iter().map(|s| s.column.as_str()).collect();
     sliced.dedup();
     for column in sliced {

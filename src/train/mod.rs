@@ -17,6 +17,8 @@ pub const DEFAULT_SEED: u64 = 42;
 /// A trained model and the rows it is evaluated on.
 pub struct Trained {
     pub model: Model,
+    /// The rows the model was fitted on (labelled rows of the training set).
+    pub train: DataFrame,
     pub test: DataFrame,
 }
 
@@ -236,7 +238,7 @@ pub fn run(config: &Config, train_cfg: &TrainConfig, inputs: &Inputs) -> Result<
             target_mean,
         },
     };
-    Ok(Trained { model, test })
+    Ok(Trained { model, train, test })
 }
 
 /// Rows of the evaluation set that came out of `data.train` (a split), so they are not counted as dropped.
