@@ -72,9 +72,16 @@ struct EvaluateArgs {
     /// The config file. Paths inside it are relative to its folder.
     #[arg(short, long, default_value = "ml-gates.yaml", value_name = "FILE")]
     config: PathBuf,
-    /// The model artifact to evaluate. Default: .ml-gates/<name>.model beside the config file.
+    /// The model artifact to evaluate. Default: .ml-gates/<name>.model beside the config file. With
+    /// --predictions: the model file of any framework, only measured for the size gate.
     #[arg(short, long, value_name = "FILE")]
     model: Option<PathBuf>,
+    /// Gate predictions made elsewhere instead of a model artifact: a CSV, Parquet or NDJSON file
+    /// with one row per evaluation row, in order, and a `prediction` column (plus `probability`
+    /// for a binary classifier, or `probability_<class>` columns). Gates that need the model in
+    /// process (latency, behaviour) report an error.
+    #[arg(short, long, value_name = "FILE")]
+    predictions: Option<PathBuf>,
     /// How to print the report: a terminal table, the JSON report (docs/report.md), or GitHub-flavoured Markdown.
     #[arg(short, long, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -197,27 +204,101 @@ fn train(args: TrainArgs) -> anyhow::Result<u8> {
     let config = config::load(&args.config)?;
     let inputs = ml_gates::validate::open_inputs(&config)?;
     ml_gates::evaluate::preflight(&config, &inputs)?;
-    let path = model_path(&config, args.model);
-    train_and_save(&config, &inputs, &path)?;
+    let train_cfg = train_config(&config)?;
+    if train_cfg.command.is_some() {
+        let (train, test) = ml_gates::train::datasets(&config, &inputs)?;
+        run_external(&config, train_cfg, &train, &test)?;
+    } else {
+        let path = model_path(&config, args.model);
+        train_and_save(&config, &inputs, &path)?;
+    }
     Ok(0)
+}
+
+/// Run the external trainer and report where its output went.
+fn run_external(
+    config: &config::Config,
+    train_cfg: &config::raw::TrainConfig,
+    train: &polars::prelude::DataFrame,
+    test: &polars::prelude::DataFrame,
+) -> anyhow::Result<ml_gates::train::external::ExternalRun> {
+    eprintln!("running train.command on {} training and {} evaluation rows", train.height(), test.height());
+    let run = ml_gates::train::external::run(config, train_cfg, train, test)?;
+    eprintln!(
+        "train.command finished in {} s; predictions {}",
+        ml_gates::report::format_number(run.seconds),
+        run.predictions.display()
+    );
+    Ok(run)
+}
+
+/// Evaluate predictions made elsewhere, from `file`; `model_file` (any framework) for the size gate.
+fn evaluate_external(
+    config: &config::Config,
+    train: &polars::prelude::DataFrame,
+    test: &polars::prelude::DataFrame,
+    file: &std::path::Path,
+    model_file: Option<&std::path::Path>,
+) -> anyhow::Result<ml_gates::evaluate::Evaluation> {
+    let file_problem = |path: &std::path::Path, message: String| {
+        InputError::one(ml_gates::error::Problem {
+            file: path.display().to_string(),
+            position: None,
+            message,
+            suggestion: None,
+        })
+    };
+    let classes = ml_gates::evaluate::external::training_classes(config, train).map_err(|e| file_problem(file, e))?;
+    let predictions =
+        ml_gates::evaluate::external::read_predictions(file, config.raw.data.task, &classes, test.height())
+            .map_err(|e| file_problem(file, e))?;
+    let candidate =
+        ml_gates::evaluate::external::candidate(config, train, predictions).map_err(|e| file_problem(file, e))?;
+    let bytes = match model_file {
+        Some(m) => {
+            Some(std::fs::metadata(m).map_err(|e| file_problem(m, format!("cannot read the model file: {e}")))?.len())
+        }
+        None => None,
+    };
+    Ok(ml_gates::evaluate::run(config, &candidate, train, test, bytes)?)
 }
 
 fn evaluate(args: EvaluateArgs) -> anyhow::Result<u8> {
     let config = config::load(&args.config)?;
     let inputs = ml_gates::validate::open_inputs(&config)?;
     ml_gates::evaluate::preflight(&config, &inputs)?;
-    let path = model_path(&config, args.model);
-    let model = ml_gates::model::artifact::load(&path).map_err(|e| {
-        InputError::one(ml_gates::error::Problem {
-            file: path.display().to_string(),
-            position: None,
-            message: e.to_string(),
-            suggestion: None,
-        })
-    })?;
-    let bytes = std::fs::metadata(&path).map(|m| m.len()).ok();
     let (train, test) = ml_gates::train::datasets(&config, &inputs)?;
-    let evaluation = ml_gates::evaluate::run(&config, &model, &train, &test, bytes)?;
+    let external = config.raw.train.as_ref().filter(|t| t.command.is_some());
+    let evaluation = match (&args.predictions, external) {
+        (Some(file), _) => evaluate_external(&config, &train, &test, file, args.model.as_deref())?,
+        (None, Some(train_cfg)) => {
+            let file = ml_gates::train::external::predictions_path(&config, train_cfg);
+            if !file.is_file() {
+                return Err(InputError::one(config.source.problem(
+                    "train.command",
+                    format!("no predictions from train.command yet ({}): run `ml-gates train` first", file.display()),
+                    None,
+                ))
+                .into());
+            }
+            let model_file =
+                train_cfg.model_file.as_ref().map(|m| ml_gates::train::external::output_dir(&config).join(m));
+            evaluate_external(&config, &train, &test, &file, model_file.as_deref())?
+        }
+        (None, None) => {
+            let path = model_path(&config, args.model);
+            let model = ml_gates::model::artifact::load(&path).map_err(|e| {
+                InputError::one(ml_gates::error::Problem {
+                    file: path.display().to_string(),
+                    position: None,
+                    message: e.to_string(),
+                    suggestion: None,
+                })
+            })?;
+            let bytes = std::fs::metadata(&path).map(|m| m.len()).ok();
+            ml_gates::evaluate::run(&config, &ml_gates::evaluate::Candidate::built_in(&model), &train, &test, bytes)?
+        }
+    };
     let mut report = Report::new(&config.raw.name, &config.source.display);
     report.add_evaluation(evaluation);
     print_report(&report, args.format, args.color)?;
@@ -233,9 +314,17 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
     report.add_stage(Stage::Validate, ml_gates::validate::run(&config, &inputs, now)?);
     // Gate before training: a failed data gate stops the pipeline here.
     if report.exit_code() == 0 {
-        let path = model_path(&config, args.model);
-        let (trained, bytes) = train_and_save(&config, &inputs, &path)?;
-        let evaluation = ml_gates::evaluate::run(&config, &trained.model, &trained.train, &trained.test, Some(bytes))?;
+        let train_cfg = train_config(&config)?;
+        let evaluation = if train_cfg.command.is_some() {
+            let (train, test) = ml_gates::train::datasets(&config, &inputs)?;
+            let run = run_external(&config, train_cfg, &train, &test)?;
+            evaluate_external(&config, &train, &test, &run.predictions, run.model_file.as_deref())?
+        } else {
+            let path = model_path(&config, args.model);
+            let (trained, bytes) = train_and_save(&config, &inputs, &path)?;
+            let candidate = ml_gates::evaluate::Candidate::built_in(&trained.model);
+            ml_gates::evaluate::run(&config, &candidate, &trained.train, &trained.test, Some(bytes))?
+        };
         report.add_evaluation(evaluation);
     } else {
         eprintln!("the data gate failed: not training");

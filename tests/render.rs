@@ -91,8 +91,14 @@ fn evaluation_report(config: &str) -> Report {
     let config = ml_gates::config::load(Path::new(config)).expect("config loads");
     let inputs = ml_gates::validate::open_inputs(&config).expect("data opens");
     let trained = ml_gates::train::run(&config, config.raw.train.as_ref().unwrap(), &inputs).expect("trains");
-    let evaluation =
-        ml_gates::evaluate::run(&config, &trained.model, &trained.train, &trained.test, None).expect("evaluates");
+    let evaluation = ml_gates::evaluate::run(
+        &config,
+        &ml_gates::evaluate::Candidate::built_in(&trained.model),
+        &trained.train,
+        &trained.test,
+        None,
+    )
+    .expect("evaluates");
     let mut report = Report::new(&config.raw.name, "ml-gates.yaml");
     report.add_evaluation(evaluation);
     report

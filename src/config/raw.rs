@@ -573,8 +573,23 @@ pub struct Bounds {
 #[serde(deny_unknown_fields)]
 pub struct TrainConfig {
     /// Built-in model: logistic_regression, decision_tree, random_forest (classification);
-    /// linear_regression, ridge, lasso, elastic_net (regression).
-    pub model: crate::model::estimator::ModelKind,
+    /// linear_regression, ridge, lasso, elastic_net (regression). Give `model` or `command`.
+    #[serde(default)]
+    pub model: Option<crate::model::estimator::ModelKind>,
+    /// An external trainer instead: a shell command (run with `sh -c` in the config's folder) that
+    /// trains with any framework and writes predictions for the evaluation set (docs/external.md).
+    #[serde(default)]
+    pub command: Option<String>,
+    /// Seconds `command` may run before it is stopped. Default 3600.
+    #[serde(default)]
+    #[schemars(range(min = 1))]
+    pub timeout_seconds: Option<u64>,
+    /// The predictions file `command` writes into $ML_GATES_OUTPUT. Default `predictions.csv`.
+    #[serde(default)]
+    pub predictions: Option<String>,
+    /// The model file `command` writes into $ML_GATES_OUTPUT, measured by the size gate.
+    #[serde(default)]
+    pub model_file: Option<String>,
     /// Hyperparameters of the model; docs/models.md lists each model's, with defaults.
     #[serde(default)]
     pub params: IndexMap<String, serde_json::Value>,

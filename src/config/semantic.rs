@@ -67,7 +67,38 @@ pub fn check(raw: &RawConfig, source: &Source) -> Vec<Problem> {
     }
 
     if let Some(train) = &raw.train {
-        let model = train.model;
+        match (&train.model, &train.command) {
+            (Some(_), Some(_)) => problem("train.command", "give train.model or train.command, not both".into()),
+            (None, None) => problem(
+                "train",
+                "train needs a built-in model (train.model) or an external trainer (train.command)".into(),
+            ),
+            (None, Some(_)) => {
+                for key in ["params", "preprocess"] {
+                    let set = if key == "params" { !train.params.is_empty() } else { train.preprocess.is_some() };
+                    if set {
+                        problem(
+                            &format!("train.{key}"),
+                            format!("train.{key} configures a built-in model; train.command trains its own"),
+                        );
+                    }
+                }
+            }
+            (Some(_), None) => {
+                for (key, set) in [
+                    ("timeout_seconds", train.timeout_seconds.is_some()),
+                    ("predictions", train.predictions.is_some()),
+                    ("model_file", train.model_file.is_some()),
+                ] {
+                    if set {
+                        problem(&format!("train.{key}"), format!("train.{key} belongs to train.command"));
+                    }
+                }
+            }
+        }
+    }
+    if let Some(model) = raw.train.as_ref().and_then(|t| t.model) {
+        let train = raw.train.as_ref().expect("train is set");
         match (model.is_classifier(), data.task) {
             (true, Task::Regression) | (false, Task::Classification) => problem(
                 "train.model",

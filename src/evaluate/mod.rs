@@ -4,6 +4,7 @@
 
 pub mod behavior;
 pub mod champion;
+pub mod external;
 pub mod fairness;
 pub mod leakage;
 pub mod metrics;
@@ -53,6 +54,55 @@ pub struct Evaluation {
     pub checks: Vec<Check>,
     pub metrics: IndexMap<String, f64>,
     pub detail: Detail,
+}
+
+/// The model under evaluation: a built-in model in process, or an external one known by its
+/// predictions for the evaluation set.
+pub struct Candidate<'a> {
+    pub task: Task,
+    pub target: String,
+    /// Sorted class labels (classification).
+    pub classes: Vec<String>,
+    /// The input columns, for the leakage suspicion.
+    pub inputs: Vec<crate::model::InputColumn>,
+    /// Class shares and target mean of the training set, for the trivial baselines.
+    pub class_shares: Vec<(String, f64)>,
+    pub target_mean: f64,
+    /// The model itself, when it runs in process (latency and behaviour need it).
+    pub model: Option<&'a Model>,
+    /// Predictions for every row of the evaluation set, when made elsewhere.
+    pub predictions: Option<Predictions>,
+}
+
+impl<'a> Candidate<'a> {
+    /// A model trained by ml-gates.
+    pub fn built_in(model: &'a Model) -> Self {
+        Self {
+            task: model.task,
+            target: model.target.clone(),
+            classes: model.classes.clone(),
+            inputs: model.inputs.clone(),
+            class_shares: model.training.class_shares.clone(),
+            target_mean: model.training.target_mean.unwrap_or(0.0),
+            model: Some(model),
+            predictions: None,
+        }
+    }
+
+    pub fn training_class_shares(&self) -> &[(String, f64)] {
+        &self.class_shares
+    }
+
+    pub fn training_target_mean(&self) -> f64 {
+        self.target_mean
+    }
+
+    /// The in-process model, or why a gate that needs one cannot run.
+    fn in_process(&self) -> Result<&'a Model, String> {
+        self.model.ok_or_else(|| {
+            "the model is external (its predictions were given): this gate needs the model in process".to_string()
+        })
+    }
 }
 
 /// The evaluation's tables, part of the JSON report (`evaluation`) and of its Markdown rendering.
@@ -165,10 +215,26 @@ fn fairness_attribute(config: &Config, cfg: &crate::config::raw::FairnessConfig)
     }
 }
 
+/// The predictions of the rows where `keep` is true.
+fn keep_rows(predictions: &Predictions, keep: &BooleanChunked) -> Predictions {
+    let rows: Vec<usize> = keep.iter().enumerate().filter(|(_, k)| k.unwrap_or(false)).map(|(i, _)| i).collect();
+    match predictions {
+        Predictions::Classes { labels, probabilities } => Predictions::Classes {
+            labels: rows.iter().map(|&i| labels[i].clone()).collect(),
+            probabilities: if probabilities.is_empty() {
+                Vec::new()
+            } else {
+                rows.iter().map(|&i| probabilities[i].clone()).collect()
+            },
+        },
+        Predictions::Values(v) => Predictions::Values(rows.iter().map(|&i| v[i]).collect()),
+    }
+}
+
 /// Evaluate `model` on `test`; `artifact_bytes` is the size of its file, for the size gate.
 pub fn run(
     config: &Config,
-    model: &Model,
+    model: &Candidate<'_>,
     train: &DataFrame,
     test: &DataFrame,
     artifact_bytes: Option<u64>,
@@ -176,13 +242,16 @@ pub fn run(
     let source = &config.source;
     let problem = |e: String| InputError::one(source.problem("data.test", e, None));
     let target = &model.target;
-    let test = test
-        .clone()
-        .lazy()
-        .filter(col(target.as_str()).is_not_null())
-        .collect()
+    let labelled = test
+        .column(target.as_str())
+        .map(|c| c.is_not_null())
         .map_err(|e| problem(format!("cannot read the evaluation set: {e}")))?;
-    let predictions = model.predict(&test).map_err(|e| problem(format!("cannot predict the evaluation set: {e}")))?;
+    let test = test.filter(&labelled).map_err(|e| problem(format!("cannot read the evaluation set: {e}")))?;
+    let predictions = match (&model.predictions, model.model) {
+        (Some(p), _) => keep_rows(p, &labelled),
+        (None, Some(m)) => m.predict(&test).map_err(|e| problem(format!("cannot predict the evaluation set: {e}")))?,
+        (None, None) => return Err(problem("no model and no predictions to evaluate".into())),
+    };
     let truth = match model.task {
         crate::config::raw::Task::Classification => {
             crate::train::target_text(&test, target).map(|t| Truth::Labels(t.into_iter().flatten().collect()))
@@ -250,7 +319,7 @@ pub fn run(
 fn behavior_checks(
     config: &Config,
     cfg: &crate::config::raw::BehaviorConfig,
-    model: &Model,
+    model: &Candidate<'_>,
     test: &DataFrame,
 ) -> Result<(Vec<Check>, Vec<behavior::Outcome>), InputError> {
     let source = &config.source;
@@ -267,9 +336,28 @@ fn behavior_checks(
         (None, _) => model.classes.len().saturating_sub(1),
     };
     let problem = |key: &str, e: String| InputError::one(source.problem(key, e, None));
-    let before = model.predict(&frame).map_err(|e| problem("evaluate.behavior", e.to_string()))?;
+    let in_process = match model.in_process() {
+        Ok(m) => m,
+        Err(why) => {
+            let tests = cfg
+                .invariance
+                .iter()
+                .map(|t| ("behavior-invariance", &t.feature, t.severity))
+                .chain(cfg.directional.iter().map(|t| ("behavior-directional", &t.feature, t.severity)));
+            let checks = tests
+                .map(|(id, feature, severity)| {
+                    Check::unmeasured(id, Stage::Evaluate, severity.unwrap_or_default())
+                        .column(feature)
+                        .message(why.clone())
+                        .line(source.line("evaluate.behavior"))
+                })
+                .collect();
+            return Ok((checks, Vec::new()));
+        }
+    };
+    let before = in_process.predict(&frame).map_err(|e| problem("evaluate.behavior", e.to_string()))?;
     let setup = behavior::Setup {
-        model,
+        model: in_process,
         test: &frame,
         before: &before,
         class,
@@ -350,7 +438,7 @@ fn behavior_checks(
 fn leakage_check(
     config: &Config,
     cfg: &crate::config::raw::LeakageSuspicionConfig,
-    model: &Model,
+    model: &Candidate<'_>,
     train: &DataFrame,
     test: &DataFrame,
 ) -> Result<(Check, Vec<leakage::FeatureScore>), InputError> {
@@ -423,7 +511,7 @@ pub struct Slice {
 fn slice_checks(
     config: &Config,
     cfg: &crate::config::raw::SlicesConfig,
-    model: &Model,
+    model: &Candidate<'_>,
     test: &DataFrame,
     truth: &Truth,
     predictions: &Predictions,
@@ -494,7 +582,7 @@ fn slice_checks(
 fn champion_check(
     config: &Config,
     cfg: &crate::config::raw::ChampionConfig,
-    model: &Model,
+    model: &Candidate<'_>,
     test: &DataFrame,
     truth: &Truth,
     predictions: &Predictions,
@@ -561,7 +649,7 @@ fn champion_check(
 /// The `fairness` checks, one per configured disparity bound, and the group table.
 fn fairness_checks(
     config: &Config,
-    model: &Model,
+    model: &Candidate<'_>,
     cfg: &crate::config::raw::FairnessConfig,
     test: &DataFrame,
     truth: &[String],
@@ -662,7 +750,7 @@ fn metric_check(config: &Config, name: &str, bounds: &Bounds, value: Option<f64>
 
 fn baseline_check(
     config: &Config,
-    model: &Model,
+    model: &Candidate<'_>,
     baseline: &BaselineConfig,
     test: &DataFrame,
     values: &IndexMap<String, f64>,
@@ -738,13 +826,22 @@ fn baseline_check(
 
 fn latency_check(
     config: &Config,
-    model: &Model,
+    model: &Candidate<'_>,
     test: &DataFrame,
     cfg: &crate::config::raw::LatencyConfig,
 ) -> Result<Check, InputError> {
     let rows = (cfg.rows.unwrap_or(1000) as usize).min(test.height()).max(1);
     let warmup = cfg.warmup.unwrap_or(100) as usize;
     let problem = |e: String| InputError::one(config.source.problem("evaluate.latency", e, None));
+    let model = match model.in_process() {
+        Ok(m) => m,
+        Err(why) => {
+            return Ok(Check::unmeasured("latency-p99", Stage::Evaluate, cfg.severity.unwrap_or_default())
+                .threshold(Threshold::max(cfg.p99_ms).unit("ms"))
+                .message(why)
+                .line(config.source.line("evaluate.latency.p99_ms")))
+        }
+    };
     let mut histogram =
         hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).map_err(|e| problem(e.to_string()))?;
     for i in 0..warmup {

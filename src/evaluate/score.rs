@@ -54,6 +54,10 @@ pub fn score(
                 put(&format!("recall_{suffix}"), &|| metrics::precision_recall_f1(&cm, average, &positive).1);
                 put(&format!("f1_{suffix}"), &|| metrics::precision_recall_f1(&cm, average, &positive).2);
             }
+            // Predictions made elsewhere may come without probabilities: no ranking metrics then.
+            if probabilities.is_empty() {
+                return (values, Some(cm));
+            }
             // A true label the model does not know has probability 0: log loss is then undefined.
             if truth.iter().all(|t| classes.contains(t)) {
                 put("log_loss", &|| metrics::log_loss(truth, classes, probabilities));
@@ -89,7 +93,11 @@ pub fn resample(truth: &Truth, predictions: &Predictions, rows: &[usize]) -> (Tr
     let predictions = match predictions {
         Predictions::Classes { labels, probabilities } => Predictions::Classes {
             labels: rows.iter().map(|&i| labels[i].clone()).collect(),
-            probabilities: rows.iter().map(|&i| probabilities[i].clone()).collect(),
+            probabilities: if probabilities.is_empty() {
+                Vec::new()
+            } else {
+                rows.iter().map(|&i| probabilities[i].clone()).collect()
+            },
         },
         Predictions::Values(v) => Predictions::Values(rows.iter().map(|&i| v[i]).collect()),
     };

@@ -1,6 +1,8 @@
 //! Training with the built-in models: the training and evaluation sets, the feature pipeline and
 //! the estimator, fitted on the training set only, returned as a [`Model`].
 
+pub mod external;
+
 use crate::config::raw::{Task, TrainConfig};
 use crate::config::Config;
 use crate::data::is_numeric;
@@ -181,6 +183,13 @@ pub fn run(config: &Config, train_cfg: &TrainConfig, inputs: &Inputs) -> Result<
 
     let seed = train_cfg.seed.unwrap_or(DEFAULT_SEED);
     let params = Params(&train_cfg.params);
+    let Some(kind) = train_cfg.model else {
+        return Err(InputError::one(source.problem(
+            "train",
+            "train.model is not set: nothing to fit in process",
+            None,
+        )));
+    };
     let mut class_shares = Vec::new();
     let mut target_mean = None;
     let (estimator, classes) = match data.task {
@@ -201,19 +210,14 @@ pub fn run(config: &Config, train_cfg: &TrainConfig, inputs: &Inputs) -> Result<
                 let n = y.iter().filter(|c| **c == k).count();
                 class_shares.push((class.clone(), n as f64 / y.len() as f64));
             }
-            let estimator = Estimator::fit(
-                train_cfg.model,
-                &params,
-                &x,
-                &Target::Classes { y: &y, n_classes: classes.len() },
-                seed,
-            );
+            let estimator =
+                Estimator::fit(kind, &params, &x, &Target::Classes { y: &y, n_classes: classes.len() }, seed);
             (estimator, classes)
         }
         Task::Regression => {
             let y: Vec<f64> = target_values(&train, &data.target).map_err(read)?.into_iter().flatten().collect();
             target_mean = Some(y.iter().sum::<f64>() / y.len().max(1) as f64);
-            (Estimator::fit(train_cfg.model, &params, &x, &Target::Values(&y), seed), Vec::new())
+            (Estimator::fit(kind, &params, &x, &Target::Values(&y), seed), Vec::new())
         }
     };
     let estimator = estimator.map_err(|e| InputError::one(source.problem("train.model", e, None)))?;
@@ -221,7 +225,7 @@ pub fn run(config: &Config, train_cfg: &TrainConfig, inputs: &Inputs) -> Result<
         name: config.raw.name.clone(),
         task: data.task,
         target: data.target.clone(),
-        kind: train_cfg.model,
+        kind,
         classes,
         inputs: inputs_schema,
         feature_names: pipeline.output_names(),

@@ -1,0 +1,156 @@
+//! Models trained elsewhere: their predictions for the evaluation set, read from a file.
+//!
+//! The file (CSV, Parquet or NDJSON, by extension) has one row per evaluation row, in the same
+//! order, and the columns:
+//! - `prediction`: the predicted class (classification) or value (regression), required;
+//! - `probability`: the probability of the positive class (the last class in sorted order) of a
+//!   binary classifier, or `probability_<class>` for every class; optional, but the metrics that
+//!   rank or calibrate (ROC AUC, average precision, log loss, Brier) need them.
+
+use super::Candidate;
+use crate::config::raw::Task;
+use crate::model::{InputColumn, Predictions};
+use polars::prelude::*;
+use std::path::Path;
+
+/// Read a predictions file for an evaluation set of `rows` rows. Errors are sentences naming the file.
+pub fn read_predictions(path: &Path, task: Task, classes: &[String], rows: usize) -> Result<Predictions, String> {
+    let shown = path.display().to_string();
+    let frame = read_frame(path).map_err(|e| format!("cannot read the predictions file '{shown}': {e}"))?;
+    if frame.height() != rows {
+        return Err(format!(
+            "the predictions file '{shown}' has {} rows, the evaluation set {rows}: it must hold one prediction per evaluation row, in order",
+            frame.height()
+        ));
+    }
+    let names: Vec<String> = frame.get_column_names().iter().map(|c| c.to_string()).collect();
+    let Ok(prediction) = frame.column("prediction") else {
+        let hint = crate::error::did_you_mean("prediction", names.iter().map(String::as_str))
+            .map(|s| format!(" (found '{s}')"))
+            .unwrap_or_default();
+        return Err(format!(
+            "the predictions file '{shown}' has no 'prediction' column{hint}; its columns: {}",
+            names.join(", ")
+        ));
+    };
+    if prediction.null_count() > 0 {
+        return Err(format!("the predictions file '{shown}' has {} empty predictions", prediction.null_count()));
+    }
+    match task {
+        Task::Regression => {
+            let values = prediction
+                .cast(&DataType::Float64)
+                .map_err(|_| format!("the 'prediction' column of '{shown}' is not numeric"))?;
+            let values: Vec<f64> =
+                values.f64().map_err(|e| e.to_string())?.iter().map(|v| v.unwrap_or(f64::NAN)).collect();
+            if values.iter().any(|v| !v.is_finite()) {
+                return Err(format!("the 'prediction' column of '{shown}' holds values that are not numbers"));
+            }
+            Ok(Predictions::Values(values))
+        }
+        Task::Classification => {
+            let labels: Vec<String> = crate::train::target_text(&frame, "prediction")
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .map(Option::unwrap_or_default)
+                .collect();
+            let probability = |column: &str| -> Result<Option<Vec<f64>>, String> {
+                let Ok(c) = frame.column(column) else { return Ok(None) };
+                let c = c.cast(&DataType::Float64).map_err(|_| format!("'{column}' in '{shown}' is not numeric"))?;
+                let v: Vec<f64> = c.f64().map_err(|e| e.to_string())?.iter().map(|v| v.unwrap_or(f64::NAN)).collect();
+                if v.iter().any(|p| !(0.0..=1.0).contains(p)) {
+                    return Err(format!("'{column}' in '{shown}' holds values outside [0, 1] (or empty ones)"));
+                }
+                Ok(Some(v))
+            };
+            let per_class: Vec<Option<Vec<f64>>> =
+                classes.iter().map(|c| probability(&format!("probability_{c}"))).collect::<Result<_, _>>()?;
+            let probabilities = if per_class.iter().all(Option::is_some) && !classes.is_empty() {
+                let columns: Vec<Vec<f64>> = per_class.into_iter().flatten().collect();
+                (0..rows).map(|i| columns.iter().map(|c| c[i]).collect()).collect()
+            } else if let (Some(p), 2) = (probability("probability")?, classes.len()) {
+                p.into_iter().map(|p| vec![1.0 - p, p]).collect()
+            } else {
+                Vec::new()
+            };
+            Ok(Predictions::Classes { labels, probabilities })
+        }
+    }
+}
+
+fn read_frame(path: &Path) -> PolarsResult<DataFrame> {
+    let p = PlRefPath::new(path.to_string_lossy().as_ref());
+    let lazy = match crate::data::format_of(path) {
+        Some(crate::config::raw::Format::Parquet) => LazyFrame::scan_parquet(p, Default::default())?,
+        Some(crate::config::raw::Format::Ndjson) => LazyJsonLineReader::new(p).finish()?,
+        Some(crate::config::raw::Format::Csv) => LazyCsvReader::new(p).finish()?,
+        None => polars_bail!(InvalidOperation: "unknown extension: use .csv, .parquet or .ndjson"),
+    };
+    lazy.collect()
+}
+
+/// The sorted classes of the training set's target (empty for a regression).
+pub fn training_classes(config: &crate::config::Config, train: &DataFrame) -> Result<Vec<String>, String> {
+    if config.raw.data.task == Task::Regression {
+        return Ok(Vec::new());
+    }
+    let mut classes: Vec<String> = crate::train::target_text(train, &config.raw.data.target)
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .flatten()
+        .collect();
+    classes.sort();
+    classes.dedup();
+    Ok(classes)
+}
+
+/// A candidate known only by its predictions; the training set gives its classes and baselines.
+pub fn candidate(
+    config: &crate::config::Config,
+    train: &DataFrame,
+    predictions: Predictions,
+) -> Result<Candidate<'static>, String> {
+    let data = &config.raw.data;
+    let (mut classes, mut class_shares, mut target_mean) = (Vec::new(), Vec::new(), 0.0);
+    match data.task {
+        Task::Classification => {
+            let labels: Vec<String> = crate::train::target_text(train, &data.target)
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .flatten()
+                .collect();
+            let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
+            for l in &labels {
+                *counts.entry(l).or_default() += 1;
+            }
+            classes = counts.keys().map(|k| k.to_string()).collect();
+            class_shares =
+                counts.iter().map(|(k, n)| (k.to_string(), *n as f64 / labels.len().max(1) as f64)).collect();
+        }
+        Task::Regression => {
+            let y: Vec<f64> = crate::train::target_values(train, &data.target)
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .flatten()
+                .collect();
+            target_mean = y.iter().sum::<f64>() / y.len().max(1) as f64;
+        }
+    }
+    let inputs = crate::train::feature_columns(config, train)
+        .into_iter()
+        .map(|name| {
+            let numeric = train.column(&name).is_ok_and(|c| crate::data::is_numeric(c.dtype()));
+            InputColumn { name, kind: if numeric { "numeric" } else { "text" }.to_string() }
+        })
+        .collect();
+    Ok(Candidate {
+        task: data.task,
+        target: data.target.clone(),
+        classes,
+        inputs,
+        class_shares,
+        target_mean,
+        model: None,
+        predictions: Some(predictions),
+    })
+}
