@@ -145,9 +145,18 @@ pub fn run(config: &Config, inputs: &Inputs, now: DateTime<Utc>) -> Result<Vec<C
             },
         };
         let guard = |r: PolarsResult<Vec<Check>>| r.map_err(|e| dataset.read_error(&config.source, e));
-        checks.extend(guard(table::run(&ctx, dataset))?);
-        checks.extend(guard(target::run(&ctx, dataset))?);
-        checks.extend(guard(freshness::run(&ctx, dataset))?);
+        // The target and freshness checks read the data on their own: beside the table checks.
+        let (table, others) = std::thread::scope(|scope| {
+            let others = scope.spawn(|| -> PolarsResult<Vec<Check>> {
+                let mut checks = target::run(&ctx, dataset)?;
+                checks.extend(freshness::run(&ctx, dataset)?);
+                Ok(checks)
+            });
+            let table = table::run(&ctx, dataset);
+            (table, others.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+        });
+        checks.extend(guard(table)?);
+        checks.extend(guard(others)?);
     }
     if let Some(leakage) = &validate.leakage {
         checks.extend(leakage::run(&ctx, leakage, &inputs.train, inputs.test.as_ref())?);

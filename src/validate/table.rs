@@ -46,7 +46,14 @@ pub(super) fn run(ctx: &Ctx<'_>, ds: &Dataset) -> PolarsResult<Vec<Check>> {
             exprs.push(col(c.as_str()).drop_nulls().n_unique().alias(format!("distinct:{c}")));
         }
     }
-    let stats = collect(ds.lazy().select(exprs))?;
+    // The duplicate count reads the data on its own: run it beside the aggregate query, so the
+    // two fill each other's idle moments (start-up, the last row group) on the cores.
+    let (stats, duplicated) = std::thread::scope(|scope| {
+        let duplicated = scope.spawn(|| count_duplicates(ctx, ds));
+        let stats = collect(ds.lazy().select(exprs));
+        (stats, duplicated.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+    });
+    let (stats, duplicated) = (stats?, duplicated?);
     let n_rows = scalar_f64(&stats, "n")?.unwrap_or(0.0);
 
     let mut checks = Vec::new();
@@ -56,7 +63,7 @@ pub(super) fn run(ctx: &Ctx<'_>, ds: &Dataset) -> PolarsResult<Vec<Check>> {
     ranges(ctx, ds, &stats, n_rows, &mut checks)?;
     categories(ctx, ds, &stats, n_rows, &mut checks)?;
     unique(ctx, ds, &stats, &unique_columns, &mut checks)?;
-    duplicates(ctx, ds, n_rows, &mut checks)?;
+    duplicates(ctx, ds, duplicated, n_rows, &mut checks);
     Ok(checks)
 }
 
@@ -406,21 +413,43 @@ fn unique(
     Ok(())
 }
 
-fn duplicates(ctx: &Ctx<'_>, ds: &Dataset, n_rows: f64, checks: &mut Vec<Check>) -> PolarsResult<()> {
-    let Some(dup) = &ctx.validate.duplicates else { return Ok(()) };
+/// What the duplicate count found: not asked for, a compared column missing, or the count.
+enum Duplicated {
+    NotConfigured,
+    Missing(Check),
+    Count(f64),
+}
+
+fn count_duplicates(ctx: &Ctx<'_>, ds: &Dataset) -> PolarsResult<Duplicated> {
+    let Some(dup) = &ctx.validate.duplicates else { return Ok(Duplicated::NotConfigured) };
     let severity = dup.severity.unwrap_or_default();
     let subset: Vec<String> = match &dup.columns {
         Some(cols) => {
             let missing: Vec<&String> = cols.iter().filter(|c| ds.dtype(c).is_none()).collect();
             if let Some(first) = missing.first() {
-                checks.push(ctx.missing_column("duplicate-rows", ds, first, severity, "validate.duplicates.columns"));
-                return Ok(());
+                return Ok(Duplicated::Missing(ctx.missing_column(
+                    "duplicate-rows",
+                    ds,
+                    first,
+                    severity,
+                    "validate.duplicates.columns",
+                )));
             }
             cols.clone()
         }
         None => ds.columns(),
     };
-    let repeated = repeated_rows(ds, &subset, ctx.config.raw.data.id.as_deref())?;
+    Ok(Duplicated::Count(repeated_rows(ds, &subset, ctx.config.raw.data.id.as_deref())?))
+}
+
+fn duplicates(ctx: &Ctx<'_>, ds: &Dataset, duplicated: Duplicated, n_rows: f64, checks: &mut Vec<Check>) {
+    let Some(dup) = &ctx.validate.duplicates else { return };
+    let severity = dup.severity.unwrap_or_default();
+    let repeated = match duplicated {
+        Duplicated::NotConfigured => return,
+        Duplicated::Missing(check) => return checks.push(check),
+        Duplicated::Count(n) => n,
+    };
     let share = percent(repeated, n_rows);
     checks.push(
         Check::judged("duplicate-rows", Stage::Validate, share <= dup.max_percent, severity)
@@ -436,7 +465,6 @@ fn duplicates(ctx: &Ctx<'_>, ds: &Dataset, n_rows: f64, checks: &mut Vec<Check>)
             .line(ctx.line("validate.duplicates.max_percent"))
             .details(json!({"duplicate_count": repeated})),
     );
-    Ok(())
 }
 
 /// Rows identical (in `columns`) to an earlier row, exactly, as pandas' `duplicated().sum()`.
