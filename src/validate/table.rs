@@ -416,7 +416,7 @@ fn unique(
 /// What the duplicate count found: not asked for, a compared column missing, or the count.
 enum Duplicated {
     NotConfigured,
-    Missing(Check),
+    Missing(Box<Check>),
     Count(f64),
 }
 
@@ -427,13 +427,13 @@ fn count_duplicates(ctx: &Ctx<'_>, ds: &Dataset) -> PolarsResult<Duplicated> {
         Some(cols) => {
             let missing: Vec<&String> = cols.iter().filter(|c| ds.dtype(c).is_none()).collect();
             if let Some(first) = missing.first() {
-                return Ok(Duplicated::Missing(ctx.missing_column(
+                return Ok(Duplicated::Missing(Box::new(ctx.missing_column(
                     "duplicate-rows",
                     ds,
                     first,
                     severity,
                     "validate.duplicates.columns",
-                )));
+                ))));
             }
             cols.clone()
         }
@@ -447,7 +447,7 @@ fn duplicates(ctx: &Ctx<'_>, ds: &Dataset, duplicated: Duplicated, n_rows: f64, 
     let severity = dup.severity.unwrap_or_default();
     let repeated = match duplicated {
         Duplicated::NotConfigured => return,
-        Duplicated::Missing(check) => return checks.push(check),
+        Duplicated::Missing(check) => return checks.push(*check),
         Duplicated::Count(n) => n,
     };
     let share = percent(repeated, n_rows);
