@@ -572,8 +572,9 @@ pub struct Bounds {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TrainConfig {
-    /// Built-in model: logistic_regression, decision_tree, random_forest (classification);
-    /// linear_regression, ridge, lasso, elastic_net (regression). Give `model` or `command`.
+    /// Built-in model: logistic_regression, decision_tree, random_forest, gaussian_nb, linear_svm
+    /// (classification); linear_regression, ridge, lasso, elastic_net, svr (regression). Give
+    /// `model` or `command`.
     #[serde(default)]
     pub model: Option<crate::model::estimator::ModelKind>,
     /// An external trainer instead: a shell command (run with `sh -c` in the config's folder) that

@@ -165,7 +165,13 @@ mod tests {
 
     #[test]
     fn a_reloaded_model_predicts_bit_identically() {
-        for kind in [ModelKind::LogisticRegression, ModelKind::DecisionTree, ModelKind::RandomForest] {
+        for kind in [
+            ModelKind::LogisticRegression,
+            ModelKind::DecisionTree,
+            ModelKind::RandomForest,
+            ModelKind::GaussianNb,
+            ModelKind::LinearSvm,
+        ] {
             let (model, frame) = trained(kind, 7);
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join("m.model");
@@ -196,7 +202,9 @@ mod tests {
                 })
                 .collect();
             let right = l1.iter().zip(&truth).filter(|(p, t)| p == t).count() as f64 / truth.len() as f64;
-            assert!(right > 0.8, "{kind:?}: training accuracy {right}");
+            // Naive Bayes cannot express "a + b > 10 or enterprise" well: it only has to learn something.
+            let needed = if kind == ModelKind::GaussianNb { 0.6 } else { 0.8 };
+            assert!(right > needed, "{kind:?}: training accuracy {right}");
             assert_eq!(sha.len(), 64);
         }
     }

@@ -26,6 +26,13 @@ pub enum ModelKind {
     Lasso,
     /// L1 and L2-penalised linear regression (linfa-elasticnet).
     ElasticNet,
+    /// Gaussian naive Bayes (linfa-bayes).
+    GaussianNb,
+    /// Linear support vector classifier (linfa-svm), one against the rest for 3+ classes, with
+    /// Platt-scaled probabilities.
+    LinearSvm,
+    /// Linear epsilon-support vector regression (linfa-svm).
+    Svr,
 }
 
 impl ModelKind {
@@ -38,11 +45,21 @@ impl ModelKind {
             ModelKind::Ridge => "ridge",
             ModelKind::Lasso => "lasso",
             ModelKind::ElasticNet => "elastic_net",
+            ModelKind::GaussianNb => "gaussian_nb",
+            ModelKind::LinearSvm => "linear_svm",
+            ModelKind::Svr => "svr",
         }
     }
 
     pub fn is_classifier(self) -> bool {
-        matches!(self, ModelKind::LogisticRegression | ModelKind::DecisionTree | ModelKind::RandomForest)
+        matches!(
+            self,
+            ModelKind::LogisticRegression
+                | ModelKind::DecisionTree
+                | ModelKind::RandomForest
+                | ModelKind::GaussianNb
+                | ModelKind::LinearSvm
+        )
     }
 
     /// The hyperparameters `train.params` may set for this model.
@@ -77,6 +94,12 @@ impl ModelKind {
                 help: "impurity measure",
             },
         ];
+        const SVM_TOLERANCE: Param = Param {
+            name: "tolerance",
+            ty: Float { min: 0.0, max: f64::INFINITY },
+            default: "0.001",
+            help: "stopping tolerance of the solver",
+        };
         const PENALISED: [Param; 4] = [
             Param { name: "alpha", ty: Float { min: 0.0, max: f64::INFINITY }, default: "1", help: "penalty strength" },
             INTERCEPT,
@@ -132,6 +155,36 @@ impl ModelKind {
                 TREE[4],
             ],
             ModelKind::LinearRegression => &[INTERCEPT],
+            ModelKind::GaussianNb => &[Param {
+                name: "var_smoothing",
+                ty: Float { min: 0.0, max: f64::INFINITY },
+                default: "0.000000001",
+                help: "share of the largest feature variance added to every variance",
+            }],
+            ModelKind::LinearSvm => &[
+                Param {
+                    name: "c",
+                    ty: Float { min: 0.0, max: f64::INFINITY },
+                    default: "1",
+                    help: "inverse penalty strength",
+                },
+                SVM_TOLERANCE,
+            ],
+            ModelKind::Svr => &[
+                Param {
+                    name: "c",
+                    ty: Float { min: 0.0, max: f64::INFINITY },
+                    default: "1",
+                    help: "inverse penalty strength",
+                },
+                Param {
+                    name: "epsilon",
+                    ty: Float { min: 0.0, max: f64::INFINITY },
+                    default: "0.1",
+                    help: "half-width of the tube in which errors cost nothing",
+                },
+                SVM_TOLERANCE,
+            ],
             ModelKind::Ridge | ModelKind::Lasso => &PENALISED,
             ModelKind::ElasticNet => &[
                 PENALISED[0],
@@ -325,6 +378,20 @@ pub enum Estimator {
         intercept: f64,
         coefficients: Vec<f64>,
     },
+    /// Per class: prior, feature means and (smoothed) variances; P(class | x) ∝ prior · Π N(xⱼ; μ, σ²).
+    GaussianNb {
+        priors: Vec<f64>,
+        means: Vec<Vec<f64>>,
+        variances: Vec<Vec<f64>>,
+    },
+    /// One separating hyperplane per scored class (class 1 alone for two classes): f(x) = x·w + b,
+    /// and Platt's sigmoid P = 1 / (1 + exp(A·f + B)) fitted on the training rows.
+    LinearSvm {
+        weights: Vec<Vec<f64>>,
+        biases: Vec<f64>,
+        platt: Vec<(f64, f64)>,
+        n_classes: usize,
+    },
 }
 
 /// What an estimator predicts for a matrix.
@@ -439,6 +506,61 @@ impl Estimator {
                     .map_err(|e| format!("{} did not fit: {e}", kind.as_str()))?;
                 Ok(Estimator::Linear { intercept: model.intercept(), coefficients: model.hyperplane().to_vec() })
             }
+            (ModelKind::GaussianNb, Target::Classes { y, n_classes }) => {
+                let dataset = Dataset::new(x.clone(), Array1::from(y.to_vec()));
+                let model = linfa_bayes::GaussianNb::params()
+                    .var_smoothing(params.f64("var_smoothing", 1e-9))
+                    .fit(&dataset)
+                    .map_err(|e| format!("gaussian naive Bayes did not fit: {e}"))?;
+                // linfa keeps the fitted statistics private but serializes them: read them from there.
+                let value = serde_json::to_value(&model).map_err(|e| e.to_string())?;
+                let mut priors = vec![0.0; *n_classes];
+                let mut means = vec![vec![0.0; x.ncols()]; *n_classes];
+                let mut variances = vec![vec![1.0; x.ncols()]; *n_classes];
+                let numbers = |v: &Value| -> Vec<f64> {
+                    v["data"].as_array().map(|a| a.iter().filter_map(Value::as_f64).collect()).unwrap_or_default()
+                };
+                for (class, info) in value["class_info"].as_object().into_iter().flatten() {
+                    let k: usize = class.parse().map_err(|_| format!("unexpected class key {class}"))?;
+                    priors[k] = info["prior"].as_f64().unwrap_or(0.0);
+                    means[k] = numbers(&info["theta"]);
+                    variances[k] = numbers(&info["sigma"]);
+                }
+                Ok(Estimator::GaussianNb { priors, means, variances })
+            }
+            (ModelKind::LinearSvm, Target::Classes { y, n_classes }) => {
+                let c = params.f64("c", 1.0);
+                // Two classes: one hyperplane for class 1; more: one per class against the rest.
+                let scored: Vec<usize> = if *n_classes == 2 { vec![1] } else { (0..*n_classes).collect() };
+                let (mut weights, mut biases, mut platt) = (Vec::new(), Vec::new(), Vec::new());
+                for class in scored {
+                    let labels: Vec<bool> = y.iter().map(|k| *k == class).collect();
+                    let dataset = Dataset::new(x.clone(), Array1::from(labels.clone()));
+                    let model = linfa_svm::Svm::<f64, bool>::params()
+                        .pos_neg_weights(c, c)
+                        .linear_kernel()
+                        .eps(params.f64("tolerance", 1e-3))
+                        .fit(&dataset)
+                        .map_err(|e| format!("linear SVM did not fit: {e}"))?;
+                    let (w, b) = hyperplane(&model, x.ncols());
+                    let decisions: Vec<f64> = x.axis_iter(Axis(0)).map(|row| dot(row, &w) + b).collect();
+                    platt.push(platt_scaling(&decisions, &labels));
+                    weights.push(w);
+                    biases.push(b);
+                }
+                Ok(Estimator::LinearSvm { weights, biases, platt, n_classes: *n_classes })
+            }
+            (ModelKind::Svr, Target::Values(y)) => {
+                let dataset = Dataset::new(x.clone(), Array1::from(y.to_vec()));
+                let model = linfa_svm::Svm::<f64, f64>::params()
+                    .c_svr(params.f64("c", 1.0), Some(params.f64("epsilon", 0.1)))
+                    .linear_kernel()
+                    .eps(params.f64("tolerance", 1e-3))
+                    .fit(&dataset)
+                    .map_err(|e| format!("SVR did not fit: {e}"))?;
+                let (coefficients, intercept) = hyperplane(&model, x.ncols());
+                Ok(Estimator::Linear { intercept, coefficients })
+            }
             (kind, _) => Err(format!("{} does not fit this task", kind.as_str())),
         }
     }
@@ -493,8 +615,129 @@ impl Estimator {
             Estimator::Linear { intercept, coefficients } => {
                 Output::Values(x.axis_iter(Axis(0)).map(|row| dot(row, coefficients) + intercept).collect())
             }
+            Estimator::GaussianNb { priors, means, variances } => {
+                let k = priors.len();
+                let mut probabilities = Array2::zeros((n, k));
+                for (i, row) in x.axis_iter(Axis(0)).enumerate() {
+                    let joint: Vec<f64> = (0..k)
+                        .map(|c| {
+                            let mut l = priors[c].ln();
+                            for ((v, m), s) in row.iter().zip(&means[c]).zip(&variances[c]) {
+                                l -= 0.5 * ((2.0 * std::f64::consts::PI * s).ln() + (v - m).powi(2) / s);
+                            }
+                            l
+                        })
+                        .collect();
+                    let max = joint.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                    let e: Vec<f64> = joint.iter().map(|l| (l - max).exp()).collect();
+                    let sum: f64 = e.iter().sum();
+                    for c in 0..k {
+                        probabilities[[i, c]] = e[c] / sum;
+                    }
+                }
+                classes_of(probabilities)
+            }
+            Estimator::LinearSvm { weights, biases, platt, n_classes } => {
+                let mut probabilities = Array2::zeros((n, *n_classes));
+                for (i, row) in x.axis_iter(Axis(0)).enumerate() {
+                    let p: Vec<f64> = weights
+                        .iter()
+                        .zip(biases)
+                        .zip(platt)
+                        .map(|((w, b), (a, c))| 1.0 / (1.0 + (a * (dot(row, w) + b) + c).exp()))
+                        .collect();
+                    if *n_classes == 2 {
+                        probabilities[[i, 0]] = 1.0 - p[0];
+                        probabilities[[i, 1]] = p[0];
+                    } else {
+                        let sum: f64 = p.iter().sum::<f64>().max(f64::MIN_POSITIVE);
+                        for c in 0..*n_classes {
+                            probabilities[[i, c]] = p[c] / sum;
+                        }
+                    }
+                }
+                classes_of(probabilities)
+            }
         }
     }
+}
+
+/// The hyperplane (w, b) of a linear-kernel SVM, with f(x) = x·w + b: linfa's decision value is
+/// Σ wⱼxⱼ − ρ, so wⱼ is the decision on the unit vector eⱼ plus ρ.
+fn hyperplane<T>(model: &linfa_svm::Svm<f64, T>, features: usize) -> (Vec<f64>, f64) {
+    let w = (0..features)
+        .map(|j| {
+            let mut unit = Array1::zeros(features);
+            unit[j] = 1.0;
+            model.weighted_sum(&unit)
+        })
+        .collect();
+    (w, -model.rho)
+}
+
+/// Platt's sigmoid P(y=1 | f) = 1 / (1 + exp(A·f + B)) fitted to decision values by Newton's
+/// method with backtracking, on Platt's smoothed targets (Lin, Lin & Weng, 2007).
+pub fn platt_scaling(decisions: &[f64], labels: &[bool]) -> (f64, f64) {
+    let positives = labels.iter().filter(|l| **l).count() as f64;
+    let negatives = labels.len() as f64 - positives;
+    let (hi, lo) = ((positives + 1.0) / (positives + 2.0), 1.0 / (negatives + 2.0));
+    let t: Vec<f64> = labels.iter().map(|l| if *l { hi } else { lo }).collect();
+    let (mut a, mut b) = (0.0, ((negatives + 1.0) / (positives + 1.0)).ln());
+    let objective = |a: f64, b: f64| -> f64 {
+        decisions
+            .iter()
+            .zip(&t)
+            .map(|(f, t)| {
+                let z = f * a + b;
+                if z >= 0.0 {
+                    t * z + (1.0 + (-z).exp()).ln()
+                } else {
+                    (t - 1.0) * z + (1.0 + z.exp()).ln()
+                }
+            })
+            .sum()
+    };
+    let mut value = objective(a, b);
+    for _ in 0..100 {
+        let (mut h11, mut h22, mut h21, mut g1, mut g2) = (1e-12, 1e-12, 0.0, 0.0, 0.0);
+        for (f, t) in decisions.iter().zip(&t) {
+            let z = f * a + b;
+            let (p, q) = if z >= 0.0 {
+                let e = (-z).exp();
+                (e / (1.0 + e), 1.0 / (1.0 + e))
+            } else {
+                let e = z.exp();
+                (1.0 / (1.0 + e), e / (1.0 + e))
+            };
+            let d2 = p * q;
+            h11 += f * f * d2;
+            h22 += d2;
+            h21 += f * d2;
+            let d1 = t - p;
+            g1 += f * d1;
+            g2 += d1;
+        }
+        if g1.abs() < 1e-5 && g2.abs() < 1e-5 {
+            break;
+        }
+        let det = h11 * h22 - h21 * h21;
+        let (da, db) = (-(h22 * g1 - h21 * g2) / det, -(-h21 * g1 + h11 * g2) / det);
+        let gd = g1 * da + g2 * db;
+        let mut step = 1.0;
+        while step >= 1e-10 {
+            let (na, nb) = (a + step * da, b + step * db);
+            let nv = objective(na, nb);
+            if nv < value + 1e-4 * step * gd {
+                (a, b, value) = (na, nb, nv);
+                break;
+            }
+            step /= 2.0;
+        }
+        if step < 1e-10 {
+            break;
+        }
+    }
+    (a, b)
 }
 
 fn classes_of(probabilities: Array2<f64>) -> Output {
@@ -526,4 +769,106 @@ fn tree_params(params: &Params<'_>) -> linfa_trees::DecisionTreeParams<f64, usiz
         .min_weight_leaf(params.f64("min_weight_leaf", 1.0) as f32)
         .min_impurity_decrease(params.f64("min_impurity_decrease", 1e-5))
         .split_quality(quality)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fit(kind: ModelKind, x: &Array2<f64>, target: &Target<'_>) -> Estimator {
+        Estimator::fit(kind, &Params(&Default::default()), x, target, 1).unwrap()
+    }
+
+    fn probabilities(output: Output) -> Array2<f64> {
+        match output {
+            Output::Classes { probabilities, .. } => probabilities,
+            Output::Values(_) => panic!("a classifier"),
+        }
+    }
+
+    /// GaussianNB's predict_proba from scikit-learn 1.9.1 on the same rows.
+    #[test]
+    fn gaussian_nb_matches_scikit_learn() {
+        let x = ndarray::arr2(&[
+            [1.0, 2.0],
+            [1.5, 1.8],
+            [5.0, 8.0],
+            [8.0, 8.0],
+            [1.0, 0.6],
+            [9.0, 11.0],
+            [8.0, 2.0],
+            [10.0, 2.0],
+            [9.0, 3.0],
+        ]);
+        let y = [0, 0, 1, 1, 0, 1, 2, 2, 2];
+        let model = fit(ModelKind::GaussianNb, &x, &Target::Classes { y: &y, n_classes: 3 });
+        let p = probabilities(model.predict(&ndarray::arr2(&[[2.0, 2.0], [8.5, 9.0], [9.0, 1.0], [5.0, 5.0]])));
+        let expected = [
+            [0.999998413624456, 1.5863755199522389e-06, 2.4278131954153026e-14],
+            [7.583547018852063e-242, 1.0, 2.4376205157780757e-43],
+            [1.571111739155399e-238, 6.083285313659384e-07, 0.9999993916714687],
+            [6.8502858592732334e-62, 0.9999999993950706, 6.049287600625774e-10],
+        ];
+        for (row, want) in p.axis_iter(Axis(0)).zip(expected) {
+            for (got, want) in row.iter().zip(want) {
+                assert!((got - want).abs() <= 1e-9 * (1.0 + want.abs()), "{got} vs scikit-learn {want}");
+            }
+        }
+    }
+
+    #[test]
+    fn linear_svm_separates_and_calibrates() {
+        let x = Array2::from_shape_fn((200, 2), |(i, j)| ((i * (7 + j * 6)) % 23) as f64 / 23.0);
+        let y: Vec<usize> = x.axis_iter(Axis(0)).map(|r| usize::from(r[0] + r[1] > 1.0)).collect();
+        let model = fit(ModelKind::LinearSvm, &x, &Target::Classes { y: &y, n_classes: 2 });
+        let Output::Classes { classes, probabilities } = model.predict(&x) else { panic!("classes") };
+        let right = classes.iter().zip(&y).filter(|(a, b)| a == b).count();
+        assert!(right >= 190, "{right} of 200 right");
+        for row in probabilities.axis_iter(Axis(0)) {
+            assert!((row.sum() - 1.0).abs() < 1e-12 && row.iter().all(|p| (0.0..=1.0).contains(p)));
+        }
+        // Three classes: one against the rest.
+        let y3: Vec<usize> = x
+            .axis_iter(Axis(0))
+            .map(|r| {
+                if r[0] < 0.33 {
+                    0
+                } else if r[0] < 0.66 {
+                    1
+                } else {
+                    2
+                }
+            })
+            .collect();
+        let model = fit(ModelKind::LinearSvm, &x, &Target::Classes { y: &y3, n_classes: 3 });
+        let Output::Classes { classes, .. } = model.predict(&x) else { panic!("classes") };
+        assert!(classes.iter().zip(&y3).filter(|(a, b)| a == b).count() >= 170);
+    }
+
+    #[test]
+    fn platt_scaling_orders_probabilities_with_the_decision() {
+        let decisions: Vec<f64> = (0..100).map(|i| i as f64 / 10.0 - 5.0).collect();
+        let labels: Vec<bool> = (0..100).map(|i| i > 50 || i % 10 == 0).collect();
+        let (a, b) = platt_scaling(&decisions, &labels);
+        assert!(a < 0.0, "a positive decision means a likely positive: A = {a}");
+        let p = |f: f64| 1.0 / (1.0 + (a * f + b).exp());
+        assert!(p(4.0) > 0.9 && p(-4.0) < 0.2);
+    }
+
+    #[test]
+    fn svr_fits_a_line() {
+        let x = Array2::from_shape_fn((100, 1), |(i, _)| i as f64 / 10.0);
+        let y: Vec<f64> = x.column(0).iter().map(|v| 3.0 * v + 2.0).collect();
+        let model = Estimator::fit(
+            ModelKind::Svr,
+            &Params(&indexmap::IndexMap::from([("c".to_string(), serde_json::json!(100.0))])),
+            &x,
+            &Target::Values(&y),
+            1,
+        )
+        .unwrap();
+        let Output::Values(p) = model.predict(&x) else { panic!("values") };
+        let worst = p.iter().zip(&y).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+        assert!(worst < 0.2, "largest error {worst}");
+    }
 }
