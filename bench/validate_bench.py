@@ -142,7 +142,7 @@ def main():
         gates_wall, gates_rss, gates_out = run([str(BINARY), "validate", "--config", str(config), "--format", "json"])
         duplicates = same_answers(pandas_out, gates_out)
         rows_out.append((rows, pandas_wall, pandas_rss, gates_wall, gates_rss))
-        print(f"{rows:>11,} rows ({duplicates:,} duplicated, same answers): pandas {pandas_wall:.2f} s {pandas_rss:.0f} MiB"
+        print(f"{rows:>11,} rows ({int(duplicates):,} duplicated, same answers): pandas {pandas_wall:.2f} s {pandas_rss:.0f} MiB"
               f" | ml-gates {gates_wall:.2f} s {gates_rss:.0f} MiB", file=sys.stderr)
 
     import pandas
