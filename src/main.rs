@@ -9,14 +9,13 @@ use clap::{Parser, Subcommand, ValueEnum};
 use ml_gates::config;
 use ml_gates::error::InputError;
 use ml_gates::report::{markdown, text, Report, Stage};
-
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 /// mimalloc, as polars recommends: the system allocator returns and re-faults pages on every scan.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use std::process::ExitCode;
 
 #[derive(Parser)]
 #[command(
