@@ -256,8 +256,23 @@ fn evaluate_external(
     let predictions =
         ml_gates::evaluate::external::read_predictions(file, config.raw.data.task, &classes, test.height())
             .map_err(|e| file_problem(file, e))?;
-    let candidate =
+    let mut candidate =
         ml_gates::evaluate::external::candidate(config, train, predictions).map_err(|e| file_problem(file, e))?;
+    // The model behind the predictions, when the config says how to call it.
+    let process = match config.raw.train.as_ref().and_then(|t| t.predict_command.as_deref()) {
+        Some(command) => Some(
+            ml_gates::evaluate::external::PredictProcess::start(
+                config,
+                command,
+                &ml_gates::train::external::output_dir(config),
+                ml_gates::train::feature_columns(config, train),
+                classes.clone(),
+            )
+            .map_err(|e| InputError::one(config.source.problem("train.predict_command", e, None)))?,
+        ),
+        None => None,
+    };
+    candidate.model = process.as_ref().map(|p| p as &dyn ml_gates::evaluate::Predictor);
     let bytes = match model_file {
         Some(m) => {
             Some(std::fs::metadata(m).map_err(|e| file_problem(m, format!("cannot read the model file: {e}")))?.len())

@@ -591,6 +591,11 @@ pub struct TrainConfig {
     /// The model file `command` writes into $ML_GATES_OUTPUT, measured by the size gate.
     #[serde(default)]
     pub model_file: Option<String>,
+    /// A command that serves the externally trained model for the latency and behaviour gates:
+    /// it reads one JSON row per line on standard input and answers one JSON line per row
+    /// (docs/external.md).
+    #[serde(default)]
+    pub predict_command: Option<String>,
     /// Hyperparameters of the model; docs/models.md lists each model's, with defaults.
     #[serde(default)]
     pub params: IndexMap<String, serde_json::Value>,

@@ -89,6 +89,7 @@ pub fn check(raw: &RawConfig, source: &Source) -> Vec<Problem> {
                     ("timeout_seconds", train.timeout_seconds.is_some()),
                     ("predictions", train.predictions.is_some()),
                     ("model_file", train.model_file.is_some()),
+                    ("predict_command", train.predict_command.is_some()),
                 ] {
                     if set {
                         problem(&format!("train.{key}"), format!("train.{key} belongs to train.command"));

@@ -7,7 +7,7 @@
 //! to a feature and requires the score to move the stated way on a share of the rows.
 
 use crate::config::raw::{BehaviorConfig, Direction, DirectionalTest, InvarianceTest};
-use crate::model::{Model, Predictions};
+use crate::model::Predictions;
 use crate::stats::SplitMix64;
 use polars::prelude::*;
 use schemars::JsonSchema;
@@ -62,7 +62,11 @@ pub struct Outcome {
 
 /// What a behavioural test needs besides its own config.
 pub struct Setup<'a> {
-    pub model: &'a Model,
+    pub model: &'a dyn super::Predictor,
+    /// The model's classes (classification).
+    pub classes: &'a [String],
+    /// The model's input columns (a feature it never reads cannot matter).
+    pub inputs: &'a [crate::model::InputColumn],
     pub test: &'a DataFrame,
     pub before: &'a Predictions,
     /// Index of the scored class in the model's classes (classification).
@@ -72,8 +76,13 @@ pub struct Setup<'a> {
 }
 
 /// The score of every row: the class probability or the predicted value.
-pub fn scores(predictions: &Predictions, class: usize) -> Vec<f64> {
+/// A classifier that gives no probabilities scores 1 for the class and 0 otherwise.
+pub fn scores(predictions: &Predictions, class: usize, classes: &[String]) -> Vec<f64> {
     match predictions {
+        Predictions::Classes { labels, probabilities } if probabilities.is_empty() => {
+            let name = classes.get(class).map(String::as_str).unwrap_or_default();
+            labels.iter().map(|l| f64::from(u8::from(l == name))).collect()
+        }
         Predictions::Classes { probabilities, .. } => probabilities.iter().map(|p| p[class]).collect(),
         Predictions::Values(v) => v.clone(),
     }
@@ -121,8 +130,8 @@ pub fn invariance(setup: &Setup<'_>, test: &InvarianceTest) -> PolarsResult<Outc
     };
     let mut perturbed = frame.clone();
     perturbed.with_column(changed)?;
-    let after = setup.model.predict(&perturbed).map_err(|e| polars_err!(ComputeError: "{e}"))?;
-    let (s0, s1) = (scores(setup.before, setup.class), scores(&after, setup.class));
+    let after = setup.model.predict_frame(&perturbed).map_err(|e| polars_err!(ComputeError: "{e}"))?;
+    let (s0, s1) = (scores(setup.before, setup.class, setup.classes), scores(&after, setup.class, setup.classes));
     let deltas: Vec<f64> = s0.iter().zip(&s1).map(|(a, b)| (b - a).abs()).collect();
     let class_changed: Vec<bool> = match (labels(setup.before), labels(&after)) {
         (Some(a), Some(b)) => a.iter().zip(b).map(|(x, y)| x != y).collect(),
@@ -146,7 +155,7 @@ pub fn invariance(setup: &Setup<'_>, test: &InvarianceTest) -> PolarsResult<Outc
         kind: "invariance",
         name: test.name.clone().unwrap_or(what),
         feature: test.feature.clone(),
-        model_input: setup.model.inputs.iter().any(|c| c.name == test.feature),
+        model_input: setup.inputs.iter().any(|c| c.name == test.feature),
         rows: n,
         changed_percent,
         max_change: Some(max_change),
@@ -166,8 +175,8 @@ pub fn directional(setup: &Setup<'_>, test: &DirectionalTest) -> PolarsResult<Ou
     let changed = column.as_materialized_series().cast(&DataType::Float64)? + test.add;
     let mut perturbed = frame.clone();
     perturbed.with_column(Column::from(changed))?;
-    let after = setup.model.predict(&perturbed).map_err(|e| polars_err!(ComputeError: "{e}"))?;
-    let (s0, s1) = (scores(setup.before, setup.class), scores(&after, setup.class));
+    let after = setup.model.predict_frame(&perturbed).map_err(|e| polars_err!(ComputeError: "{e}"))?;
+    let (s0, s1) = (scores(setup.before, setup.class, setup.classes), scores(&after, setup.class, setup.classes));
     let allow_unchanged = test.allow_unchanged.unwrap_or(false);
     let moved: Vec<bool> = s0
         .iter()
@@ -193,7 +202,7 @@ pub fn directional(setup: &Setup<'_>, test: &DirectionalTest) -> PolarsResult<Ou
             format!("adding {} to {} {way} the score", crate::report::format_number(test.add), test.feature)
         }),
         feature: test.feature.clone(),
-        model_input: setup.model.inputs.iter().any(|c| c.name == test.feature),
+        model_input: setup.inputs.iter().any(|c| c.name == test.feature),
         rows: n,
         changed_percent: None,
         max_change: None,

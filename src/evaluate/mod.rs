@@ -68,8 +68,9 @@ pub struct Candidate<'a> {
     /// Class shares and target mean of the training set, for the trivial baselines.
     pub class_shares: Vec<(String, f64)>,
     pub target_mean: f64,
-    /// The model itself, when it runs in process (latency and behaviour need it).
-    pub model: Option<&'a Model>,
+    /// Something that predicts rows on demand (latency and behaviour need it): the built-in model
+    /// in process, or an external model's prediction process (`train.predict_command`).
+    pub model: Option<&'a dyn Predictor>,
     /// Predictions for every row of the evaluation set, when made elsewhere.
     pub predictions: Option<Predictions>,
 }
@@ -97,11 +98,24 @@ impl<'a> Candidate<'a> {
         self.target_mean
     }
 
-    /// The in-process model, or why a gate that needs one cannot run.
-    fn in_process(&self) -> Result<&'a Model, String> {
+    /// The model to call, or why a gate that needs one cannot run.
+    fn in_process(&self) -> Result<&'a dyn Predictor, String> {
         self.model.ok_or_else(|| {
-            "the model is external (its predictions were given): this gate needs the model in process".to_string()
+            "the model is external and only its predictions were given: this gate needs to call the model \
+             (set train.predict_command)"
+                .to_string()
         })
+    }
+}
+
+/// Predicts the rows of a frame on demand.
+pub trait Predictor {
+    fn predict_frame(&self, frame: &DataFrame) -> Result<Predictions, String>;
+}
+
+impl Predictor for Model {
+    fn predict_frame(&self, frame: &DataFrame) -> Result<Predictions, String> {
+        self.predict(frame).map_err(|e| e.to_string())
     }
 }
 
@@ -249,7 +263,9 @@ pub fn run(
     let test = test.filter(&labelled).map_err(|e| problem(format!("cannot read the evaluation set: {e}")))?;
     let predictions = match (&model.predictions, model.model) {
         (Some(p), _) => keep_rows(p, &labelled),
-        (None, Some(m)) => m.predict(&test).map_err(|e| problem(format!("cannot predict the evaluation set: {e}")))?,
+        (None, Some(m)) => {
+            m.predict_frame(&test).map_err(|e| problem(format!("cannot predict the evaluation set: {e}")))?
+        }
         (None, None) => return Err(problem("no model and no predictions to evaluate".into())),
     };
     let truth = match model.task {
@@ -355,9 +371,11 @@ fn behavior_checks(
             return Ok((checks, Vec::new()));
         }
     };
-    let before = in_process.predict(&frame).map_err(|e| problem("evaluate.behavior", e.to_string()))?;
+    let before = in_process.predict_frame(&frame).map_err(|e| problem("evaluate.behavior", e))?;
     let setup = behavior::Setup {
         model: in_process,
+        classes: &model.classes,
+        inputs: &model.inputs,
         test: &frame,
         before: &before,
         class,
@@ -846,16 +864,16 @@ fn latency_check(
         hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).map_err(|e| problem(e.to_string()))?;
     for i in 0..warmup {
         let row = test.slice((i % test.height().max(1)) as i64, 1);
-        std::hint::black_box(model.predict(&row).map_err(|e| problem(e.to_string()))?);
+        std::hint::black_box(model.predict_frame(&row).map_err(problem)?);
     }
     for i in 0..rows {
         let row = test.slice(i as i64, 1);
         let start = Instant::now();
-        std::hint::black_box(model.predict(&row).map_err(|e| problem(e.to_string()))?);
+        std::hint::black_box(model.predict_frame(&row).map_err(problem)?);
         histogram.saturating_record(start.elapsed().as_nanos().max(1) as u64);
     }
     let start = Instant::now();
-    std::hint::black_box(model.predict(test).map_err(|e| problem(e.to_string()))?);
+    std::hint::black_box(model.predict_frame(test).map_err(problem)?);
     let batch_seconds = start.elapsed().as_secs_f64();
     let ms = |q: f64| histogram.value_at_quantile(q) as f64 / 1e6;
     let p99 = ms(0.99);

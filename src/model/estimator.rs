@@ -28,10 +28,10 @@ pub enum ModelKind {
     ElasticNet,
     /// Gaussian naive Bayes (linfa-bayes).
     GaussianNb,
-    /// Linear support vector classifier (linfa-svm), one against the rest for 3+ classes, with
-    /// Platt-scaled probabilities.
+    /// Linear support vector classifier (dual coordinate descent, as liblinear), one against the
+    /// rest for 3+ classes, with Platt-scaled probabilities.
     LinearSvm,
-    /// Linear epsilon-support vector regression (linfa-svm).
+    /// Linear epsilon-support vector regression (dual coordinate descent, as liblinear).
     Svr,
 }
 
@@ -94,12 +94,15 @@ impl ModelKind {
                 help: "impurity measure",
             },
         ];
-        const SVM_TOLERANCE: Param = Param {
-            name: "tolerance",
-            ty: Float { min: 0.0, max: f64::INFINITY },
-            default: "0.001",
-            help: "stopping tolerance of the solver",
-        };
+        const SVM_TOLERANCE: [Param; 2] = [
+            Param {
+                name: "tolerance",
+                ty: Float { min: 0.0, max: f64::INFINITY },
+                default: "0.1",
+                help: "stopping tolerance of the dual coordinate descent (liblinear's default)",
+            },
+            Param { name: "max_passes", ty: Int { min: 1 }, default: "1000", help: "passes over the rows at most" },
+        ];
         const PENALISED: [Param; 4] = [
             Param { name: "alpha", ty: Float { min: 0.0, max: f64::INFINITY }, default: "1", help: "penalty strength" },
             INTERCEPT,
@@ -168,7 +171,8 @@ impl ModelKind {
                     default: "1",
                     help: "inverse penalty strength",
                 },
-                SVM_TOLERANCE,
+                SVM_TOLERANCE[0],
+                SVM_TOLERANCE[1],
             ],
             ModelKind::Svr => &[
                 Param {
@@ -183,7 +187,8 @@ impl ModelKind {
                     default: "0.1",
                     help: "half-width of the tube in which errors cost nothing",
                 },
-                SVM_TOLERANCE,
+                SVM_TOLERANCE[0],
+                SVM_TOLERANCE[1],
             ],
             ModelKind::Ridge | ModelKind::Lasso => &PENALISED,
             ModelKind::ElasticNet => &[
@@ -529,20 +534,13 @@ impl Estimator {
                 Ok(Estimator::GaussianNb { priors, means, variances })
             }
             (ModelKind::LinearSvm, Target::Classes { y, n_classes }) => {
-                let c = params.f64("c", 1.0);
+                let solver = svm_solver(params, seed);
                 // Two classes: one hyperplane for class 1; more: one per class against the rest.
                 let scored: Vec<usize> = if *n_classes == 2 { vec![1] } else { (0..*n_classes).collect() };
                 let (mut weights, mut biases, mut platt) = (Vec::new(), Vec::new(), Vec::new());
                 for class in scored {
                     let labels: Vec<bool> = y.iter().map(|k| *k == class).collect();
-                    let dataset = Dataset::new(x.clone(), Array1::from(labels.clone()));
-                    let model = linfa_svm::Svm::<f64, bool>::params()
-                        .pos_neg_weights(c, c)
-                        .linear_kernel()
-                        .eps(params.f64("tolerance", 1e-3))
-                        .fit(&dataset)
-                        .map_err(|e| format!("linear SVM did not fit: {e}"))?;
-                    let (w, b) = hyperplane(&model, x.ncols());
+                    let (w, b) = super::linear_svm::fit_classifier(x, &labels, &solver);
                     let decisions: Vec<f64> = x.axis_iter(Axis(0)).map(|row| dot(row, &w) + b).collect();
                     platt.push(platt_scaling(&decisions, &labels));
                     weights.push(w);
@@ -551,14 +549,8 @@ impl Estimator {
                 Ok(Estimator::LinearSvm { weights, biases, platt, n_classes: *n_classes })
             }
             (ModelKind::Svr, Target::Values(y)) => {
-                let dataset = Dataset::new(x.clone(), Array1::from(y.to_vec()));
-                let model = linfa_svm::Svm::<f64, f64>::params()
-                    .c_svr(params.f64("c", 1.0), Some(params.f64("epsilon", 0.1)))
-                    .linear_kernel()
-                    .eps(params.f64("tolerance", 1e-3))
-                    .fit(&dataset)
-                    .map_err(|e| format!("SVR did not fit: {e}"))?;
-                let (coefficients, intercept) = hyperplane(&model, x.ncols());
+                let (coefficients, intercept) =
+                    super::linear_svm::fit_regressor(x, y, params.f64("epsilon", 0.1), &svm_solver(params, seed));
                 Ok(Estimator::Linear { intercept, coefficients })
             }
             (kind, _) => Err(format!("{} does not fit this task", kind.as_str())),
@@ -662,17 +654,14 @@ impl Estimator {
     }
 }
 
-/// The hyperplane (w, b) of a linear-kernel SVM, with f(x) = x·w + b: linfa's decision value is
-/// Σ wⱼxⱼ − ρ, so wⱼ is the decision on the unit vector eⱼ plus ρ.
-fn hyperplane<T>(model: &linfa_svm::Svm<f64, T>, features: usize) -> (Vec<f64>, f64) {
-    let w = (0..features)
-        .map(|j| {
-            let mut unit = Array1::zeros(features);
-            unit[j] = 1.0;
-            model.weighted_sum(&unit)
-        })
-        .collect();
-    (w, -model.rho)
+/// The linear SVM solver's settings from `train.params`.
+fn svm_solver(params: &Params<'_>, seed: u64) -> super::linear_svm::Solver {
+    super::linear_svm::Solver {
+        c: params.f64("c", 1.0),
+        tolerance: params.f64("tolerance", 0.1),
+        max_passes: params.u64("max_passes", 1000) as usize,
+        seed,
+    }
 }
 
 /// Platt's sigmoid P(y=1 | f) = 1 / (1 + exp(A·f + B)) fitted to decision values by Newton's

@@ -2,6 +2,7 @@
 
 pub mod artifact;
 pub mod estimator;
+pub mod linear_svm;
 pub mod pipeline;
 
 use crate::config::raw::Task;
