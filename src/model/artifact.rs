@@ -209,14 +209,21 @@ mod tests {
         }
     }
 
-    /// Logistic regression retrains to the same bytes. Trees do not yet: linfa-trees keeps class
-    /// weights in a HashMap, so equal-impurity ties can break differently between processes (a
-    /// known gap, noted in docs/models.md, to be closed with a deterministic CART).
+    /// Every model retrains to the same bytes for the same seed (tests/cmd/train_reproducible
+    /// checks it across processes, through the artifact's sha256).
     #[test]
     fn the_same_seed_gives_the_same_artifact() {
-        let (a, _) = trained(ModelKind::LogisticRegression, 11);
-        let (b, _) = trained(ModelKind::LogisticRegression, 11);
-        assert_eq!(encode(&a).1, encode(&b).1);
+        for kind in [
+            ModelKind::LogisticRegression,
+            ModelKind::DecisionTree,
+            ModelKind::RandomForest,
+            ModelKind::GaussianNb,
+            ModelKind::LinearSvm,
+        ] {
+            let (a, _) = trained(kind, 11);
+            let (b, _) = trained(kind, 11);
+            assert_eq!(encode(&a).1, encode(&b).1, "{kind:?}");
+        }
     }
 
     #[test]

@@ -4,7 +4,6 @@
 
 use linfa::prelude::*;
 use ndarray::{Array1, Array2, Axis};
-use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -14,9 +13,9 @@ use serde_json::Value;
 pub enum ModelKind {
     /// Logistic regression (linfa-logistic): binary, or multinomial for more than two classes.
     LogisticRegression,
-    /// CART decision tree (linfa-trees).
+    /// CART decision tree (ml-gates' own, deterministic: see `model::cart`).
     DecisionTree,
-    /// Random forest of CART trees on bootstrap samples (linfa-ensemble).
+    /// Random forest of CART trees on seeded bootstrap samples and feature subsets.
     RandomForest,
     /// Ordinary least squares (linfa-linear).
     LinearRegression,
@@ -84,8 +83,8 @@ impl ModelKind {
             Param {
                 name: "min_impurity_decrease",
                 ty: Float { min: 0.0, max: f64::INFINITY },
-                default: "0.00001",
-                help: "minimum impurity decrease of a split",
+                default: "0",
+                help: "minimum decrease of the weighted impurity (a share of all rows) of a split",
             },
             Param {
                 name: "split_quality",
@@ -295,26 +294,6 @@ pub enum Node {
 }
 
 impl Tree {
-    fn from_linfa(root: &linfa_trees::TreeNode<f64, usize>) -> Tree {
-        fn walk(node: &linfa_trees::TreeNode<f64, usize>, nodes: &mut Vec<Node>) -> usize {
-            let index = nodes.len();
-            if node.is_leaf() {
-                nodes.push(Node::Leaf { class: node.prediction().unwrap_or(0), probabilities: Vec::new() });
-                return index;
-            }
-            let (feature, threshold, _) = node.split();
-            nodes.push(Node::Split { feature, threshold, left: 0, right: 0 });
-            let children = node.children();
-            let left = children[0].as_ref().map(|c| walk(c, nodes)).unwrap_or(index);
-            let right = children[1].as_ref().map(|c| walk(c, nodes)).unwrap_or(index);
-            nodes[index] = Node::Split { feature, threshold, left, right };
-            index
-        }
-        let mut nodes = Vec::new();
-        walk(root, &mut nodes);
-        Tree { nodes }
-    }
-
     fn leaf(&self, row: ndarray::ArrayView1<f64>, features: Option<&[usize]>) -> usize {
         let mut i = 0;
         loop {
@@ -324,24 +303,6 @@ impl Tree {
                     let column = features.map_or(*feature, |f| f[*feature]);
                     i = if row[column] < *threshold { *left } else { *right };
                 }
-            }
-        }
-    }
-
-    /// Set every leaf's class shares from the training rows that reach it.
-    fn fit_leaves(&mut self, x: &Array2<f64>, y: &[usize], n_classes: usize, features: Option<&[usize]>) {
-        let mut counts = vec![vec![0.0; n_classes]; self.nodes.len()];
-        for (row, &class) in x.axis_iter(Axis(0)).zip(y) {
-            counts[self.leaf(row, features)][class] += 1.0;
-        }
-        for (node, count) in self.nodes.iter_mut().zip(counts) {
-            if let Node::Leaf { class, probabilities } = node {
-                let total: f64 = count.iter().sum();
-                *probabilities = if total > 0.0 {
-                    count.iter().map(|c| c / total).collect()
-                } else {
-                    (0..n_classes).map(|k| if k == *class { 1.0 } else { 0.0 }).collect()
-                };
             }
         }
     }
@@ -463,28 +424,25 @@ impl Estimator {
                 }
             }
             (ModelKind::DecisionTree, Target::Classes { y, n_classes }) => {
-                let dataset = Dataset::new(x.clone(), Array1::from(y.to_vec()));
-                let model = tree_params(params).fit(&dataset).map_err(|e| format!("decision tree did not fit: {e}"))?;
-                let mut tree = Tree::from_linfa(model.root_node());
-                tree.fit_leaves(x, y, *n_classes, None);
+                let features: Vec<usize> = (0..x.ncols()).collect();
+                let tree =
+                    super::cart::fit_tree(x, y, *n_classes, super::cart::rows_of(x), &features, &tree_limits(params));
                 Ok(Estimator::DecisionTree { tree, n_classes: *n_classes })
             }
             (ModelKind::RandomForest, Target::Classes { y, n_classes }) => {
-                let dataset = Dataset::new(x.clone(), Array1::from(y.to_vec()));
-                let rng = rand::rngs::StdRng::seed_from_u64(seed);
-                let forest = linfa_ensemble::EnsembleLearnerParams::new_fixed_rng(tree_params(params), rng)
-                    .ensemble_size(params.u64("n_trees", 100) as usize)
-                    .bootstrap_proportion(params.f64("bootstrap_proportion", 1.0))
-                    .feature_proportion(params.f64("feature_proportion", 1.0))
-                    .fit(&dataset)
-                    .map_err(|e| format!("random forest did not fit: {e}"))?;
-                let mut trees = Vec::new();
-                for (model, features) in forest.models.iter().zip(&forest.model_features) {
-                    let mut tree = Tree::from_linfa(model.root_node());
-                    tree.fit_leaves(x, y, *n_classes, Some(features));
-                    trees.push(tree);
-                }
-                Ok(Estimator::RandomForest { trees, features: forest.model_features.clone(), n_classes: *n_classes })
+                let (trees, features) = super::cart::fit_forest(
+                    x,
+                    y,
+                    *n_classes,
+                    &super::cart::Forest {
+                        n_trees: params.u64("n_trees", 100) as usize,
+                        bootstrap_proportion: params.f64("bootstrap_proportion", 1.0),
+                        feature_proportion: params.f64("feature_proportion", 1.0),
+                    },
+                    &tree_limits(params),
+                    seed,
+                );
+                Ok(Estimator::RandomForest { trees, features, n_classes: *n_classes })
             }
             (ModelKind::LinearRegression, Target::Values(y)) => {
                 let dataset = Dataset::new(x.clone(), Array1::from(y.to_vec()));
@@ -747,17 +705,14 @@ macro_rules! logistic_params {
 }
 use logistic_params;
 
-fn tree_params(params: &Params<'_>) -> linfa_trees::DecisionTreeParams<f64, usize> {
-    let quality = match params.str("split_quality", "gini").as_str() {
-        "entropy" => linfa_trees::SplitQuality::Entropy,
-        _ => linfa_trees::SplitQuality::Gini,
-    };
-    linfa_trees::DecisionTree::params()
-        .max_depth(params.usize_opt("max_depth"))
-        .min_weight_split(params.f64("min_weight_split", 2.0) as f32)
-        .min_weight_leaf(params.f64("min_weight_leaf", 1.0) as f32)
-        .min_impurity_decrease(params.f64("min_impurity_decrease", 1e-5))
-        .split_quality(quality)
+fn tree_limits(params: &Params<'_>) -> super::cart::Limits {
+    super::cart::Limits {
+        max_depth: params.usize_opt("max_depth"),
+        min_weight_split: params.f64("min_weight_split", 2.0),
+        min_weight_leaf: params.f64("min_weight_leaf", 1.0),
+        min_impurity_decrease: params.f64("min_impurity_decrease", 0.0),
+        entropy: params.str("split_quality", "gini") == "entropy",
+    }
 }
 
 #[cfg(test)]

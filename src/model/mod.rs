@@ -1,6 +1,7 @@
 //! Models: the fitted feature pipeline, the estimators, and the artifact file that holds both.
 
 pub mod artifact;
+pub mod cart;
 pub mod estimator;
 pub mod linear_svm;
 pub mod pipeline;
