@@ -232,17 +232,7 @@ fn fairness_attribute(config: &Config, cfg: &crate::config::raw::FairnessConfig)
 /// The predictions of the rows where `keep` is true.
 fn keep_rows(predictions: &Predictions, keep: &BooleanChunked) -> Predictions {
     let rows: Vec<usize> = keep.iter().enumerate().filter(|(_, k)| k.unwrap_or(false)).map(|(i, _)| i).collect();
-    match predictions {
-        Predictions::Classes { labels, probabilities } => Predictions::Classes {
-            labels: rows.iter().map(|&i| labels[i].clone()).collect(),
-            probabilities: if probabilities.is_empty() {
-                Vec::new()
-            } else {
-                rows.iter().map(|&i| probabilities[i].clone()).collect()
-            },
-        },
-        Predictions::Values(v) => Predictions::Values(rows.iter().map(|&i| v[i]).collect()),
-    }
+    score::take(predictions, &rows)
 }
 
 /// Evaluate `model` on `test`; `artifact_bytes` is the size of its file, for the size gate.

@@ -90,7 +90,12 @@ pub fn resample(truth: &Truth, predictions: &Predictions, rows: &[usize]) -> (Tr
         Truth::Labels(l) => Truth::Labels(rows.iter().map(|&i| l[i].clone()).collect()),
         Truth::Values(v) => Truth::Values(rows.iter().map(|&i| v[i]).collect()),
     };
-    let predictions = match predictions {
+    (truth, take(predictions, rows))
+}
+
+/// The predictions of `rows` (with repeats), in that order.
+pub fn take(predictions: &Predictions, rows: &[usize]) -> Predictions {
+    match predictions {
         Predictions::Classes { labels, probabilities } => Predictions::Classes {
             labels: rows.iter().map(|&i| labels[i].clone()).collect(),
             probabilities: if probabilities.is_empty() {
@@ -100,8 +105,7 @@ pub fn resample(truth: &Truth, predictions: &Predictions, rows: &[usize]) -> (Tr
             },
         },
         Predictions::Values(v) => Predictions::Values(rows.iter().map(|&i| v[i]).collect()),
-    };
-    (truth, predictions)
+    }
 }
 
 /// Whether a higher value of the metric is better.

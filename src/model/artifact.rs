@@ -163,15 +163,17 @@ mod tests {
         (model, frame)
     }
 
+    const CLASSIFIERS: [ModelKind; 5] = [
+        ModelKind::LogisticRegression,
+        ModelKind::DecisionTree,
+        ModelKind::RandomForest,
+        ModelKind::GaussianNb,
+        ModelKind::LinearSvm,
+    ];
+
     #[test]
     fn a_reloaded_model_predicts_bit_identically() {
-        for kind in [
-            ModelKind::LogisticRegression,
-            ModelKind::DecisionTree,
-            ModelKind::RandomForest,
-            ModelKind::GaussianNb,
-            ModelKind::LinearSvm,
-        ] {
+        for kind in CLASSIFIERS {
             let (model, frame) = trained(kind, 7);
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join("m.model");
@@ -213,13 +215,7 @@ mod tests {
     /// checks it across processes, through the artifact's sha256).
     #[test]
     fn the_same_seed_gives_the_same_artifact() {
-        for kind in [
-            ModelKind::LogisticRegression,
-            ModelKind::DecisionTree,
-            ModelKind::RandomForest,
-            ModelKind::GaussianNb,
-            ModelKind::LinearSvm,
-        ] {
+        for kind in CLASSIFIERS {
             let (a, _) = trained(kind, 11);
             let (b, _) = trained(kind, 11);
             assert_eq!(encode(&a).1, encode(&b).1, "{kind:?}");
