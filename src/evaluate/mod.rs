@@ -148,45 +148,36 @@ pub fn preflight(config: &Config, inputs: &crate::validate::Inputs) -> Result<()
     let Some(evaluate) = &config.raw.evaluate else { return Ok(()) };
     let dataset = inputs.test.as_ref().unwrap_or(&inputs.train);
     let columns = dataset.columns();
-    let mut problems = Vec::new();
-    if let Some(fairness) = &evaluate.fairness {
-        let (attribute, key) = fairness_attribute(config, fairness);
-        if !columns.contains(&attribute) {
-            problems.push(config.source.problem(
-                key,
-                format!("the fairness attribute '{attribute}' is not a column of the evaluation set"),
-                crate::error::did_you_mean(&attribute, columns.iter().map(String::as_str)),
+    // Every column an evaluation gate names: (config key, what it is, column).
+    let mut named: Vec<(String, &str, &String)> = Vec::new();
+    let attribute = evaluate.fairness.as_ref().map(|f| fairness_attribute(config, f));
+    if let Some((attribute, key)) = &attribute {
+        named.push((key.to_string(), "the fairness attribute", attribute));
+    }
+    for b in evaluate.behavior.iter() {
+        for (i, t) in b.invariance.iter().enumerate() {
+            named.push((
+                format!("evaluate.behavior.invariance[{i}].feature"),
+                "the behaviour test's feature",
+                &t.feature,
             ));
         }
-    }
-    let behavior = evaluate.behavior.iter();
-    let invariance = behavior.clone().flat_map(|b| {
-        b.invariance.iter().enumerate().map(|(i, t)| (format!("evaluate.behavior.invariance[{i}].feature"), &t.feature))
-    });
-    let directional = behavior.flat_map(|b| {
-        b.directional
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (format!("evaluate.behavior.directional[{i}].feature"), &t.feature))
-    });
-    for (key, feature) in invariance.chain(directional) {
-        if !columns.contains(feature) {
-            problems.push(config.source.problem(
-                &key,
-                format!("the behaviour test's feature '{feature}' is not a column of the evaluation set"),
-                crate::error::did_you_mean(feature, columns.iter().map(String::as_str)),
+        for (i, t) in b.directional.iter().enumerate() {
+            named.push((
+                format!("evaluate.behavior.directional[{i}].feature"),
+                "the behaviour test's feature",
+                &t.feature,
             ));
         }
     }
     for column in evaluate.slices.iter().flat_map(|s| s.columns.keys()) {
-        if !columns.contains(column) {
-            problems.push(config.source.problem(
-                &format!("evaluate.slices.columns.{column}"),
-                format!("the slice column '{column}' is not a column of the evaluation set"),
-                crate::error::did_you_mean(column, columns.iter().map(String::as_str)),
-            ));
-        }
+        named.push((format!("evaluate.slices.columns.{column}"), "the slice column", column));
     }
+    let mut problems: Vec<_> = named
+        .into_iter()
+        .filter(|(_, _, column)| !columns.contains(column))
+        .map(|(key, what, column)| missing_column(config, &key, what, column, &columns))
+        .collect();
     if let Some(champion) = &evaluate.champion {
         if let Err(e) = load_champion(config, champion) {
             problems.extend(e.problems);
@@ -197,6 +188,20 @@ pub fn preflight(config: &Config, inputs: &crate::validate::Inputs) -> Result<()
     } else {
         Err(InputError { problems })
     }
+}
+
+/// A column an evaluation gate names is not in the evaluation set.
+fn missing_column(config: &Config, key: &str, what: &str, column: &str, columns: &[String]) -> crate::error::Problem {
+    config.source.problem(
+        key,
+        format!("{what} '{column}' is not a column of the evaluation set"),
+        crate::error::did_you_mean(column, columns.iter().map(String::as_str)),
+    )
+}
+
+/// The column names of a frame.
+fn names(frame: &DataFrame) -> Vec<String> {
+    frame.get_column_names().iter().map(|c| c.to_string()).collect()
 }
 
 /// The champion's model, or None when its file does not exist (a cold start). A file that exists
@@ -528,12 +533,8 @@ fn slice_checks(
     let (mut checks, mut slices) = (Vec::new(), Vec::new());
     for (column, metrics) in &cfg.columns {
         let values = crate::train::target_text(test, column).map_err(|_| {
-            let names: Vec<String> = test.get_column_names().iter().map(|c| c.to_string()).collect();
-            InputError::one(config.source.problem(
-                &format!("evaluate.slices.columns.{column}"),
-                format!("the slice column '{column}' is not a column of the evaluation set"),
-                crate::error::did_you_mean(column, names.iter().map(String::as_str)),
-            ))
+            let key = format!("evaluate.slices.columns.{column}");
+            InputError::one(missing_column(config, &key, "the slice column", column, &names(test)))
         })?;
         let mut groups: std::collections::BTreeMap<(bool, Option<String>), Vec<usize>> = Default::default();
         for (i, v) in values.into_iter().enumerate() {
@@ -666,12 +667,7 @@ fn fairness_checks(
     let source = &config.source;
     let (attribute, attribute_key) = fairness_attribute(config, cfg);
     let groups = crate::train::target_text(test, &attribute).map_err(|_| {
-        let names: Vec<String> = test.get_column_names().iter().map(|c| c.to_string()).collect();
-        InputError::one(source.problem(
-            attribute_key,
-            format!("the fairness attribute '{attribute}' is not a column of the evaluation set"),
-            crate::error::did_you_mean(&attribute, names.iter().map(String::as_str)),
-        ))
+        InputError::one(missing_column(config, attribute_key, "the fairness attribute", &attribute, &names(test)))
     })?;
     let positive = match &cfg.positive {
         Some(p) => Some(p.text()),
