@@ -259,6 +259,15 @@ mod tests {
     const BASE: &str =
         "version: 1\nname: churn\ndata:\n  train: train.parquet\n  target: churn\n  task: classification\n";
 
+    /// The design brief's illustrative file uses the keys users rely on: it must load as it is.
+    #[test]
+    fn the_design_briefs_example_loads() {
+        let text =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/config/design-illustrative.yaml"))
+                .unwrap();
+        assert_eq!(errors(&text), Vec::<String>::new());
+    }
+
     #[test]
     fn a_minimal_config_loads() {
         assert_eq!(errors(BASE), Vec::<String>::new());

@@ -736,8 +736,10 @@ pub struct BaselineFull {
 #[serde(deny_unknown_fields)]
 pub struct ChampionConfig {
     /// The champion's model artifact (a file `ml-gates train` wrote), evaluated on the same
-    /// evaluation set as the candidate.
-    pub model: String,
+    /// evaluation set as the candidate. Without it there is no champion yet (`when_missing`
+    /// decides); the registry will provide it through its `champion` alias.
+    #[serde(default)]
+    pub model: Option<String>,
     /// The metric compared; any metric of the task.
     pub metric: String,
     /// Whether a higher value of `metric` is better. Default: from the metric (false for
@@ -768,8 +770,8 @@ pub struct ChampionConfig {
     #[serde(default)]
     #[schemars(range(min = 100, max = 100000))]
     pub resamples: Option<u32>,
-    /// What the check does when there is no champion yet (the file is absent): `pass` (default,
-    /// cold start) or `fail`. Shown in the report either way.
+    /// What the check does when there is no champion yet (no `model`, or its file is absent):
+    /// `pass` (default, cold start) or `fail`. Shown in the report either way.
     #[serde(default)]
     pub when_missing: Option<WhenMissing>,
     /// `error` (default) blocks; `warn` only reports.

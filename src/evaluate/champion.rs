@@ -290,7 +290,7 @@ mod tests {
 
     fn config(noise: NoiseTest) -> ChampionConfig {
         ChampionConfig {
-            model: "champion.model".into(),
+            model: Some("champion.model".into()),
             metric: "accuracy".into(),
             greater_is_better: None,
             threshold: None,

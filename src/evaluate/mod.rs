@@ -207,7 +207,8 @@ fn names(frame: &DataFrame) -> Vec<String> {
 /// The champion's model, or None when its file does not exist (a cold start). A file that exists
 /// but is not a valid model, or was trained for another task, is an input error.
 fn load_champion(config: &Config, cfg: &crate::config::raw::ChampionConfig) -> Result<Option<Model>, InputError> {
-    let path = config.source.resolve(&cfg.model);
+    let Some(model) = &cfg.model else { return Ok(None) };
+    let path = config.source.resolve(model);
     if !path.exists() {
         return Ok(None);
     }
@@ -598,13 +599,18 @@ fn champion_check(
 ) -> Result<(Check, Option<champion::Comparison>), InputError> {
     let severity = cfg.severity.unwrap_or_default();
     let line = config.source.line("evaluate.champion");
-    let shown = cfg.model.clone();
+    let shown = cfg.model.clone().unwrap_or_default();
     let Some(champion_model) = load_champion(config, cfg)? else {
         let policy = cfg.when_missing.unwrap_or_default();
         let check = Check::judged("champion", Stage::Evaluate, policy == WhenMissing::Pass, severity)
             .column(&cfg.metric)
             .message(format!(
-                "no champion yet ({shown} does not exist); when_missing: {}",
+                "no champion yet ({}); when_missing: {}",
+                if shown.is_empty() {
+                    "evaluate.champion.model is not set".to_string()
+                } else {
+                    format!("{shown} does not exist")
+                },
                 if policy == WhenMissing::Pass { "pass, a first model has nothing to beat" } else { "fail" }
             ))
             .line(config.source.line("evaluate.champion.when_missing").or(line))
