@@ -23,10 +23,10 @@ pub struct RawConfig {
     /// The data gate: checks on the data before anything is trained.
     #[serde(default)]
     pub validate: Option<ValidateConfig>,
-    /// Training (stage not built yet: the section is checked, not acted on).
+    /// Training with a built-in model or an external command.
     #[serde(default)]
     pub train: Option<TrainConfig>,
-    /// The evaluation gate (stage not built yet: the section is checked, not acted on).
+    /// The evaluation gate: metrics, baseline, size, latency, fairness, slices, behaviour, champion.
     #[serde(default)]
     pub evaluate: Option<EvaluateConfig>,
     /// The model registry (stage not built yet: the section is checked, not acted on).
@@ -41,6 +41,43 @@ pub struct RawConfig {
     /// Where results are reported (GitHub reporting is not built yet: checked, not acted on).
     #[serde(default)]
     pub report: Option<ReportConfig>,
+    /// Which stages run for each GitHub event (the GitHub Action's plan); defaults in docs/action.md.
+    #[serde(default)]
+    pub stages: Option<StagesConfig>,
+}
+
+/// A pipeline stage, as named in `stages:`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StageName {
+    Validate,
+    Train,
+    Evaluate,
+    Register,
+    Staging,
+    Deploy,
+}
+
+/// The stages each event runs. Every key is optional; docs/action.md gives the defaults.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StagesConfig {
+    /// A pull request (default: validate, train, evaluate; never the registry or a deployment).
+    #[serde(default)]
+    pub pull_request: Option<Vec<StageName>>,
+    /// A push to the default branch (default: every stage). Pushes elsewhere run validate, train, evaluate.
+    #[serde(default)]
+    pub push: Option<Vec<StageName>>,
+    /// A scheduled run (default: validate, train, evaluate, register).
+    #[serde(default)]
+    pub schedule: Option<Vec<StageName>>,
+    /// A manual run (default: every stage; with `skip-training`, staging and deploy of the existing challenger).
+    #[serde(default)]
+    pub workflow_dispatch: Option<Vec<StageName>>,
+    /// By `event_type` of a repository_dispatch, e.g. `{drift-alert: [validate, train, evaluate, register]}`
+    /// (default for any type: validate, train, evaluate, register).
+    #[serde(default)]
+    pub repository_dispatch: IndexMap<String, Vec<StageName>>,
 }
 
 /// File format of a data source. By default it follows the file extension.

@@ -1,0 +1,8 @@
+//! The GitHub Actions runtime contract: inputs and context from the environment, the event
+//! payload, workflow commands, and the files a step writes back (outputs, job summary).
+//! Nothing here talks to the network yet; the REST client (the PR comment) comes next.
+
+pub mod commands;
+pub mod env;
+pub mod event;
+pub mod files;
