@@ -295,7 +295,7 @@ mod tests {
                 "ml-gates.yaml:6:9: unknown value 'clasification' for 'data.task', did you mean 'classification'?",
                 "ml-gates.yaml:8:24: 'validate.nulls.max_percent' must be between 0 and 100, found -3",
                 "ml-gates.yaml:9:17: 'validate.ranges.age' must be a list of exactly 2 items, found 3",
-                "ml-gates.yaml:10:1: unknown key 'unknown_section' at the top level (expected one of: version, name, data, validate, train, evaluate, registry, staging, deploy, report)",
+                "ml-gates.yaml:10:1: unknown key 'unknown_section' at the top level (expected one of: version, name, data, validate, train, evaluate, registry, staging, deploy, report, stages)",
             ]
         );
     }
