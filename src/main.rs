@@ -41,8 +41,18 @@ enum Command {
     Evaluate(EvaluateArgs),
     /// The pipeline: validate, then (if the data gate passed) train, save the artifact, and evaluate.
     Run(RunArgs),
+    /// Run as a GitHub Action: read inputs and context from the environment (INPUT_*, GITHUB_*),
+    /// plan the stages from the event, run them, and write the outputs, job summary and annotations.
+    Action(ActionArgs),
     /// Print the JSON Schema of ml-gates.yaml (or, with --report, of the JSON report).
     Schema(SchemaArgs),
+}
+
+#[derive(clap::Args)]
+struct ActionArgs {
+    /// Measure freshness as of this time (RFC 3339) instead of now, for reproducible runs.
+    #[arg(long, value_name = "TIME", value_parser = parse_now)]
+    now: Option<DateTime<Utc>>,
 }
 
 #[derive(clap::Args)]
@@ -140,6 +150,7 @@ fn main() -> ExitCode {
         Command::Train(args) => train(args),
         Command::Evaluate(args) => evaluate(args),
         Command::Run(args) => run(args),
+        Command::Action(args) => action(args),
         Command::Schema(args) => schema(args),
     };
     match result {
@@ -330,26 +341,258 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
     ml_gates::evaluate::preflight(&config, &inputs)?;
     let now = args.validate.now.unwrap_or_else(Utc::now);
     let mut report = Report::new(&config.raw.name, &config.source.display);
-    report.add_stage(Stage::Validate, ml_gates::validate::run(&config, &inputs, now)?);
-    // Gate before training: a failed data gate stops the pipeline here.
-    if report.exit_code() == 0 {
-        let train_cfg = train_config(&config)?;
-        let evaluation = if train_cfg.command.is_some() {
-            let (train, test) = ml_gates::train::datasets(&config, &inputs)?;
-            let run = run_external(&config, train_cfg, &train, &test)?;
-            evaluate_external(&config, &train, &test, &run.predictions, run.model_file.as_deref())?
-        } else {
-            let path = model_path(&config, args.model);
-            let (trained, bytes) = train_and_save(&config, &inputs, &path)?;
-            let candidate = ml_gates::evaluate::Candidate::built_in(&trained.model);
-            ml_gates::evaluate::run(&config, &candidate, &trained.train, &trained.test, Some(bytes))?
-        };
-        report.add_evaluation(evaluation);
-    } else {
-        eprintln!("the data gate failed: not training");
-    }
+    gates(&config, &inputs, now, args.model, [true, true, true], &mut report)?;
     print_report(&report, args.validate.format, args.validate.color)?;
     Ok(report.exit_code())
+}
+
+/// The gated stages that are built, as `[validate, train, evaluate]` asks: the data gate, then
+/// (only if it passed: the lesson's gate before training) training and the evaluation gate.
+/// Evaluation without training evaluates the model trained before.
+fn gates(
+    config: &config::Config,
+    inputs: &ml_gates::validate::Inputs,
+    now: DateTime<Utc>,
+    model: Option<PathBuf>,
+    [validate, train, evaluate]: [bool; 3],
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    if validate {
+        report.add_stage(Stage::Validate, ml_gates::validate::run(config, inputs, now)?);
+        if report.exit_code() != 0 {
+            eprintln!("the data gate failed: not training");
+            return Ok(());
+        }
+    }
+    if !train && !evaluate {
+        return Ok(());
+    }
+    let train_cfg = train_config(config)?;
+    let evaluation = if train_cfg.command.is_some() {
+        let (train_rows, test_rows) = ml_gates::train::datasets(config, inputs)?;
+        let (predictions, model_file) = if train {
+            let run = run_external(config, train_cfg, &train_rows, &test_rows)?;
+            (run.predictions, run.model_file)
+        } else {
+            let out = ml_gates::train::external::output_dir(config);
+            (
+                ml_gates::train::external::predictions_path(config, train_cfg),
+                train_cfg.model_file.as_ref().map(|m| out.join(m)),
+            )
+        };
+        if !evaluate {
+            return Ok(());
+        }
+        evaluate_external(config, &train_rows, &test_rows, &predictions, model_file.as_deref())?
+    } else {
+        let path = model_path(config, model);
+        let (model, train_rows, test_rows, bytes) = if train {
+            let (trained, bytes) = train_and_save(config, inputs, &path)?;
+            (trained.model, trained.train, trained.test, Some(bytes))
+        } else {
+            let model = ml_gates::model::artifact::load(&path).map_err(|e| {
+                InputError::one(ml_gates::error::Problem {
+                    file: path.display().to_string(),
+                    position: None,
+                    message: e.to_string(),
+                    suggestion: None,
+                })
+            })?;
+            let (train_rows, test_rows) = ml_gates::train::datasets(config, inputs)?;
+            (model, train_rows, test_rows, std::fs::metadata(&path).map(|m| m.len()).ok())
+        };
+        if !evaluate {
+            return Ok(());
+        }
+        let candidate = ml_gates::evaluate::Candidate::built_in(&model);
+        ml_gates::evaluate::run(config, &candidate, &train_rows, &test_rows, bytes)?
+    };
+    report.add_evaluation(evaluation);
+    Ok(())
+}
+
+/// The GitHub Action: environment in, workflow commands and files out (docs/action.md).
+fn action(args: ActionArgs) -> anyhow::Result<u8> {
+    use ml_gates::github::{commands, env, event, files, writeback};
+    let vars = env::process_env();
+    // Before anything could print it.
+    if let Some(mask) = env::input(&vars, "token").as_deref().and_then(commands::add_mask) {
+        println!("{mask}");
+    }
+    let ctx = env::Context::from_env(&vars);
+    let problem = |message: String| {
+        InputError::one(ml_gates::error::Problem {
+            file: "action inputs".into(),
+            position: None,
+            message,
+            suggestion: None,
+        })
+    };
+    let folder = match env::input(&vars, "working-directory") {
+        Some(dir) => ctx.workspace.join(dir),
+        None => ctx.workspace.clone(),
+    };
+    let config_path = folder.join(env::input(&vars, "config").unwrap_or_else(|| "ml-gates.yaml".into()));
+    let config_file = config_path.strip_prefix(&ctx.workspace).unwrap_or(&config_path).display().to_string();
+    let fail_on_warn = match env::input(&vars, "fail-on").as_deref() {
+        None | Some("error") => false,
+        Some("warn") => true,
+        Some(other) => return Err(problem(format!("input 'fail-on' must be error or warn, found '{other}'")).into()),
+    };
+    let overrides = ml_gates::pipeline::Overrides {
+        stages: env::input(&vars, "stages")
+            .map(|s| ml_gates::pipeline::parse_stages(&s))
+            .transpose()
+            .map_err(problem)?,
+        skip_training: env::boolean(&vars, "skip-training", false).map_err(problem)?,
+        force_retrain: env::boolean(&vars, "force-retrain", false).map_err(problem)?,
+    };
+    let event = match &ctx.event_path {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| problem(format!("cannot read the event payload {}: {e}", path.display())))?;
+            let payload: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| problem(format!("the event payload {} is not JSON: {e}", path.display())))?;
+            Some(event::parse(&ctx.event_name, &payload).map_err(problem)?)
+        }
+        None if !ctx.event_name.is_empty() => Some(event::Event::Other(ctx.event_name.clone())),
+        None => None,
+    };
+    // A manual run's own inputs steer it too (they arrive as strings).
+    let mut overrides = overrides;
+    if let Some(event::Event::WorkflowDispatch { inputs }) = &event {
+        let yes = |k: &str| inputs.get(k).is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        overrides.skip_training |= yes("skip-training") || yes("skip_training");
+        overrides.force_retrain |= yes("force-retrain") || yes("force_retrain");
+    }
+
+    let annotate_input_error = |error: &anyhow::Error| {
+        if let Some(input) = error.downcast_ref::<InputError>() {
+            for p in &input.problems {
+                let a = commands::Annotation {
+                    level: commands::Level::Error,
+                    file: Some(config_file.clone()),
+                    line: p.position.map(|(line, _)| line),
+                    title: "ml-gates: unusable input".into(),
+                    message: match &p.suggestion {
+                        Some(s) => format!("{}, did you mean '{s}'?", p.message),
+                        None => p.message.clone(),
+                    },
+                };
+                println!("{}", a.command());
+            }
+        }
+    };
+    let config = match config::load(&config_path) {
+        Ok(c) => c,
+        Err(e) => {
+            let e = anyhow::Error::from(e);
+            annotate_input_error(&e);
+            return Err(e);
+        }
+    };
+    let plan = ml_gates::pipeline::plan(event.as_ref(), config.raw.stages.as_ref(), &overrides);
+    println!("{}", commands::group("ml-gates plan"));
+    println!("event {}: {} ({})", plan.event, plan.stages.join(", "), plan.reason);
+    println!("{}", commands::end_group());
+    let mut report = Report::new(&config.raw.name, &config_file);
+    report.plan = Some(plan.clone());
+    let now = args.now.unwrap_or_else(Utc::now);
+    use config::raw::StageName;
+    let wants = |s: StageName| plan.includes(s);
+    let result = (|| -> anyhow::Result<()> {
+        let inputs = ml_gates::validate::open_inputs(&config)?;
+        if wants(StageName::Train) || wants(StageName::Evaluate) {
+            ml_gates::evaluate::preflight(&config, &inputs)?;
+        }
+        println!("{}", commands::group("ml-gates gates"));
+        let run = gates(
+            &config,
+            &inputs,
+            now,
+            None,
+            [wants(StageName::Validate), wants(StageName::Train), wants(StageName::Evaluate)],
+            &mut report,
+        );
+        println!("{}", commands::end_group());
+        run
+    })();
+    if let Err(e) = result {
+        annotate_input_error(&e);
+        return Err(e);
+    }
+    for (stage, name) in [
+        (StageName::Register, Stage::Register),
+        (StageName::Staging, Stage::Staging),
+        (StageName::Deploy, Stage::Deploy),
+    ] {
+        if wants(stage) {
+            report.add_stage(
+                name,
+                vec![ml_gates::report::Check::judged("stage-not-built", name, true, Default::default())
+                    .skipped()
+                    .message(format!(
+                        "the {} stage is planned for this event but not built in this version of ml-gates",
+                        name.as_str()
+                    ))],
+            );
+        }
+    }
+
+    // The JSON report beside the config, owned like the workspace.
+    let out_dir = config.source.resolve(".ml-gates");
+    std::fs::create_dir_all(&out_dir).with_context(|| format!("cannot create {}", out_dir.display()))?;
+    let report_path = out_dir.join("report.json");
+    std::fs::write(&report_path, serde_json::to_string_pretty(&report)? + "\n")
+        .with_context(|| format!("cannot write {}", report_path.display()))?;
+    files::own_like(&out_dir, &ctx.workspace);
+    let report_shown = report_path.strip_prefix(&ctx.workspace).unwrap_or(&report_path).display().to_string();
+
+    println!("{}", commands::group("ml-gates report"));
+    print!("{}", text::render(&report, false));
+    println!("{}", commands::end_group());
+    let annotations = writeback::annotations(&report, &config_file);
+    let (shown, dropped) = commands::capped(&annotations, 10);
+    for a in shown {
+        println!("{}", a.command());
+    }
+    if dropped > 0 {
+        println!(
+            "{} more problems are in the job summary and the report (GitHub shows 10 annotations per level)",
+            dropped
+        );
+    }
+    if let Some(path) = &ctx.output {
+        let delimiter = files::random_delimiter();
+        let mut text = String::new();
+        for (name, value) in writeback::outputs(&report, &report_shown) {
+            match files::output(&name, &value, &delimiter) {
+                Ok(t) => text.push_str(&t),
+                Err(e) => println!(
+                    "{}",
+                    commands::Annotation {
+                        level: commands::Level::Warning,
+                        file: None,
+                        line: None,
+                        title: "ml-gates output".into(),
+                        message: e
+                    }
+                    .command()
+                ),
+            }
+        }
+        files::append(path, &text).with_context(|| format!("cannot write the step outputs to {}", path.display()))?;
+    }
+    if let Some(path) = &ctx.step_summary {
+        let existing = std::fs::metadata(path).map(|m| m.len() as usize).unwrap_or(0);
+        let summary = files::fit_summary(&markdown::render(&report), existing, files::SUMMARY_LIMIT, &report_shown);
+        files::append(path, &summary).with_context(|| format!("cannot write the job summary to {}", path.display()))?;
+    }
+    Ok(match (report.verdict, fail_on_warn) {
+        (ml_gates::report::Verdict::Pass, _) => 0,
+        (ml_gates::report::Verdict::Warn, false) => 0,
+        _ => 1,
+    })
 }
 
 fn print_report(report: &Report, format: Format, color: Color) -> anyhow::Result<()> {

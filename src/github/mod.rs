@@ -6,3 +6,4 @@ pub mod commands;
 pub mod env;
 pub mod event;
 pub mod files;
+pub mod writeback;

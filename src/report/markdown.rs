@@ -16,6 +16,15 @@ pub fn render(report: &Report) -> String {
         Verdict::Fail => "❌ fail",
     };
     let _ = writeln!(out, "## ml-gates · {} · {verdict}\n", escape(&report.name));
+    if let Some(plan) = &report.plan {
+        let _ = writeln!(
+            out,
+            "Event **{}** · stages {} · {}\n",
+            escape(&plan.event),
+            escape(&plan.stages.join(", ")),
+            escape(&plan.reason)
+        );
+    }
     let s = &report.summary;
     let _ = writeln!(
         out,

@@ -276,6 +276,9 @@ pub struct Report {
     pub name: String,
     /// Path of the config file, as given on the command line.
     pub config: String,
+    /// The plan of a GitHub Actions run: the event, the stages planned and why (absent elsewhere).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<crate::pipeline::Plan>,
     /// The stages that ran, in order.
     pub stages: Vec<Stage>,
     pub verdict: Verdict,
@@ -296,6 +299,7 @@ impl Report {
             tool: Tool { name: "ml-gates", version: env!("CARGO_PKG_VERSION") },
             name: name.to_string(),
             config: config.to_string(),
+            plan: None,
             stages: Vec::new(),
             verdict: Verdict::Pass,
             summary: Summary::default(),

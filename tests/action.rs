@@ -1,0 +1,187 @@
+//! The GitHub Action's runtime contract, end to end: the binary runs with the environment and files
+//! GitHub's runner gives a container action (workspace, GITHUB_OUTPUT, GITHUB_STEP_SUMMARY, an event
+//! payload, INPUT_* variables, all in temporary folders), and the tests read what it wrote.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+struct Runner {
+    workspace: tempfile::TempDir,
+    temp: tempfile::TempDir,
+}
+
+impl Runner {
+    /// A workspace holding a copy of the churn example.
+    fn with_example() -> Self {
+        let runner = Runner { workspace: tempfile::tempdir().unwrap(), temp: tempfile::tempdir().unwrap() };
+        let data = runner.workspace.path().join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        for f in ["train.parquet", "test.parquet", "reference.parquet"] {
+            std::fs::copy(Path::new("examples/churn/data").join(f), data.join(f)).unwrap();
+        }
+        std::fs::create_dir_all(runner.workspace.path().join("models")).unwrap();
+        std::fs::copy("examples/churn/models/champion.model", runner.workspace.path().join("models/champion.model"))
+            .unwrap();
+        std::fs::copy("examples/churn/ml-gates.yaml", runner.workspace.path().join("ml-gates.yaml")).unwrap();
+        runner
+    }
+
+    fn file(&self, name: &str) -> PathBuf {
+        self.temp.path().join(name)
+    }
+
+    fn run(&self, event: &str, payload: &str, inputs: &[(&str, &str)]) -> Output {
+        std::fs::write(self.file("event.json"), payload).unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ml-gates"));
+        cmd.arg("action")
+            .arg("--now=2026-11-27T00:00:00Z")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_EVENT_NAME", event)
+            .env("GITHUB_EVENT_PATH", self.file("event.json"))
+            .env("GITHUB_REPOSITORY", "octo/churn")
+            .env("GITHUB_SHA", "0123456789abcdef")
+            .env("GITHUB_REF", "refs/pull/7/merge")
+            .env("GITHUB_WORKSPACE", self.workspace.path())
+            .env("GITHUB_OUTPUT", self.file("output"))
+            .env("GITHUB_STEP_SUMMARY", self.file("summary.md"))
+            .current_dir(self.workspace.path());
+        for (k, v) in inputs {
+            cmd.env(format!("INPUT_{}", k.to_ascii_uppercase()), v);
+        }
+        cmd.output().unwrap()
+    }
+
+    fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.file(name)).unwrap_or_default()
+    }
+}
+
+/// The outputs file parsed: `name<<DELIM\nvalue\nDELIM`.
+fn outputs(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut lines = text.lines();
+    while let Some(head) = lines.next() {
+        let (name, delimiter) = head.split_once("<<").expect("heredoc form");
+        assert!(delimiter.starts_with("ghadelimiter_") && delimiter.len() == 45, "{delimiter}");
+        let mut value = Vec::new();
+        for line in lines.by_ref() {
+            if line == delimiter {
+                break;
+            }
+            value.push(line);
+        }
+        out.push((name.to_string(), value.join("\n")));
+    }
+    out
+}
+
+const PULL_REQUEST: &str = r#"{"number": 7, "pull_request": {"number": 7, "head": {"sha": "0123456789abcdef"}}}"#;
+
+#[test]
+fn a_pull_request_runs_the_gates_and_writes_back() {
+    let runner = Runner::with_example();
+    let out = runner.run("pull_request", PULL_REQUEST, &[("token", "ghs_s3cr3t-token"), ("config", "ml-gates.yaml")]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    // The token is masked before anything else, and never printed otherwise.
+    assert_eq!(stdout.lines().next(), Some("::add-mask::ghs_s3cr3t-token"));
+    assert_eq!(stdout.matches("ghs_s3cr3t-token").count() + stderr.matches("ghs_s3cr3t-token").count(), 1);
+    assert!(stdout.contains("event pull_request: validate, train, evaluate (a pull request: the default;"));
+    assert!(stdout.contains("::group::ml-gates gates") && stdout.contains("::endgroup::"));
+    // The freshness check warns (the example's data is 2.25 days old on 2026-11-27, limit 7): no.
+    let outputs = outputs(&runner.read("output"));
+    let get = |k: &str| outputs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    assert_eq!(get("verdict"), Some("pass"));
+    assert_eq!(get("report"), Some(".ml-gates/report.json"));
+    assert_eq!(get("plan"), Some("validate,train,evaluate"));
+    assert_eq!(get("accuracy"), Some("0.78"));
+    assert_eq!(get("model_version"), Some(""), "no registry stage on a pull request");
+    let summary = runner.read("summary.md");
+    assert!(summary.starts_with("## ml-gates · churn · ✅ pass"), "{summary}");
+    assert!(summary.contains("Event **pull\\_request**"));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(runner.workspace.path().join(".ml-gates/report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["plan"]["stages"], serde_json::json!(["validate", "train", "evaluate"]));
+    assert_eq!(report["stages"], serde_json::json!(["validate", "evaluate"]));
+}
+
+#[test]
+fn failing_checks_are_annotated_on_their_line_with_hostile_text_escaped() {
+    let runner = Runner::with_example();
+    // A column name and a value that try to forge workflow commands and Markdown.
+    let csv = "id,\"x::y,line=1\",plan,churn\nA,5,\"basic\n::error::forged\",0\nB,0.5,<img src=x onerror=alert(1)>,1\nC,0.2,pro,0\nD,0.3,pro,1\n";
+    std::fs::write(runner.workspace.path().join("hostile.csv"), csv).unwrap();
+    std::fs::write(
+        runner.workspace.path().join("ml-gates.yaml"),
+        "version: 1\nname: hostile\ndata:\n  train: hostile.csv\n  target: churn\n  task: classification\n  id: id\nvalidate:\n  ranges: {\"x::y,line=1\": [0, 1]}\n  categories: {plan: [basic, pro]}\n",
+    )
+    .unwrap();
+    let out = runner.run("push", r#"{"ref": "refs/heads/feature", "repository": {"default_branch": "main"}}"#, &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let annotations: Vec<&str> = stdout.lines().filter(|l| l.starts_with("::error ")).collect();
+    assert_eq!(annotations.len(), 2, "{stdout}");
+    assert!(
+        annotations[0]
+            .starts_with("::error file=ml-gates.yaml,line=9,title=ml-gates value-range (train.x%3A%3Ay%2Cline=1)::"),
+        "{}",
+        annotations[0]
+    );
+    assert!(
+        annotations[1].starts_with("::error file=ml-gates.yaml,line=10,title=ml-gates allowed-values (train.plan)::"),
+        "{}",
+        annotations[1]
+    );
+    assert!(annotations[1].contains("%0A::error::forged"), "the newline in the value is escaped: {}", annotations[1]);
+    // No line of output starts a command the data wrote.
+    assert!(!stdout.lines().any(|l| l.starts_with("::error::forged")));
+    let summary = runner.read("summary.md");
+    assert!(!summary.contains("<img"), "HTML in data reaches the summary escaped");
+    assert!(summary.contains("&lt;img"));
+}
+
+#[test]
+fn a_broken_config_is_annotated_and_exits_2() {
+    let runner = Runner::with_example();
+    let mut text = std::fs::read_to_string(runner.workspace.path().join("ml-gates.yaml")).unwrap();
+    text = text.replace("rows: {min: 250}", "rows: {minimum: 250}");
+    std::fs::write(runner.workspace.path().join("ml-gates.yaml"), text).unwrap();
+    let out = runner.run("pull_request", PULL_REQUEST, &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stdout.lines().any(|l| l
+            == "::error file=ml-gates.yaml,line=15,title=ml-gates%3A unusable input::unknown key 'minimum' in 'validate.rows', did you mean 'min'?"),
+        "{stdout}"
+    );
+    assert!(runner.read("output").is_empty(), "nothing is written back for unusable input");
+}
+
+#[test]
+fn inputs_are_checked() {
+    let runner = Runner::with_example();
+    for (inputs, message) in [
+        (vec![("fail-on", "sometimes")], "input 'fail-on' must be error or warn, found 'sometimes'"),
+        (vec![("skip-training", "yes")], "input 'skip-training' must be true or false, found 'yes'"),
+        (vec![("stages", "validate,trian")], "did you mean 'train'"),
+    ] {
+        let out = runner.run("pull_request", PULL_REQUEST, &inputs);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&out.stderr).contains(message), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+#[test]
+fn skip_training_on_a_manual_run_plans_staging_and_deploy() {
+    let runner = Runner::with_example();
+    let out = runner.run("workflow_dispatch", r#"{"inputs": {"skip-training": "true"}}"#, &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("event workflow_dispatch: staging, deploy"), "{stdout}");
+    let outputs = outputs(&runner.read("output"));
+    assert!(outputs.contains(&("plan".to_string(), "staging,deploy".to_string())));
+}
