@@ -588,6 +588,55 @@ fn action(args: ActionArgs) -> anyhow::Result<u8> {
         let summary = files::fit_summary(&markdown::render(&report), existing, files::SUMMARY_LIMIT, &report_shown);
         files::append(path, &summary).with_context(|| format!("cannot write the job summary to {}", path.display()))?;
     }
+    // The sticky comment on a pull request; its fate never changes the verdict or the exit code.
+    let pr_number = match &event {
+        Some(event::Event::PullRequest { number, .. }) => Some(*number),
+        _ => None,
+    };
+    let token = env::input(&vars, "token");
+    let wants_comment = env::boolean(&vars, "comment", true).unwrap_or(true)
+        && config.raw.report.as_ref().and_then(|r| r.pr_comment).unwrap_or(true);
+    if let (Some(number), Some(token), true) = (pr_number, token, wants_comment) {
+        let author = env::input(&vars, "comment-author").unwrap_or_else(|| "github-actions[bot]".into());
+        let marker = ml_gates::github::comment::marker(&config_file);
+        let text = ml_gates::github::comment::body(&marker, &markdown::render(&report));
+        let outcome =
+            tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string()).and_then(
+                |rt| {
+                    rt.block_on(async {
+                        let client = ml_gates::github::comment::Client::new(
+                            &ctx.api_url,
+                            &ctx.repository,
+                            &token,
+                            ml_gates::github::comment::Retries::default(),
+                        )?;
+                        client.upsert(number, &marker, &author, &text).await
+                    })
+                },
+            );
+        let warn = |message: String| {
+            commands::Annotation {
+                level: commands::Level::Warning,
+                file: None,
+                line: None,
+                title: "ml-gates PR comment".into(),
+                message,
+            }
+            .command()
+        };
+        match outcome {
+            Ok(ml_gates::github::comment::Outcome::Created(id)) => {
+                println!("created the report comment {id} on #{number}")
+            }
+            Ok(ml_gates::github::comment::Outcome::Updated(id)) => {
+                println!("updated the report comment {id} on #{number}")
+            }
+            Ok(ml_gates::github::comment::Outcome::Skipped(why)) => {
+                println!("{}", warn(format!("no PR comment: {why}")))
+            }
+            Err(e) => println!("{}", warn(format!("the PR comment failed: {e}"))),
+        }
+    }
     Ok(match (report.verdict, fail_on_warn) {
         (ml_gates::report::Verdict::Pass, _) => 0,
         (ml_gates::report::Verdict::Warn, false) => 0,

@@ -31,6 +31,10 @@ impl Runner {
     }
 
     fn run(&self, event: &str, payload: &str, inputs: &[(&str, &str)]) -> Output {
+        self.run_with(event, payload, inputs, &[])
+    }
+
+    fn run_with(&self, event: &str, payload: &str, inputs: &[(&str, &str)], extra: &[(&str, &str)]) -> Output {
         std::fs::write(self.file("event.json"), payload).unwrap();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_ml-gates"));
         cmd.arg("action")
@@ -46,9 +50,13 @@ impl Runner {
             .env("GITHUB_WORKSPACE", self.workspace.path())
             .env("GITHUB_OUTPUT", self.file("output"))
             .env("GITHUB_STEP_SUMMARY", self.file("summary.md"))
+            .env("INPUT_COMMENT", "false")
             .current_dir(self.workspace.path());
         for (k, v) in inputs {
             cmd.env(format!("INPUT_{}", k.to_ascii_uppercase()), v);
+        }
+        for (k, v) in extra {
+            cmd.env(k, v);
         }
         cmd.output().unwrap()
     }
@@ -184,4 +192,65 @@ fn skip_training_on_a_manual_run_plans_staging_and_deploy() {
     assert!(stdout.contains("event workflow_dispatch: staging, deploy"), "{stdout}");
     let outputs = outputs(&runner.read("output"));
     assert!(outputs.contains(&("plan".to_string(), "staging,deploy".to_string())));
+}
+
+/// On a pull request the report goes to GitHub's REST API as the sticky comment (a fake server
+/// here, reached through GITHUB_API_URL as on GitHub Enterprise Server); a failing API only warns.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_report_is_posted_as_the_sticky_comment() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/repos/octo/churn/issues/7/comments"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!([])))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/repos/octo/churn/issues/7/comments"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(serde_json::json!({"id": 42})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let runner = Runner::with_example();
+    let uri = server.uri();
+    let out = tokio::task::spawn_blocking(move || {
+        let out = runner.run_with(
+            "pull_request",
+            PULL_REQUEST,
+            &[("comment", "true"), ("token", "ghs_token")],
+            &[("GITHUB_API_URL", &uri)],
+        );
+        (out, runner)
+    })
+    .await
+    .unwrap()
+    .0;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("created the report comment 42 on #7"), "{stdout}");
+    let posted = server.received_requests().await.unwrap();
+    let post = posted.iter().find(|r| r.method.as_str() == "POST").unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&post.body).unwrap();
+    let text = body["body"].as_str().unwrap();
+    assert!(text.starts_with("<!-- ml-gates sticky report: ml_gates.yaml -->\n## ml-gates · churn"), "{text}");
+    assert_eq!(post.headers.get("authorization").unwrap().to_str().unwrap(), "Bearer ghs_token");
+}
+
+#[test]
+fn a_failing_api_only_warns() {
+    let runner = Runner::with_example();
+    // Nothing listens on this port: the comment fails after its retries, the gates still pass.
+    let out = runner.run_with(
+        "pull_request",
+        PULL_REQUEST,
+        &[("comment", "true"), ("token", "ghs_token")],
+        &[("GITHUB_API_URL", "http://127.0.0.1:9")],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.lines().any(|l| l.starts_with("::warning title=ml-gates PR comment::the PR comment failed")),
+        "{stdout}"
+    );
 }

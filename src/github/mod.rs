@@ -3,6 +3,7 @@
 //! Nothing here talks to the network yet; the REST client (the PR comment) comes next.
 
 pub mod commands;
+pub mod comment;
 pub mod env;
 pub mod event;
 pub mod files;
