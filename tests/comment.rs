@@ -96,6 +96,21 @@ impl Respond for FakeGitHub {
     }
 }
 
+/// Keep what a test sent, for scripts/check-openapi.cjs (run by scripts/test.sh after the tests):
+/// every request is checked against GitHub's OpenAPI description.
+fn record(test: &str, fake: &FakeGitHub) {
+    let folder = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("github-requests");
+    std::fs::create_dir_all(&folder).unwrap();
+    let lines: String = fake
+        .requests()
+        .into_iter()
+        .map(|(method, path, body)| {
+            serde_json::json!({"method": method, "path": path, "body": body}).to_string() + "\n"
+        })
+        .collect();
+    std::fs::write(folder.join(format!("{test}.jsonl")), lines).unwrap();
+}
+
 async fn setup() -> (MockServer, FakeGitHub, Client) {
     let server = MockServer::start().await;
     let fake = FakeGitHub::default();
@@ -120,6 +135,7 @@ async fn the_first_run_creates_and_the_second_updates_in_place() {
     let other = marker("models/price/ml-gates.yaml");
     assert!(matches!(client.upsert(7, &other, BOT, &body(&other, "price")).await.unwrap(), Outcome::Created(_)));
     assert_eq!(fake.comments().len(), 2);
+    record("the_first_run_creates_and_the_second_updates_in_place", &fake);
 }
 
 #[tokio::test]
@@ -131,6 +147,7 @@ async fn a_forged_marker_by_another_author_is_ignored() {
     assert!(matches!(outcome, Outcome::Created(id) if id != forged));
     let comments = fake.comments();
     assert!(comments.iter().any(|c| c.0 == forged && c.2.ends_with("merge away")), "the forged one is untouched");
+    record("a_forged_marker_by_another_author_is_ignored", &fake);
 }
 
 #[tokio::test]
@@ -151,6 +168,7 @@ async fn more_than_a_hundred_comments_are_paged_through() {
             "/repos/octo/churn/issues/7/comments?per_page=100&page=2"
         ]
     );
+    record("more_than_a_hundred_comments_are_paged_through", &fake);
 }
 
 #[tokio::test]
@@ -205,4 +223,5 @@ async fn request_bodies_carry_only_the_comment_text() {
         let keys: Vec<&String> = payload.as_object().unwrap().keys().collect();
         assert_eq!(keys, ["body"], "{method}");
     }
+    record("request_bodies_carry_only_the_comment_text", &fake);
 }
