@@ -215,6 +215,7 @@ fn evaluation(out: &mut String, report: &Report) {
             );
         }
         let _ = writeln!(out, "{t}");
+        let _ = write!(out, "{}", champion_chart(c));
         if let Some(noise) = &c.noise {
             let _ = writeln!(out, "Noise test: {}.\n", escape(&crate::evaluate::champion::describe(noise)));
         }
@@ -245,6 +246,33 @@ fn evaluation(out: &mut String, report: &Report) {
         }
         let _ = writeln!(out, "{t}");
     }
+}
+
+/// A Mermaid bar chart of the candidate (bars) against the champion (line) on every metric where
+/// higher is better and that lies in [0, 1] for both (scores and rates; losses and errors on other
+/// scales are left to the table).
+/// Metric names are ml-gates' own identifiers; anything else is kept out of the chart.
+fn champion_chart(c: &crate::evaluate::champion::Comparison) -> String {
+    let shown: Vec<(&String, &[f64; 2])> = c
+        .metrics
+        .iter()
+        .filter(|(name, v)| {
+            name.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_')
+                && crate::evaluate::score::greater_is_better(name)
+                && v.iter().all(|x| (0.0..=1.0).contains(x))
+        })
+        .collect();
+    if shown.len() < 2 {
+        return String::new();
+    }
+    let names: Vec<&str> = shown.iter().map(|(n, _)| n.as_str()).collect();
+    let series = |i: usize| shown.iter().map(|(_, v)| format_number(v[i])).collect::<Vec<_>>().join(", ");
+    format!(
+        "```mermaid\nxychart-beta\n    title \"Candidate (bars) against champion (line)\"\n    x-axis [{}]\n    y-axis \"value\" 0 --> 1\n    bar [{}]\n    line [{}]\n```\n\n",
+        names.join(", "),
+        series(0),
+        series(1)
+    )
 }
 
 fn icon(status: Status) -> &'static str {
