@@ -637,6 +637,43 @@ fn action(args: ActionArgs) -> anyhow::Result<u8> {
             Err(e) => println!("{}", warn(format!("the PR comment failed: {e}"))),
         }
     }
+    // An optional check run on the commit (needs `checks: write`); like the comment, it only warns.
+    if env::boolean(&vars, "check-run", false).unwrap_or(false) {
+        let head_sha = match &event {
+            Some(event::Event::PullRequest { head_sha, .. }) if !head_sha.is_empty() => head_sha.clone(),
+            _ => ctx.sha.clone(),
+        };
+        let token = env::input(&vars, "token").unwrap_or_default();
+        let summary = markdown::render(&report);
+        let outcome =
+            tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string()).and_then(
+                |rt| {
+                    rt.block_on(async {
+                        let client = ml_gates::github::comment::Client::new(
+                            &ctx.api_url,
+                            &ctx.repository,
+                            &token,
+                            ml_gates::github::comment::Retries::default(),
+                        )?;
+                        ml_gates::github::checks::publish(&client, &head_sha, &report, &config_file, &summary).await
+                    })
+                },
+            );
+        match outcome {
+            Ok((id, _)) => println!("published the check run {id} on {head_sha}"),
+            Err(e) => println!(
+                "{}",
+                commands::Annotation {
+                    level: commands::Level::Warning,
+                    file: None,
+                    line: None,
+                    title: "ml-gates check run".into(),
+                    message: format!("the check run failed: {e}"),
+                }
+                .command()
+            ),
+        }
+    }
     Ok(match (report.verdict, fail_on_warn) {
         (ml_gates::report::Verdict::Pass, _) => 0,
         (ml_gates::report::Verdict::Warn, false) => 0,

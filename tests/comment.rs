@@ -91,6 +91,12 @@ impl Respond for FakeGitHub {
                     None => ResponseTemplate::new(404),
                 }
             }
+            ("POST", ["repos", "octo", "churn", "check-runs"]) => {
+                ResponseTemplate::new(201).set_body_json(serde_json::json!({"id": 77, "name": payload["name"]}))
+            }
+            ("PATCH", ["repos", "octo", "churn", "check-runs", "77"]) => {
+                ResponseTemplate::new(200).set_body_json(serde_json::json!({"id": 77}))
+            }
             _ => ResponseTemplate::new(404),
         }
     }
@@ -224,4 +230,33 @@ async fn request_bodies_carry_only_the_comment_text() {
         assert_eq!(keys, ["body"], "{method}");
     }
     record("request_bodies_carry_only_the_comment_text", &fake);
+}
+
+#[tokio::test]
+async fn a_check_run_carries_every_annotation_fifty_at_a_time() {
+    use ml_gates::report::{Check, Report, Severity, Stage};
+    let (_server, fake, client) = setup().await;
+    let mut report = Report::new("churn", "ml-gates.yaml");
+    let checks = (0..120)
+        .map(|i| {
+            Check::judged("value-range", Stage::Validate, false, Severity::Error)
+                .dataset("train")
+                .column(&format!("c{i}"))
+                .value(i)
+                .message(format!("{i} rows out of range"))
+                .line(Some(10 + i as usize))
+        })
+        .collect();
+    report.add_stage(Stage::Validate, checks);
+    let (id, requests) =
+        ml_gates::github::checks::publish(&client, "0123456789abcdef", &report, "ml-gates.yaml", "## report")
+            .await
+            .unwrap();
+    assert_eq!((id, requests), (77, 3));
+    let sent = fake.requests();
+    let counts: Vec<usize> = sent.iter().map(|r| r.2["output"]["annotations"].as_array().unwrap().len()).collect();
+    assert_eq!(counts, [50, 50, 20]);
+    assert_eq!(sent[0].2["conclusion"], "failure");
+    assert_eq!(sent[0].2["output"]["annotations"][3]["start_line"], 13);
+    record("a_check_run_carries_every_annotation_fifty_at_a_time", &fake);
 }

@@ -148,6 +148,17 @@ impl Client {
         Err(format!("{method} {url}: no answer after {} attempts", self.retries.attempts))
     }
 
+    /// One request with the retry policy: the status and the body. `path` starts at `/repos/…`.
+    pub async fn request(&self, method: &str, path: &str, payload: Option<&Value>) -> Result<(u16, String), String> {
+        let reply = self.send(method, &format!("{}{path}", self.api), payload).await?;
+        Ok((reply.status, reply.body))
+    }
+
+    /// `/repos/{owner}/{repo}`.
+    pub fn repo_path(&self) -> String {
+        format!("/repos/{}/{}", self.owner, self.repo)
+    }
+
     /// Create or update the sticky comment on pull request `number`: the first comment by `author`
     /// holding `marker` is updated; a comment with the marker by anyone else is ignored.
     pub async fn upsert(&self, number: u64, marker: &str, author: &str, text: &str) -> Result<Outcome, String> {

@@ -2,6 +2,7 @@
 //! payload, workflow commands, and the files a step writes back (outputs, job summary).
 //! Nothing here talks to the network yet; the REST client (the PR comment) comes next.
 
+pub mod checks;
 pub mod commands;
 pub mod comment;
 pub mod env;
