@@ -600,30 +600,9 @@ fn action(args: ActionArgs) -> anyhow::Result<u8> {
         let author = env::input(&vars, "comment-author").unwrap_or_else(|| "github-actions[bot]".into());
         let marker = ml_gates::github::comment::marker(&config_file);
         let text = ml_gates::github::comment::body(&marker, &markdown::render(&report));
-        let outcome =
-            tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string()).and_then(
-                |rt| {
-                    rt.block_on(async {
-                        let client = ml_gates::github::comment::Client::new(
-                            &ctx.api_url,
-                            &ctx.repository,
-                            &token,
-                            ml_gates::github::comment::Retries::default(),
-                        )?;
-                        client.upsert(number, &marker, &author, &text).await
-                    })
-                },
-            );
-        let warn = |message: String| {
-            commands::Annotation {
-                level: commands::Level::Warning,
-                file: None,
-                line: None,
-                title: "ml-gates PR comment".into(),
-                message,
-            }
-            .command()
-        };
+        let outcome = github_client(&ctx, &token)
+            .and_then(|(rt, client)| rt.block_on(client.upsert(number, &marker, &author, &text)));
+        let warn = |message: String| warning("ml-gates PR comment", message);
         match outcome {
             Ok(ml_gates::github::comment::Outcome::Created(id)) => {
                 println!("created the report comment {id} on #{number}")
@@ -645,33 +624,12 @@ fn action(args: ActionArgs) -> anyhow::Result<u8> {
         };
         let token = env::input(&vars, "token").unwrap_or_default();
         let summary = markdown::render(&report);
-        let outcome =
-            tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string()).and_then(
-                |rt| {
-                    rt.block_on(async {
-                        let client = ml_gates::github::comment::Client::new(
-                            &ctx.api_url,
-                            &ctx.repository,
-                            &token,
-                            ml_gates::github::comment::Retries::default(),
-                        )?;
-                        ml_gates::github::checks::publish(&client, &head_sha, &report, &config_file, &summary).await
-                    })
-                },
-            );
+        let outcome = github_client(&ctx, &token).and_then(|(rt, client)| {
+            rt.block_on(ml_gates::github::checks::publish(&client, &head_sha, &report, &config_file, &summary))
+        });
         match outcome {
             Ok((id, _)) => println!("published the check run {id} on {head_sha}"),
-            Err(e) => println!(
-                "{}",
-                commands::Annotation {
-                    level: commands::Level::Warning,
-                    file: None,
-                    line: None,
-                    title: "ml-gates check run".into(),
-                    message: format!("the check run failed: {e}"),
-                }
-                .command()
-            ),
+            Err(e) => println!("{}", warning("ml-gates check run", format!("the check run failed: {e}"))),
         }
     }
     Ok(match (report.verdict, fail_on_warn) {
@@ -679,6 +637,27 @@ fn action(args: ActionArgs) -> anyhow::Result<u8> {
         (ml_gates::report::Verdict::Warn, false) => 0,
         _ => 1,
     })
+}
+
+/// A GitHub client on a one-off runtime, for the comment and the check run.
+fn github_client(
+    ctx: &ml_gates::github::env::Context,
+    token: &str,
+) -> Result<(tokio::runtime::Runtime, ml_gates::github::comment::Client), String> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+    let client = ml_gates::github::comment::Client::new(
+        &ctx.api_url,
+        &ctx.repository,
+        token,
+        ml_gates::github::comment::Retries::default(),
+    )?;
+    Ok((rt, client))
+}
+
+/// A warning annotation without a place.
+fn warning(title: &str, message: String) -> String {
+    use ml_gates::github::commands::{Annotation, Level};
+    Annotation { level: Level::Warning, file: None, line: None, title: title.into(), message }.command()
 }
 
 fn print_report(report: &Report, format: Format, color: Color) -> anyhow::Result<()> {
