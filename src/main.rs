@@ -645,12 +645,15 @@ fn github_client(
     token: &str,
 ) -> Result<(tokio::runtime::Runtime, ml_gates::github::comment::Client), String> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+    // octocrab starts its service inside the runtime.
+    let _inside = rt.enter();
     let client = ml_gates::github::comment::Client::new(
         &ctx.api_url,
         &ctx.repository,
         token,
         ml_gates::github::comment::Retries::default(),
     )?;
+    drop(_inside);
     Ok((rt, client))
 }
 
