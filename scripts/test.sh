@@ -11,4 +11,6 @@ npm ci --silent --no-audit --no-fund
 cargo test --locked --all-targets "$@"
 # Every request the tests sent to the fake GitHub API, against GitHub's OpenAPI description.
 node scripts/check-openapi.cjs "${CARGO_TARGET_DIR:-target}"/tmp/github-requests/*.jsonl
+# The event payload fixtures, against GitHub's webhook schemas.
+node scripts/event-fixtures.cjs
 bash scripts/lint-actions.sh

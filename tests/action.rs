@@ -85,7 +85,8 @@ fn outputs(text: &str) -> Vec<(String, String)> {
     out
 }
 
-const PULL_REQUEST: &str = r#"{"number": 7, "pull_request": {"number": 7, "head": {"sha": "0123456789abcdef"}}}"#;
+/// A full pull_request payload, valid against GitHub's webhook schema (scripts/event-fixtures.cjs).
+const PULL_REQUEST: &str = include_str!("../fixtures/events/pull_request.json");
 
 #[test]
 fn a_pull_request_runs_the_gates_and_writes_back() {
@@ -128,7 +129,8 @@ fn failing_checks_are_annotated_on_their_line_with_hostile_text_escaped() {
         "version: 1\nname: hostile\ndata:\n  train: hostile.csv\n  target: churn\n  task: classification\n  id: id\nvalidate:\n  ranges: {\"x::y,line=1\": [0, 1]}\n  categories: {plan: [basic, pro]}\n",
     )
     .unwrap();
-    let out = runner.run("push", r#"{"ref": "refs/heads/feature", "repository": {"default_branch": "main"}}"#, &[]);
+    let push = include_str!("../fixtures/events/push.json").replace("refs/heads/main", "refs/heads/feature");
+    let out = runner.run("push", &push, &[]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     let annotations: Vec<&str> = stdout.lines().filter(|l| l.starts_with("::error ")).collect();
@@ -186,7 +188,7 @@ fn inputs_are_checked() {
 #[test]
 fn skip_training_on_a_manual_run_plans_staging_and_deploy() {
     let runner = Runner::with_example();
-    let out = runner.run("workflow_dispatch", r#"{"inputs": {"skip-training": "true"}}"#, &[]);
+    let out = runner.run("workflow_dispatch", include_str!("../fixtures/events/workflow_dispatch.json"), &[]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert!(stdout.contains("event workflow_dispatch: staging, deploy"), "{stdout}");

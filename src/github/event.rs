@@ -113,4 +113,32 @@ mod tests {
         assert_eq!((event_type.as_str(), &client_payload["feature"]), ("drift-alert", &json!("age")));
         assert!(parse("pull_request", &json!({})).is_err());
     }
+
+    /// The fixtures in fixtures/events are full webhook payloads, checked against GitHub's webhook
+    /// schemas by scripts/event-fixtures.cjs (part of the test command): the parser reads them.
+    #[test]
+    fn schema_valid_payloads_parse() {
+        let load = |name: &str| -> Value {
+            let path = format!("{}/fixtures/events/{name}.json", env!("CARGO_MANIFEST_DIR"));
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+        };
+        assert_eq!(
+            parse("pull_request", &load("pull_request")).unwrap(),
+            Event::PullRequest { number: 7, head_sha: "0123456789abcdef0123456789abcdef01234567".into() }
+        );
+        assert_eq!(
+            parse("push", &load("push")).unwrap(),
+            Event::Push { git_ref: "refs/heads/main".into(), default_branch: true }
+        );
+        let Event::WorkflowDispatch { inputs } = parse("workflow_dispatch", &load("workflow_dispatch")).unwrap() else {
+            panic!()
+        };
+        assert_eq!(inputs["skip-training"], "true");
+        let Event::RepositoryDispatch { event_type, client_payload } =
+            parse("repository_dispatch", &load("repository_dispatch")).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!((event_type.as_str(), client_payload["psi"].as_f64()), ("drift-alert", Some(0.31)));
+    }
 }
