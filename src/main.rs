@@ -505,17 +505,29 @@ fn action(args: ActionArgs) -> anyhow::Result<u8> {
         if wants(StageName::Train) || wants(StageName::Evaluate) {
             ml_gates::evaluate::preflight(&config, &inputs)?;
         }
-        println!("{}", commands::group("ml-gates gates"));
-        let run = gates(
-            &config,
-            &inputs,
-            now,
-            None,
-            [wants(StageName::Validate), wants(StageName::Train), wants(StageName::Evaluate)],
-            &mut report,
-        );
-        println!("{}", commands::end_group());
-        run
+        // A log group per stage: the data gate, then training and the evaluation gate.
+        if wants(StageName::Validate) {
+            println!("{}", commands::group("ml-gates: validate"));
+            let run = gates(&config, &inputs, now, None, [true, false, false], &mut report);
+            println!("{}", commands::end_group());
+            run?;
+            if report.exit_code() != 0 {
+                return Ok(());
+            }
+        }
+        let (train, evaluate) = (wants(StageName::Train), wants(StageName::Evaluate));
+        if train || evaluate {
+            let title = match (train, evaluate) {
+                (true, true) => "ml-gates: train and evaluate",
+                (true, false) => "ml-gates: train",
+                _ => "ml-gates: evaluate",
+            };
+            println!("{}", commands::group(title));
+            let run = gates(&config, &inputs, now, None, [false, train, evaluate], &mut report);
+            println!("{}", commands::end_group());
+            run?;
+        }
+        Ok(())
     })();
     if let Err(e) = result {
         annotate_input_error(&e);

@@ -99,7 +99,8 @@ fn a_pull_request_runs_the_gates_and_writes_back() {
     assert_eq!(stdout.lines().next(), Some("::add-mask::ghs_s3cr3t-token"));
     assert_eq!(stdout.matches("ghs_s3cr3t-token").count() + stderr.matches("ghs_s3cr3t-token").count(), 1);
     assert!(stdout.contains("event pull_request: validate, train, evaluate (a pull request: the default;"));
-    assert!(stdout.contains("::group::ml-gates gates") && stdout.contains("::endgroup::"));
+    assert!(stdout.contains("::group::ml-gates: validate") && stdout.contains("::group::ml-gates: train and evaluate"));
+    assert_eq!(stdout.matches("::group::").count(), stdout.matches("::endgroup::").count());
     // The freshness check warns (the example's data is 2.25 days old on 2026-11-27, limit 7): no.
     let outputs = outputs(&runner.read("output"));
     let get = |k: &str| outputs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
