@@ -219,14 +219,9 @@ fn train(args: TrainArgs) -> anyhow::Result<u8> {
     let config = config::load(&args.config)?;
     let inputs = ml_gates::validate::open_inputs(&config)?;
     ml_gates::evaluate::preflight(&config, &inputs)?;
-    let train_cfg = train_config(&config)?;
-    if train_cfg.command.is_some() {
-        let (train, test) = ml_gates::train::datasets(&config, &inputs)?;
-        run_external(&config, train_cfg, &train, &test)?;
-    } else {
-        let path = model_path(&config, args.model);
-        train_and_save(&config, &inputs, &path)?;
-    }
+    train_config(&config)?;
+    let mut report = Report::new(&config.raw.name, &config.source.display);
+    gates(&config, &inputs, Utc::now(), args.model, [false, true, false], &mut report)?;
     Ok(0)
 }
 
@@ -297,40 +292,14 @@ fn evaluate(args: EvaluateArgs) -> anyhow::Result<u8> {
     let config = config::load(&args.config)?;
     let inputs = ml_gates::validate::open_inputs(&config)?;
     ml_gates::evaluate::preflight(&config, &inputs)?;
-    let (train, test) = ml_gates::train::datasets(&config, &inputs)?;
-    let external = config.raw.train.as_ref().filter(|t| t.command.is_some());
-    let evaluation = match (&args.predictions, external) {
-        (Some(file), _) => evaluate_external(&config, &train, &test, file, args.model.as_deref())?,
-        (None, Some(train_cfg)) => {
-            let file = ml_gates::train::external::predictions_path(&config, train_cfg);
-            if !file.is_file() {
-                return Err(InputError::one(config.source.problem(
-                    "train.command",
-                    format!("no predictions from train.command yet ({}): run `ml-gates train` first", file.display()),
-                    None,
-                ))
-                .into());
-            }
-            let model_file =
-                train_cfg.model_file.as_ref().map(|m| ml_gates::train::external::output_dir(&config).join(m));
-            evaluate_external(&config, &train, &test, &file, model_file.as_deref())?
-        }
-        (None, None) => {
-            let path = model_path(&config, args.model);
-            let model = ml_gates::model::artifact::load(&path).map_err(|e| {
-                InputError::one(ml_gates::error::Problem {
-                    file: path.display().to_string(),
-                    position: None,
-                    message: e.to_string(),
-                    suggestion: None,
-                })
-            })?;
-            let bytes = std::fs::metadata(&path).map(|m| m.len()).ok();
-            ml_gates::evaluate::run(&config, &ml_gates::evaluate::Candidate::built_in(&model), &train, &test, bytes)?
-        }
-    };
     let mut report = Report::new(&config.raw.name, &config.source.display);
-    report.add_evaluation(evaluation);
+    match &args.predictions {
+        Some(file) => {
+            let (train, test) = ml_gates::train::datasets(&config, &inputs)?;
+            report.add_evaluation(evaluate_external(&config, &train, &test, file, args.model.as_deref())?);
+        }
+        None => gates(&config, &inputs, Utc::now(), args.model, [false, false, true], &mut report)?,
+    }
     print_report(&report, args.format, args.color)?;
     Ok(report.exit_code())
 }
@@ -367,18 +336,24 @@ fn gates(
     if !train && !evaluate {
         return Ok(());
     }
-    let train_cfg = train_config(config)?;
-    let evaluation = if train_cfg.command.is_some() {
+    let external = config.raw.train.as_ref().filter(|t| t.command.is_some());
+    let evaluation = if let Some(train_cfg) = external {
         let (train_rows, test_rows) = ml_gates::train::datasets(config, inputs)?;
         let (predictions, model_file) = if train {
             let run = run_external(config, train_cfg, &train_rows, &test_rows)?;
             (run.predictions, run.model_file)
         } else {
+            let file = ml_gates::train::external::predictions_path(config, train_cfg);
+            if !file.is_file() {
+                return Err(InputError::one(config.source.problem(
+                    "train.command",
+                    format!("no predictions from train.command yet ({}): run `ml-gates train` first", file.display()),
+                    None,
+                ))
+                .into());
+            }
             let out = ml_gates::train::external::output_dir(config);
-            (
-                ml_gates::train::external::predictions_path(config, train_cfg),
-                train_cfg.model_file.as_ref().map(|m| out.join(m)),
-            )
+            (file, train_cfg.model_file.as_ref().map(|m| out.join(m)))
         };
         if !evaluate {
             return Ok(());
