@@ -605,6 +605,13 @@ pub struct Bounds {
     pub severity: Option<Severity>,
 }
 
+impl Bounds {
+    /// Whether `v` lies within the bounds (each inclusive, each optional).
+    pub fn contains(&self, v: f64) -> bool {
+        self.min.is_none_or(|m| v >= m) && self.max.is_none_or(|m| v <= m)
+    }
+}
+
 /// Training: a built-in model fitted on the training data.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

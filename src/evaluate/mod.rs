@@ -557,18 +557,9 @@ fn slice_checks(
                             rows.len()
                         ))
                     }
-                    Some(v) => Check::judged(
-                        "slice-metric",
-                        Stage::Evaluate,
-                        bounds.min.is_none_or(|m| v >= m) && bounds.max.is_none_or(|m| v <= m),
-                        severity,
-                    )
-                    .value(v)
-                    .message(format!(
-                        "{name} on {column} = {shown} ({} rows) is {}",
-                        rows.len(),
-                        format_number(v)
-                    )),
+                    Some(v) => Check::judged("slice-metric", Stage::Evaluate, bounds.contains(v), severity)
+                        .value(v)
+                        .message(format!("{name} on {column} = {shown} ({} rows) is {}", rows.len(), format_number(v))),
                     None => Check::unmeasured("slice-metric", Stage::Evaluate, severity).message(format!(
                         "{name} cannot be computed on {column} = {shown} ({} rows; for example a single class)",
                         rows.len()
@@ -723,7 +714,7 @@ fn fairness_checks(
                 };
                 return unmeasured(name, bounds, why);
             };
-            let ok = bounds.min.is_none_or(|m| v >= m) && bounds.max.is_none_or(|m| v <= m);
+            let ok = bounds.contains(v);
             let note = if small > 0 { format!("; {small} smaller groups not judged") } else { String::new() };
             Check::judged("fairness", Stage::Evaluate, ok, bounds.severity.unwrap_or_default())
                 .column(name)
@@ -742,7 +733,7 @@ fn metric_check(config: &Config, name: &str, bounds: &Bounds, value: Option<f64>
     let threshold = Threshold::between(bounds.min, bounds.max);
     match value {
         Some(v) if v.is_finite() => {
-            let ok = bounds.min.is_none_or(|m| v >= m) && bounds.max.is_none_or(|m| v <= m);
+            let ok = bounds.contains(v);
             Check::judged("metric", Stage::Evaluate, ok, severity)
                 .column(name)
                 .value(v)
