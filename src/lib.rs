@@ -10,6 +10,7 @@ pub mod evaluate;
 pub mod github;
 pub mod model;
 pub mod pipeline;
+pub mod registry;
 pub mod report;
 pub mod stats;
 pub mod train;

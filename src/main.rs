@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 use ml_gates::config;
 use ml_gates::error::InputError;
+use ml_gates::registry::Registry;
 use ml_gates::report::{markdown, text, Report, Stage};
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -44,8 +45,94 @@ enum Command {
     /// Run as a GitHub Action: read inputs and context from the environment (INPUT_*, GITHUB_*),
     /// plan the stages from the event, run them, and write the outputs, job summary and annotations.
     Action(ActionArgs),
+    /// Register a model file as a new version, with its lineage (and the verdict and metrics of
+    /// a JSON report); a passing report gives it the `registry.alias_on_pass` alias.
+    Register(RegisterArgs),
+    /// List the registry's versions, or show one.
+    #[command(subcommand)]
+    Models(ModelsCommand),
+    /// Point an alias (default `champion`) at a version, recording who moved it and why.
+    Promote(PromoteArgs),
+    /// Move an alias (default `champion`) back to the version it pointed at before the last
+    /// promotion, recorded in the alias history.
+    Rollback(RollbackArgs),
     /// Print the JSON Schema of ml-gates.yaml (or, with --report, of the JSON report).
     Schema(SchemaArgs),
+}
+
+#[derive(clap::Args)]
+struct RegistryArgs {
+    /// The config file: its `name` and `registry:` section say which registry and which model.
+    #[arg(short, long, default_value = "ml-gates.yaml", value_name = "FILE")]
+    config: PathBuf,
+    /// Text for people, or JSON for scripts.
+    #[arg(short, long, value_enum, default_value_t = ListFormat::Text)]
+    format: ListFormat,
+}
+
+#[derive(clap::Args)]
+struct RegisterArgs {
+    #[command(flatten)]
+    registry: RegistryArgs,
+    /// The model file. Default: .ml-gates/<name>.model beside the config file (what `ml-gates
+    /// train` wrote), or train.model_file of an external trainer.
+    #[arg(short, long, value_name = "FILE")]
+    model: Option<PathBuf>,
+    /// A JSON report (`ml-gates evaluate --format json`) whose verdict and metrics the version
+    /// records. Without it the version is `not_evaluated` and no alias moves.
+    #[arg(short, long, value_name = "FILE")]
+    report: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum ModelsCommand {
+    /// Every version, oldest first, with its verdict, headline metrics and aliases.
+    List(RegistryArgs),
+    /// One version: lineage, params, metrics, artifact, aliases.
+    Show(ShowArgs),
+}
+
+#[derive(clap::Args)]
+struct ShowArgs {
+    #[command(flatten)]
+    registry: RegistryArgs,
+    /// The version number, or an alias such as `champion`.
+    version: String,
+}
+
+#[derive(clap::Args)]
+struct PromoteArgs {
+    #[command(flatten)]
+    registry: RegistryArgs,
+    /// The version number, or an alias such as `challenger`.
+    version: String,
+    /// The alias to move.
+    #[arg(long, default_value = "champion")]
+    alias: String,
+    /// Why, recorded in the alias history.
+    #[arg(long, default_value = "promoted by hand")]
+    reason: String,
+    /// Promote a version whose gates failed.
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(clap::Args)]
+struct RollbackArgs {
+    #[command(flatten)]
+    registry: RegistryArgs,
+    /// The alias to move back.
+    #[arg(long, default_value = "champion")]
+    alias: String,
+    /// Why, recorded in the alias history.
+    #[arg(long, default_value = "rolled back by hand")]
+    reason: String,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ListFormat {
+    Text,
+    Json,
 }
 
 #[derive(clap::Args)]
@@ -111,6 +198,9 @@ struct RunArgs {
     /// Where to write the model artifact. Default: .ml-gates/<name>.model beside the config file.
     #[arg(short, long, value_name = "FILE")]
     model: Option<PathBuf>,
+    /// Do not register the model: validate, train and evaluate only.
+    #[arg(long)]
+    no_register: bool,
 }
 
 #[derive(clap::Args)]
@@ -151,6 +241,11 @@ fn main() -> ExitCode {
         Command::Evaluate(args) => evaluate(args),
         Command::Run(args) => run(args),
         Command::Action(args) => action(args),
+        Command::Register(args) => register(args),
+        Command::Models(ModelsCommand::List(args)) => models_list(args),
+        Command::Models(ModelsCommand::Show(args)) => models_show(args),
+        Command::Promote(args) => promote(args),
+        Command::Rollback(args) => rollback(args),
         Command::Schema(args) => schema(args),
     };
     match result {
@@ -164,7 +259,11 @@ fn main() -> ExitCode {
                 }
                 None => eprintln!("error: {error:#}"),
             }
-            ExitCode::from(2)
+            // The registry or the network failed, not the input: like a failed gate, exit 1.
+            match error.downcast_ref::<ml_gates::registry::RegistryError>() {
+                Some(ml_gates::registry::RegistryError::Input(_)) | None => ExitCode::from(2),
+                Some(_) => ExitCode::from(1),
+            }
         }
     }
 }
@@ -221,7 +320,7 @@ fn train(args: TrainArgs) -> anyhow::Result<u8> {
     ml_gates::evaluate::preflight(&config, &inputs)?;
     train_config(&config)?;
     let mut report = Report::new(&config.raw.name, &config.source.display);
-    gates(&config, &inputs, Utc::now(), args.model, [false, true, false], &mut report)?;
+    gates(&config, &inputs, Utc::now(), args.model, [false, true, false], None, &mut report)?;
     Ok(0)
 }
 
@@ -249,6 +348,7 @@ fn evaluate_external(
     test: &polars::prelude::DataFrame,
     file: &std::path::Path,
     model_file: Option<&std::path::Path>,
+    champion: Option<&ml_gates::evaluate::ChampionRef>,
 ) -> anyhow::Result<ml_gates::evaluate::Evaluation> {
     let file_problem = |path: &std::path::Path, message: String| {
         InputError::one(ml_gates::error::Problem {
@@ -285,21 +385,37 @@ fn evaluate_external(
         }
         None => None,
     };
-    Ok(ml_gates::evaluate::run(config, &candidate, train, test, bytes)?)
+    Ok(ml_gates::evaluate::run_with_champion(config, &candidate, train, test, bytes, champion)?)
 }
 
 fn evaluate(args: EvaluateArgs) -> anyhow::Result<u8> {
     let config = config::load(&args.config)?;
     let inputs = ml_gates::validate::open_inputs(&config)?;
     ml_gates::evaluate::preflight(&config, &inputs)?;
+    let registry = open_registry(&config)?;
     let mut report = Report::new(&config.raw.name, &config.source.display);
-    match &args.predictions {
+    let champion_version = match &args.predictions {
         Some(file) => {
             let (train, test) = ml_gates::train::datasets(&config, &inputs)?;
-            report.add_evaluation(evaluate_external(&config, &train, &test, file, args.model.as_deref())?);
+            let champion = registry_champion(&config, registry.as_ref());
+            let version = champion.as_ref().and_then(|(_, v)| *v);
+            let champion = champion.map(|(c, _)| c);
+            report.add_evaluation(evaluate_external(
+                &config,
+                &train,
+                &test,
+                file,
+                args.model.as_deref(),
+                champion.as_ref(),
+            )?);
+            version
         }
-        None => gates(&config, &inputs, Utc::now(), args.model, [false, false, true], &mut report)?,
-    }
+        None => {
+            gates(&config, &inputs, Utc::now(), args.model, [false, false, true], Some(registry.as_ref()), &mut report)?
+                .champion_version
+        }
+    };
+    attach_registry(&config, registry.as_ref(), None, None, champion_version, Vec::new(), &mut report);
     print_report(&report, args.format, args.color)?;
     Ok(report.exit_code())
 }
@@ -309,35 +425,64 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
     let inputs = ml_gates::validate::open_inputs(&config)?;
     ml_gates::evaluate::preflight(&config, &inputs)?;
     let now = args.validate.now.unwrap_or_else(Utc::now);
+    let registry = open_registry(&config)?;
+    let run_id = ml_gates::registry::new_run_id();
     let mut report = Report::new(&config.raw.name, &config.source.display);
-    gates(&config, &inputs, now, args.model, [true, true, true], &mut report)?;
+    report.run_id = Some(run_id.clone());
+    let outcome = gates(&config, &inputs, now, args.model, [true, true, true], Some(registry.as_ref()), &mut report)?;
+    if outcome.model.is_some() && !args.no_register {
+        register_candidate(&args.validate.config, &config, &inputs, registry.as_ref(), &outcome, &run_id, &mut report)?;
+    } else {
+        attach_registry(&config, registry.as_ref(), None, None, outcome.champion_version, Vec::new(), &mut report);
+    }
     print_report(&report, args.validate.format, args.validate.color)?;
     Ok(report.exit_code())
 }
 
+/// What the gated stages leave for registration.
+#[derive(Default)]
+struct GateOutcome {
+    /// The model file to register (the built-in artifact, or an external trainer's `model_file`).
+    artifact: Option<PathBuf>,
+    /// The built-in model kind, or `external`.
+    model: Option<String>,
+    /// The registry version the champion comparison used.
+    champion_version: Option<u64>,
+}
+
 /// The gated stages that are built, as `[validate, train, evaluate]` asks: the data gate, then
 /// (only if it passed: the lesson's gate before training) training and the evaluation gate.
-/// Evaluation without training evaluates the model trained before.
+/// Evaluation without training evaluates the model trained before. The champion comes from
+/// `registry` (its champion alias) when `evaluate.champion.model` is not set.
 fn gates(
     config: &config::Config,
     inputs: &ml_gates::validate::Inputs,
     now: DateTime<Utc>,
     model: Option<PathBuf>,
     [validate, train, evaluate]: [bool; 3],
+    registry: Option<&dyn Registry>,
     report: &mut Report,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<GateOutcome> {
+    let mut outcome = GateOutcome::default();
     if validate {
         report.add_stage(Stage::Validate, ml_gates::validate::run(config, inputs, now)?);
         if report.exit_code() != 0 {
             eprintln!("the data gate failed: not training");
-            return Ok(());
+            return Ok(outcome);
         }
     }
     if !train && !evaluate {
-        return Ok(());
+        return Ok(outcome);
     }
+    let champion = match (evaluate, registry) {
+        (true, Some(r)) => registry_champion(config, r),
+        _ => None,
+    };
+    outcome.champion_version = champion.as_ref().and_then(|(_, v)| *v);
+    let champion = champion.map(|(c, _)| c);
     let external = config.raw.train.as_ref().filter(|t| t.command.is_some());
     let evaluation = if let Some(train_cfg) = external {
+        outcome.model = Some("external".into());
         let (train_rows, test_rows) = ml_gates::train::datasets(config, inputs)?;
         let (predictions, model_file) = if train {
             let run = run_external(config, train_cfg, &train_rows, &test_rows)?;
@@ -355,10 +500,11 @@ fn gates(
             let out = ml_gates::train::external::output_dir(config);
             (file, train_cfg.model_file.as_ref().map(|m| out.join(m)))
         };
+        outcome.artifact = model_file.clone().filter(|m| m.is_file());
         if !evaluate {
-            return Ok(());
+            return Ok(outcome);
         }
-        evaluate_external(config, &train_rows, &test_rows, &predictions, model_file.as_deref())?
+        evaluate_external(config, &train_rows, &test_rows, &predictions, model_file.as_deref(), champion.as_ref())?
     } else {
         let path = model_path(config, model);
         let (model, train_rows, test_rows, bytes) = if train {
@@ -376,14 +522,151 @@ fn gates(
             let (train_rows, test_rows) = ml_gates::train::datasets(config, inputs)?;
             (model, train_rows, test_rows, std::fs::metadata(&path).map(|m| m.len()).ok())
         };
+        outcome.artifact = Some(path.clone());
+        outcome.model = Some(model.kind.as_str().to_string());
         if !evaluate {
-            return Ok(());
+            return Ok(outcome);
         }
         let candidate = ml_gates::evaluate::Candidate::built_in(&model);
-        ml_gates::evaluate::run(config, &candidate, &train_rows, &test_rows, bytes)?
+        ml_gates::evaluate::run_with_champion(config, &candidate, &train_rows, &test_rows, bytes, champion.as_ref())?
     };
     report.add_evaluation(evaluation);
+    Ok(outcome)
+}
+
+/// The champion from the registry, when the config compares with one and names no file: the
+/// version under the champion alias, copied and verified. A registry that cannot answer makes the
+/// check an error, never a cold-start pass.
+fn registry_champion(
+    config: &config::Config,
+    registry: &dyn Registry,
+) -> Option<(ml_gates::evaluate::ChampionRef, Option<u64>)> {
+    let cfg = config.raw.evaluate.as_ref()?.champion.as_ref()?;
+    if cfg.model.is_some() {
+        return None;
+    }
+    let alias = ml_gates::registry::stage::champion_alias(config);
+    let failed = |label: String, error: String, version: Option<u64>| {
+        Some((ml_gates::evaluate::ChampionRef { path: PathBuf::new(), label, error: Some(error) }, version))
+    };
+    match ml_gates::registry::resolve(registry, &alias) {
+        Ok(None) => None,
+        Ok(Some(v)) => {
+            let label = format!("version {} (alias '{alias}')", v.version);
+            let scratch = config.source.resolve(".ml-gates/champion");
+            match registry.artifact(&v, &scratch) {
+                Ok(path) => match ml_gates::model::artifact::load(&path) {
+                    Ok(_) => Some((ml_gates::evaluate::ChampionRef { path, label, error: None }, Some(v.version))),
+                    Err(e) => failed(label, e.to_string(), Some(v.version)),
+                },
+                Err(e) => failed(label, e.to_string(), Some(v.version)),
+            }
+        }
+        Err(e) => failed(format!("alias '{alias}'"), e.to_string(), None),
+    }
+}
+
+/// Open the config's registry; a registry that cannot be opened is an input problem (exit 2).
+fn open_registry(config: &config::Config) -> anyhow::Result<Box<dyn Registry>> {
+    let vars = |k: &str| std::env::var(k).ok();
+    ml_gates::registry::stage::open(config, &vars).map_err(|e| {
+        InputError::one(config.source.problem(
+            if config.raw.registry.as_ref().is_some_and(|r| r.mlflow.is_some()) {
+                "registry.mlflow"
+            } else {
+                "registry"
+            },
+            e.to_string(),
+            None,
+        ))
+        .into()
+    })
+}
+
+/// Where the code and the config were: the commit, the ref and the event (from GitHub's
+/// environment, else from git), the config's and the data's fingerprints.
+fn lineage(
+    config_file: &std::path::Path,
+    config: &config::Config,
+    inputs: &ml_gates::validate::Inputs,
+    run_id: &str,
+) -> anyhow::Result<ml_gates::registry::Lineage> {
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .current_dir(&config.source.base_dir)
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+    };
+    let config_bytes = std::fs::read(config_file).with_context(|| format!("cannot read {}", config_file.display()))?;
+    let (train_data, test_data) = ml_gates::registry::stage::data_fingerprints(config, inputs)
+        .context("cannot read the data files to fingerprint them")?;
+    use sha2::Digest;
+    Ok(ml_gates::registry::Lineage {
+        run_id: run_id.to_string(),
+        created_at: ml_gates::registry::now(),
+        git_sha: env("GITHUB_SHA").or_else(|| git(&["rev-parse", "HEAD"])),
+        git_ref: env("GITHUB_REF").or_else(|| git(&["symbolic-ref", "-q", "HEAD"])),
+        event: Some(env("GITHUB_EVENT_NAME").unwrap_or_else(|| "local".into())),
+        config_hash: ml_gates::registry::hex(&sha2::Sha256::digest(&config_bytes)),
+        train_data,
+        test_data,
+    })
+}
+
+/// The register stage of a run: the candidate with its verdict and metrics, the pass alias if
+/// every blocking gate passed, and the registry's part of the report.
+fn register_candidate(
+    config_file: &std::path::Path,
+    config: &config::Config,
+    inputs: &ml_gates::validate::Inputs,
+    registry: &dyn Registry,
+    outcome: &GateOutcome,
+    run_id: &str,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let lineage = lineage(config_file, config, inputs, run_id)?;
+    let record = ml_gates::registry::NewVersion {
+        lineage: lineage.clone(),
+        model: outcome.model.clone().unwrap_or_else(|| "external".into()),
+        params: config.raw.train.as_ref().map(|t| t.params.clone().into_iter().collect()).unwrap_or_default(),
+        metrics: report.metrics.clone(),
+        verdict: ml_gates::registry::stage::verdict_name(report.verdict).to_string(),
+    };
+    let (checks, version, moved) =
+        ml_gates::registry::stage::register(registry, config, report, record, outcome.artifact.as_deref());
+    report.add_stage(Stage::Register, checks);
+    if let Some(v) = &version {
+        report.model_version = Some(v.version);
+        report.run_id = Some(v.record.lineage.run_id.clone());
+        eprintln!("registered {} version {} (run_id {})", v.name, v.version, v.record.lineage.run_id);
+    }
+    let lineage = version.as_ref().map(|v| v.record.lineage.clone()).or(Some(lineage));
+    attach_registry(config, registry, lineage, report.model_version, outcome.champion_version, moved, report);
     Ok(())
+}
+
+/// The registry's part of the report; a registry that cannot be read leaves it out, with a warning.
+fn attach_registry(
+    config: &config::Config,
+    registry: &dyn Registry,
+    lineage: Option<ml_gates::registry::Lineage>,
+    model_version: Option<u64>,
+    champion_version: Option<u64>,
+    moved: Vec<ml_gates::registry::AliasMove>,
+    report: &mut Report,
+) {
+    let n = config.raw.registry.as_ref().and_then(|r| r.history).unwrap_or(10) as usize;
+    match ml_gates::registry::stage::detail(registry, n, lineage, model_version, champion_version, moved) {
+        Ok(detail) => report.registry = Some(detail),
+        Err(e) => eprintln!("warning: the registry's history is not in the report: {e}"),
+    }
 }
 
 /// The GitHub Action: environment in, workflow commands and files out (docs/action.md).
@@ -475,7 +758,11 @@ fn action(args: ActionArgs) -> anyhow::Result<u8> {
     let now = args.now.unwrap_or_else(Utc::now);
     use config::raw::StageName;
     let wants = |s: StageName| plan.includes(s);
+    let run_id = ml_gates::registry::new_run_id();
+    report.run_id = Some(run_id.clone());
     let result = (|| -> anyhow::Result<()> {
+        let registry = open_registry(&config)?;
+        let registry = registry.as_ref();
         let inputs = ml_gates::validate::open_inputs(&config)?;
         if wants(StageName::Train) || wants(StageName::Evaluate) {
             ml_gates::evaluate::preflight(&config, &inputs)?;
@@ -483,7 +770,7 @@ fn action(args: ActionArgs) -> anyhow::Result<u8> {
         // A log group per stage: the data gate, then training and the evaluation gate.
         if wants(StageName::Validate) {
             println!("{}", commands::group("ml-gates: validate"));
-            let run = gates(&config, &inputs, now, None, [true, false, false], &mut report);
+            let run = gates(&config, &inputs, now, None, [true, false, false], None, &mut report);
             println!("{}", commands::end_group());
             run?;
             if report.exit_code() != 0 {
@@ -498,9 +785,17 @@ fn action(args: ActionArgs) -> anyhow::Result<u8> {
                 _ => "ml-gates: evaluate",
             };
             println!("{}", commands::group(title));
-            let run = gates(&config, &inputs, now, None, [false, train, evaluate], &mut report);
+            let run = gates(&config, &inputs, now, None, [false, train, evaluate], Some(registry), &mut report);
             println!("{}", commands::end_group());
-            run?;
+            let outcome = run?;
+            if wants(StageName::Register) && outcome.model.is_some() {
+                println!("{}", commands::group("ml-gates: register"));
+                let run = register_candidate(&config_path, &config, &inputs, registry, &outcome, &run_id, &mut report);
+                println!("{}", commands::end_group());
+                run?;
+            } else {
+                attach_registry(&config, registry, None, None, outcome.champion_version, Vec::new(), &mut report);
+            }
         }
         Ok(())
     })();
@@ -508,11 +803,7 @@ fn action(args: ActionArgs) -> anyhow::Result<u8> {
         annotate_input_error(&e);
         return Err(e);
     }
-    for (stage, name) in [
-        (StageName::Register, Stage::Register),
-        (StageName::Staging, Stage::Staging),
-        (StageName::Deploy, Stage::Deploy),
-    ] {
+    for (stage, name) in [(StageName::Staging, Stage::Staging), (StageName::Deploy, Stage::Deploy)] {
         if wants(stage) {
             report.add_stage(
                 name,
@@ -674,4 +965,300 @@ fn schema(args: SchemaArgs) -> anyhow::Result<u8> {
         if args.report { serde_json::to_value(schemars::schema_for!(Report))? } else { config::json_schema().clone() };
     println!("{}", serde_json::to_string_pretty(&schema)?);
     Ok(0)
+}
+
+/// The registry of a config, and the config.
+fn registry_of(args: &RegistryArgs) -> anyhow::Result<(config::Config, Box<dyn Registry>)> {
+    let config = config::load(&args.config)?;
+    let registry = open_registry(&config)?;
+    Ok((config, registry))
+}
+
+/// A version by number or by alias.
+fn find_version(registry: &dyn Registry, name: &str, given: &str) -> anyhow::Result<ml_gates::registry::Version> {
+    use ml_gates::registry::RegistryError;
+    if let Ok(n) = given.parse::<u64>() {
+        return Ok(registry.version(n)?);
+    }
+    match ml_gates::registry::resolve(registry, given)? {
+        Some(v) => Ok(v),
+        None => {
+            let aliases = registry.aliases()?;
+            let known: Vec<&str> = aliases.keys().map(String::as_str).collect();
+            let hint = ml_gates::error::did_you_mean(given, known.iter().copied())
+                .map(|s| format!("; did you mean '{s}'?"))
+                .unwrap_or_default();
+            Err(RegistryError::Input(format!(
+                "'{given}' is neither a version number nor an alias of {name} (aliases: {}){hint}",
+                if known.is_empty() { "none yet".to_string() } else { known.join(", ") }
+            ))
+            .into())
+        }
+    }
+}
+
+fn print_json(value: &impl serde::Serialize) -> anyhow::Result<u8> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(0)
+}
+
+fn register(args: RegisterArgs) -> anyhow::Result<u8> {
+    let (config, registry) = registry_of(&args.registry)?;
+    let inputs = ml_gates::validate::open_inputs(&config)?;
+    let external = config.raw.train.as_ref().filter(|t| t.command.is_some());
+    let file_problem = |path: &std::path::Path, message: String| {
+        InputError::one(ml_gates::error::Problem {
+            file: path.display().to_string(),
+            position: None,
+            message,
+            suggestion: None,
+        })
+    };
+    let (artifact, model) = match (args.model, external) {
+        (Some(path), Some(_)) => (path, "external".to_string()),
+        (None, Some(t)) => match &t.model_file {
+            Some(m) => (ml_gates::train::external::output_dir(&config).join(m), "external".to_string()),
+            None => {
+                return Err(InputError::one(config.source.problem(
+                    "train.model_file",
+                    "give --model, or train.model_file for the external trainer's model file",
+                    None,
+                ))
+                .into())
+            }
+        },
+        (given, None) => {
+            let path = model_path(&config, given);
+            let model = ml_gates::model::artifact::load(&path).map_err(|e| file_problem(&path, e.to_string()))?;
+            (path, model.kind.as_str().to_string())
+        }
+    };
+    if !artifact.is_file() {
+        return Err(file_problem(&artifact, "no such model file: train first (ml-gates train)".into()).into());
+    }
+    let (verdict, metrics, passed) = match &args.report {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| file_problem(path, format!("cannot read the report: {e}")))?;
+            let value: serde_json::Value =
+                serde_json::from_str(&text).map_err(|e| file_problem(path, format!("not a JSON report: {e}")))?;
+            let verdict = value["verdict"].as_str().unwrap_or_default().to_string();
+            if !["pass", "warn", "fail"].contains(&verdict.as_str()) || value["name"].as_str() != Some(&config.raw.name)
+            {
+                return Err(file_problem(
+                    path,
+                    format!("not an ml-gates report of '{}' (need its name and a verdict)", config.raw.name),
+                )
+                .into());
+            }
+            let metrics: indexmap::IndexMap<String, f64> = value["metrics"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_f64()?)))
+                .collect();
+            let passed = verdict != "fail";
+            (verdict, metrics, passed)
+        }
+        None => ("not_evaluated".to_string(), Default::default(), false),
+    };
+    let run_id = ml_gates::registry::new_run_id();
+    let record = ml_gates::registry::NewVersion {
+        lineage: lineage(&args.registry.config, &config, &inputs, &run_id)?,
+        model,
+        params: config.raw.train.as_ref().map(|t| t.params.clone().into_iter().collect()).unwrap_or_default(),
+        metrics,
+        verdict,
+    };
+    let version = registry.register(&record, Some(&artifact))?;
+    let mut moved = None;
+    if passed {
+        let alias = ml_gates::registry::stage::pass_alias(&config);
+        moved = Some(registry.move_alias(
+            &alias,
+            version.version,
+            ml_gates::registry::MoveKind::Promote,
+            "every blocking gate passed",
+            Some(&version.record.lineage.run_id),
+        )?);
+    }
+    match args.registry.format {
+        ListFormat::Json => print_json(&serde_json::json!({"version": version, "moved": moved})),
+        ListFormat::Text => {
+            println!(
+                "registered {} version {} in {} (run_id {}, verdict {})",
+                version.name,
+                version.version,
+                registry.describe(),
+                version.record.lineage.run_id,
+                version.record.verdict
+            );
+            if let Some(m) = moved {
+                println!("{}", describe_move(&m));
+            }
+            Ok(0)
+        }
+    }
+}
+
+/// One alias move in a sentence.
+fn describe_move(m: &ml_gates::registry::AliasMove) -> String {
+    let from = m.from.map(|f| format!("version {f}")).unwrap_or_else(|| "nothing".into());
+    format!("'{}': {from} → version {} ({})", m.alias, m.to, text::clean(&m.reason))
+}
+
+fn models_list(args: RegistryArgs) -> anyhow::Result<u8> {
+    let (config, registry) = registry_of(&args)?;
+    let versions = registry.versions()?;
+    let aliases = registry.aliases()?;
+    if let ListFormat::Json = args.format {
+        return print_json(&serde_json::json!({
+            "name": config.raw.name,
+            "registry": registry.describe(),
+            "aliases": aliases,
+            "versions": versions,
+        }));
+    }
+    if versions.is_empty() {
+        println!("{} has no registered versions in {}", config.raw.name, registry.describe());
+        return Ok(0);
+    }
+    println!("{} in {}", config.raw.name, registry.describe());
+    // The headline metrics: those the config gates on, else the newest version's first; at most three.
+    let gated: Vec<String> =
+        config.raw.evaluate.as_ref().map(|e| e.metrics.keys().cloned().collect()).unwrap_or_default();
+    let headline: Vec<String> = if gated.is_empty() {
+        versions.last().map(|v| v.record.metrics.keys().take(3).cloned().collect()).unwrap_or_default()
+    } else {
+        gated.into_iter().take(3).collect()
+    };
+    let mut rows = vec![{
+        let mut h = vec!["version".to_string(), "created".into(), "verdict".into(), "model".into(), "commit".into()];
+        h.extend(headline.iter().cloned());
+        h.push("aliases".into());
+        h
+    }];
+    for v in &versions {
+        let mut row = vec![
+            v.version.to_string(),
+            v.record.lineage.created_at.get(..16).unwrap_or(&v.record.lineage.created_at).replace('T', " "),
+            v.record.verdict.clone(),
+            v.record.model.clone(),
+            v.record.lineage.git_sha.as_deref().map(|s| s.chars().take(7).collect()).unwrap_or_else(|| "-".into()),
+        ];
+        for m in &headline {
+            row.push(
+                v.record.metrics.get(m).map(|x| ml_gates::report::format_number(*x)).unwrap_or_else(|| "-".into()),
+            );
+        }
+        let on: Vec<&str> = aliases.iter().filter(|(_, to)| **to == v.version).map(|(a, _)| a.as_str()).collect();
+        row.push(if on.is_empty() { "-".into() } else { on.join(", ") });
+        rows.push(row.into_iter().map(|c| text::clean(&c)).collect());
+    }
+    let widths: Vec<usize> =
+        (0..rows[0].len()).map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
+    for row in rows {
+        let line: Vec<String> = row.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        println!("  {}", line.join("  ").trim_end());
+    }
+    Ok(0)
+}
+
+fn models_show(args: ShowArgs) -> anyhow::Result<u8> {
+    let (config, registry) = registry_of(&args.registry)?;
+    let version = find_version(registry.as_ref(), &config.raw.name, &args.version)?;
+    let aliases: Vec<String> =
+        registry.aliases()?.into_iter().filter(|(_, to)| *to == version.version).map(|(a, _)| a).collect();
+    let history: Vec<_> = registry
+        .history()?
+        .into_iter()
+        .filter(|m| m.to == version.version || m.from == Some(version.version))
+        .collect();
+    if let ListFormat::Json = args.registry.format {
+        return print_json(&serde_json::json!({"version": version, "aliases": aliases, "alias_history": history}));
+    }
+    let l = &version.record.lineage;
+    let or_dash = |s: &Option<String>| s.clone().unwrap_or_else(|| "-".into());
+    let mut lines = vec![
+        format!("{} version {} ({})", version.name, version.version, registry.describe()),
+        format!("  verdict      {}", version.record.verdict),
+        format!("  model        {}", version.record.model),
+        format!("  aliases      {}", if aliases.is_empty() { "-".into() } else { aliases.join(", ") }),
+        format!("  run_id       {}", l.run_id),
+        format!("  created_at   {}", l.created_at),
+        format!("  git sha      {}", or_dash(&l.git_sha)),
+        format!("  git ref      {}", or_dash(&l.git_ref)),
+        format!("  event        {}", or_dash(&l.event)),
+        format!("  config       sha256 {}", l.config_hash),
+        format!("  train data   sha256 {}", l.train_data),
+        format!("  test data    sha256 {}", l.test_data),
+    ];
+    match &version.artifact {
+        Some(a) => lines.push(format!("  artifact     {} ({} bytes, sha256 {})", a.file, a.bytes, a.sha256)),
+        None => lines.push("  artifact     -".into()),
+    }
+    if !version.record.params.is_empty() {
+        lines.push("  params".into());
+        for (k, v) in &version.record.params {
+            lines.push(format!("    {k} = {v}"));
+        }
+    }
+    if !version.record.metrics.is_empty() {
+        lines.push("  metrics".into());
+        for (k, v) in &version.record.metrics {
+            lines.push(format!("    {k} = {}", ml_gates::report::format_number(*v)));
+        }
+    }
+    if !history.is_empty() {
+        lines.push("  alias history".into());
+        for m in &history {
+            lines.push(format!("    {}  {}", m.at, describe_move(m)));
+        }
+    }
+    for line in lines {
+        println!("{}", text::clean(&line));
+    }
+    Ok(0)
+}
+
+fn promote(args: PromoteArgs) -> anyhow::Result<u8> {
+    let (config, registry) = registry_of(&args.registry)?;
+    let version = find_version(registry.as_ref(), &config.raw.name, &args.version)?;
+    if version.record.verdict == "fail" && !args.force {
+        return Err(ml_gates::registry::RegistryError::Input(format!(
+            "version {} failed its gates (verdict fail); pass --force to promote it anyway",
+            version.version
+        ))
+        .into());
+    }
+    let moved =
+        registry.move_alias(&args.alias, version.version, ml_gates::registry::MoveKind::Promote, &args.reason, None)?;
+    match args.registry.format {
+        ListFormat::Json => print_json(&moved),
+        ListFormat::Text => {
+            println!("{}", describe_move(&moved));
+            Ok(0)
+        }
+    }
+}
+
+fn rollback(args: RollbackArgs) -> anyhow::Result<u8> {
+    let (_config, registry) = registry_of(&args.registry)?;
+    let history = registry.history()?;
+    let current = registry.aliases()?.get(&args.alias).copied();
+    let Some(target) = ml_gates::registry::rollback_target(&history, &args.alias) else {
+        return Err(ml_gates::registry::RegistryError::Input(match current {
+            Some(v) => format!("'{}' points at version {v} and has no earlier version to go back to", args.alias),
+            None => format!("'{}' does not point at any version yet", args.alias),
+        })
+        .into());
+    };
+    let moved = registry.move_alias(&args.alias, target, ml_gates::registry::MoveKind::Rollback, &args.reason, None)?;
+    match args.registry.format {
+        ListFormat::Json => print_json(&moved),
+        ListFormat::Text => {
+            println!("{}", describe_move(&moved));
+            Ok(0)
+        }
+    }
 }

@@ -29,7 +29,7 @@ pub struct RawConfig {
     /// The evaluation gate: metrics, baseline, size, latency, fairness, slices, behaviour, champion.
     #[serde(default)]
     pub evaluate: Option<EvaluateConfig>,
-    /// The model registry (stage not built yet: the section is checked, not acted on).
+    /// The model registry: the embedded folder (default) or an MLflow server.
     #[serde(default)]
     pub registry: Option<RegistryConfig>,
     /// Staging smoke and load test (stage not built yet: the section is checked, not acted on).
@@ -780,10 +780,15 @@ pub struct BaselineFull {
 #[serde(deny_unknown_fields)]
 pub struct ChampionConfig {
     /// The champion's model artifact (a file `ml-gates train` wrote), evaluated on the same
-    /// evaluation set as the candidate. Without it there is no champion yet (`when_missing`
-    /// decides); the registry will provide it through its `champion` alias.
+    /// evaluation set as the candidate. Default: the registry's version that `alias` points at.
+    /// Without either there is no champion yet (`when_missing` decides).
     #[serde(default)]
     pub model: Option<String>,
+    /// The registry alias that names the production model, used when `model` is not set.
+    /// Default `champion`.
+    #[serde(default)]
+    #[schemars(length(min = 1))]
+    pub alias: Option<String>,
     /// The metric compared; any metric of the task.
     pub metric: String,
     /// Whether a higher value of `metric` is better. Default: from the metric (false for
@@ -814,7 +819,7 @@ pub struct ChampionConfig {
     #[serde(default)]
     #[schemars(range(min = 100, max = 100000))]
     pub resamples: Option<u32>,
-    /// What the check does when there is no champion yet (no `model`, or its file is absent):
+    /// What the check does when there is no champion yet (no `model` file and no version under `alias`):
     /// `pass` (default, cold start) or `fail`. Shown in the report either way.
     #[serde(default)]
     pub when_missing: Option<WhenMissing>,
@@ -1011,28 +1016,51 @@ pub enum Direction {
     Decrease,
 }
 
-/// The model registry.
+/// The model registry: every trained model becomes a numbered, immutable version with its lineage;
+/// aliases (`champion`, `challenger`, any name) point at versions (docs/registry.md).
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegistryConfig {
-    /// Folder of the embedded registry.
+    /// Folder of the embedded registry, relative to ml-gates.yaml. Default `.ml-gates/registry`.
+    /// Ignored when `mlflow` is set.
     #[serde(default)]
+    #[schemars(length(min = 1))]
     pub path: Option<String>,
-    /// An MLflow tracking server instead.
+    /// Register in an MLflow tracking server instead of the folder.
     #[serde(default)]
     pub mlflow: Option<MlflowConfig>,
+    /// The alias a newly registered version gets when every blocking gate passed. Default
+    /// `challenger`. A failed gate never moves an alias; `ml-gates promote` moves `champion`.
+    #[serde(default)]
+    #[schemars(length(min = 1))]
+    pub alias_on_pass: Option<String>,
+    /// How many recent versions the report's metric history shows. Default 10.
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 100))]
+    pub history: Option<u32>,
 }
 
-/// MLflow backend.
+/// The MLflow backend: a tracking server reached through its REST API. Credentials come from the
+/// environment only (MLFLOW_TRACKING_TOKEN, or MLFLOW_TRACKING_USERNAME and
+/// MLFLOW_TRACKING_PASSWORD) and are never printed.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MlflowConfig {
-    /// Tracking server URI.
+    /// Tracking server URI such as `http://mlflow.internal:5000`. Default: MLFLOW_TRACKING_URI.
     #[serde(default)]
     pub uri: Option<String>,
-    /// Experiment name.
+    /// Experiment that holds the runs, created when missing. Default: the model's `name`.
     #[serde(default)]
+    #[schemars(length(min = 1))]
     pub experiment: Option<String>,
+    /// Attempts per request when the server is unreachable or answers 429 or 5xx. Default 4.
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 10))]
+    pub attempts: Option<u32>,
+    /// Seconds one request may take. Default 30.
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 600))]
+    pub timeout_seconds: Option<u64>,
 }
 
 /// Staging checks.

@@ -290,6 +290,7 @@ mod tests {
 
     fn config(noise: NoiseTest) -> ChampionConfig {
         ChampionConfig {
+            alias: None,
             model: Some("champion.model".into()),
             metric: "accuracy".into(),
             greater_is_better: None,

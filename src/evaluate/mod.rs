@@ -179,7 +179,7 @@ pub fn preflight(config: &Config, inputs: &crate::validate::Inputs) -> Result<()
         .map(|(key, what, column)| missing_column(config, &key, what, column, &columns))
         .collect();
     if let Some(champion) = &evaluate.champion {
-        if let Err(e) = load_champion(config, champion) {
+        if let Err(e) = load_champion(config, champion, None) {
             problems.extend(e.problems);
         }
     }
@@ -206,14 +206,25 @@ fn names(frame: &DataFrame) -> Vec<String> {
 
 /// The champion's model, or None when its file does not exist (a cold start). A file that exists
 /// but is not a valid model, or was trained for another task, is an input error.
-fn load_champion(config: &Config, cfg: &crate::config::raw::ChampionConfig) -> Result<Option<Model>, InputError> {
-    let Some(model) = &cfg.model else { return Ok(None) };
-    let path = config.source.resolve(model);
+fn load_champion(
+    config: &Config,
+    cfg: &crate::config::raw::ChampionConfig,
+    registered: Option<&ChampionRef>,
+) -> Result<Option<Model>, InputError> {
+    let (path, key) = match (&cfg.model, registered) {
+        (Some(model), _) => (config.source.resolve(model), "evaluate.champion.model"),
+        (None, Some(r)) => (r.path.clone(), "evaluate.champion.alias"),
+        (None, None) => return Ok(None),
+    };
     if !path.exists() {
         return Ok(None);
     }
-    let problem = |message: String| InputError::one(config.source.problem("evaluate.champion.model", message, None));
-    let model = crate::model::artifact::load(&path).map_err(|e| problem(format!("the champion model: {e}")))?;
+    let problem = |message: String| InputError::one(config.source.problem(key, message, None));
+    let what = match (&cfg.model, registered) {
+        (None, Some(r)) => format!("the champion ({})", r.label),
+        _ => "the champion model".to_string(),
+    };
+    let model = crate::model::artifact::load(&path).map_err(|e| problem(format!("{what}: {e}")))?;
     if model.task != config.raw.data.task || model.target != config.raw.data.target {
         return Err(problem(format!(
             "the champion model {} predicts '{}' ({:?}), not '{}' ({:?})",
@@ -248,6 +259,29 @@ pub fn run(
     train: &DataFrame,
     test: &DataFrame,
     artifact_bytes: Option<u64>,
+) -> Result<Evaluation, InputError> {
+    run_with_champion(config, model, train, test, artifact_bytes, None)
+}
+
+/// The champion a registry provided: a verified local copy of the version under the champion alias.
+#[derive(Debug, Clone)]
+pub struct ChampionRef {
+    pub path: std::path::PathBuf,
+    /// How the report names it, e.g. `version 3 (alias 'champion')`.
+    pub label: String,
+    /// Why the registry could not provide it (unreachable, corrupt): the check is an `error`,
+    /// never a cold-start pass.
+    pub error: Option<String>,
+}
+
+/// `run`, with the champion from the registry when `evaluate.champion.model` is not set.
+pub fn run_with_champion(
+    config: &Config,
+    model: &Candidate<'_>,
+    train: &DataFrame,
+    test: &DataFrame,
+    artifact_bytes: Option<u64>,
+    registered: Option<&ChampionRef>,
 ) -> Result<Evaluation, InputError> {
     let source = &config.source;
     let problem = |e: String| InputError::one(source.problem("data.test", e, None));
@@ -320,7 +354,7 @@ pub fn run(
         detail.slices = slices;
     }
     if let Some(cfg) = &evaluate.champion {
-        let (check, comparison) = champion_check(config, cfg, model, &test, &truth, &predictions)?;
+        let (check, comparison) = champion_check(config, cfg, model, &test, &truth, &predictions, registered)?;
         checks.push(check);
         detail.champion = comparison;
     }
@@ -587,18 +621,29 @@ fn champion_check(
     test: &DataFrame,
     truth: &Truth,
     predictions: &Predictions,
+    registered: Option<&ChampionRef>,
 ) -> Result<(Check, Option<champion::Comparison>), InputError> {
     let severity = cfg.severity.unwrap_or_default();
     let line = config.source.line("evaluate.champion");
-    let shown = cfg.model.clone().unwrap_or_default();
-    let Some(champion_model) = load_champion(config, cfg)? else {
+    let shown = cfg.model.clone().or_else(|| registered.map(|r| r.label.clone())).unwrap_or_default();
+    if let (None, Some(ChampionRef { error: Some(error), .. })) = (&cfg.model, registered) {
+        let check = Check::unmeasured("champion", Stage::Evaluate, severity)
+            .column(&cfg.metric)
+            .line(config.source.line("evaluate.champion.alias").or(line))
+            .message(format!("the champion could not be read from the registry: {error}"));
+        return Ok((check, None));
+    }
+    let Some(champion_model) = load_champion(config, cfg, registered)? else {
         let policy = cfg.when_missing.unwrap_or_default();
         let check = Check::judged("champion", Stage::Evaluate, policy == WhenMissing::Pass, severity)
             .column(&cfg.metric)
             .message(format!(
                 "no champion yet ({}); when_missing: {}",
                 if shown.is_empty() {
-                    "evaluate.champion.model is not set".to_string()
+                    format!(
+                        "evaluate.champion.model is not set and no version has the alias '{}'",
+                        cfg.alias.as_deref().unwrap_or("champion")
+                    )
                 } else {
                     format!("{shown} does not exist")
                 },

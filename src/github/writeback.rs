@@ -34,14 +34,14 @@ pub fn annotations(report: &Report, config_file: &str) -> Vec<Annotation> {
         .collect()
 }
 
-/// The step outputs: the verdict, the report's path, the registry's ids (empty until the registry
-/// stage runs), and every metric the evaluation measured, by name.
+/// The step outputs: the verdict, the report's path, the run's id, the registered version (empty
+/// when the run registered none), and every metric the evaluation measured, by name.
 pub fn outputs(report: &Report, report_path: &str) -> Vec<(String, String)> {
     let mut out = vec![
         ("verdict".to_string(), report.verdict.as_str().to_string()),
         ("report".to_string(), report_path.to_string()),
-        ("model_version".to_string(), String::new()),
-        ("run_id".to_string(), String::new()),
+        ("model_version".to_string(), report.model_version.map(|v| v.to_string()).unwrap_or_default()),
+        ("run_id".to_string(), report.run_id.clone().unwrap_or_default()),
         ("plan".to_string(), report.plan.as_ref().map(|p| p.stages.join(",")).unwrap_or_default()),
     ];
     for (name, value) in &report.metrics {

@@ -281,6 +281,12 @@ pub struct Report {
     pub plan: Option<crate::pipeline::Plan>,
     /// The stages that ran, in order.
     pub stages: Vec<Stage>,
+    /// This pipeline run's id (MLflow's run id when MLflow is the registry).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
+    /// The registry version this run registered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model_version: Option<u64>,
     pub verdict: Verdict,
     pub summary: Summary,
     /// Every metric the evaluation measured, by name (empty before evaluation).
@@ -289,6 +295,9 @@ pub struct Report {
     /// The evaluation's tables: confusion matrix, fairness groups (absent before evaluation).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub evaluation: Option<crate::evaluate::Detail>,
+    /// The registry: the lineage, aliases, moves and the metric history of recent versions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registry: Option<crate::registry::stage::RegistryDetail>,
     pub checks: Vec<Check>,
 }
 
@@ -301,10 +310,13 @@ impl Report {
             config: config.to_string(),
             plan: None,
             stages: Vec::new(),
+            run_id: None,
+            model_version: None,
             verdict: Verdict::Pass,
             summary: Summary::default(),
             metrics: indexmap::IndexMap::new(),
             evaluation: None,
+            registry: None,
             checks: Vec::new(),
         }
     }

@@ -125,7 +125,8 @@ fn status_color(status: Status) -> &'static str {
 }
 
 /// Data-derived text with control characters (terminal escapes among them) made visible and harmless.
-fn clean(s: &str) -> String {
+/// Public: every command that prints data-derived text uses it.
+pub fn clean(s: &str) -> String {
     s.chars().map(|c| if c.is_control() { '?' } else { c }).collect()
 }
 

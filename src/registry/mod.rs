@@ -1,0 +1,304 @@
+//! The model registry: immutable numbered versions with their lineage, and aliases (`champion`,
+//! `challenger`, `staging`, any name) that move, with a history of every move.
+//!
+//! Two backends behind one trait: `local` (the embedded default, a folder) and `mlflow` (a
+//! tracking server through its REST API). Nothing here prints; callers render what comes back.
+
+pub mod local;
+pub mod mlflow;
+pub mod stage;
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Where a version came from: enough to reproduce it or to tell two versions apart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Lineage {
+    /// The pipeline run that produced the version (MLflow's run id with the MLflow backend).
+    pub run_id: String,
+    /// When the version was registered (RFC 3339, UTC).
+    pub created_at: String,
+    /// The commit the config and code were at (GITHUB_SHA, or `git rev-parse HEAD`).
+    pub git_sha: Option<String>,
+    /// The branch or tag (GITHUB_REF, or the checked-out branch).
+    pub git_ref: Option<String>,
+    /// What triggered the run: a GitHub event name (`push`, `schedule`…) or `local`.
+    pub event: Option<String>,
+    /// sha256 of ml-gates.yaml's bytes.
+    pub config_hash: String,
+    /// sha256 of the training data files (their bytes, in path order).
+    pub train_data: String,
+    /// sha256 of the test data files, or of the training data plus the split that made the test set.
+    pub test_data: String,
+}
+
+/// Everything recorded about a version, except its number and its artifact.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct NewVersion {
+    #[serde(flatten)]
+    pub lineage: Lineage,
+    /// The built-in model kind (`random_forest`…), or `external` for `train.command`.
+    pub model: String,
+    /// The model's hyperparameters as configured.
+    pub params: BTreeMap<String, serde_json::Value>,
+    /// The evaluation's metrics on the test set.
+    pub metrics: IndexMap<String, f64>,
+    /// The report's verdict when the version was registered: `pass`, `warn`, `fail`, or
+    /// `not_evaluated` (registered by `ml-gates register` without a report).
+    pub verdict: String,
+}
+
+/// The model file stored with a version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Artifact {
+    /// File name inside the version (local) or the run's artifact path (MLflow).
+    pub file: String,
+    pub sha256: String,
+    pub bytes: u64,
+}
+
+/// One registered version: immutable once written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Version {
+    /// The registered model's name (`name` in ml-gates.yaml).
+    pub name: String,
+    /// 1, 2, 3… in order of registration.
+    pub version: u64,
+    #[serde(flatten)]
+    pub record: NewVersion,
+    /// The model file, when the version has one (an external trainer may not).
+    pub artifact: Option<Artifact>,
+}
+
+/// Why an alias moved: a promotion (by hand, by the pipeline, by a rollout) or a rollback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MoveKind {
+    Promote,
+    Rollback,
+}
+
+/// One move of an alias.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct AliasMove {
+    /// When (RFC 3339, UTC).
+    pub at: String,
+    pub alias: String,
+    /// The version it pointed to before (absent for the first move).
+    pub from: Option<u64>,
+    pub to: u64,
+    pub kind: MoveKind,
+    pub reason: String,
+    /// The pipeline run that moved it, if a run did.
+    pub run_id: Option<String>,
+}
+
+/// What went wrong with the registry. `Input` problems are the user's to fix (exit 2); the others
+/// are the registry's or the network's.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("{0}")]
+    Input(String),
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the registry is inconsistent: {0}")]
+    Corrupt(String),
+    #[error("{0}")]
+    Remote(String),
+}
+
+impl RegistryError {
+    pub fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> RegistryError {
+        let what = what.into();
+        move |source| RegistryError::Io { what, source }
+    }
+}
+
+/// The operations both backends offer.
+pub trait Registry {
+    /// Where the registry lives, for messages: a folder or a server URL (never credentials).
+    fn describe(&self) -> String;
+    /// Register a new version with `artifact` (copied, checksummed); returns it with its number.
+    /// Concurrent registrations get distinct numbers; a failure leaves no version behind.
+    fn register(&self, record: &NewVersion, artifact: Option<&Path>) -> Result<Version, RegistryError>;
+    /// Every version, oldest first.
+    fn versions(&self) -> Result<Vec<Version>, RegistryError>;
+    /// One version.
+    fn version(&self, version: u64) -> Result<Version, RegistryError>;
+    /// Where each alias points now.
+    fn aliases(&self) -> Result<BTreeMap<String, u64>, RegistryError>;
+    /// Every move of every alias, oldest first.
+    fn history(&self) -> Result<Vec<AliasMove>, RegistryError>;
+    /// Point `alias` at `version` and record the move.
+    fn move_alias(
+        &self,
+        alias: &str,
+        version: u64,
+        kind: MoveKind,
+        reason: &str,
+        run_id: Option<&str>,
+    ) -> Result<AliasMove, RegistryError>;
+    /// A local copy of the version's artifact, its sha256 verified; `scratch` is a folder the
+    /// backend may download into.
+    fn artifact(&self, version: &Version, scratch: &Path) -> Result<PathBuf, RegistryError>;
+}
+
+/// The version `alias` points at, if any.
+pub fn resolve(registry: &dyn Registry, alias: &str) -> Result<Option<Version>, RegistryError> {
+    match registry.aliases()?.get(alias) {
+        Some(v) => registry.version(*v).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The version a rollback of `alias` returns to: replaying the alias's history, promotions push
+/// a version and rollbacks pop one, so rolling back twice goes two promotions back, not back and
+/// forth. None when there is nothing to go back to.
+pub fn rollback_target(history: &[AliasMove], alias: &str) -> Option<u64> {
+    let mut stack: Vec<u64> = Vec::new();
+    for m in history.iter().filter(|m| m.alias == alias) {
+        match m.kind {
+            MoveKind::Promote => {
+                if stack.last() != Some(&m.to) {
+                    stack.push(m.to)
+                }
+            }
+            MoveKind::Rollback => {
+                stack.pop();
+                if stack.last() != Some(&m.to) {
+                    stack.push(m.to);
+                }
+            }
+        }
+    }
+    stack.pop()?;
+    stack.pop()
+}
+
+/// A new run id: 32 hexadecimal digits, as MLflow's.
+pub fn new_run_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut out = String::new();
+    for salt in 0..2u64 {
+        // RandomState is seeded from the OS's randomness, fresh per instance.
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(salt);
+        h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
+        h.write_u32(std::process::id());
+        out.push_str(&format!("{:016x}", h.finish()));
+    }
+    out
+}
+
+/// Now, as the registry writes times.
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// sha256 of a file, streamed.
+pub fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
+    use sha2::Digest;
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = sha2::Sha256::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    let mut bytes = 0u64;
+    loop {
+        let n = file.read(&mut buffer)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+        bytes += n as u64;
+    }
+    Ok((hex(&hasher.finalize()), bytes))
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A registered model's name must be usable as a folder name and in MLflow: letters, digits,
+/// `.`, `_`, `-`, not starting with a dot.
+pub fn check_name(name: &str) -> Result<(), RegistryError> {
+    let ok = !name.is_empty()
+        && !name.starts_with('.')
+        && name.len() <= 200
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(RegistryError::Input(format!(
+            "the model name '{name}' cannot name a registered model: use letters, digits, '.', '_' and '-'"
+        )))
+    }
+}
+
+/// An alias name: letters, digits, `_` and `-`, starting with a letter (MLflow's rule, minus `v<n>`).
+pub fn check_alias(alias: &str) -> Result<(), RegistryError> {
+    let ok = alias.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && alias.len() <= 255
+        && alias.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
+        && !(alias.len() > 1 && alias.starts_with(['v', 'V']) && alias[1..].chars().all(|c| c.is_ascii_digit()));
+    if ok {
+        Ok(())
+    } else {
+        Err(RegistryError::Input(format!(
+            "'{alias}' is not a valid alias: letters, digits, '_' and '-', starting with a letter, and not v<number>"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mv(alias: &str, from: Option<u64>, to: u64, kind: MoveKind) -> AliasMove {
+        AliasMove { at: String::new(), alias: alias.into(), from, to, kind, reason: String::new(), run_id: None }
+    }
+
+    #[test]
+    fn rollback_walks_back_through_promotions() {
+        let mut h = vec![
+            mv("champion", None, 1, MoveKind::Promote),
+            mv("challenger", None, 5, MoveKind::Promote),
+            mv("champion", Some(1), 2, MoveKind::Promote),
+            mv("champion", Some(2), 3, MoveKind::Promote),
+        ];
+        assert_eq!(rollback_target(&h, "champion"), Some(2));
+        h.push(mv("champion", Some(3), 2, MoveKind::Rollback));
+        assert_eq!(rollback_target(&h, "champion"), Some(1));
+        h.push(mv("champion", Some(2), 1, MoveKind::Rollback));
+        assert_eq!(rollback_target(&h, "champion"), None);
+        assert_eq!(rollback_target(&h, "challenger"), None);
+        assert_eq!(rollback_target(&[], "champion"), None);
+    }
+
+    #[test]
+    fn names_and_aliases_are_checked() {
+        assert!(check_name("churn-model_2.1").is_ok());
+        for bad in ["", ".hidden", "a/b", "../x", "a b"] {
+            assert!(check_name(bad).is_err(), "{bad}");
+        }
+        assert!(check_alias("champion").is_ok());
+        assert!(check_alias("blue-green_2").is_ok());
+        for bad in ["", "1st", "v3", "a.b", "x/y"] {
+            assert!(check_alias(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn run_ids_are_fresh_hex() {
+        let (a, b) = (new_run_id(), new_run_id());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 32);
+        assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
+    }
+}

@@ -1,0 +1,240 @@
+//! The register stage: the candidate becomes a version with its lineage and verdict, and gets the
+//! pass alias only when every blocking gate passed. Also what the report shows of the registry:
+//! the lineage and the metric history of recent versions.
+
+use super::{AliasMove, Lineage, MoveKind, NewVersion, Registry, RegistryError, Version};
+use crate::config::Config;
+use crate::report::{Check, Report, Severity, Stage, Verdict};
+use schemars::JsonSchema;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Default of `registry.alias_on_pass`.
+pub const DEFAULT_PASS_ALIAS: &str = "challenger";
+/// Default of `evaluate.champion.alias`.
+pub const DEFAULT_CHAMPION_ALIAS: &str = "champion";
+
+/// What the report shows of the registry.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct RegistryDetail {
+    /// Where the registry lives (a folder, or an MLflow server without credentials).
+    pub backend: String,
+    /// The version this run registered (absent when it registered none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model_version: Option<u64>,
+    /// This run's lineage (also recorded with the version).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lineage: Option<Lineage>,
+    /// The champion the evaluation compared against, by version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub champion_version: Option<u64>,
+    /// Where each alias points after this run.
+    pub aliases: BTreeMap<String, u64>,
+    /// The alias moves this run made.
+    pub moved: Vec<AliasMove>,
+    /// Recent versions, oldest first, with their metrics (`registry.history` of them).
+    pub history: Vec<HistoryRow>,
+}
+
+/// One version in the metric history.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct HistoryRow {
+    pub version: u64,
+    pub created_at: String,
+    pub verdict: String,
+    pub git_sha: Option<String>,
+    pub metrics: indexmap::IndexMap<String, f64>,
+    /// Aliases pointing at this version now.
+    pub aliases: Vec<String>,
+}
+
+/// Open the registry the config names: MLflow when `registry.mlflow` is set, otherwise the folder
+/// (`registry.path`, default `.ml-gates/registry` beside ml-gates.yaml). `vars` reads the
+/// environment (MLFLOW_TRACKING_*).
+pub fn open(config: &Config, vars: &dyn Fn(&str) -> Option<String>) -> Result<Box<dyn Registry>, RegistryError> {
+    let section = config.raw.registry.as_ref();
+    if let Some(mlflow) = section.and_then(|r| r.mlflow.as_ref()) {
+        let settings = super::mlflow::Settings::from(mlflow, &config.raw.name, vars)?;
+        return Ok(Box::new(super::mlflow::MlflowRegistry::new(settings, &config.raw.name)?));
+    }
+    let shown = section.and_then(|r| r.path.clone()).unwrap_or_else(|| ".ml-gates/registry".to_string());
+    Ok(Box::new(super::local::LocalRegistry::new(config.source.resolve(&shown), &config.raw.name, &shown)?))
+}
+
+/// The alias that names the production model.
+pub fn champion_alias(config: &Config) -> String {
+    config
+        .raw
+        .evaluate
+        .as_ref()
+        .and_then(|e| e.champion.as_ref())
+        .and_then(|c| c.alias.clone())
+        .unwrap_or_else(|| DEFAULT_CHAMPION_ALIAS.to_string())
+}
+
+/// The alias a passing version gets.
+pub fn pass_alias(config: &Config) -> String {
+    config.raw.registry.as_ref().and_then(|r| r.alias_on_pass.clone()).unwrap_or_else(|| DEFAULT_PASS_ALIAS.to_string())
+}
+
+/// sha256 of the files' bytes, in the order given, each framed by its length.
+pub fn fingerprint(files: &[PathBuf]) -> std::io::Result<String> {
+    use sha2::Digest;
+    use std::io::Read;
+    let mut hasher = sha2::Sha256::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    for path in files {
+        let mut file = std::fs::File::open(path)?;
+        hasher.update(file.metadata()?.len().to_le_bytes());
+        loop {
+            let n = file.read(&mut buffer)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buffer[..n]);
+        }
+    }
+    Ok(super::hex(&hasher.finalize()))
+}
+
+/// The data fingerprints of a config: the training files, and the test files or the split.
+pub fn data_fingerprints(config: &Config, inputs: &crate::validate::Inputs) -> std::io::Result<(String, String)> {
+    let train = fingerprint(&inputs.train.files)?;
+    let test = match (&inputs.test, &config.raw.data.split) {
+        (Some(test), _) => fingerprint(&test.files)?,
+        (None, Some(split)) => {
+            use sha2::Digest;
+            let text = format!(
+                "{train} split test_fraction={} seed={:?} stratify={:?}",
+                split.test_fraction, split.seed, split.stratify
+            );
+            super::hex(&sha2::Sha256::digest(text.as_bytes()))
+        }
+        (None, None) => train.clone(),
+    };
+    Ok((train, test))
+}
+
+/// The verdict as the registry records it.
+pub fn verdict_name(verdict: Verdict) -> &'static str {
+    match verdict {
+        Verdict::Pass => "pass",
+        Verdict::Warn => "warn",
+        Verdict::Fail => "fail",
+    }
+}
+
+/// Register the candidate of `report` (its verdict and metrics) with `artifact`, then give it the
+/// pass alias if no blocking check failed. Returns the stage's checks and the version; a registry
+/// failure is an `error` check, never a half-registered version.
+pub fn register(
+    registry: &dyn Registry,
+    config: &Config,
+    report: &Report,
+    record: NewVersion,
+    artifact: Option<&Path>,
+) -> (Vec<Check>, Option<Version>, Vec<AliasMove>) {
+    let line = config.source.line("registry");
+    let mut checks = Vec::new();
+    let version = match registry.register(&record, artifact) {
+        Ok(v) => v,
+        Err(e) => {
+            checks.push(
+                Check::unmeasured("registered", Stage::Register, Severity::Error)
+                    .line(line)
+                    .message(format!("not registered in {}: {e}", registry.describe())),
+            );
+            return (checks, None, Vec::new());
+        }
+    };
+    checks.push(
+        Check::judged("registered", Stage::Register, true, Severity::Error)
+            .line(line)
+            .value(version.version)
+            .message(format!(
+                "registered {} version {} in {} (run {}, verdict {})",
+                version.name,
+                version.version,
+                registry.describe(),
+                version.record.lineage.run_id,
+                version.record.verdict
+            ))
+            .details(serde_json::json!({"artifact": version.artifact})),
+    );
+    let alias = pass_alias(config);
+    let alias_line = config.source.line("registry.alias_on_pass").or(line);
+    let mut moved = Vec::new();
+    if report.exit_code() != 0 {
+        checks.push(
+            Check::judged("alias", Stage::Register, true, Severity::Error)
+                .skipped()
+                .line(alias_line)
+                .column(&alias)
+                .message(format!("'{alias}' not moved to version {}: a blocking gate failed", version.version)),
+        );
+    } else {
+        match registry.move_alias(
+            &alias,
+            version.version,
+            MoveKind::Promote,
+            "every blocking gate passed",
+            Some(&version.record.lineage.run_id),
+        ) {
+            Ok(m) => {
+                checks.push(
+                    Check::judged("alias", Stage::Register, true, Severity::Error)
+                        .line(alias_line)
+                        .column(&alias)
+                        .value(version.version)
+                        .message(match m.from {
+                            Some(from) => format!("'{alias}' moved from version {from} to {}", version.version),
+                            None => format!("'{alias}' now points at version {}", version.version),
+                        }),
+                );
+                moved.push(m);
+            }
+            Err(e) => checks.push(
+                Check::unmeasured("alias", Stage::Register, Severity::Error)
+                    .line(alias_line)
+                    .column(&alias)
+                    .message(format!("version {} registered, but '{alias}' could not be moved: {e}", version.version)),
+            ),
+        }
+    }
+    (checks, Some(version), moved)
+}
+
+/// The registry's part of the report: aliases, the last `n` versions' metrics.
+pub fn detail(
+    registry: &dyn Registry,
+    n: usize,
+    lineage: Option<Lineage>,
+    model_version: Option<u64>,
+    champion_version: Option<u64>,
+    moved: Vec<AliasMove>,
+) -> Result<RegistryDetail, RegistryError> {
+    let aliases = registry.aliases()?;
+    let versions = registry.versions()?;
+    let start = versions.len().saturating_sub(n);
+    let history = versions[start..]
+        .iter()
+        .map(|v| HistoryRow {
+            version: v.version,
+            created_at: v.record.lineage.created_at.clone(),
+            verdict: v.record.verdict.clone(),
+            git_sha: v.record.lineage.git_sha.clone(),
+            metrics: v.record.metrics.clone(),
+            aliases: aliases.iter().filter(|(_, to)| **to == v.version).map(|(a, _)| a.clone()).collect(),
+        })
+        .collect();
+    Ok(RegistryDetail {
+        backend: registry.describe(),
+        model_version,
+        lineage,
+        champion_version,
+        aliases,
+        moved,
+        history,
+    })
+}
