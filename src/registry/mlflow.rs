@@ -373,6 +373,47 @@ impl MlflowRegistry {
         );
     }
 
+    /// Create the model version. Creating is not idempotent, so after a transient failure (the
+    /// server may have created it before failing) it first looks for a version of this run and
+    /// adopts it; only then does it try again.
+    fn create_version(&self, body: &Value, run_id: &str) -> Result<Value, RegistryError> {
+        let bytes = body.to_string().into_bytes();
+        let mut delay = self.settings.backoff;
+        let mut attempt = 1;
+        loop {
+            let result = self.runtime.block_on(self.attempt(
+                reqwest::Method::POST,
+                "mlflow/model-versions/create",
+                &[],
+                Some(&bytes),
+            ));
+            match result {
+                Ok(answer) => {
+                    let v: Value = serde_json::from_slice(&answer).map_err(|e| {
+                        RegistryError::Remote(format!("MLflow answered the model version with something not JSON: {e}"))
+                    })?;
+                    return Ok(v["model_version"].clone());
+                }
+                Err(f) if f.transient => {
+                    if let Ok(found) = self.versions_of_run(run_id) {
+                        if let Some(v) = found.into_iter().next() {
+                            return Ok(v);
+                        }
+                    }
+                    if attempt >= self.settings.attempts {
+                        let mut f = f;
+                        f.message = format!("{} (after {attempt} attempts)", f.message);
+                        return Err(self.error("cannot create the model version", f));
+                    }
+                    std::thread::sleep(f.wait.unwrap_or(delay).min(self.settings.max_backoff));
+                    delay = (delay * 2).min(self.settings.max_backoff);
+                    attempt += 1;
+                }
+                Err(f) => return Err(self.error("cannot create the model version", f)),
+            }
+        }
+    }
+
     /// The model versions created from `run_id` (to recover from a retried create).
     fn versions_of_run(&self, run_id: &str) -> Result<Vec<Value>, Failure> {
         let v = self.get(
@@ -515,15 +556,7 @@ impl Registry for MlflowRegistry {
                 "tags": version_tags,
                 "description": format!("registered by ml-gates; verdict {}", record.verdict),
             });
-            let created = match self.post("mlflow/model-versions/create", &body) {
-                Ok(v) => v["model_version"].clone(),
-                // The create may have happened before the failure: adopt it rather than make a second.
-                Err(f) if f.transient => match self.versions_of_run(&run_id) {
-                    Ok(found) if !found.is_empty() => found[0].clone(),
-                    _ => return Err(self.error("cannot create the model version", f)),
-                },
-                Err(f) => return Err(self.error("cannot create the model version", f)),
-            };
+            let created = self.create_version(&body, &run_id)?;
             let status = created["status"].as_str().unwrap_or("READY");
             if status == "FAILED_REGISTRATION" {
                 return Err(RegistryError::Remote(format!(

@@ -1,0 +1,391 @@
+//! The MLflow backend against a real MLflow tracking server (`python3 -m mlflow server`, installed
+//! by scripts/test.sh from requirements-test.txt) that this test starts and stops, with what
+//! ml-gates wrote read back through MLflow's REST API; and its failure handling against a fake
+//! server (wiremock) that answers 503s and rejections.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// A tracking server on a free loopback port, stopped (with its workers) when dropped.
+struct MlflowServer {
+    child: std::process::Child,
+    uri: String,
+    _dir: tempfile::TempDir,
+}
+
+impl MlflowServer {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        use std::os::unix::process::CommandExt;
+        let child = Command::new("python3")
+            .args(["-m", "mlflow", "server", "--host", "127.0.0.1", "--port", &port.to_string(), "--workers", "1"])
+            .arg("--backend-store-uri")
+            .arg(format!("sqlite:///{}", dir.path().join("mlflow.db").display()))
+            .arg("--artifacts-destination")
+            .arg(dir.path().join("artifacts"))
+            .stdout(std::fs::File::create(dir.path().join("server.log")).unwrap())
+            .stderr(std::fs::File::create(dir.path().join("server.err")).unwrap())
+            .process_group(0)
+            .spawn()
+            .expect("python3 -m mlflow: install the test requirements (bash scripts/test.sh does)");
+        let server = MlflowServer { child, uri: format!("http://127.0.0.1:{port}"), _dir: dir };
+        let started = std::time::Instant::now();
+        loop {
+            if get(&format!("{}/health", server.uri)).is_some_and(|(status, _)| status == 200) {
+                return server;
+            }
+            let log = std::fs::read_to_string(server._dir.path().join("server.err")).unwrap_or_default();
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(120),
+                "the MLflow server did not start within 120 s (is mlflow installed? bash scripts/test.sh installs it):\n{log}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(250));
+        }
+    }
+}
+
+impl Drop for MlflowServer {
+    fn drop(&mut self) {
+        // The whole process group: mlflow's uvicorn workers and job consumers too; KILL if TERM
+        // is not enough within 10 s.
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-s", "TERM", "--", &group]).status();
+        let started = std::time::Instant::now();
+        while self.child.try_wait().ok().flatten().is_none() {
+            if started.elapsed() > std::time::Duration::from_secs(10) {
+                let _ = Command::new("kill").args(["-s", "KILL", "--", &group]).status();
+                let _ = self.child.wait();
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        // Workers that outlive the parent still belong to the group.
+        let _ = Command::new("kill").args(["-s", "KILL", "--", &group]).stderr(std::process::Stdio::null()).status();
+    }
+}
+
+/// A GET with a plain HTTP/1.0 request (the test's own client, independent of ml-gates').
+fn get(url: &str) -> Option<(u16, Vec<u8>)> {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://")?;
+    let (host, path) = rest.split_once('/').map(|(h, p)| (h, format!("/{p}"))).unwrap_or((rest, "/".into()));
+    let mut stream = std::net::TcpStream::connect(host).ok()?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(30))).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").ok()?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).ok()?;
+    let split = response.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = String::from_utf8_lossy(&response[..split]);
+    let status = head.split_whitespace().nth(1)?.parse().ok()?;
+    Some((status, response[split + 4..].to_vec()))
+}
+
+/// GET an MLflow REST endpoint and parse its JSON.
+fn api(uri: &str, path_and_query: &str) -> serde_json::Value {
+    let (status, body) = get(&format!("{uri}/api/2.0/{path_and_query}")).expect("the MLflow server answers");
+    assert_eq!(status, 200, "{path_and_query}: {}", String::from_utf8_lossy(&body));
+    serde_json::from_slice(&body).unwrap()
+}
+
+fn tag<'a>(tags: &'a serde_json::Value, key: &str) -> Option<&'a str> {
+    tags.as_array()?.iter().find(|t| t["key"] == key)?["value"].as_str()
+}
+
+struct Workspace {
+    dir: tempfile::TempDir,
+}
+
+impl Workspace {
+    fn new(registry: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("data")).unwrap();
+        for f in ["train.parquet", "test.parquet"] {
+            std::fs::copy(Path::new("examples/churn/data").join(f), dir.path().join("data").join(f)).unwrap();
+        }
+        let config = format!(
+            "version: 1\nname: churn\ndata:\n  train: data/train.parquet\n  test: data/test.parquet\n  target: churn\n  task: classification\n  id: customer_id\n  timestamp: event_time\n  sensitive: [gender]\ntrain:\n  model: logistic_regression\n  params: {{max_iterations: 200}}\n  preprocess: {{scale: standard, impute: median, one_hot: [plan]}}\nevaluate:\n  metrics: {{accuracy: {{min: 0.7}}, roc_auc: {{min: 0.7}}}}\n  champion: {{metric: accuracy, noise: none}}\nregistry:\n{registry}"
+        );
+        std::fs::write(dir.path().join("ml-gates.yaml"), config).unwrap();
+        Workspace { dir }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ml-gates"));
+        cmd.args(args)
+            .current_dir(self.dir.path())
+            .env_remove("MLFLOW_TRACKING_URI")
+            .env_remove("MLFLOW_TRACKING_USERNAME")
+            .env_remove("MLFLOW_TRACKING_PASSWORD")
+            .env("MLFLOW_TRACKING_TOKEN", "s3cr3t-t0ken-never-printed");
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    fn json(&self, args: &[&str]) -> serde_json::Value {
+        let out = self.run(args);
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+}
+
+fn no_secret(out: &Output) {
+    for stream in [&out.stdout, &out.stderr] {
+        assert!(!String::from_utf8_lossy(stream).contains("s3cr3t-t0ken"), "the token was printed");
+    }
+}
+
+#[test]
+fn a_real_mlflow_server_holds_versions_lineage_and_aliases() {
+    let server = MlflowServer::start();
+    let uri = &server.uri;
+    let ws = Workspace::new(&format!("  mlflow: {{uri: \"{uri}\", experiment: churn-ci}}\n"));
+
+    // A run registers version 1 with the challenger alias.
+    let out = ws.run(&["run", "--format", "json"]);
+    no_secret(&out);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["model_version"], 1);
+    let run_id = report["run_id"].as_str().unwrap().to_string();
+    assert_eq!(run_id.len(), 32);
+
+    // Read back through the REST API: the experiment, the run, its params, metrics and lineage.
+    let experiment = api(uri, "mlflow/experiments/get-by-name?experiment_name=churn-ci");
+    let run = api(uri, &format!("mlflow/runs/get?run_id={run_id}"))["run"].clone();
+    assert_eq!(run["info"]["experiment_id"], experiment["experiment"]["experiment_id"]);
+    assert_eq!(run["info"]["status"], "FINISHED");
+    assert_eq!(tag(&run["data"]["params"], "max_iterations"), Some("200"));
+    let accuracy = run["data"]["metrics"].as_array().unwrap().iter().find(|m| m["key"] == "accuracy").unwrap();
+    assert_eq!(accuracy["value"].as_f64(), report["metrics"]["accuracy"].as_f64());
+    assert_eq!(tag(&run["data"]["tags"], "ml_gates.verdict"), Some("pass"));
+    assert_eq!(tag(&run["data"]["tags"], "ml_gates.event"), Some("local"));
+    assert_eq!(tag(&run["data"]["tags"], "ml_gates.train_data"), report["registry"]["lineage"]["train_data"].as_str());
+
+    // The model version: its source is the run, its tags the artifact's checksum.
+    let mv = api(uri, "mlflow/model-versions/get?name=churn&version=1")["model_version"].clone();
+    assert_eq!(mv["source"], format!("runs:/{run_id}/model"));
+    assert_eq!(mv["run_id"], run_id.as_str());
+    assert_eq!(mv["status"], "READY");
+    let local = ws.dir.path().join(".ml-gates/churn.model");
+    let (sha, bytes) = ml_gates::registry::sha256_file(&local).unwrap();
+    assert_eq!(tag(&mv["tags"], "ml_gates.artifact_sha256"), Some(sha.as_str()));
+    // The artifact went through the server's artifact proxy and comes back byte for byte.
+    let artifact_uri = run["info"]["artifact_uri"].as_str().unwrap();
+    let relative = artifact_uri.strip_prefix("mlflow-artifacts:/").unwrap();
+    let (status, downloaded) =
+        get(&format!("{uri}/api/2.0/mlflow-artifacts/artifacts/{relative}/model/churn.model")).unwrap();
+    assert_eq!((status, downloaded.len() as u64), (200, bytes));
+    assert_eq!(downloaded, std::fs::read(&local).unwrap());
+    let alias = api(uri, "mlflow/registered-models/alias?name=churn&alias=challenger");
+    assert_eq!(alias["model_version"]["version"], "1");
+
+    // Promote it; the next run's evaluation resolves the champion through the alias, downloading
+    // and verifying the artifact.
+    let promoted = ws.json(&["promote", "1", "--reason", "first release", "--format", "json"]);
+    assert_eq!(promoted["to"], 1);
+    let report = ws.json(&["run", "--format", "json"]);
+    assert_eq!(report["model_version"], 2);
+    assert_eq!(report["registry"]["champion_version"], 1);
+    assert_eq!(report["evaluation"]["champion"]["source"], "version 1 (alias 'champion')");
+    // Same data, same seed: the same model, so no change.
+    assert_eq!(report["evaluation"]["champion"]["delta"], 0.0);
+
+    // Concurrent registrations get distinct versions from MLflow.
+    let children: Vec<_> = (0..3)
+        .map(|_| {
+            ws.command(&["register", "--format", "json"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut numbers: Vec<u64> = children
+        .into_iter()
+        .map(|c| {
+            let out = c.wait_with_output().unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["version"]["version"].as_u64().unwrap()
+        })
+        .collect();
+    numbers.sort();
+    assert_eq!(numbers, vec![3, 4, 5]);
+
+    // Promote 2, roll back to 1: MLflow's alias follows, the history is kept as tags.
+    ws.json(&["promote", "2", "--format", "json"]);
+    let back = ws.json(&["rollback", "--format", "json"]);
+    assert_eq!((back["from"].as_u64(), back["to"].as_u64()), (Some(2), Some(1)));
+    let alias = api(uri, "mlflow/registered-models/alias?name=churn&alias=champion");
+    assert_eq!(alias["model_version"]["version"], "1");
+    let listed = ws.json(&["models", "list", "--format", "json"]);
+    assert_eq!(listed["versions"].as_array().unwrap().len(), 5);
+    assert_eq!(listed["aliases"], serde_json::json!({"challenger": 2, "champion": 1}));
+    let shown = ws.json(&["models", "show", "champion", "--format", "json"]);
+    let moves: Vec<(Option<u64>, u64, String)> = shown["alias_history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["alias"] == "champion")
+        .map(|m| (m["from"].as_u64(), m["to"].as_u64().unwrap(), m["kind"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(
+        moves,
+        vec![(None, 1, "promote".into()), (Some(1), 2, "promote".into()), (Some(2), 1, "rollback".into())]
+    );
+}
+
+#[test]
+fn an_unreachable_server_is_a_clear_bounded_failure() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let ws = Workspace::new(&format!("  mlflow: {{uri: \"http://127.0.0.1:{port}\", attempts: 2}}\n"));
+    let out = ws.run(&["run"]);
+    no_secret(&out);
+    // The gates ran; registering failed: an error check, exit 1, the reason on screen.
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("cannot connect (after 2 attempts)"), "{stdout}");
+    // A missing URI is a config problem: exit 2, pointing at the key.
+    let ws = Workspace::new("  mlflow: {experiment: churn}\n");
+    let out = ws.run(&["models", "list"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("set registry.mlflow.uri or MLFLOW_TRACKING_URI"));
+}
+
+mod fake {
+    //! Failure handling against a fake MLflow: retries of 503s, and a rejected model version
+    //! that leaves the run marked FAILED and no version.
+    use super::*;
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    async fn server() -> MockServer {
+        let server = MockServer::start().await;
+        let ok = |body: serde_json::Value| ResponseTemplate::new(200).set_body_json(body);
+        Mock::given(method("GET"))
+            .and(path("/api/2.0/mlflow/experiments/get-by-name"))
+            .respond_with(ok(serde_json::json!({"experiment": {"experiment_id": "7", "name": "churn"}})))
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/api/2.0/mlflow/runs/create"))
+            .respond_with(ok(serde_json::json!({"run": {"info": {
+                "run_id": "0123456789abcdef0123456789abcdef",
+                "artifact_uri": "mlflow-artifacts:/7/0123456789abcdef0123456789abcdef/artifacts"}}})))
+            .mount(&server)
+            .await;
+        for p in ["log-batch", "update", "set-tag"] {
+            Mock::given(method("POST"))
+                .and(path(format!("/api/2.0/mlflow/runs/{p}")))
+                .respond_with(ok(serde_json::json!({})))
+                .mount(&server)
+                .await;
+        }
+        Mock::given(method("PUT")).respond_with(ok(serde_json::json!({}))).mount(&server).await;
+        Mock::given(method("POST"))
+            .and(path("/api/2.0/mlflow/registered-models/create"))
+            .respond_with(ok(serde_json::json!({"registered_model": {"name": "churn"}})))
+            .mount(&server)
+            .await;
+        server
+    }
+
+    async fn register(ws: Workspace) -> Output {
+        tokio::task::spawn_blocking(move || {
+            let mut cmd = ws.command(&["register"]);
+            let out = cmd.output().unwrap();
+            drop(ws);
+            out
+        })
+        .await
+        .unwrap()
+    }
+
+    async fn trained(uri: &str) -> Workspace {
+        let ws = Workspace::new(&format!("  mlflow: {{uri: \"{uri}\", attempts: 3}}\n"));
+        let out = tokio::task::spawn_blocking({
+            let mut cmd = ws.command(&["train"]);
+            move || cmd.output().unwrap()
+        })
+        .await
+        .unwrap();
+        assert!(out.status.success());
+        ws
+    }
+
+    #[tokio::test]
+    async fn a_rejected_version_marks_the_run_failed_and_registers_nothing() {
+        let server = server().await;
+        Mock::given(method("POST"))
+            .and(path("/api/2.0/mlflow/model-versions/create"))
+            .respond_with(ResponseTemplate::new(400).set_body_json(serde_json::json!({
+                "error_code": "INVALID_PARAMETER_VALUE", "message": "source 'runs:/x/model' is not allowed"})))
+            .mount(&server)
+            .await;
+        let ws = trained(&server.uri()).await;
+        let out = register(ws).await;
+        no_secret(&out);
+        assert_eq!(out.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("cannot create the model version: HTTP 400: source 'runs:/x/model' is not allowed"),
+            "{stderr}"
+        );
+        let requests = server.received_requests().await.unwrap();
+        // Not retried: a 400 is final.
+        assert_eq!(requests.iter().filter(|r| r.url.path().ends_with("model-versions/create")).count(), 1);
+        let failed = requests.iter().any(|r| {
+            r.url.path().ends_with("runs/update")
+                && serde_json::from_slice::<serde_json::Value>(&r.body).unwrap()["status"] == "FAILED"
+        });
+        assert!(failed, "the run was not marked FAILED");
+        // The token went in the Authorization header.
+        assert!(requests
+            .iter()
+            .all(|r| r.headers.get("authorization").unwrap() == "Bearer s3cr3t-t0ken-never-printed"));
+    }
+
+    #[tokio::test]
+    async fn transient_errors_are_retried_with_backoff() {
+        let server = server().await;
+        // The first two attempts at creating the version meet a 503, the third succeeds.
+        Mock::given(method("POST"))
+            .and(path("/api/2.0/mlflow/model-versions/create"))
+            .respond_with(ResponseTemplate::new(503).insert_header("retry-after", "0"))
+            .up_to_n_times(2)
+            .with_priority(1)
+            .mount(&server)
+            .await;
+        // Between attempts ml-gates looks for a version the failed attempt may have created
+        // (creating is not idempotent): here there is none.
+        Mock::given(method("GET"))
+            .and(path("/api/2.0/mlflow/model-versions/search"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({})))
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/api/2.0/mlflow/model-versions/create"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({"model_version": {
+                "name": "churn", "version": "4", "run_id": "0123456789abcdef0123456789abcdef", "status": "READY", "tags": []}})))
+            .with_priority(2)
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/api/2.0/mlflow/runs/get"))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_json(serde_json::json!({"run": {"info": {}, "data": {}}})),
+            )
+            .mount(&server)
+            .await;
+        let ws = trained(&server.uri()).await;
+        let out = register(ws).await;
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(String::from_utf8_lossy(&out.stdout).starts_with("registered churn version 4"));
+        let requests = server.received_requests().await.unwrap();
+        assert_eq!(requests.iter().filter(|r| r.url.path().ends_with("model-versions/create")).count(), 3);
+        assert_eq!(requests.iter().filter(|r| r.url.path().ends_with("model-versions/search")).count(), 2);
+    }
+}
