@@ -80,8 +80,12 @@ struct RegisterArgs {
     model: Option<PathBuf>,
     /// A JSON report (`ml-gates evaluate --format json`) whose verdict and metrics the version
     /// records. Without it the version is `not_evaluated` and no alias moves.
-    #[arg(short, long, value_name = "FILE")]
+    #[arg(short, long, value_name = "FILE", conflicts_with = "record")]
     report: Option<PathBuf>,
+    /// Register with the record of a version from another registry (`ml-gates models show N
+    /// --format json`): its lineage, params, metrics and verdict are kept, to move between backends.
+    #[arg(long, value_name = "FILE")]
+    record: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -677,6 +681,11 @@ fn action(args: ActionArgs) -> anyhow::Result<u8> {
     if let Some(mask) = env::input(&vars, "token").as_deref().and_then(commands::add_mask) {
         println!("{mask}");
     }
+    for secret in ["MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_PASSWORD"] {
+        if let Some(mask) = vars.get(secret).map(String::as_str).and_then(commands::add_mask) {
+            println!("{mask}");
+        }
+    }
     let ctx = env::Context::from_env(&vars);
     let problem = |message: String| {
         InputError::one(ml_gates::error::Problem {
@@ -1063,13 +1072,28 @@ fn register(args: RegisterArgs) -> anyhow::Result<u8> {
         None => ("not_evaluated".to_string(), Default::default(), false),
     };
     let run_id = ml_gates::registry::new_run_id();
-    let record = ml_gates::registry::NewVersion {
-        lineage: lineage(&args.registry.config, &config, &inputs, &run_id)?,
-        model,
-        params: config.raw.train.as_ref().map(|t| t.params.clone().into_iter().collect()).unwrap_or_default(),
-        metrics,
-        verdict,
+    let record = match &args.record {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| file_problem(path, format!("cannot read: {e}")))?;
+            let value: serde_json::Value =
+                serde_json::from_str(&text).map_err(|e| file_problem(path, format!("not JSON: {e}")))?;
+            // `models show --format json` wraps the version; a bare version is fine too.
+            let version = if value.get("version").is_some_and(|v| v.is_object()) { &value["version"] } else { &value };
+            serde_json::from_value::<ml_gates::registry::Version>(version.clone())
+                .map_err(|e| {
+                    file_problem(path, format!("not a version record (ml-gates models show N --format json): {e}"))
+                })?
+                .record
+        }
+        None => ml_gates::registry::NewVersion {
+            lineage: lineage(&args.registry.config, &config, &inputs, &run_id)?,
+            model,
+            params: config.raw.train.as_ref().map(|t| t.params.clone().into_iter().collect()).unwrap_or_default(),
+            metrics,
+            verdict,
+        },
     };
+    let passed = passed || (args.record.is_some() && matches!(record.verdict.as_str(), "pass" | "warn"));
     let version = registry.register(&record, Some(&artifact))?;
     let mut moved = None;
     if passed {

@@ -109,6 +109,11 @@ fn a_pull_request_runs_the_gates_and_writes_back() {
     assert_eq!(get("plan"), Some("validate,train,evaluate"));
     assert_eq!(get("accuracy"), Some("0.78"));
     assert_eq!(get("model_version"), Some(""), "no registry stage on a pull request");
+    assert_eq!(get("run_id").map(str::len), Some(32));
+    assert!(
+        !runner.workspace.path().join(".ml-gates/registry/churn/versions").exists(),
+        "a pull request wrote to the registry"
+    );
     let summary = runner.read("summary.md");
     assert!(summary.starts_with("## ml-gates · churn · ✅ pass"), "{summary}");
     assert!(summary.contains("Event **pull\\_request**"));
@@ -184,6 +189,39 @@ fn inputs_are_checked() {
         assert_eq!(out.status.code(), Some(2));
         assert!(String::from_utf8_lossy(&out.stderr).contains(message), "{}", String::from_utf8_lossy(&out.stderr));
     }
+}
+
+#[test]
+fn a_push_to_main_registers_the_version_with_its_lineage() {
+    let runner = Runner::with_example();
+    let push = include_str!("../fixtures/events/push.json");
+    for expected in [1, 2] {
+        let out = runner.run_with("push", push, &[], &[("GITHUB_REF", "refs/heads/main")]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{stdout}");
+        assert!(stdout.contains("::group::ml-gates: register"), "{stdout}");
+        let outputs = outputs(&runner.read("output"));
+        let get = |k: &str| outputs.iter().rev().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        assert_eq!(get("model_version"), Some(expected.to_string()));
+        let run_id = get("run_id").unwrap();
+        let version: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(
+                runner.workspace.path().join(format!(".ml-gates/registry/churn/versions/{expected}/version.json")),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(version["run_id"], run_id.as_str());
+        assert_eq!(version["git_sha"], "0123456789abcdef");
+        assert_eq!(version["git_ref"], "refs/heads/main");
+        assert_eq!(version["event"], "push");
+        assert_eq!(version["verdict"], "pass");
+    }
+    // The job summary carries the lineage and the history of both versions.
+    let summary = runner.read("summary.md");
+    assert!(summary.contains("### registry · .ml\\-gates/registry"), "{summary}");
+    assert!(summary.contains("| 2 (this run) |"), "{summary}");
+    assert!(summary.contains("title \"accuracy by version\""), "{summary}");
 }
 
 #[test]

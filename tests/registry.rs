@@ -231,3 +231,29 @@ fn champion_and_challenger_move_only_as_the_gates_and_people_say() {
     assert_eq!(shown["version"]["event"], "local");
     assert_eq!(shown["version"]["config_hash"].as_str().unwrap().len(), 64);
 }
+
+#[test]
+fn a_version_moves_to_another_registry_with_its_record() {
+    let ws = Workspace::new(BUILT_IN);
+    ws.ok(&["run"]);
+    let shown = ws.ok(&["models", "show", "1", "--format", "json"]);
+    std::fs::write(ws.path().join("v1.json"), &shown).unwrap();
+    let original: serde_json::Value = serde_json::from_str(&shown).unwrap();
+    // The same config with another registry folder.
+    let other =
+        std::fs::read_to_string(ws.path().join("ml-gates.yaml")).unwrap() + "registry: {path: other-registry}\n";
+    std::fs::write(ws.path().join("other.yaml"), other).unwrap();
+    let file = original["version"]["artifact"]["file"].as_str().unwrap();
+    let model = format!(".ml-gates/registry/churn/versions/1/{file}");
+    let moved =
+        ws.json(&["register", "--config", "other.yaml", "--record", "v1.json", "--model", &model, "--format", "json"]);
+    assert_eq!(moved["version"], original["version"]);
+    assert_eq!(moved["moved"]["alias"], "challenger");
+    // A file that is not a version record is refused, and nothing is registered.
+    std::fs::write(ws.path().join("bad.json"), "{\"version\": {\"name\": 1}}").unwrap();
+    let out = ws.run(&["register", "--config", "other.yaml", "--record", "bad.json", "--model", &model]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("not a version record"), "{}", text(&out.stderr));
+    let registry = LocalRegistry::new(ws.path().join("other-registry"), "churn", "other-registry").unwrap();
+    assert_eq!(registry.versions().unwrap().len(), 1);
+}

@@ -108,3 +108,38 @@ fn evaluation_report(config: &str) -> Report {
 fn markdown_evaluation_with_fairness_and_confusion_matrix() {
     insta::assert_snapshot!(markdown::render(&evaluation_report("tests/render/evaluate/ml-gates.yaml")));
 }
+
+/// The registry's section: lineage, aliases, the moves of this run, the metric history as a table
+/// and charts; hostile lineage strings (a branch name is anyone's to choose) stay inert.
+#[test]
+fn markdown_registry_lineage_and_history() {
+    use ml_gates::registry::{local::LocalRegistry, Lineage, MoveKind, NewVersion, Registry};
+    let dir = tempfile::tempdir().unwrap();
+    let registry = LocalRegistry::new(dir.path().to_path_buf(), "churn", ".ml-gates/registry").unwrap();
+    let record = |i: u64, accuracy: f64, verdict: &str| NewVersion {
+        lineage: Lineage {
+            run_id: format!("{i:032x}"),
+            created_at: format!("2026-11-2{i}T10:00:00.000Z"),
+            git_sha: Some(format!("{i}abcdef0123456789")),
+            git_ref: Some("refs/heads/<img src=x onerror=alert(1)>@octocat".into()),
+            event: Some("push".into()),
+            config_hash: "c".repeat(64),
+            train_data: "a".repeat(64),
+            test_data: "b".repeat(64),
+        },
+        model: "logistic_regression".into(),
+        params: Default::default(),
+        metrics: [("accuracy".to_string(), accuracy), ("roc_auc".to_string(), accuracy - 0.05)].into_iter().collect(),
+        verdict: verdict.into(),
+    };
+    for (i, accuracy, verdict) in [(1, 0.78, "pass"), (2, 0.74, "fail"), (3, 0.81, "pass")] {
+        registry.register(&record(i, accuracy, verdict), None).unwrap();
+    }
+    registry.move_alias("champion", 1, MoveKind::Promote, "first release", None).unwrap();
+    let moved = registry.move_alias("challenger", 3, MoveKind::Promote, "every blocking gate passed", None).unwrap();
+    let lineage = registry.version(3).unwrap().record.lineage;
+    let mut report = Report::new("churn", "ml-gates.yaml");
+    report.registry =
+        Some(ml_gates::registry::stage::detail(&registry, 10, Some(lineage), Some(3), Some(1), vec![moved]).unwrap());
+    insta::assert_snapshot!(markdown::render(&report));
+}

@@ -89,7 +89,149 @@ pub fn render(report: &Report) -> String {
             evaluation(&mut out, report);
         }
     }
+    if let Some(registry) = &report.registry {
+        registry_section(&mut out, report, registry);
+    }
     out
+}
+
+/// The registry: this run's lineage, the aliases, and the metric history of recent versions as a
+/// table and as charts.
+fn registry_section(out: &mut String, report: &Report, r: &crate::registry::stage::RegistryDetail) {
+    let _ = writeln!(
+        out,
+        "### registry · {}
+",
+        escape(&r.backend)
+    );
+    let short = |s: &str| escape(&s.chars().take(12).collect::<String>());
+    if let Some(l) = &r.lineage {
+        let mut facts = Vec::new();
+        if let Some(v) = r.model_version {
+            facts.push(format!("version **{v}**"));
+        }
+        facts.push(format!("run {}", escape(&l.run_id)));
+        if let Some(sha) = &l.git_sha {
+            facts.push(format!("commit {}", short(sha)));
+        }
+        if let Some(git_ref) = &l.git_ref {
+            facts.push(format!("ref {}", escape(git_ref)));
+        }
+        if let Some(event) = &l.event {
+            facts.push(format!("event {}", escape(event)));
+        }
+        facts.push(format!("config sha256 {}…", short(&l.config_hash)));
+        facts.push(format!("train data sha256 {}…", short(&l.train_data)));
+        facts.push(format!("test data sha256 {}…", short(&l.test_data)));
+        let _ = writeln!(
+            out,
+            "{}
+",
+            facts.join(" · ")
+        );
+    }
+    if let Some(v) = r.champion_version {
+        let _ = writeln!(
+            out,
+            "Compared with the champion, version {v}.
+"
+        );
+    }
+    if !r.aliases.is_empty() {
+        let aliases: Vec<String> = r.aliases.iter().map(|(a, v)| format!("{} → {v}", escape(a))).collect();
+        let _ = writeln!(
+            out,
+            "Aliases: {}.
+",
+            aliases.join(" · ")
+        );
+    }
+    for m in &r.moved {
+        let from = m.from.map(|f| f.to_string()).unwrap_or_else(|| "none".into());
+        let _ = writeln!(
+            out,
+            "Moved in this run: {} {from} → {} ({}).
+",
+            escape(&m.alias),
+            m.to,
+            escape(&m.reason)
+        );
+    }
+    if r.history.is_empty() {
+        return;
+    }
+    // The metrics the gates judge (the report's `metric` and `champion` checks), else the first three.
+    let mut names: Vec<String> = Vec::new();
+    for c in report.checks.iter().filter(|c| c.id == "metric" || c.id == "champion") {
+        if let Some(col) = &c.column {
+            if !names.contains(col) {
+                names.push(col.clone());
+            }
+        }
+    }
+    if names.is_empty() {
+        names = r.history.last().map(|h| h.metrics.keys().take(3).cloned().collect()).unwrap_or_default();
+    }
+    names.truncate(4);
+    let mut t = String::from("| Version | Created | Verdict | Commit |");
+    for n in &names {
+        let _ = write!(t, " {} |", escape(n));
+    }
+    t.push_str(" Aliases |\n|---|---|---|---|");
+    t.push_str(&"---|".repeat(names.len()));
+    t.push_str("---|\n");
+    for h in &r.history {
+        let this = if Some(h.version) == r.model_version { " (this run)" } else { "" };
+        let _ = write!(
+            t,
+            "| {}{this} | {} | {} | {} |",
+            h.version,
+            escape(h.created_at.get(..16).unwrap_or(&h.created_at)),
+            escape(&h.verdict),
+            h.git_sha.as_deref().map(short).unwrap_or_default()
+        );
+        for n in &names {
+            let _ = write!(t, " {} |", h.metrics.get(n).map(|v| format_number(*v)).unwrap_or_default());
+        }
+        let _ = writeln!(t, " {} |", escape(&h.aliases.join(", ")));
+    }
+    let _ = writeln!(out, "{t}");
+    for n in names.iter().take(2) {
+        out.push_str(&history_chart(n, &r.history));
+    }
+}
+
+/// A Mermaid line chart of one metric across versions; only ml-gates' own metric identifiers and
+/// version numbers go into it.
+fn history_chart(metric: &str, history: &[crate::registry::stage::HistoryRow]) -> String {
+    if !metric.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_') {
+        return String::new();
+    }
+    let points: Vec<(u64, f64)> = history
+        .iter()
+        .filter_map(|h| Some((h.version, *h.metrics.get(metric)?)))
+        .filter(|(_, v)| v.is_finite())
+        .collect();
+    if points.len() < 2 {
+        return String::new();
+    }
+    let lo = points.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
+    let hi = points.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
+    let pad = if hi > lo { (hi - lo) * 0.1 } else { lo.abs().max(1e-9) * 0.05 };
+    let (lo, hi) = if (0.0..=1.0).contains(&lo) && hi <= 1.0 {
+        ((lo - pad).max(0.0), (hi + pad).min(1.0))
+    } else {
+        (lo - pad, hi + pad)
+    };
+    let x: Vec<String> = points.iter().map(|p| format!("\"v{}\"", p.0)).collect();
+    let y: Vec<String> = points.iter().map(|p| format_number(p.1)).collect();
+    format!(
+        "```mermaid\nxychart-beta\n    title \"{metric} by version\"\n    x-axis [{}]\n    y-axis \"{metric}\" {} --> {}\n    line [{}]\n```\n\n",
+        x.join(", "),
+        format_number(lo),
+        format_number(hi),
+        y.join(", ")
+    )
 }
 
 /// The evaluation's tables: every metric, the confusion matrix, the fairness groups.
