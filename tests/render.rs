@@ -21,7 +21,11 @@ fn report(config: &str) -> Report {
 
 #[test]
 fn markdown_escapes_hostile_names_and_values() {
-    let rendered = markdown::render(&report("tests/render/hostile/ml-gates.yaml"));
+    // The config's name must be a registry name now; a report can still carry any name (a JSON
+    // report from elsewhere), so the renderer escapes it.
+    let mut report = report("tests/render/hostile/ml-gates.yaml");
+    report.name = "churn <b>@octocat</b> | x".into();
+    let rendered = markdown::render(&report);
     assert!(!rendered.contains("<img"), "raw HTML leaked into the Markdown");
     assert!(!rendered.contains("@octocat"), "a mention leaked into the Markdown");
     assert!(!rendered.contains("a|b"), "an unescaped pipe would split the table");

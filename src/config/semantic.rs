@@ -12,6 +12,31 @@ pub fn check(raw: &RawConfig, source: &Source) -> Vec<Problem> {
     let problem = |path: &str, message: String| problems.borrow_mut().push(source.problem(path, message, None));
     let data = &raw.data;
 
+    // The name and aliases become folder names, MLflow names and aliases.
+    if let Err(e) = crate::registry::check_name(&raw.name) {
+        problem("name", e.to_string());
+    }
+    let aliases = [
+        ("registry.alias_on_pass", raw.registry.as_ref().and_then(|r| r.alias_on_pass.as_deref())),
+        (
+            "evaluate.champion.alias",
+            raw.evaluate.as_ref().and_then(|e| e.champion.as_ref()).and_then(|c| c.alias.as_deref()),
+        ),
+    ];
+    for (key, alias) in aliases {
+        if let Some(Err(e)) = alias.map(crate::registry::check_alias) {
+            problem(key, e.to_string());
+        }
+    }
+    if let (Some(pass), Some(champion)) = (aliases[0].1, aliases[1].1.or(Some("champion"))) {
+        if pass == champion {
+            problem(
+                "registry.alias_on_pass",
+                format!("registry.alias_on_pass is '{pass}', the champion's alias: a passing candidate would become the champion without a promotion"),
+            );
+        }
+    }
+
     if data.test.is_some() && data.split.is_some() {
         problem("data.split", "give either data.test or data.split, not both".into());
     }
