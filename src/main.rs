@@ -833,6 +833,13 @@ fn action(args: ActionArgs) -> anyhow::Result<u8> {
     std::fs::write(&report_path, serde_json::to_string_pretty(&report)? + "\n")
         .with_context(|| format!("cannot write {}", report_path.display()))?;
     files::own_like(&out_dir, &ctx.workspace);
+    // A local registry configured outside .ml-gates is the workspace's too.
+    if let Some(path) = config.raw.registry.as_ref().filter(|r| r.mlflow.is_none()).and_then(|r| r.path.as_ref()) {
+        let root = config.source.resolve(path);
+        if root.starts_with(&ctx.workspace) && root.exists() {
+            files::own_like(&root, &ctx.workspace);
+        }
+    }
     let report_shown = report_path.strip_prefix(&ctx.workspace).unwrap_or(&report_path).display().to_string();
 
     println!("{}", commands::group("ml-gates report"));
