@@ -138,24 +138,30 @@ pub fn fit_forest(
 ) -> (Vec<Tree>, Vec<Vec<usize>>) {
     let Forest { n_trees, bootstrap_proportion, feature_proportion } = *forest;
     let (n, d) = x.dim();
-    let mut rng = SplitMix64(seed);
     let sample = ((n as f64 * bootstrap_proportion).round() as usize).max(1);
     let k = ((d as f64 * feature_proportion).round() as usize).clamp(1, d.max(1));
-    let mut trees = Vec::with_capacity(n_trees);
-    let mut subsets = Vec::with_capacity(n_trees);
-    for _ in 0..n_trees {
-        let rows: Vec<usize> = (0..sample).map(|_| (rng.next_u64() % n as u64) as usize).collect();
-        let mut all: Vec<usize> = (0..d).collect();
-        for i in 0..k {
-            let j = i + (rng.next_u64() % (d - i) as u64) as usize;
-            all.swap(i, j);
-        }
-        let mut features = all[..k].to_vec();
-        features.sort_unstable();
-        trees.push(fit_tree(x, y, n_classes, rows, &features, limits));
-        subsets.push(features);
-    }
-    (trees, subsets)
+    // Each tree draws exactly `sample + k` numbers from one SplitMix64 stream, whose state moves
+    // by a constant per draw: tree t starts where the sequential loop would have left it, so
+    // trees are fitted in parallel and the forest is the same, draw for draw.
+    const GAMMA: u64 = 0x9e37_79b9_7f4a_7c15;
+    let per_tree = (sample + k) as u64;
+    use rayon::prelude::*;
+    let fitted: Vec<(Tree, Vec<usize>)> = (0..n_trees)
+        .into_par_iter()
+        .map(|t| {
+            let mut rng = SplitMix64(seed.wrapping_add((t as u64).wrapping_mul(per_tree).wrapping_mul(GAMMA)));
+            let rows: Vec<usize> = (0..sample).map(|_| (rng.next_u64() % n as u64) as usize).collect();
+            let mut all: Vec<usize> = (0..d).collect();
+            for i in 0..k {
+                let j = i + (rng.next_u64() % (d - i) as u64) as usize;
+                all.swap(i, j);
+            }
+            let mut features = all[..k].to_vec();
+            features.sort_unstable();
+            (fit_tree(x, y, n_classes, rows, &features, limits), features)
+        })
+        .collect();
+    fitted.into_iter().unzip()
 }
 
 /// Every row of `x`, once.
