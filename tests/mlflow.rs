@@ -193,6 +193,10 @@ fn a_real_mlflow_server_holds_versions_lineage_and_aliases() {
     assert_eq!(report["evaluation"]["champion"]["source"], "version 1 (alias 'champion')");
     // Same data, same seed: the same model, so no change.
     assert_eq!(report["evaluation"]["champion"]["delta"], 0.0);
+    let history = report["registry"]["history"].as_array().unwrap();
+    assert_eq!(history.iter().map(|h| h["version"].as_u64().unwrap()).collect::<Vec<_>>(), vec![1, 2]);
+    assert_eq!(history[0]["metrics"]["accuracy"], report["metrics"]["accuracy"]);
+    assert_eq!(history[0]["aliases"], serde_json::json!(["champion"]));
 
     // Concurrent registrations get distinct versions from MLflow.
     let children: Vec<_> = (0..3)

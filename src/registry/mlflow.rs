@@ -574,6 +574,11 @@ impl Registry for MlflowRegistry {
     }
 
     fn versions(&self) -> Result<Vec<Version>, RegistryError> {
+        self.recent(usize::MAX)
+    }
+
+    /// Only the newest `n` versions' runs are read: one request per version shown, not per version held.
+    fn recent(&self, n: usize) -> Result<Vec<Version>, RegistryError> {
         let mut all = Vec::new();
         let mut token: Option<String> = None;
         loop {
@@ -590,13 +595,12 @@ impl Registry for MlflowRegistry {
                 break;
             }
         }
-        let mut versions: Vec<Version> = all
-            .iter()
-            .filter(|mv| mv["status"].as_str().unwrap_or("READY") == "READY")
-            .map(|mv| self.to_version(mv))
-            .collect::<Result<_, _>>()?;
-        versions.sort_by_key(|v| v.version);
-        Ok(versions)
+        let number = |mv: &Value| mv["version"].as_str().and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        let mut ready: Vec<&Value> =
+            all.iter().filter(|mv| mv["status"].as_str().unwrap_or("READY") == "READY").collect();
+        ready.sort_by_key(|mv| number(mv));
+        let start = ready.len().saturating_sub(n);
+        ready[start..].iter().map(|mv| self.to_version(mv)).collect()
     }
 
     fn version(&self, version: u64) -> Result<Version, RegistryError> {

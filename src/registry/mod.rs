@@ -130,6 +130,12 @@ pub trait Registry {
     fn register(&self, record: &NewVersion, artifact: Option<&Path>) -> Result<Version, RegistryError>;
     /// Every version, oldest first.
     fn versions(&self) -> Result<Vec<Version>, RegistryError>;
+    /// The newest `n` versions, oldest first (for the report's history).
+    fn recent(&self, n: usize) -> Result<Vec<Version>, RegistryError> {
+        let mut all = self.versions()?;
+        let start = all.len().saturating_sub(n);
+        Ok(all.split_off(start))
+    }
     /// One version.
     fn version(&self, version: u64) -> Result<Version, RegistryError>;
     /// Where each alias points now.

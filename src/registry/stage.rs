@@ -215,9 +215,8 @@ pub fn detail(
     moved: Vec<AliasMove>,
 ) -> Result<RegistryDetail, RegistryError> {
     let aliases = registry.aliases()?;
-    let versions = registry.versions()?;
-    let start = versions.len().saturating_sub(n);
-    let history = versions[start..]
+    let history = registry
+        .recent(n)?
         .iter()
         .map(|v| HistoryRow {
             version: v.version,
