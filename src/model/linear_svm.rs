@@ -33,15 +33,11 @@ fn add_scaled(w: &mut [f64], row: ArrayView1<f64>, scale: f64) {
     w[n] += scale;
 }
 
-fn shuffled(n: usize, rng: &mut SplitMix64) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..n).collect();
-    for i in (1..n).rev() {
-        order.swap(i, (rng.next_u64() % (i as u64 + 1)) as usize);
-    }
-    order
-}
-
 /// The hinge-loss SVM: minimise ½‖w‖² + C Σ max(0, 1 − yᵢ w·xᵢ). Returns (w, b).
+///
+/// With liblinear's shrinking (Hsieh et al., 2008, section 3.2): a coordinate at a bound whose
+/// gradient points out of the box by more than last pass's extreme projected gradients is set
+/// aside; when the rest has converged, every coordinate is checked again before stopping.
 pub fn fit_classifier(x: &Array2<f64>, positive: &[bool], solver: &Solver) -> (Vec<f64>, f64) {
     let (n, d) = x.dim();
     let mut w = vec![0.0; d + 1];
@@ -49,66 +45,127 @@ pub fn fit_classifier(x: &Array2<f64>, positive: &[bool], solver: &Solver) -> (V
     let q: Vec<f64> = x.axis_iter(Axis(0)).map(|r| r.dot(&r) + 1.0).collect();
     let y: Vec<f64> = positive.iter().map(|p| if *p { 1.0 } else { -1.0 }).collect();
     let mut rng = SplitMix64(solver.seed);
+    let mut index: Vec<usize> = (0..n).collect();
+    let mut active = n;
+    let (mut pg_max_old, mut pg_min_old) = (f64::INFINITY, f64::NEG_INFINITY);
     for _ in 0..solver.max_passes {
-        let (mut max_pg, mut min_pg) = (f64::NEG_INFINITY, f64::INFINITY);
-        for i in shuffled(n, &mut rng) {
+        let (mut pg_max, mut pg_min) = (f64::NEG_INFINITY, f64::INFINITY);
+        for i in (1..active).rev() {
+            index.swap(i, (rng.next_u64() % (i as u64 + 1)) as usize);
+        }
+        let mut s = 0;
+        while s < active {
+            let i = index[s];
             let row = x.row(i);
             let g = y[i] * dot_with_bias(&w, row) - 1.0;
-            let pg = if alpha[i] == 0.0 {
-                g.min(0.0)
+            let mut pg = 0.0;
+            if alpha[i] == 0.0 {
+                if g > pg_max_old {
+                    active -= 1;
+                    index.swap(s, active);
+                    continue;
+                } else if g < 0.0 {
+                    pg = g;
+                }
             } else if alpha[i] == solver.c {
-                g.max(0.0)
+                if g < pg_min_old {
+                    active -= 1;
+                    index.swap(s, active);
+                    continue;
+                } else if g > 0.0 {
+                    pg = g;
+                }
             } else {
-                g
-            };
-            max_pg = max_pg.max(pg);
-            min_pg = min_pg.min(pg);
+                pg = g;
+            }
+            pg_max = pg_max.max(pg);
+            pg_min = pg_min.min(pg);
             if pg.abs() > 1e-12 {
                 let old = alpha[i];
                 alpha[i] = (old - g / q[i]).clamp(0.0, solver.c);
                 add_scaled(&mut w, row, (alpha[i] - old) * y[i]);
             }
+            s += 1;
         }
-        if max_pg - min_pg <= solver.tolerance {
-            break;
+        if pg_max - pg_min <= solver.tolerance {
+            if active == n {
+                break;
+            }
+            // Converged on the active set: check every coordinate once more.
+            active = n;
+            pg_max_old = f64::INFINITY;
+            pg_min_old = f64::NEG_INFINITY;
+            continue;
         }
+        pg_max_old = if pg_max <= 0.0 { f64::INFINITY } else { pg_max };
+        pg_min_old = if pg_min >= 0.0 { f64::NEG_INFINITY } else { pg_min };
     }
     let b = w.pop().unwrap_or(0.0);
     (w, b)
 }
 
 /// Epsilon-insensitive SVR: minimise ½‖w‖² + C Σ max(0, |yᵢ − w·xᵢ| − ε). Returns (w, b).
+///
+/// liblinear's solver (Ho & Lin, 2012), with its shrinking and its stopping rule: the sum of the
+/// projected-gradient violations over a pass falls to `tolerance` times that of the first pass.
 pub fn fit_regressor(x: &Array2<f64>, y: &[f64], epsilon: f64, solver: &Solver) -> (Vec<f64>, f64) {
     let (n, d) = x.dim();
+    let c = solver.c;
     let mut w = vec![0.0; d + 1];
     let mut beta = vec![0.0; n];
     let q: Vec<f64> = x.axis_iter(Axis(0)).map(|r| r.dot(&r) + 1.0).collect();
     let mut rng = SplitMix64(solver.seed);
+    let mut index: Vec<usize> = (0..n).collect();
+    let mut active = n;
+    let mut g_max_old = f64::INFINITY;
+    let mut first_norm: Option<f64> = None;
     for _ in 0..solver.max_passes {
-        let mut violation: f64 = 0.0;
-        for i in shuffled(n, &mut rng) {
+        let (mut g_max, mut g_norm) = (0.0f64, 0.0f64);
+        for i in (1..active).rev() {
+            index.swap(i, (rng.next_u64() % (i as u64 + 1)) as usize);
+        }
+        let mut s = 0;
+        while s < active {
+            let i = index[s];
             let row = x.row(i);
             let g = dot_with_bias(&w, row) - y[i];
             let (gp, gn, h) = (g + epsilon, g - epsilon, q[i]);
-            // The projected gradient of the non-smooth dual at βᵢ, for the stopping test.
-            let pg = if beta[i] == 0.0 {
+            let mut shrink = false;
+            let violation = if beta[i] == 0.0 {
                 if gp < 0.0 {
-                    gp
+                    -gp
                 } else if gn > 0.0 {
                     gn
                 } else {
+                    shrink = gp > g_max_old && gn < -g_max_old;
                     0.0
                 }
-            } else if beta[i] >= solver.c {
-                gp.min(0.0)
-            } else if beta[i] <= -solver.c {
-                gn.max(0.0)
+            } else if beta[i] >= c {
+                if gp > 0.0 {
+                    gp
+                } else {
+                    shrink = gp < -g_max_old;
+                    0.0
+                }
+            } else if beta[i] <= -c {
+                if gn < 0.0 {
+                    -gn
+                } else {
+                    shrink = gn > g_max_old;
+                    0.0
+                }
             } else if beta[i] > 0.0 {
-                gp
+                gp.abs()
             } else {
-                gn
+                gn.abs()
             };
-            violation = violation.max(pg.abs());
+            if shrink {
+                active -= 1;
+                index.swap(s, active);
+                continue;
+            }
+            g_max = g_max.max(violation);
+            g_norm += violation;
             let step = if gp < h * beta[i] {
                 -gp / h
             } else if gn > h * beta[i] {
@@ -116,15 +173,25 @@ pub fn fit_regressor(x: &Array2<f64>, y: &[f64], epsilon: f64, solver: &Solver) 
             } else {
                 -beta[i]
             };
-            let old = beta[i];
-            beta[i] = (old + step).clamp(-solver.c, solver.c);
-            if beta[i] != old {
-                add_scaled(&mut w, row, beta[i] - old);
+            if step.abs() >= 1e-12 {
+                let old = beta[i];
+                beta[i] = (old + step).clamp(-c, c);
+                if beta[i] != old {
+                    add_scaled(&mut w, row, beta[i] - old);
+                }
             }
+            s += 1;
         }
-        if violation <= solver.tolerance {
-            break;
+        let first = *first_norm.get_or_insert(g_norm);
+        if g_norm <= solver.tolerance * first {
+            if active == n {
+                break;
+            }
+            active = n;
+            g_max_old = f64::INFINITY;
+            continue;
         }
+        g_max_old = g_max;
     }
     let b = w.pop().unwrap_or(0.0);
     (w, b)
