@@ -165,8 +165,8 @@ impl MlflowRegistry {
                 } else if e.is_connect() {
                     "cannot connect".to_string()
                 } else {
-                    // reqwest's message names the URL, which holds no credentials (they go in headers).
-                    e.to_string()
+                    // Without the URL: a URI may carry user:password@ (the credentials stay unprinted).
+                    e.without_url().to_string()
                 };
                 return Err(Failure { transient: true, wait: None, message: why, code: None });
             }
