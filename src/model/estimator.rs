@@ -170,6 +170,12 @@ impl ModelKind {
                     default: "1",
                     help: "inverse penalty strength",
                 },
+                Param {
+                    name: "loss",
+                    ty: Choice(&["squared_hinge", "hinge"]),
+                    default: "squared_hinge",
+                    help: "the loss: squared hinge (scikit-learn's LinearSVC default) or hinge",
+                },
                 SVM_TOLERANCE[0],
                 SVM_TOLERANCE[1],
             ],
@@ -635,6 +641,7 @@ fn svm_solver(params: &Params<'_>, seed: u64) -> super::linear_svm::Solver {
         tolerance: params.f64("tolerance", 0.1),
         max_passes: params.u64("max_passes", 1000) as usize,
         seed,
+        squared_hinge: params.str("loss", "squared_hinge") == "squared_hinge",
     }
 }
 

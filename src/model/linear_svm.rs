@@ -19,6 +19,8 @@ pub struct Solver {
     pub max_passes: usize,
     /// Order of the coordinates in each pass.
     pub seed: u64,
+    /// The classifier's loss: squared hinge (scikit-learn's `LinearSVC` default) or hinge.
+    pub squared_hinge: bool,
 }
 
 fn dot_with_bias(w: &[f64], row: ArrayView1<f64>) -> f64 {
@@ -33,7 +35,8 @@ fn add_scaled(w: &mut [f64], row: ArrayView1<f64>, scale: f64) {
     w[n] += scale;
 }
 
-/// The hinge-loss SVM: minimise ½‖w‖² + C Σ max(0, 1 − yᵢ w·xᵢ). Returns (w, b).
+/// The linear SVM: minimise ½‖w‖² + C Σ max(0, 1 − yᵢ w·xᵢ), squared when
+/// `solver.squared_hinge` (then the dual has a diagonal 1/(2C) and no upper bound). Returns (w, b).
 ///
 /// With liblinear's shrinking (Hsieh et al., 2008, section 3.2): a coordinate at a bound whose
 /// gradient points out of the box by more than last pass's extreme projected gradients is set
@@ -42,7 +45,8 @@ pub fn fit_classifier(x: &Array2<f64>, positive: &[bool], solver: &Solver) -> (V
     let (n, d) = x.dim();
     let mut w = vec![0.0; d + 1];
     let mut alpha = vec![0.0; n];
-    let q: Vec<f64> = x.axis_iter(Axis(0)).map(|r| r.dot(&r) + 1.0).collect();
+    let (diagonal, upper) = if solver.squared_hinge { (0.5 / solver.c, f64::INFINITY) } else { (0.0, solver.c) };
+    let q: Vec<f64> = x.axis_iter(Axis(0)).map(|r| r.dot(&r) + 1.0 + diagonal).collect();
     let y: Vec<f64> = positive.iter().map(|p| if *p { 1.0 } else { -1.0 }).collect();
     let mut rng = SplitMix64(solver.seed);
     let mut index: Vec<usize> = (0..n).collect();
@@ -57,7 +61,7 @@ pub fn fit_classifier(x: &Array2<f64>, positive: &[bool], solver: &Solver) -> (V
         while s < active {
             let i = index[s];
             let row = x.row(i);
-            let g = y[i] * dot_with_bias(&w, row) - 1.0;
+            let g = y[i] * dot_with_bias(&w, row) - 1.0 + diagonal * alpha[i];
             let mut pg = 0.0;
             if alpha[i] == 0.0 {
                 if g > pg_max_old {
@@ -67,7 +71,7 @@ pub fn fit_classifier(x: &Array2<f64>, positive: &[bool], solver: &Solver) -> (V
                 } else if g < 0.0 {
                     pg = g;
                 }
-            } else if alpha[i] == solver.c {
+            } else if alpha[i] == upper {
                 if g < pg_min_old {
                     active -= 1;
                     index.swap(s, active);
@@ -82,7 +86,7 @@ pub fn fit_classifier(x: &Array2<f64>, positive: &[bool], solver: &Solver) -> (V
             pg_min = pg_min.min(pg);
             if pg.abs() > 1e-12 {
                 let old = alpha[i];
-                alpha[i] = (old - g / q[i]).clamp(0.0, solver.c);
+                alpha[i] = (old - g / q[i]).clamp(0.0, upper);
                 add_scaled(&mut w, row, (alpha[i] - old) * y[i]);
             }
             s += 1;
@@ -202,7 +206,7 @@ mod tests {
     use super::*;
 
     fn solver() -> Solver {
-        Solver { c: 1.0, tolerance: 1e-3, max_passes: 1000, seed: 1 }
+        Solver { c: 1.0, tolerance: 1e-3, max_passes: 1000, seed: 1, squared_hinge: false }
     }
 
     #[test]
@@ -213,6 +217,18 @@ mod tests {
         let right = x.axis_iter(Axis(0)).zip(&y).filter(|(r, y)| (r.dot(&ndarray::arr1(&w)) + b > 0.0) == **y).count();
         assert!(right >= 396, "{right} of 400");
         assert!(w[0] > 0.0 && w[1] < 0.0);
+    }
+
+    #[test]
+    fn both_losses_separate_separable_classes() {
+        let x = Array2::from_shape_fn((400, 2), |(i, j)| ((i * (7 + j * 6)) % 23) as f64 / 23.0 * 4.0 - 2.0);
+        let y: Vec<bool> = x.axis_iter(Axis(0)).map(|r| r[0] - 0.5 * r[1] > 0.3).collect();
+        for squared_hinge in [false, true] {
+            let (w, b) = fit_classifier(&x, &y, &Solver { c: 100.0, squared_hinge, ..solver() });
+            let right =
+                x.axis_iter(Axis(0)).zip(&y).filter(|(r, y)| (r.dot(&ndarray::arr1(&w)) + b > 0.0) == **y).count();
+            assert!(right >= 396, "{right} of 400 (squared {squared_hinge})");
+        }
     }
 
     #[test]
