@@ -428,6 +428,17 @@ impl Estimator {
                         (-model.intercept(), model.params().iter().map(|w| -w).collect())
                     };
                     Ok(Estimator::BinaryLogistic { intercept, coefficients })
+                } else if x.ncols() * n_classes <= NEWTON_MAX_FEATURES {
+                    let (intercepts, coefficients) = multinomial_newton(
+                        x,
+                        y,
+                        *n_classes,
+                        params.f64("alpha", 1.0),
+                        params.bool("fit_intercept", true),
+                        params.u64("max_iterations", 100),
+                        params.f64("gradient_tolerance", 1e-4),
+                    )?;
+                    Ok(Estimator::MultinomialLogistic { intercepts, coefficients })
                 } else {
                     let model = logistic_params!(linfa_logistic::MultiLogisticRegression::default(), params)
                         .fit(&dataset)
@@ -738,8 +749,9 @@ fn tree_limits(params: &Params<'_>) -> super::cart::Limits {
     }
 }
 
-/// Up to this many features a binary logistic regression is fitted by Newton's method (the
-/// Hessian costs rows × features² per step); beyond, by linfa's L-BFGS.
+/// Up to this many weights (features, or features × classes for 3+ classes) a logistic regression
+/// is fitted by Newton's method (the Hessian costs rows × weights² per step); beyond, by linfa's
+/// L-BFGS.
 const NEWTON_MAX_FEATURES: usize = 64;
 
 /// Binary logistic regression by Newton's method with a backtracking line search, minimising
@@ -838,6 +850,131 @@ fn logistic_newton(
     Ok((intercept, theta))
 }
 
+/// Multinomial logistic regression by Newton's method, minimising scikit-learn's objective
+/// `Σ −log softmax(zᵢ)[yᵢ] + α/2·Σₖ‖wₖ‖²` (zᵢₖ = x·wₖ + bₖ, intercepts unpenalised). The
+/// intercepts are free up to a common constant; a vanishing ridge on them picks the solution whose
+/// intercepts sum to 0, as scikit-learn's L-BFGS (started at 0) does.
+fn multinomial_newton(
+    x: &Array2<f64>,
+    y: &[usize],
+    k: usize,
+    alpha: f64,
+    fit_intercept: bool,
+    max_iterations: u64,
+    tolerance: f64,
+) -> Result<(Vec<f64>, Vec<Vec<f64>>), String> {
+    let (n, p) = x.dim();
+    let q = p + fit_intercept as usize;
+    let m = k * q;
+    let mut theta = vec![0.0; m];
+    let logits = |t: &[f64], row: ndarray::ArrayView1<f64>, z: &mut [f64]| {
+        for (c, zc) in z.iter_mut().enumerate() {
+            let block = &t[c * q..c * q + q];
+            let mut v = if fit_intercept { block[p] } else { 0.0 };
+            for j in 0..p {
+                v += row[j] * block[j];
+            }
+            *zc = v;
+        }
+    };
+    let penalty =
+        |t: &[f64]| -> f64 { (0..k).map(|c| t[c * q..c * q + p].iter().map(|w| w * w).sum::<f64>()).sum::<f64>() };
+    let objective = |t: &[f64]| -> f64 {
+        let mut z = vec![0.0; k];
+        let mut loss = 0.0;
+        for (i, row) in x.rows().into_iter().enumerate() {
+            logits(t, row, &mut z);
+            let max = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let sum: f64 = z.iter().map(|v| (v - max).exp()).sum();
+            loss += max + sum.ln() - z[y[i]];
+        }
+        loss + 0.5 * alpha * penalty(t)
+    };
+    let mut value = objective(&theta);
+    let (mut z, mut prob, mut features) = (vec![0.0; k], vec![0.0; k], vec![0.0; q]);
+    for _ in 0..max_iterations.max(1) {
+        let mut gradient = vec![0.0; m];
+        let mut hessian = vec![0.0; m * m];
+        for (i, row) in x.rows().into_iter().enumerate() {
+            for j in 0..p {
+                features[j] = row[j];
+            }
+            if fit_intercept {
+                features[p] = 1.0;
+            }
+            logits(&theta, row, &mut z);
+            let max = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let sum: f64 = z.iter().map(|v| (v - max).exp()).sum();
+            for c in 0..k {
+                prob[c] = (z[c] - max).exp() / sum;
+            }
+            for c in 0..k {
+                let residual = prob[c] - (y[i] == c) as u8 as f64;
+                for j in 0..q {
+                    gradient[c * q + j] += residual * features[j];
+                }
+                // Lower triangle: block (c, d) for d ≤ c, weight p_c(δ_cd − p_d).
+                for d in 0..=c {
+                    let weight = prob[c] * (if c == d { 1.0 } else { 0.0 } - prob[d]);
+                    if weight == 0.0 {
+                        continue;
+                    }
+                    for j in 0..q {
+                        let wv = weight * features[j];
+                        let r = (c * q + j) * m + d * q;
+                        let last = if c == d { j + 1 } else { q };
+                        for (l, h) in hessian[r..r + last].iter_mut().enumerate() {
+                            *h += wv * features[l];
+                        }
+                    }
+                }
+            }
+        }
+        for c in 0..k {
+            for j in 0..p {
+                gradient[c * q + j] += alpha * theta[c * q + j];
+                hessian[(c * q + j) * m + c * q + j] += alpha;
+            }
+        }
+        if gradient.iter().all(|g| g.abs() <= tolerance) {
+            break;
+        }
+        if fit_intercept {
+            for c in 0..k {
+                hessian[(c * q + p) * m + c * q + p] += 1e-9 * n as f64;
+            }
+        }
+        for a in 0..m {
+            for b in 0..a {
+                hessian[b * m + a] = hessian[a * m + b];
+            }
+        }
+        let step = cholesky_solve(&mut hessian, &gradient, m).ok_or_else(|| {
+            "logistic regression: the Hessian is singular (alpha 0 with collinear features?)".to_string()
+        })?;
+        let slope: f64 = -gradient.iter().zip(&step).map(|(g, s)| g * s).sum::<f64>();
+        let mut t = 1.0;
+        let mut moved = false;
+        for _ in 0..40 {
+            let candidate: Vec<f64> = theta.iter().zip(&step).map(|(a, s)| a - t * s).collect();
+            let v = objective(&candidate);
+            if v <= value + 1e-4 * t * slope {
+                moved = candidate != theta;
+                theta = candidate;
+                value = v;
+                break;
+            }
+            t *= 0.5;
+        }
+        if !moved {
+            break;
+        }
+    }
+    let intercepts = (0..k).map(|c| if fit_intercept { theta[c * q + p] } else { 0.0 }).collect();
+    let coefficients = (0..k).map(|c| theta[c * q..c * q + p].to_vec()).collect();
+    Ok((intercepts, coefficients))
+}
+
 /// Ridge regression with the elastic net's scaling, minimising
 /// `1/(2n)·‖y − Xw − b‖² + α/2·‖w‖²` exactly: the intercept is the mean once the columns are
 /// centred, and `(XcᵀXc/n + αI)·w = Xcᵀyc/n` is solved by Cholesky. The coordinate descent it
@@ -889,7 +1026,7 @@ fn ridge(x: &Array2<f64>, y: &[f64], alpha: f64, fit_intercept: bool) -> Result<
 
 /// Solve `a·x = b` for a symmetric positive definite `a` (row-major, p×p, overwritten by its
 /// Cholesky factor). None when `a` is not positive definite.
-fn cholesky_solve(a: &mut [f64], b: &[f64], p: usize) -> Option<Vec<f64>> {
+pub(crate) fn cholesky_solve(a: &mut [f64], b: &[f64], p: usize) -> Option<Vec<f64>> {
     for j in 0..p {
         let mut d = a[j * p + j];
         for k in 0..j {
@@ -1077,6 +1214,39 @@ mod tests {
         assert_eq!(b, 0.0);
         for (a, c) in w.iter().zip([1.81643671, -1.24276018, 0.67319269]) {
             assert!((a - c).abs() < 1e-6, "{w:?}");
+        }
+    }
+
+    /// Three classes by Newton's method: scikit-learn's coefficients and intercepts (recorded from
+    /// scikit-learn 1.9.1, `LogisticRegression(C=1.0, tol=1e-12).fit(X, y)`).
+    #[test]
+    fn multinomial_logistic_is_scikit_learns() {
+        let n = 300;
+        let x = Array2::from_shape_fn((n, 3), |(i, j)| ((i * (j + 3) * 7919) % 1000) as f64 / 100.0 - 5.0 + j as f64);
+        let y: Vec<usize> = (0..n)
+            .map(|i| {
+                let s = 0.8 * x[[i, 0]] - 0.5 * x[[i, 1]] + 0.3 * x[[i, 2]] + ((i * 37) % 11) as f64 / 5.0 - 1.0;
+                if s < -1.0 {
+                    0
+                } else if s < 2.0 {
+                    1
+                } else {
+                    2
+                }
+            })
+            .collect();
+        let (b, w) = multinomial_newton(&x, &y, 3, 1.0, true, 100, 1e-10).unwrap();
+        let sklearn_w = [
+            [-2.1823543983, 1.2367736215, -0.7290213135],
+            [0.2517048485, -0.0832860499, 0.061774783],
+            [1.9306495498, -1.1534875715, 0.6672465305],
+        ];
+        let sklearn_b = [-0.5013798563, 2.3100893386, -1.8087094823];
+        for c in 0..3 {
+            for j in 0..3 {
+                assert!((w[c][j] - sklearn_w[c][j]).abs() < 1e-6, "{w:?}");
+            }
+            assert!((b[c] - sklearn_b[c]).abs() < 1e-6, "{b:?}");
         }
     }
 }
