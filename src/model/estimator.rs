@@ -828,6 +828,10 @@ fn logistic_newton(
             "logistic regression: the Hessian is singular (alpha 0 with collinear features?)".to_string()
         })?;
         let slope: f64 = -gradient.iter().zip(&step).map(|(g, s)| g * s).sum::<f64>();
+        // The decrease Newton predicts is below rounding: this is the optimum.
+        if -slope <= 1e-12 * value.abs().max(1.0) {
+            break;
+        }
         let mut t = 1.0;
         let mut moved = false;
         for _ in 0..40 {
@@ -953,6 +957,10 @@ fn multinomial_newton(
             "logistic regression: the Hessian is singular (alpha 0 with collinear features?)".to_string()
         })?;
         let slope: f64 = -gradient.iter().zip(&step).map(|(g, s)| g * s).sum::<f64>();
+        // The decrease Newton predicts is below rounding: this is the optimum.
+        if -slope <= 1e-12 * value.abs().max(1.0) {
+            break;
+        }
         let mut t = 1.0;
         let mut moved = false;
         for _ in 0..40 {

@@ -96,6 +96,10 @@ fn primal_squared_hinge(x: &Array2<f64>, y: &[f64], c: f64, max_steps: usize) ->
         }
         let Some(step) = super::estimator::cholesky_solve(&mut hessian, &gradient, m) else { break };
         let slope: f64 = -gradient.iter().zip(&step).map(|(g, s)| g * s).sum::<f64>();
+        // The decrease Newton predicts is below rounding: this is the optimum.
+        if -slope <= 1e-12 * value.abs().max(1.0) {
+            break;
+        }
         let mut t = 1.0;
         let mut moved = false;
         for _ in 0..40 {
