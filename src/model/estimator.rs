@@ -754,6 +754,53 @@ fn tree_limits(params: &Params<'_>) -> super::cart::Limits {
 /// L-BFGS.
 const NEWTON_MAX_FEATURES: usize = 64;
 
+/// What one damped Newton step did.
+pub(crate) enum NewtonStep {
+    /// Moved to a point with a lower objective.
+    Moved,
+    /// At the optimum: the decrease Newton predicts is below rounding, or no step lowers it.
+    Converged,
+    /// The Hessian is not positive definite.
+    Singular,
+}
+
+/// One damped Newton step on `theta`: mirror the Hessian's lower triangle (row-major, m×m), solve
+/// H·s = g by Cholesky, and halve the step from the full one until Armijo's condition holds.
+pub(crate) fn newton_step(
+    theta: &mut Vec<f64>,
+    value: &mut f64,
+    gradient: &[f64],
+    hessian: &mut [f64],
+    objective: impl Fn(&[f64]) -> f64,
+) -> NewtonStep {
+    let m = theta.len();
+    for a in 0..m {
+        for b in 0..a {
+            hessian[b * m + a] = hessian[a * m + b];
+        }
+    }
+    let Some(step) = cholesky_solve(hessian, gradient, m) else { return NewtonStep::Singular };
+    let slope: f64 = -gradient.iter().zip(&step).map(|(g, s)| g * s).sum::<f64>();
+    if -slope <= 1e-12 * value.abs().max(1.0) {
+        return NewtonStep::Converged;
+    }
+    let mut t = 1.0;
+    for _ in 0..40 {
+        let candidate: Vec<f64> = theta.iter().zip(&step).map(|(a, s)| a - t * s).collect();
+        let v = objective(&candidate);
+        if v <= *value + 1e-4 * t * slope {
+            if candidate == *theta {
+                return NewtonStep::Converged;
+            }
+            *theta = candidate;
+            *value = v;
+            return NewtonStep::Moved;
+        }
+        t *= 0.5;
+    }
+    NewtonStep::Converged
+}
+
 /// Binary logistic regression by Newton's method with a backtracking line search, minimising
 /// scikit-learn's objective `Σ log(1 + exp(−s·z)) + α/2·‖w‖²` (s = ±1, z = x·w + b, the intercept
 /// unpenalised). Stops when the largest gradient component is at most `tolerance`, or when a step
@@ -819,34 +866,12 @@ fn logistic_newton(
             // Keeps the intercept's pivot positive when every probability saturates.
             hessian[p * q + p] += 1e-12 * n as f64;
         }
-        for j in 0..q {
-            for k in 0..j {
-                hessian[k * q + j] = hessian[j * q + k];
+        match newton_step(&mut theta, &mut value, &gradient, &mut hessian, objective) {
+            NewtonStep::Moved => {}
+            NewtonStep::Converged => break,
+            NewtonStep::Singular => {
+                return Err("logistic regression: the Hessian is singular (alpha 0 with collinear features?)".into())
             }
-        }
-        let step = cholesky_solve(&mut hessian, &gradient, q).ok_or_else(|| {
-            "logistic regression: the Hessian is singular (alpha 0 with collinear features?)".to_string()
-        })?;
-        let slope: f64 = -gradient.iter().zip(&step).map(|(g, s)| g * s).sum::<f64>();
-        // The decrease Newton predicts is below rounding: this is the optimum.
-        if -slope <= 1e-12 * value.abs().max(1.0) {
-            break;
-        }
-        let mut t = 1.0;
-        let mut moved = false;
-        for _ in 0..40 {
-            let candidate: Vec<f64> = theta.iter().zip(&step).map(|(a, s)| a - t * s).collect();
-            let v = objective(&candidate);
-            if v <= value + 1e-4 * t * slope {
-                moved = candidate != theta;
-                theta = candidate;
-                value = v;
-                break;
-            }
-            t *= 0.5;
-        }
-        if !moved {
-            break;
         }
     }
     let intercept = if fit_intercept { theta[p] } else { 0.0 };
@@ -948,34 +973,12 @@ fn multinomial_newton(
                 hessian[(c * q + p) * m + c * q + p] += 1e-9 * n as f64;
             }
         }
-        for a in 0..m {
-            for b in 0..a {
-                hessian[b * m + a] = hessian[a * m + b];
+        match newton_step(&mut theta, &mut value, &gradient, &mut hessian, objective) {
+            NewtonStep::Moved => {}
+            NewtonStep::Converged => break,
+            NewtonStep::Singular => {
+                return Err("logistic regression: the Hessian is singular (alpha 0 with collinear features?)".into())
             }
-        }
-        let step = cholesky_solve(&mut hessian, &gradient, m).ok_or_else(|| {
-            "logistic regression: the Hessian is singular (alpha 0 with collinear features?)".to_string()
-        })?;
-        let slope: f64 = -gradient.iter().zip(&step).map(|(g, s)| g * s).sum::<f64>();
-        // The decrease Newton predicts is below rounding: this is the optimum.
-        if -slope <= 1e-12 * value.abs().max(1.0) {
-            break;
-        }
-        let mut t = 1.0;
-        let mut moved = false;
-        for _ in 0..40 {
-            let candidate: Vec<f64> = theta.iter().zip(&step).map(|(a, s)| a - t * s).collect();
-            let v = objective(&candidate);
-            if v <= value + 1e-4 * t * slope {
-                moved = candidate != theta;
-                theta = candidate;
-                value = v;
-                break;
-            }
-            t *= 0.5;
-        }
-        if !moved {
-            break;
         }
     }
     let intercepts = (0..k).map(|c| if fit_intercept { theta[c * q + p] } else { 0.0 }).collect();
@@ -1090,7 +1093,7 @@ fn ridge(x: &Array2<f64>, y: &[f64], alpha: f64, fit_intercept: bool) -> Result<
 
 /// Solve `a·x = b` for a symmetric positive definite `a` (row-major, p×p, overwritten by its
 /// Cholesky factor). None when `a` is not positive definite.
-pub(crate) fn cholesky_solve(a: &mut [f64], b: &[f64], p: usize) -> Option<Vec<f64>> {
+fn cholesky_solve(a: &mut [f64], b: &[f64], p: usize) -> Option<Vec<f64>> {
     for j in 0..p {
         let mut d = a[j * p + j];
         for k in 0..j {

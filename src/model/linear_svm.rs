@@ -89,31 +89,10 @@ fn primal_squared_hinge(x: &Array2<f64>, y: &[f64], c: f64, max_steps: usize) ->
         if size <= 1e-10 * first.max(1e-300) {
             break;
         }
-        for j in 0..m {
-            for l in 0..j {
-                hessian[l * m + j] = hessian[j * m + l];
-            }
-        }
-        let Some(step) = super::estimator::cholesky_solve(&mut hessian, &gradient, m) else { break };
-        let slope: f64 = -gradient.iter().zip(&step).map(|(g, s)| g * s).sum::<f64>();
-        // The decrease Newton predicts is below rounding: this is the optimum.
-        if -slope <= 1e-12 * value.abs().max(1.0) {
-            break;
-        }
-        let mut t = 1.0;
-        let mut moved = false;
-        for _ in 0..40 {
-            let candidate: Vec<f64> = w.iter().zip(&step).map(|(a, s)| a - t * s).collect();
-            let v = objective(&candidate);
-            if v <= value + 1e-4 * t * slope {
-                moved = candidate != w;
-                w = candidate;
-                value = v;
-                break;
-            }
-            t *= 0.5;
-        }
-        if !moved {
+        if !matches!(
+            super::estimator::newton_step(&mut w, &mut value, &gradient, &mut hessian, objective),
+            super::estimator::NewtonStep::Moved
+        ) {
             break;
         }
     }

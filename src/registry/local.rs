@@ -137,24 +137,10 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
 
 /// Copy `from` into `to`, hashing on the way, and fsync the copy.
 fn copy_hashed(from: &Path, to: &Path) -> std::io::Result<(String, u64)> {
-    use sha2::Digest;
-    use std::io::Read;
-    let mut input = std::fs::File::open(from)?;
     let mut output = std::fs::File::create(to)?;
-    let mut hasher = sha2::Sha256::new();
-    let mut buffer = vec![0u8; 1 << 20];
-    let mut bytes = 0u64;
-    loop {
-        let n = input.read(&mut buffer)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buffer[..n]);
-        output.write_all(&buffer[..n])?;
-        bytes += n as u64;
-    }
+    let digest = super::hash_file(from, |chunk| output.write_all(chunk))?;
     output.sync_all()?;
-    Ok((super::hex(&hasher.finalize()), bytes))
+    Ok(digest)
 }
 
 impl Registry for LocalRegistry {

@@ -210,6 +210,15 @@ pub fn now() -> String {
 
 /// sha256 of a file, streamed.
 pub fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
+    hash_file(path, |_| Ok(()))
+}
+
+/// Stream a file through sha256, handing each chunk to `also` too (to copy it, say); returns the
+/// hex digest and the byte count.
+pub(crate) fn hash_file(
+    path: &Path,
+    mut also: impl FnMut(&[u8]) -> std::io::Result<()>,
+) -> std::io::Result<(String, u64)> {
     use sha2::Digest;
     use std::io::Read;
     let mut file = std::fs::File::open(path)?;
@@ -222,6 +231,7 @@ pub fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
             break;
         }
         hasher.update(&buffer[..n]);
+        also(&buffer[..n])?;
         bytes += n as u64;
     }
     Ok((hex(&hasher.finalize()), bytes))
