@@ -245,15 +245,7 @@ impl Registry for LocalRegistry {
         let _lock = self.lock()?;
         self.version(version)?;
         let mut file = self.read_aliases()?;
-        let moved = AliasMove {
-            at: super::now(),
-            alias: alias.to_string(),
-            from: file.aliases.get(alias).copied(),
-            to: version,
-            kind,
-            reason: reason.to_string(),
-            run_id: run_id.map(str::to_string),
-        };
+        let moved = AliasMove::now(alias, file.aliases.get(alias).copied(), version, kind, reason, run_id);
         file.format_version = FORMAT_VERSION;
         file.aliases.insert(alias.to_string(), version);
         file.history.push(moved.clone());

@@ -651,15 +651,7 @@ impl Registry for MlflowRegistry {
             &json!({"name": self.name, "alias": alias, "version": version.to_string()}),
         )
         .map_err(|f| self.error(&format!("cannot point '{alias}' at version {version}"), f))?;
-        let moved = AliasMove {
-            at: super::now(),
-            alias: alias.to_string(),
-            from,
-            to: version,
-            kind,
-            reason: reason.to_string(),
-            run_id: run_id.map(str::to_string),
-        };
+        let moved = AliasMove::now(alias, from, version, kind, reason, run_id);
         let key =
             format!("{ALIAS_MOVE_PREFIX}{:015}.{}", chrono::Utc::now().timestamp_millis(), &super::new_run_id()[..8]);
         self.post(

@@ -96,6 +96,21 @@ pub struct AliasMove {
     pub run_id: Option<String>,
 }
 
+impl AliasMove {
+    /// A move made now.
+    pub fn now(alias: &str, from: Option<u64>, to: u64, kind: MoveKind, reason: &str, run_id: Option<&str>) -> Self {
+        AliasMove {
+            at: now(),
+            alias: alias.to_string(),
+            from,
+            to,
+            kind,
+            reason: reason.to_string(),
+            run_id: run_id.map(str::to_string),
+        }
+    }
+}
+
 /// What went wrong with the registry. `Input` problems are the user's to fix (exit 2); the others
 /// are the registry's or the network's.
 #[derive(Debug, thiserror::Error)]
