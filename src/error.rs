@@ -38,6 +38,16 @@ impl InputError {
     pub fn one(problem: Problem) -> Self {
         Self { problems: vec![problem] }
     }
+
+    /// One problem with a file other than the config (a model, a report, predictions).
+    pub fn file(path: &std::path::Path, message: impl Into<String>) -> Self {
+        Self::one(Problem {
+            file: path.display().to_string(),
+            position: None,
+            message: message.into(),
+            suggestion: None,
+        })
+    }
 }
 
 impl fmt::Display for InputError {

@@ -354,20 +354,13 @@ fn evaluate_external(
     model_file: Option<&std::path::Path>,
     champion: Option<&ml_gates::evaluate::ChampionRef>,
 ) -> anyhow::Result<ml_gates::evaluate::Evaluation> {
-    let file_problem = |path: &std::path::Path, message: String| {
-        InputError::one(ml_gates::error::Problem {
-            file: path.display().to_string(),
-            position: None,
-            message,
-            suggestion: None,
-        })
-    };
-    let classes = ml_gates::evaluate::external::training_classes(config, train).map_err(|e| file_problem(file, e))?;
+    let classes =
+        ml_gates::evaluate::external::training_classes(config, train).map_err(|e| InputError::file(file, e))?;
     let predictions =
         ml_gates::evaluate::external::read_predictions(file, config.raw.data.task, &classes, test.height())
-            .map_err(|e| file_problem(file, e))?;
+            .map_err(|e| InputError::file(file, e))?;
     let mut candidate =
-        ml_gates::evaluate::external::candidate(config, train, predictions).map_err(|e| file_problem(file, e))?;
+        ml_gates::evaluate::external::candidate(config, train, predictions).map_err(|e| InputError::file(file, e))?;
     // The model behind the predictions, when the config says how to call it.
     let process = match config.raw.train.as_ref().and_then(|t| t.predict_command.as_deref()) {
         Some(command) => Some(
@@ -384,9 +377,9 @@ fn evaluate_external(
     };
     candidate.model = process.as_ref().map(|p| p as &dyn ml_gates::evaluate::Predictor);
     let bytes = match model_file {
-        Some(m) => {
-            Some(std::fs::metadata(m).map_err(|e| file_problem(m, format!("cannot read the model file: {e}")))?.len())
-        }
+        Some(m) => Some(
+            std::fs::metadata(m).map_err(|e| InputError::file(m, format!("cannot read the model file: {e}")))?.len(),
+        ),
         None => None,
     };
     Ok(ml_gates::evaluate::run_with_champion(config, &candidate, train, test, bytes, champion)?)
@@ -515,14 +508,7 @@ fn gates(
             let (trained, bytes) = train_and_save(config, inputs, &path)?;
             (trained.model, trained.train, trained.test, Some(bytes))
         } else {
-            let model = ml_gates::model::artifact::load(&path).map_err(|e| {
-                InputError::one(ml_gates::error::Problem {
-                    file: path.display().to_string(),
-                    position: None,
-                    message: e.to_string(),
-                    suggestion: None,
-                })
-            })?;
+            let model = ml_gates::model::artifact::load(&path).map_err(|e| InputError::file(&path, e.to_string()))?;
             let (train_rows, test_rows) = ml_gates::train::datasets(config, inputs)?;
             (model, train_rows, test_rows, std::fs::metadata(&path).map(|m| m.len()).ok())
         };
@@ -558,11 +544,9 @@ fn registry_champion(
         Ok(Some(v)) => {
             let label = format!("version {} (alias '{alias}')", v.version);
             let scratch = config.source.resolve(".ml-gates/champion");
+            // Loaded (and its format checked) once, by the evaluation's champion check.
             match registry.artifact(&v, &scratch) {
-                Ok(path) => match ml_gates::model::artifact::load(&path) {
-                    Ok(_) => Some((ml_gates::evaluate::ChampionRef { path, label, error: None }, Some(v.version))),
-                    Err(e) => failed(label, e.to_string(), Some(v.version)),
-                },
+                Ok(path) => Some((ml_gates::evaluate::ChampionRef { path, label, error: None }, Some(v.version))),
                 Err(e) => failed(label, e.to_string(), Some(v.version)),
             }
         }
@@ -611,17 +595,21 @@ fn lineage(
     let config_bytes = std::fs::read(config_file).with_context(|| format!("cannot read {}", config_file.display()))?;
     let (train_data, test_data) = ml_gates::registry::stage::data_fingerprints(config, inputs)
         .context("cannot read the data files to fingerprint them")?;
-    use sha2::Digest;
     Ok(ml_gates::registry::Lineage {
         run_id: run_id.to_string(),
         created_at: ml_gates::registry::now(),
         git_sha: env("GITHUB_SHA").or_else(|| git(&["rev-parse", "HEAD"])),
         git_ref: env("GITHUB_REF").or_else(|| git(&["symbolic-ref", "-q", "HEAD"])),
         event: Some(env("GITHUB_EVENT_NAME").unwrap_or_else(|| "local".into())),
-        config_hash: ml_gates::registry::hex(&sha2::Sha256::digest(&config_bytes)),
+        config_hash: ml_gates::model::artifact::sha256_hex(&config_bytes),
         train_data,
         test_data,
     })
+}
+
+/// The configured hyperparameters, as a version records them.
+fn train_params(config: &config::Config) -> std::collections::BTreeMap<String, serde_json::Value> {
+    config.raw.train.as_ref().map(|t| t.params.clone().into_iter().collect()).unwrap_or_default()
 }
 
 /// The register stage of a run: the candidate with its verdict and metrics, the pass alias if
@@ -639,7 +627,7 @@ fn register_candidate(
     let record = ml_gates::registry::NewVersion {
         lineage: lineage.clone(),
         model: outcome.model.clone().unwrap_or_else(|| "external".into()),
-        params: config.raw.train.as_ref().map(|t| t.params.clone().into_iter().collect()).unwrap_or_default(),
+        params: train_params(config),
         metrics: report.metrics.clone(),
         verdict: ml_gates::registry::stage::verdict_name(report.verdict).to_string(),
     };
@@ -1022,14 +1010,6 @@ fn register(args: RegisterArgs) -> anyhow::Result<u8> {
     let (config, registry) = registry_of(&args.registry)?;
     let inputs = ml_gates::validate::open_inputs(&config)?;
     let external = config.raw.train.as_ref().filter(|t| t.command.is_some());
-    let file_problem = |path: &std::path::Path, message: String| {
-        InputError::one(ml_gates::error::Problem {
-            file: path.display().to_string(),
-            position: None,
-            message,
-            suggestion: None,
-        })
-    };
     let (artifact, model) = match (args.model, external) {
         (Some(path), Some(_)) => (path, "external".to_string()),
         (None, Some(t)) => match &t.model_file {
@@ -1045,23 +1025,23 @@ fn register(args: RegisterArgs) -> anyhow::Result<u8> {
         },
         (given, None) => {
             let path = model_path(&config, given);
-            let model = ml_gates::model::artifact::load(&path).map_err(|e| file_problem(&path, e.to_string()))?;
+            let model = ml_gates::model::artifact::load(&path).map_err(|e| InputError::file(&path, e.to_string()))?;
             (path, model.kind.as_str().to_string())
         }
     };
     if !artifact.is_file() {
-        return Err(file_problem(&artifact, "no such model file: train first (ml-gates train)".into()).into());
+        return Err(InputError::file(&artifact, "no such model file: train first (ml-gates train)").into());
     }
     let (verdict, metrics, passed) = match &args.report {
         Some(path) => {
             let text = std::fs::read_to_string(path)
-                .map_err(|e| file_problem(path, format!("cannot read the report: {e}")))?;
+                .map_err(|e| InputError::file(path, format!("cannot read the report: {e}")))?;
             let value: serde_json::Value =
-                serde_json::from_str(&text).map_err(|e| file_problem(path, format!("not a JSON report: {e}")))?;
+                serde_json::from_str(&text).map_err(|e| InputError::file(path, format!("not a JSON report: {e}")))?;
             let verdict = value["verdict"].as_str().unwrap_or_default().to_string();
             if !["pass", "warn", "fail"].contains(&verdict.as_str()) || value["name"].as_str() != Some(&config.raw.name)
             {
-                return Err(file_problem(
+                return Err(InputError::file(
                     path,
                     format!("not an ml-gates report of '{}' (need its name and a verdict)", config.raw.name),
                 )
@@ -1081,21 +1061,22 @@ fn register(args: RegisterArgs) -> anyhow::Result<u8> {
     let run_id = ml_gates::registry::new_run_id();
     let record = match &args.record {
         Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| file_problem(path, format!("cannot read: {e}")))?;
+            let text =
+                std::fs::read_to_string(path).map_err(|e| InputError::file(path, format!("cannot read: {e}")))?;
             let value: serde_json::Value =
-                serde_json::from_str(&text).map_err(|e| file_problem(path, format!("not JSON: {e}")))?;
+                serde_json::from_str(&text).map_err(|e| InputError::file(path, format!("not JSON: {e}")))?;
             // `models show --format json` wraps the version; a bare version is fine too.
             let version = if value.get("version").is_some_and(|v| v.is_object()) { &value["version"] } else { &value };
             serde_json::from_value::<ml_gates::registry::Version>(version.clone())
                 .map_err(|e| {
-                    file_problem(path, format!("not a version record (ml-gates models show N --format json): {e}"))
+                    InputError::file(path, format!("not a version record (ml-gates models show N --format json): {e}"))
                 })?
                 .record
         }
         None => ml_gates::registry::NewVersion {
             lineage: lineage(&args.registry.config, &config, &inputs, &run_id)?,
             model,
-            params: config.raw.train.as_ref().map(|t| t.params.clone().into_iter().collect()).unwrap_or_default(),
+            params: train_params(&config),
             metrics,
             verdict,
         },

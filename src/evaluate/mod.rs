@@ -626,14 +626,25 @@ fn champion_check(
     let severity = cfg.severity.unwrap_or_default();
     let line = config.source.line("evaluate.champion");
     let shown = cfg.model.clone().or_else(|| registered.map(|r| r.label.clone())).unwrap_or_default();
-    if let (None, Some(ChampionRef { error: Some(error), .. })) = (&cfg.model, registered) {
-        let check = Check::unmeasured("champion", Stage::Evaluate, severity)
-            .column(&cfg.metric)
-            .line(config.source.line("evaluate.champion.alias").or(line))
-            .message(format!("the champion could not be read from the registry: {error}"));
-        return Ok((check, None));
-    }
-    let Some(champion_model) = load_champion(config, cfg, registered)? else {
+    // A champion the registry cannot provide (unreachable, corrupt, not an ml-gates model) is an
+    // error check, never an input error nor a cold-start pass.
+    let loaded = match (&cfg.model, registered) {
+        (None, Some(ChampionRef { error: Some(error), .. })) => Err(error.clone()),
+        (None, Some(_)) => load_champion(config, cfg, registered)
+            .map_err(|e| e.problems.iter().map(|p| p.message.clone()).collect::<Vec<_>>().join("; ")),
+        _ => Ok(load_champion(config, cfg, registered)?),
+    };
+    let loaded = match loaded {
+        Ok(model) => model,
+        Err(error) => {
+            let check = Check::unmeasured("champion", Stage::Evaluate, severity)
+                .column(&cfg.metric)
+                .line(config.source.line("evaluate.champion.alias").or(line))
+                .message(format!("the champion could not be read from the registry: {error}"));
+            return Ok((check, None));
+        }
+    };
+    let Some(champion_model) = loaded else {
         let policy = cfg.when_missing.unwrap_or_default();
         let check = Check::judged("champion", Stage::Evaluate, policy == WhenMissing::Pass, severity)
             .column(&cfg.metric)

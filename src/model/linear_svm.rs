@@ -35,6 +35,13 @@ fn add_scaled(w: &mut [f64], row: ArrayView1<f64>, scale: f64) {
     w[n] += scale;
 }
 
+/// Shuffle the first `len` entries of `index` (Fisher-Yates), leaving the shrunk ones in place.
+fn shuffle_prefix(index: &mut [usize], len: usize, rng: &mut SplitMix64) {
+    for i in (1..len).rev() {
+        index.swap(i, (rng.next_u64() % (i as u64 + 1)) as usize);
+    }
+}
+
 /// Up to this many features the squared-hinge SVM is solved in the primal by Newton's method.
 const PRIMAL_MAX_FEATURES: usize = 64;
 
@@ -129,9 +136,7 @@ fn dual_only(x: &Array2<f64>, positive: &[bool], solver: &Solver) -> (Vec<f64>, 
     let (mut pg_max_old, mut pg_min_old) = (f64::INFINITY, f64::NEG_INFINITY);
     for _ in 0..solver.max_passes {
         let (mut pg_max, mut pg_min) = (f64::NEG_INFINITY, f64::INFINITY);
-        for i in (1..active).rev() {
-            index.swap(i, (rng.next_u64() % (i as u64 + 1)) as usize);
-        }
+        shuffle_prefix(&mut index, active, &mut rng);
         let mut s = 0;
         while s < active {
             let i = index[s];
@@ -200,9 +205,7 @@ pub fn fit_regressor(x: &Array2<f64>, y: &[f64], epsilon: f64, solver: &Solver) 
     let mut first_norm: Option<f64> = None;
     for _ in 0..solver.max_passes {
         let (mut g_max, mut g_norm) = (0.0f64, 0.0f64);
-        for i in (1..active).rev() {
-            index.swap(i, (rng.next_u64() % (i as u64 + 1)) as usize);
-        }
+        shuffle_prefix(&mut index, active, &mut rng);
         let mut s = 0;
         while s < active {
             let i = index[s];

@@ -526,10 +526,9 @@ impl Registry for MlflowRegistry {
                         Some(bytes),
                     )
                     .map_err(|f| self.error("cannot upload the model file", f))?;
-                    use sha2::Digest;
                     Some(Artifact {
                         file: file.clone(),
-                        sha256: super::hex(&sha2::Sha256::digest(bytes)),
+                        sha256: crate::model::artifact::sha256_hex(bytes),
                         bytes: bytes.len() as u64,
                     })
                 }
@@ -679,8 +678,7 @@ impl Registry for MlflowRegistry {
                 None,
             )
             .map_err(|f| self.error(&format!("cannot download version {}'s model file", version.version), f))?;
-        use sha2::Digest;
-        let sha = super::hex(&sha2::Sha256::digest(&bytes));
+        let sha = crate::model::artifact::sha256_hex(&bytes);
         if sha != artifact.sha256 {
             return Err(RegistryError::Corrupt(format!(
                 "version {}'s model file has sha256 {sha}, but {} was recorded",

@@ -104,12 +104,11 @@ pub fn data_fingerprints(config: &Config, inputs: &crate::validate::Inputs) -> s
     let test = match (&inputs.test, &config.raw.data.split) {
         (Some(test), _) => fingerprint(&test.files)?,
         (None, Some(split)) => {
-            use sha2::Digest;
             let text = format!(
                 "{train} split test_fraction={} seed={:?} stratify={:?}",
                 split.test_fraction, split.seed, split.stratify
             );
-            super::hex(&sha2::Sha256::digest(text.as_bytes()))
+            crate::model::artifact::sha256_hex(text.as_bytes())
         }
         (None, None) => train.clone(),
     };
