@@ -39,6 +39,11 @@ impl InputError {
         Self { problems: vec![problem] }
     }
 
+    /// One problem with the command line's arguments (or a file it named, said in `message`).
+    pub fn argument(message: impl Into<String>) -> Self {
+        Self::one(Problem { file: "arguments".into(), position: None, message: message.into(), suggestion: None })
+    }
+
     /// One problem with a file other than the config (a model, a report, predictions).
     pub fn file(path: &std::path::Path, message: impl Into<String>) -> Self {
         Self::one(Problem {

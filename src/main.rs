@@ -15,6 +15,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// mimalloc, as polars recommends: the system allocator returns and re-faults pages on every scan.
+mod cli_serve;
+
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -58,6 +60,16 @@ enum Command {
     Rollback(RollbackArgs),
     /// Print the JSON Schema of ml-gates.yaml (or, with --report, of the JSON report).
     Schema(SchemaArgs),
+    /// Serve registered versions over HTTP: MLflow's scoring protocol (/invocations), the Open
+    /// Inference Protocol v2 (/v2/models/<name>/infer) and Prometheus metrics (/metrics), routed by
+    /// the registry's routing table, which applies without a restart.
+    Serve(cli_serve::ServeArgs),
+    /// Load-test a server at a fixed request rate (open model, coordinated omission corrected)
+    /// and print latency quantiles and the error rate.
+    Loadtest(cli_serve::LoadtestArgs),
+    /// Show or set the registry's routing table, or flip its kill switch.
+    #[command(subcommand)]
+    Routing(cli_serve::RoutingCommand),
 }
 
 #[derive(clap::Args)]
@@ -251,6 +263,9 @@ fn main() -> ExitCode {
         Command::Promote(args) => promote(args),
         Command::Rollback(args) => rollback(args),
         Command::Schema(args) => schema(args),
+        Command::Serve(args) => cli_serve::serve(args),
+        Command::Loadtest(args) => cli_serve::loadtest(args),
+        Command::Routing(command) => cli_serve::routing(command),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -93,7 +93,12 @@ impl Model {
             let numeric = self.inputs.iter().find(|c| c.name == name).is_some_and(|c| c.kind == "numeric");
             column_values(frame, name, numeric).ok().flatten()
         };
-        let x = self.pipeline.transform(&lookup)?;
+        self.predict_with(&lookup)
+    }
+
+    /// Predict rows given as columns looked up by name (the server's requests, without polars).
+    pub fn predict_with(&self, lookup: &dyn Fn(&str) -> Option<Values>) -> Result<Predictions, PipelineError> {
+        let x = self.pipeline.transform(lookup)?;
         Ok(match self.estimator.predict(&x) {
             Output::Classes { classes, probabilities } => Predictions::Classes {
                 labels: classes.iter().map(|k| self.classes[*k].clone()).collect(),

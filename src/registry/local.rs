@@ -5,6 +5,7 @@
 //! <root>/<name>/.lock                   taken (flock) by every writer
 //! <root>/<name>/versions/<n>/version.json + the artifact file
 //! <root>/<name>/aliases.json            {"aliases": {...}, "history": [...]}
+//! <root>/<name>/routing.json            the serving routing table (replaced whole)
 //! <root>/<name>/.staging-*              a registration in progress (or killed): never read
 //! ```
 //! A version is assembled in a staging folder, fsynced, then renamed to `versions/<n>` in one
@@ -13,6 +14,7 @@
 //! and their history always agree.
 
 use super::{AliasMove, Artifact, MoveKind, NewVersion, Registry, RegistryError, Version};
+use crate::serve::routing::RoutingTable;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -271,6 +273,30 @@ impl Registry for LocalRegistry {
             )));
         }
         Ok(path)
+    }
+
+    fn routing(&self) -> Result<Option<RoutingTable>, RegistryError> {
+        let path = self.model_dir().join("routing.json");
+        match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| RegistryError::Corrupt(format!("{} is not a routing table: {e}", path.display()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(RegistryError::io(format!("cannot read {}", path.display()))(e)),
+        }
+    }
+
+    fn set_routing(&self, table: &RoutingTable) -> Result<RoutingTable, RegistryError> {
+        let _lock = self.lock()?;
+        for version in table.versions() {
+            self.version(version)?;
+        }
+        let mut stored = table.clone();
+        stored.generation = self.routing()?.map_or(0, |t| t.generation) + 1;
+        let path = self.model_dir().join("routing.json");
+        let text = serde_json::to_vec_pretty(&stored).expect("a routing table serializes");
+        write_atomic(&path, &text).map_err(RegistryError::io(format!("cannot write {}", path.display())))?;
+        Ok(stored)
     }
 }
 

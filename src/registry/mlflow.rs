@@ -11,6 +11,7 @@
 //! registration that fails after its run was created marks the run FAILED and creates no version.
 
 use super::{AliasMove, Artifact, Lineage, MoveKind, NewVersion, Registry, RegistryError, Version};
+use crate::serve::routing::RoutingTable;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -18,6 +19,8 @@ use std::time::Duration;
 
 /// Tag keys: the lineage and the facts ml-gates reads back.
 const TAG_PREFIX: &str = "ml_gates.";
+/// The registered-model tag that holds the serving routing table.
+const ROUTING_TAG: &str = "ml_gates.routing";
 const ALIAS_MOVE_PREFIX: &str = "ml_gates.alias_move.";
 
 /// How to reach the server. Credentials stay here; `describe` never shows them.
@@ -690,6 +693,30 @@ impl Registry for MlflowRegistry {
         super::local::write_atomic(&path, &bytes)
             .map_err(RegistryError::io(format!("cannot write {}", path.display())))?;
         Ok(path)
+    }
+
+    fn routing(&self) -> Result<Option<RoutingTable>, RegistryError> {
+        let Some(model) = self.registered_model()? else { return Ok(None) };
+        match tag_map(&model["tags"]).get(ROUTING_TAG) {
+            Some(text) => serde_json::from_str(text).map(Some).map_err(|e| {
+                RegistryError::Corrupt(format!("the tag {ROUTING_TAG} of '{}' is not a routing table: {e}", self.name))
+            }),
+            None => Ok(None),
+        }
+    }
+
+    fn set_routing(&self, table: &RoutingTable) -> Result<RoutingTable, RegistryError> {
+        for version in table.versions() {
+            self.version(version)?;
+        }
+        let mut stored = table.clone();
+        stored.generation = self.routing()?.map_or(0, |t| t.generation) + 1;
+        self.post(
+            "mlflow/registered-models/set-tag",
+            &json!({"name": self.name, "key": ROUTING_TAG, "value": serde_json::to_string(&stored).expect("a table serializes")}),
+        )
+        .map_err(|f| self.error("cannot store the routing table", f))?;
+        Ok(stored)
     }
 }
 

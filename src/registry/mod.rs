@@ -8,6 +8,7 @@ pub mod local;
 pub mod mlflow;
 pub mod stage;
 
+use crate::serve::routing::RoutingTable;
 use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -137,7 +138,7 @@ impl RegistryError {
 }
 
 /// The operations both backends offer.
-pub trait Registry {
+pub trait Registry: Send {
     /// Where the registry lives, for messages: a folder or a server URL (never credentials).
     fn describe(&self) -> String;
     /// Register a new version with `artifact` (copied, checksummed); returns it with its number.
@@ -169,6 +170,10 @@ pub trait Registry {
     /// A local copy of the version's artifact, its sha256 verified; `scratch` is a folder the
     /// backend may download into.
     fn artifact(&self, version: &Version, scratch: &Path) -> Result<PathBuf, RegistryError>;
+    /// The serving routing table, if one was ever set.
+    fn routing(&self) -> Result<Option<RoutingTable>, RegistryError>;
+    /// Store `table` as the next generation (the stored generation plus one); returns it as stored.
+    fn set_routing(&self, table: &RoutingTable) -> Result<RoutingTable, RegistryError>;
 }
 
 /// The version `alias` points at, if any.

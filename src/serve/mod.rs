@@ -1,0 +1,732 @@
+//! The model server (`ml-gates serve`): registered versions behind MLflow's scoring protocol and
+//! the Open Inference Protocol v2, routed by a [`routing::RoutingTable`] that is swapped whole
+//! while serving, with Prometheus metrics per version and role.
+//!
+//! A request takes the table in force when it arrives (an `Arc`) and finishes on it, so a swap
+//! never moves a request between versions and never drops one. Tables come from a [`Store`] (the
+//! registry): a worker thread watches it, loads the versions a new table needs, and only then
+//! swaps; the admin endpoint sets a table through the same worker.
+
+pub mod metrics;
+pub mod protocol;
+pub mod routing;
+pub mod store;
+
+use crate::model::{Model, Predictions};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, State as AxumState};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use metrics::Metrics;
+use protocol::{BadRequest, Batch};
+use routing::{Choice, RequestKeys, Role, RoutingTable};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+/// One loaded version.
+#[derive(Debug)]
+pub struct ServedModel {
+    pub version: u64,
+    pub model: Model,
+    pub sha256: String,
+}
+
+/// The table in force and the versions it reaches.
+#[derive(Debug)]
+pub struct Active {
+    pub table: RoutingTable,
+    pub models: BTreeMap<u64, Arc<ServedModel>>,
+}
+
+/// Where routing tables and versions come from.
+pub trait Store: Send + 'static {
+    /// The stored table, if one was ever set.
+    fn table(&mut self) -> Result<Option<RoutingTable>, String>;
+    /// Store `table` as the next generation; returns it as stored.
+    fn save(&mut self, table: &RoutingTable) -> Result<RoutingTable, String>;
+    /// Load a version, its artifact verified.
+    fn model(&mut self, version: u64) -> Result<ServedModel, String>;
+}
+
+/// Versions held in memory, tables kept in memory: for serving a model file, and for tests.
+pub struct MemoryStore {
+    pub models: BTreeMap<u64, Arc<ServedModel>>,
+    pub table: Option<RoutingTable>,
+}
+
+impl Store for MemoryStore {
+    fn table(&mut self) -> Result<Option<RoutingTable>, String> {
+        Ok(self.table.clone())
+    }
+    fn save(&mut self, table: &RoutingTable) -> Result<RoutingTable, String> {
+        let mut stored = table.clone();
+        stored.generation = self.table.as_ref().map_or(0, |t| t.generation) + 1;
+        self.table = Some(stored.clone());
+        Ok(stored)
+    }
+    fn model(&mut self, version: u64) -> Result<ServedModel, String> {
+        let served = self.models.get(&version).ok_or_else(|| format!("version {version} is not available"))?;
+        Ok(ServedModel { version, model: served.model.clone(), sha256: served.sha256.clone() })
+    }
+}
+
+/// How the server behaves.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Largest request body accepted (413 above).
+    pub max_body_bytes: usize,
+    /// The bearer token the admin endpoint requires; without one the endpoint is off.
+    pub admin_token: Option<String>,
+    /// How often the store is read for a new table; None: never.
+    pub watch: Option<Duration>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { max_body_bytes: 8 * 1024 * 1024, admin_token: None, watch: Some(Duration::from_secs(1)) }
+    }
+}
+
+/// Something that happened to the server's table, for the edge to log.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    Applied(RoutingTable),
+    Rejected { generation: u64, why: String },
+    StoreFailed(String),
+}
+
+enum Command {
+    Set(RoutingTable, tokio::sync::oneshot::Sender<Result<RoutingTable, String>>),
+}
+
+/// What the handlers share.
+pub struct Server {
+    name: String,
+    active: RwLock<Arc<Active>>,
+    pub metrics: Metrics,
+    options: Options,
+    control: std::sync::Mutex<std::sync::mpsc::Sender<Command>>,
+    draws: AtomicU64,
+    seed: u64,
+    in_flight: AtomicU64,
+}
+
+fn load_missing(
+    store: &mut dyn Store,
+    table: &RoutingTable,
+    loaded: &BTreeMap<u64, Arc<ServedModel>>,
+) -> Result<BTreeMap<u64, Arc<ServedModel>>, String> {
+    let problems = table.problems();
+    if !problems.is_empty() {
+        return Err(format!("the routing table is not valid: {}", problems.join("; ")));
+    }
+    let mut models = BTreeMap::new();
+    for version in table.versions() {
+        let served = match loaded.get(&version) {
+            Some(m) => m.clone(),
+            None => Arc::new(store.model(version).map_err(|e| format!("cannot load version {version}: {e}"))?),
+        };
+        models.insert(version, served);
+    }
+    Ok(models)
+}
+
+impl Server {
+    /// Load the stored table (else `fallback`) and its versions, and start the worker that
+    /// watches the store and applies admin changes. `events` hears of every table change.
+    pub fn start(
+        name: &str,
+        mut store: Box<dyn Store>,
+        fallback: Option<RoutingTable>,
+        options: Options,
+        events: Box<dyn Fn(Event) + Send>,
+    ) -> Result<Arc<Server>, String> {
+        let table = match store.table()? {
+            Some(t) => t,
+            None => fallback.ok_or("no routing table is stored and none was given")?,
+        };
+        let models = load_missing(store.as_mut(), &table, &BTreeMap::new())?;
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let seed =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+        let server = Arc::new(Server {
+            name: name.to_string(),
+            active: RwLock::new(Arc::new(Active { table, models })),
+            metrics: Metrics::new(name),
+            options: options.clone(),
+            control: std::sync::Mutex::new(sender),
+            draws: AtomicU64::new(0),
+            seed,
+            in_flight: AtomicU64::new(0),
+        });
+        let weak = Arc::downgrade(&server);
+        std::thread::Builder::new()
+            .name("ml-gates-routing".into())
+            .spawn(move || {
+                let mut rejected = None;
+                loop {
+                    let command = match options.watch {
+                        Some(every) => receiver.recv_timeout(every),
+                        None => receiver.recv().map_err(|_| std::sync::mpsc::RecvTimeoutError::Disconnected),
+                    };
+                    let Some(server) = weak.upgrade() else { return };
+                    match command {
+                        Ok(Command::Set(table, reply)) => {
+                            let result = server.set_with(store.as_mut(), table);
+                            if let Ok(t) = &result {
+                                events(Event::Applied(t.clone()));
+                            }
+                            let _ = reply.send(result);
+                        }
+                        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => match store.table() {
+                            Ok(Some(table)) if table != server.active().table && rejected != Some(table.generation) => {
+                                let current = server.active();
+                                match load_missing(store.as_mut(), &table, &current.models) {
+                                    Ok(models) => {
+                                        server.swap(Active { table: table.clone(), models });
+                                        rejected = None;
+                                        events(Event::Applied(table));
+                                    }
+                                    Err(why) => {
+                                        rejected = Some(table.generation);
+                                        events(Event::Rejected { generation: table.generation, why });
+                                    }
+                                }
+                            }
+                            Ok(_) => {}
+                            Err(e) => events(Event::StoreFailed(e)),
+                        },
+                        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
+                    }
+                }
+            })
+            .map_err(|e| format!("cannot start the routing worker: {e}"))?;
+        Ok(server)
+    }
+
+    fn set_with(&self, store: &mut dyn Store, table: RoutingTable) -> Result<RoutingTable, String> {
+        let current = self.active();
+        let models = load_missing(store, &table, &current.models)?;
+        let mut stamped = table;
+        stamped.updated_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let stored = store.save(&stamped)?;
+        self.swap(Active { table: stored.clone(), models });
+        Ok(stored)
+    }
+
+    fn swap(&self, active: Active) {
+        *self.active.write().expect("routing lock") = Arc::new(active);
+    }
+
+    /// The table in force and its versions.
+    pub fn active(&self) -> Arc<Active> {
+        self.active.read().expect("routing lock").clone()
+    }
+
+    /// Set a new table: its versions are loaded and it is stored, then it applies to every
+    /// request that arrives after this returns.
+    pub async fn set_table(&self, table: RoutingTable) -> Result<RoutingTable, String> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.control
+            .lock()
+            .expect("control lock")
+            .send(Command::Set(table, reply))
+            .map_err(|_| "the routing worker has stopped".to_string())?;
+        answer.await.map_err(|_| "the routing worker has stopped".to_string())?
+    }
+
+    /// Requests received and not yet answered (their bodies may still be arriving).
+    pub fn in_flight(&self) -> u64 {
+        self.in_flight.load(Ordering::SeqCst)
+    }
+
+    fn draw(&self) -> u64 {
+        routing::mix(self.seed ^ self.draws.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+/// The HTTP routes.
+pub fn router(server: Arc<Server>) -> Router {
+    let limit = server.options.max_body_bytes;
+    Router::new()
+        .route("/ping", get(ping))
+        .route("/health", get(ping))
+        .route("/invocations", post(invocations))
+        .route("/v2", get(v2_server))
+        .route("/v2/health/live", get(|| async { axum::Json(json!({"live": true})) }))
+        .route("/v2/health/ready", get(|| async { axum::Json(json!({"ready": true})) }))
+        .route("/v2/models/{name}", get(v2_metadata))
+        .route("/v2/models/{name}/ready", get(v2_ready))
+        .route("/v2/models/{name}/versions/{version}", get(v2_version_metadata))
+        .route("/v2/models/{name}/versions/{version}/ready", get(v2_version_ready))
+        .route("/v2/models/{name}/infer", post(v2_infer))
+        .route("/v2/models/{name}/versions/{version}/infer", post(v2_version_infer))
+        .route("/metrics", get(metrics))
+        .route("/admin/routing", get(admin_get).put(admin_put))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(server.clone(), count_in_flight))
+        .with_state(server)
+}
+
+/// Serve until `shutdown` completes, then finish the requests in flight.
+pub async fn run(
+    listener: tokio::net::TcpListener,
+    server: Arc<Server>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(server)).with_graceful_shutdown(shutdown).await
+}
+
+type Shared = AxumState<Arc<Server>>;
+
+/// Counts a request from its arrival to its answer, body included.
+async fn count_in_flight(
+    AxumState(server): Shared,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    server.in_flight.fetch_add(1, Ordering::SeqCst);
+    let response = next.run(request).await;
+    server.in_flight.fetch_sub(1, Ordering::SeqCst);
+    response
+}
+
+async fn ping() -> &'static str {
+    "\n"
+}
+
+fn json_response(status: StatusCode, body: Value) -> Response {
+    (status, axum::Json(body)).into_response()
+}
+
+/// MLflow's error shape.
+fn mlflow_error(status: StatusCode, message: &str) -> Response {
+    let code = match status {
+        StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => "BAD_REQUEST",
+        StatusCode::PAYLOAD_TOO_LARGE => "REQUEST_LIMIT_EXCEEDED",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "UNSUPPORTED_MEDIA_TYPE",
+        StatusCode::NOT_FOUND => "RESOURCE_DOES_NOT_EXIST",
+        _ => "INTERNAL_ERROR",
+    };
+    json_response(status, json!({"error_code": code, "message": message}))
+}
+
+/// The Open Inference Protocol's error shape.
+fn v2_error(status: StatusCode, message: &str) -> Response {
+    json_response(status, json!({"error": message}))
+}
+
+async fn not_found() -> Response {
+    v2_error(StatusCode::NOT_FOUND, "no such endpoint (see `ml-gates serve --help`)")
+}
+
+async fn method_not_allowed() -> Response {
+    v2_error(StatusCode::METHOD_NOT_ALLOWED, "this endpoint does not take that method")
+}
+
+struct Keys<'a> {
+    headers: &'a HeaderMap,
+}
+
+impl RequestKeys for Keys<'_> {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+    fn cookie(&self, name: &str) -> Option<&str> {
+        self.headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.trim_matches('"'))
+    }
+}
+
+/// A failure to answer, with the status it gets.
+struct Failure {
+    status: StatusCode,
+    message: String,
+}
+
+fn body_failure(rejection: BytesRejection) -> Failure {
+    let status = rejection.status();
+    let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+        "the request body is larger than the server's limit (--max-body-mb)".to_string()
+    } else {
+        format!("cannot read the request body: {}", rejection.body_text())
+    };
+    Failure { status, message }
+}
+
+fn bad_request(e: BadRequest) -> Failure {
+    match e {
+        BadRequest::Malformed(m) => Failure { status: StatusCode::BAD_REQUEST, message: m },
+        BadRequest::MediaType(m) => Failure { status: StatusCode::UNSUPPORTED_MEDIA_TYPE, message: m },
+    }
+}
+
+/// Predict `batch` with `model`: rows the version cannot score are a 422, a panic a 500; neither
+/// takes the server down.
+fn predict(model: &Model, batch: &Batch) -> Result<Predictions, Failure> {
+    let missing: Vec<&str> = model
+        .inputs
+        .iter()
+        .map(|c| c.name.as_str())
+        .filter(|name| !batch.columns.iter().any(|(n, _)| n == name))
+        .collect();
+    if !missing.is_empty() {
+        let expected: Vec<&str> = model.inputs.iter().map(|c| c.name.as_str()).collect();
+        return Err(Failure {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            message: format!("missing column {} (this version reads: {})", missing.join(", "), expected.join(", ")),
+        });
+    }
+    let type_error = std::cell::RefCell::new(None);
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let lookup = |name: &str| {
+            let numeric = model.inputs.iter().find(|c| c.name == name).is_some_and(|c| c.kind == "numeric");
+            match batch.values(name, numeric)? {
+                Ok(values) => Some(values),
+                Err(e) => {
+                    type_error.borrow_mut().get_or_insert(e);
+                    None
+                }
+            }
+        };
+        model.predict_with(&lookup)
+    }));
+    if let Some(e) = type_error.into_inner() {
+        return Err(Failure { status: StatusCode::UNPROCESSABLE_ENTITY, message: e });
+    }
+    match outcome {
+        Ok(Ok(predictions)) => Ok(predictions),
+        Ok(Err(e)) => Err(Failure { status: StatusCode::UNPROCESSABLE_ENTITY, message: e.to_string() }),
+        Err(_) => {
+            Err(Failure { status: StatusCode::INTERNAL_SERVER_ERROR, message: "the model failed on these rows".into() })
+        }
+    }
+}
+
+/// Rows whose predictions differ, of those compared.
+fn disagreements(a: &Predictions, b: &Predictions, tolerance: f64) -> (usize, usize) {
+    match (a, b) {
+        (Predictions::Classes { labels: x, .. }, Predictions::Classes { labels: y, .. }) => {
+            (x.len(), x.iter().zip(y).filter(|(p, q)| p != q).count())
+        }
+        (Predictions::Values(x), Predictions::Values(y)) => {
+            (x.len(), x.iter().zip(y).filter(|(p, q)| (*p - *q).abs() > tolerance || p.is_nan() != q.is_nan()).count())
+        }
+        (Predictions::Classes { labels, .. }, _) | (_, Predictions::Classes { labels, .. }) => {
+            (labels.len(), labels.len())
+        }
+    }
+}
+
+/// Copy the request to the shadow version, off the answering path.
+fn mirror(server: &Arc<Server>, active: &Arc<Active>, version: u64, batch: Arc<Batch>, answer: Predictions) {
+    let Some(shadow) = active.models.get(&version).cloned() else { return };
+    let tolerance = active.table.mirror.as_ref().map_or(0.0, |m| m.tolerance);
+    let server = server.clone();
+    tokio::spawn(async move {
+        let started = Instant::now();
+        let result = predict(&shadow.model, &batch);
+        let seconds = started.elapsed().as_secs_f64();
+        match result {
+            Ok(p) => {
+                server.metrics.record(version, Role::Shadow, 200, batch.n_rows, seconds);
+                server.metrics.record_shadow(version, Some(disagreements(&answer, &p, tolerance)));
+            }
+            Err(f) => {
+                server.metrics.record(version, Role::Shadow, f.status.as_u16(), 0, seconds);
+                server.metrics.record_shadow(version, None);
+            }
+        }
+    });
+}
+
+fn served_headers(mut response: Response, choice: &Choice) -> Response {
+    let headers = response.headers_mut();
+    headers.insert("x-ml-gates-version", HeaderValue::from(choice.version));
+    headers.insert("x-ml-gates-role", HeaderValue::from_static(choice.role.as_str()));
+    response
+}
+
+/// Route, read, predict, mirror and record one request; `read` and `answer` are the protocol.
+fn handle(
+    server: &Arc<Server>,
+    headers: &HeaderMap,
+    pinned: Option<u64>,
+    read: impl FnOnce(&ServedModel) -> Result<Batch, Failure>,
+    answer: impl FnOnce(&ServedModel, &Predictions) -> Value,
+    error: fn(StatusCode, &str) -> Response,
+) -> Response {
+    let started = Instant::now();
+    let active = server.active();
+    let mut choice = active.table.choose(&Keys { headers }, server.draw());
+    if let Some(version) = pinned {
+        let role = if version == active.table.stable { Role::Stable } else { Role::Canary };
+        choice = Choice { version, role, mirror: None };
+    }
+    let Some(served) = active.models.get(&choice.version).cloned() else {
+        return error(StatusCode::NOT_FOUND, &format!("version {} is not served", choice.version));
+    };
+    let result = read(&served).and_then(|batch| {
+        let batch = Arc::new(batch);
+        let predictions = predict(&served.model, &batch)?;
+        if let Some(shadow) = choice.mirror {
+            mirror(server, &active, shadow, batch.clone(), predictions.clone());
+        }
+        Ok((batch.n_rows, answer(&served, &predictions)))
+    });
+    let (status, rows, response) = match result {
+        Ok((rows, body)) => (StatusCode::OK, rows, json_response(StatusCode::OK, body)),
+        Err(f) => (f.status, 0, error(f.status, &f.message)),
+    };
+    server.metrics.record(choice.version, choice.role, status.as_u16(), rows, started.elapsed().as_secs_f64());
+    served_headers(response, &choice)
+}
+
+fn content_type(headers: &HeaderMap) -> String {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+async fn invocations(AxumState(server): Shared, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
+    let body = match body {
+        Ok(b) => b,
+        Err(r) => {
+            let f = body_failure(r);
+            return mlflow_error(f.status, &f.message);
+        }
+    };
+    let kind = content_type(&headers);
+    handle(
+        &server,
+        &headers,
+        None,
+        |_| {
+            match kind.as_str() {
+                "application/json" | "" => Batch::from_mlflow_json(&body),
+                "text/csv" => Batch::from_csv(&body),
+                other => Err(BadRequest::MediaType(format!(
+                    "content type '{other}' is not supported: send application/json or text/csv"
+                ))),
+            }
+            .map_err(bad_request)
+        },
+        |_, p| protocol::mlflow_response(p),
+        mlflow_error,
+    )
+}
+
+/// A request refused before routing: its status and message (a `Response` is too big for `Err`).
+type Refusal = (StatusCode, String);
+
+fn refuse((status, message): Refusal) -> Response {
+    v2_error(status, &message)
+}
+
+fn check_name(server: &Server, name: &str) -> Result<(), Refusal> {
+    if name == server.name {
+        Ok(())
+    } else {
+        Err((StatusCode::NOT_FOUND, format!("no model '{}' here (this server serves '{}')", name, server.name)))
+    }
+}
+
+fn v2_version(server: &Server, name: &str, version: &str) -> Result<u64, Refusal> {
+    check_name(server, name)?;
+    let active = server.active();
+    version
+        .parse::<u64>()
+        .ok()
+        .filter(|v| active.models.contains_key(v))
+        .ok_or_else(|| (StatusCode::NOT_FOUND, format!("version '{}' of '{}' is not served", version, server.name)))
+}
+
+async fn v2_infer_inner(
+    server: Arc<Server>,
+    headers: HeaderMap,
+    pinned: Option<u64>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(b) => b,
+        Err(r) => {
+            let f = body_failure(r);
+            return v2_error(f.status, &f.message);
+        }
+    };
+    let id = protocol::v2_request_id(&body);
+    let name = server.name.clone();
+    handle(
+        &server,
+        &headers,
+        pinned,
+        |served| Batch::from_v2(&body, &served.model.inputs).map_err(bad_request),
+        |served, p| protocol::v2_response(&name, served.version, id.as_ref(), p, &served.model.classes),
+        v2_error,
+    )
+}
+
+async fn v2_infer(
+    AxumState(server): Shared,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    if let Err(r) = check_name(&server, &name) {
+        return refuse(r);
+    }
+    v2_infer_inner(server, headers, None, body).await
+}
+
+async fn v2_version_infer(
+    AxumState(server): Shared,
+    Path((name, version)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    match v2_version(&server, &name, &version) {
+        Ok(v) => v2_infer_inner(server, headers, Some(v), body).await,
+        Err(r) => refuse(r),
+    }
+}
+
+async fn v2_server() -> Response {
+    json_response(StatusCode::OK, json!({"name": "ml-gates", "version": env!("CARGO_PKG_VERSION"), "extensions": []}))
+}
+
+fn metadata(server: &Server, served: &ServedModel, versions: Vec<String>) -> Value {
+    let model = &served.model;
+    let inputs: Vec<Value> = model
+        .inputs
+        .iter()
+        .map(|c| json!({"name": c.name, "datatype": if c.kind == "numeric" { "FP64" } else { "BYTES" }, "shape": [-1]}))
+        .collect();
+    let label_type = match model.classes.iter().all(|c| c.parse::<i64>().is_ok()) {
+        _ if model.classes.is_empty() => "FP64",
+        true => "INT64",
+        false => "BYTES",
+    };
+    let mut outputs = vec![json!({"name": "predict", "datatype": label_type, "shape": [-1]})];
+    if !model.classes.is_empty() {
+        outputs.push(json!({"name": "predict_proba", "datatype": "FP64", "shape": [-1, model.classes.len()]}));
+    }
+    json!({"name": server.name, "versions": versions, "platform": "ml-gates", "inputs": inputs, "outputs": outputs})
+}
+
+async fn v2_metadata(AxumState(server): Shared, Path(name): Path<String>) -> Response {
+    if let Err(r) = check_name(&server, &name) {
+        return refuse(r);
+    }
+    let active = server.active();
+    let versions = active.models.keys().map(|v| v.to_string()).collect();
+    let stable = &active.models[&active.table.stable];
+    json_response(StatusCode::OK, metadata(&server, stable, versions))
+}
+
+async fn v2_version_metadata(AxumState(server): Shared, Path((name, version)): Path<(String, String)>) -> Response {
+    match v2_version(&server, &name, &version) {
+        Ok(v) => {
+            let active = server.active();
+            json_response(StatusCode::OK, metadata(&server, &active.models[&v], vec![v.to_string()]))
+        }
+        Err(r) => refuse(r),
+    }
+}
+
+async fn v2_ready(AxumState(server): Shared, Path(name): Path<String>) -> Response {
+    match check_name(&server, &name) {
+        Ok(()) => json_response(StatusCode::OK, json!({"name": name, "ready": true})),
+        Err(r) => refuse(r),
+    }
+}
+
+async fn v2_version_ready(AxumState(server): Shared, Path((name, version)): Path<(String, String)>) -> Response {
+    match v2_version(&server, &name, &version) {
+        Ok(_) => json_response(StatusCode::OK, json!({"name": name, "ready": true})),
+        Err(r) => refuse(r),
+    }
+}
+
+async fn metrics(AxumState(server): Shared) -> Response {
+    let mut text = server.metrics.render(&server.active().table);
+    text.push_str(&format!(
+        "# HELP ml_gates_requests_in_flight Requests received and not yet answered.\n# TYPE ml_gates_requests_in_flight gauge\nml_gates_requests_in_flight {}\n",
+        // This request is one of them.
+        server.in_flight().saturating_sub(1)
+    ));
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
+}
+
+/// Constant-time comparison of the bearer token.
+fn authorized(server: &Server, headers: &HeaderMap) -> Result<(), Refusal> {
+    let Some(expected) = server.options.admin_token.as_deref().filter(|t| !t.is_empty()) else {
+        return Err((
+            StatusCode::FORBIDDEN,
+            "the admin endpoint is off: start the server with ML_GATES_ADMIN_TOKEN set to use it".into(),
+        ));
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let same = given.len() == expected.len()
+        && given.bytes().zip(expected.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+    if same {
+        Ok(())
+    } else {
+        Err((StatusCode::UNAUTHORIZED, "a valid bearer token is required".into()))
+    }
+}
+
+async fn admin_get(AxumState(server): Shared, headers: HeaderMap) -> Response {
+    if let Err(r) = authorized(&server, &headers) {
+        return refuse(r);
+    }
+    json_response(StatusCode::OK, serde_json::to_value(&server.active().table).expect("a table serializes"))
+}
+
+async fn admin_put(AxumState(server): Shared, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
+    if let Err(r) = authorized(&server, &headers) {
+        return refuse(r);
+    }
+    let body = match body {
+        Ok(b) => b,
+        Err(r) => {
+            let f = body_failure(r);
+            return v2_error(f.status, &f.message);
+        }
+    };
+    let table: RoutingTable = match serde_json::from_slice(&body) {
+        Ok(t) => t,
+        Err(e) => return v2_error(StatusCode::BAD_REQUEST, &format!("not a routing table: {e}")),
+    };
+    let problems = table.problems();
+    if !problems.is_empty() {
+        return v2_error(StatusCode::BAD_REQUEST, &format!("the routing table is not valid: {}", problems.join("; ")));
+    }
+    match server.set_table(table).await {
+        Ok(stored) => json_response(StatusCode::OK, serde_json::to_value(&stored).expect("a table serializes")),
+        Err(e) => v2_error(StatusCode::CONFLICT, &e),
+    }
+}

@@ -1,0 +1,527 @@
+//! The wire formats: MLflow's scoring protocol (`/invocations`: dataframe_split,
+//! dataframe_records, instances, inputs; JSON or CSV) and the Open Inference Protocol v2
+//! (`/v2/models/{name}/infer`), read into one [`Batch`] of named columns, and predictions written
+//! back in each protocol's shape.
+
+use crate::model::pipeline::Values;
+use crate::model::{InputColumn, Predictions};
+use serde_json::{json, Map, Value};
+
+/// One cell as the request gave it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    Null,
+    Number(f64),
+    Text(String),
+}
+
+/// The rows of one request, as named columns of equal length.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Batch {
+    pub columns: Vec<(String, Vec<Cell>)>,
+    pub n_rows: usize,
+}
+
+/// Why a request could not be read: the client's mistake (400) or a body in a format we do not
+/// speak (415).
+#[derive(Debug, Clone, PartialEq)]
+pub enum BadRequest {
+    Malformed(String),
+    MediaType(String),
+}
+
+impl BadRequest {
+    pub fn message(&self) -> &str {
+        match self {
+            BadRequest::Malformed(m) | BadRequest::MediaType(m) => m,
+        }
+    }
+}
+
+fn bad(message: impl Into<String>) -> BadRequest {
+    BadRequest::Malformed(message.into())
+}
+
+const MLFLOW_FIELDS: [&str; 4] = ["dataframe_split", "dataframe_records", "instances", "inputs"];
+
+fn cell(value: &Value) -> Result<Cell, BadRequest> {
+    Ok(match value {
+        Value::Null => Cell::Null,
+        Value::Bool(b) => Cell::Number(if *b { 1.0 } else { 0.0 }),
+        Value::Number(n) => Cell::Number(n.as_f64().unwrap_or(f64::NAN)),
+        Value::String(s) => Cell::Text(s.clone()),
+        Value::Array(_) | Value::Object(_) => return Err(bad("a cell holds a list or an object; cells are scalars")),
+    })
+}
+
+impl Batch {
+    fn from_records(records: &[Value], what: &str) -> Result<Batch, BadRequest> {
+        let mut columns: Vec<(String, Vec<Cell>)> = Vec::new();
+        for (row, record) in records.iter().enumerate() {
+            let Value::Object(fields) = record else {
+                return Err(bad(format!("{what}[{row}] must be an object of column → value")));
+            };
+            for (name, value) in fields {
+                let index = match columns.iter().position(|(n, _)| n == name) {
+                    Some(i) => i,
+                    None => {
+                        columns.push((name.clone(), vec![Cell::Null; row]));
+                        columns.len() - 1
+                    }
+                };
+                let cells = &mut columns[index].1;
+                cells.resize(row, Cell::Null);
+                cells.push(cell(value)?);
+            }
+            // A record without a column leaves that cell missing, as pandas does.
+            for (_, cells) in columns.iter_mut() {
+                cells.resize(row + 1, Cell::Null);
+            }
+        }
+        Ok(Batch { columns, n_rows: records.len() })
+    }
+
+    fn from_columns(fields: &Map<String, Value>, what: &str) -> Result<Batch, BadRequest> {
+        let mut columns = Vec::new();
+        let mut n_rows = None;
+        for (name, values) in fields {
+            let cells: Vec<Cell> = match values {
+                Value::Array(items) => items.iter().map(cell).collect::<Result<_, _>>()?,
+                scalar => vec![cell(scalar)?],
+            };
+            match n_rows {
+                Some(n) if n != cells.len() => {
+                    return Err(bad(format!(
+                        "{what}: column '{name}' has {} values, the columns before it {n}",
+                        cells.len()
+                    )))
+                }
+                _ => n_rows = Some(cells.len()),
+            }
+            columns.push((name.clone(), cells));
+        }
+        Ok(Batch { columns, n_rows: n_rows.unwrap_or(0) })
+    }
+
+    fn from_split(split: &Value) -> Result<Batch, BadRequest> {
+        let names: Vec<String> = match &split["columns"] {
+            Value::Array(c) => c
+                .iter()
+                .map(|v| match v {
+                    Value::String(s) => Ok(s.clone()),
+                    other => Ok(other.to_string()),
+                })
+                .collect::<Result<_, BadRequest>>()?,
+            _ => return Err(bad("dataframe_split needs \"columns\": a list of column names")),
+        };
+        let Value::Array(rows) = &split["data"] else {
+            return Err(bad("dataframe_split needs \"data\": a list of rows"));
+        };
+        let mut columns: Vec<(String, Vec<Cell>)> =
+            names.iter().map(|n| (n.clone(), Vec::with_capacity(rows.len()))).collect();
+        for (i, row) in rows.iter().enumerate() {
+            let cells: Vec<&Value> = match row {
+                Value::Array(cells) => cells.iter().collect(),
+                scalar if names.len() == 1 => vec![scalar],
+                _ => return Err(bad(format!("dataframe_split.data[{i}] must be a list of {} values", names.len()))),
+            };
+            if cells.len() != names.len() {
+                return Err(bad(format!(
+                    "dataframe_split.data[{i}] has {} values for {} columns",
+                    cells.len(),
+                    names.len()
+                )));
+            }
+            for (column, value) in columns.iter_mut().zip(cells) {
+                column.1.push(cell(value)?);
+            }
+        }
+        Ok(Batch { columns, n_rows: rows.len() })
+    }
+
+    /// A body of MLflow's scoring protocol, JSON.
+    pub fn from_mlflow_json(body: &[u8]) -> Result<Batch, BadRequest> {
+        let value: Value = serde_json::from_slice(body).map_err(|e| bad(format!("the body is not valid JSON: {e}")))?;
+        let Value::Object(fields) = &value else {
+            return Err(bad(mlflow_fields_message()));
+        };
+        let present: Vec<&str> = MLFLOW_FIELDS.iter().copied().filter(|f| fields.contains_key(*f)).collect();
+        let unknown: Vec<&String> =
+            fields.keys().filter(|k| !MLFLOW_FIELDS.contains(&k.as_str()) && k.as_str() != "params").collect();
+        if present.len() != 1 || !unknown.is_empty() {
+            let mut message = mlflow_fields_message();
+            if !unknown.is_empty() {
+                let names: Vec<String> = unknown.iter().map(|k| format!("'{}'", k)).collect();
+                message.push_str(&format!("; unknown field {}", names.join(", ")));
+            }
+            return Err(bad(message));
+        }
+        let field = present[0];
+        let content = &fields[field];
+        match (field, content) {
+            ("dataframe_split", split) => Batch::from_split(split),
+            ("dataframe_records", Value::Array(records)) => Batch::from_records(records, field),
+            ("dataframe_records", _) => Err(bad("dataframe_records must be a list of records")),
+            (_, Value::Array(items)) if items.iter().all(Value::is_object) => Batch::from_records(items, field),
+            (_, Value::Object(columns)) => Batch::from_columns(columns, field),
+            _ => Err(bad(format!(
+                "{field} must be a list of records or an object of column → list of values (this model has named inputs)"
+            ))),
+        }
+    }
+
+    /// A CSV body with a header row (MLflow's `text/csv`).
+    pub fn from_csv(body: &[u8]) -> Result<Batch, BadRequest> {
+        let text = std::str::from_utf8(body).map_err(|_| bad("the CSV body is not UTF-8"))?;
+        let mut records = parse_csv(text)?.into_iter();
+        let Some(header) = records.next() else { return Err(bad("the CSV body is empty: a header row is needed")) };
+        let mut columns: Vec<(String, Vec<Cell>)> = header.into_iter().map(|n| (n, Vec::new())).collect();
+        let mut n_rows = 0;
+        for (i, record) in records.enumerate() {
+            if record.len() == 1 && record[0].is_empty() && columns.len() > 1 {
+                continue;
+            }
+            if record.len() != columns.len() {
+                return Err(bad(format!(
+                    "CSV line {} has {} fields, the header {}",
+                    i + 2,
+                    record.len(),
+                    columns.len()
+                )));
+            }
+            for (column, text) in columns.iter_mut().zip(record) {
+                column.1.push(if text.is_empty() { Cell::Null } else { Cell::Text(text) });
+            }
+            n_rows += 1;
+        }
+        Ok(Batch { columns, n_rows })
+    }
+
+    /// An inference request of the Open Inference Protocol v2. Each input tensor is a column
+    /// (shape `[n]` or `[n, 1]`), or one `[n, k]` tensor holds the model's k inputs in order.
+    pub fn from_v2(body: &[u8], inputs: &[InputColumn]) -> Result<Batch, BadRequest> {
+        let value: Value = serde_json::from_slice(body).map_err(|e| bad(format!("the body is not valid JSON: {e}")))?;
+        let Some(tensors) = value.get("inputs").and_then(Value::as_array) else {
+            return Err(bad("an inference request needs \"inputs\": a list of tensors"));
+        };
+        let mut columns = Vec::new();
+        let mut n_rows = None;
+        for (i, tensor) in tensors.iter().enumerate() {
+            let name = tensor["name"].as_str().ok_or_else(|| bad(format!("inputs[{i}] needs a \"name\"")))?;
+            let shape: Vec<i64> = tensor["shape"]
+                .as_array()
+                .map(|s| s.iter().filter_map(Value::as_i64).collect())
+                .ok_or_else(|| bad(format!("inputs[{i}] ('{name}') needs a \"shape\"")))?;
+            let datatype = tensor["datatype"].as_str().unwrap_or("");
+            if datatype.is_empty() {
+                return Err(bad(format!("inputs[{i}] ('{name}') needs a \"datatype\"")));
+            }
+            let mut flat = Vec::new();
+            flatten(&tensor["data"], &mut flat);
+            let cells: Vec<Cell> = flat.iter().map(|v| cell(v)).collect::<Result<_, _>>()?;
+            let expected: i64 = shape.iter().product();
+            if shape.iter().any(|d| *d < 0) || expected as usize != cells.len() {
+                return Err(bad(format!("inputs[{i}] ('{name}') has shape {shape:?} but {} values", cells.len())));
+            }
+            let known = inputs.iter().any(|c| c.name == name);
+            match shape.as_slice() {
+                [n] | [n, 1] if known || tensors.len() > 1 => {
+                    columns.push((name.to_string(), cells));
+                    check_rows(&mut n_rows, *n as usize, name)?;
+                }
+                [n, k] if tensors.len() == 1 && *k as usize == inputs.len() => {
+                    let k = *k as usize;
+                    for (j, column) in inputs.iter().enumerate() {
+                        columns.push((column.name.clone(), (0..*n as usize).map(|r| cells[r * k + j].clone()).collect()));
+                    }
+                    check_rows(&mut n_rows, *n as usize, name)?;
+                }
+                [n] if inputs.len() == 1 => {
+                    columns.push((inputs[0].name.clone(), cells));
+                    check_rows(&mut n_rows, *n as usize, name)?;
+                }
+                _ => {
+                    return Err(bad(format!(
+                        "inputs[{i}] ('{name}'): send one tensor of shape [n] per input column, or one tensor of shape [n, {}] with the columns in the model's order",
+                        inputs.len()
+                    )))
+                }
+            }
+        }
+        Ok(Batch { columns, n_rows: n_rows.unwrap_or(0) })
+    }
+
+    /// The column as the pipeline reads it: numbers for numeric inputs, text otherwise.
+    pub fn values(&self, name: &str, numeric: bool) -> Option<Result<Values, String>> {
+        let (_, cells) = self.columns.iter().find(|(n, _)| n == name)?;
+        Some(if numeric {
+            cells
+                .iter()
+                .enumerate()
+                .map(|(row, c)| match c {
+                    Cell::Null => Ok(None),
+                    Cell::Number(x) => Ok(Some(*x)),
+                    Cell::Text(t) if t.trim().is_empty() => Ok(None),
+                    Cell::Text(t) => {
+                        t.trim().parse::<f64>().map(Some).map_err(|_| {
+                            format!("column '{name}' must be numeric, but row {row} holds '{}'", shorten(t))
+                        })
+                    }
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Values::Numeric)
+        } else {
+            Ok(Values::Text(
+                cells
+                    .iter()
+                    .map(|c| match c {
+                        Cell::Null => None,
+                        Cell::Number(x) => Some(number_text(*x)),
+                        Cell::Text(t) => Some(t.clone()),
+                    })
+                    .collect(),
+            ))
+        })
+    }
+}
+
+fn check_rows(n_rows: &mut Option<usize>, n: usize, name: &str) -> Result<(), BadRequest> {
+    match *n_rows {
+        Some(m) if m != n => Err(bad(format!("input '{name}' has {n} rows, the inputs before it {m}"))),
+        _ => {
+            *n_rows = Some(n);
+            Ok(())
+        }
+    }
+}
+
+fn flatten<'a>(value: &'a Value, out: &mut Vec<&'a Value>) {
+    match value {
+        Value::Array(items) => items.iter().for_each(|v| flatten(v, out)),
+        other => out.push(other),
+    }
+}
+
+/// A number as a category: `3` rather than `3.0`, as the training data's text would have it.
+fn number_text(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{}", x as i64)
+    } else {
+        x.to_string()
+    }
+}
+
+fn shorten(text: &str) -> String {
+    let mut s: String = text.chars().take(40).collect();
+    if text.chars().count() > 40 {
+        s.push('…');
+    }
+    s
+}
+
+fn mlflow_fields_message() -> String {
+    "the body must be a JSON object with exactly one of the fields 'dataframe_split', 'dataframe_records', 'instances', 'inputs' (and optionally 'params')".into()
+}
+
+/// RFC 4180 CSV: quoted fields may hold commas, quotes (doubled) and line breaks.
+fn parse_csv(text: &str) -> Result<Vec<Vec<String>>, BadRequest> {
+    let mut records = Vec::new();
+    let mut record = Vec::new();
+    let mut field = String::new();
+    let mut chars = text.chars().peekable();
+    let mut quoted = false;
+    let mut any = false;
+    while let Some(c) = chars.next() {
+        any = true;
+        if quoted {
+            match c {
+                '"' if chars.peek() == Some(&'"') => {
+                    chars.next();
+                    field.push('"');
+                }
+                '"' => quoted = false,
+                c => field.push(c),
+            }
+            continue;
+        }
+        match c {
+            '"' if field.is_empty() => quoted = true,
+            ',' => record.push(std::mem::take(&mut field)),
+            '\r' if chars.peek() == Some(&'\n') => {}
+            '\n' => {
+                record.push(std::mem::take(&mut field));
+                records.push(std::mem::take(&mut record));
+                any = false;
+            }
+            c => field.push(c),
+        }
+    }
+    if quoted {
+        return Err(bad("the CSV body ends inside a quoted field"));
+    }
+    if any {
+        record.push(field);
+        records.push(record);
+    }
+    Ok(records)
+}
+
+/// A class label as JSON: a number when the label is one (as the training target was), else text.
+fn label_json(label: &str) -> Value {
+    if let Ok(i) = label.parse::<i64>() {
+        return json!(i);
+    }
+    match label.parse::<f64>() {
+        Ok(x) if x.is_finite() => json!(x),
+        _ => json!(label),
+    }
+}
+
+/// MLflow's answer: `{"predictions": [...]}`, labels for a classifier, numbers for a regressor.
+pub fn mlflow_response(predictions: &Predictions) -> Value {
+    match predictions {
+        Predictions::Classes { labels, .. } => {
+            json!({"predictions": labels.iter().map(|l| label_json(l)).collect::<Vec<_>>()})
+        }
+        Predictions::Values(values) => json!({"predictions": values}),
+    }
+}
+
+/// The v2 answer: `predict` (labels or values) and, for a classifier, `predict_proba` ([n, k]).
+pub fn v2_response(
+    name: &str,
+    version: u64,
+    id: Option<&Value>,
+    predictions: &Predictions,
+    classes: &[String],
+) -> Value {
+    let mut outputs = Vec::new();
+    match predictions {
+        Predictions::Classes { labels, probabilities } => {
+            let numeric = labels.iter().all(|l| l.parse::<i64>().is_ok());
+            outputs.push(json!({
+                "name": "predict",
+                "datatype": if numeric { "INT64" } else { "BYTES" },
+                "shape": [labels.len()],
+                "data": labels.iter().map(|l| label_json(l)).collect::<Vec<_>>(),
+            }));
+            outputs.push(json!({
+                "name": "predict_proba",
+                "datatype": "FP64",
+                "shape": [probabilities.len(), classes.len()],
+                "data": probabilities.iter().flatten().collect::<Vec<_>>(),
+            }));
+        }
+        Predictions::Values(values) => outputs.push(json!({
+            "name": "predict",
+            "datatype": "FP64",
+            "shape": [values.len()],
+            "data": values,
+        })),
+    }
+    let mut answer = json!({"model_name": name, "model_version": version.to_string(), "outputs": outputs});
+    if let Some(id) = id.filter(|v| !v.is_null()) {
+        answer["id"] = id.clone();
+    }
+    answer
+}
+
+/// The `id` of a v2 request, echoed in the answer.
+pub fn v2_request_id(body: &[u8]) -> Option<Value> {
+    serde_json::from_slice::<Value>(body).ok().and_then(|v| v.get("id").cloned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inputs() -> Vec<InputColumn> {
+        vec![
+            InputColumn { name: "age".into(), kind: "numeric".into() },
+            InputColumn { name: "plan".into(), kind: "text".into() },
+        ]
+    }
+
+    fn expected() -> Batch {
+        Batch {
+            columns: vec![
+                ("age".into(), vec![Cell::Number(30.0), Cell::Number(41.5)]),
+                ("plan".into(), vec![Cell::Text("basic".into()), Cell::Null]),
+            ],
+            n_rows: 2,
+        }
+    }
+
+    #[test]
+    fn every_mlflow_json_format_reads_the_same_rows() {
+        let bodies = [
+            r#"{"dataframe_split": {"columns": ["age", "plan"], "data": [[30, "basic"], [41.5, null]]}}"#,
+            r#"{"dataframe_split": {"index": [0, 1], "columns": ["age", "plan"], "data": [[30, "basic"], [41.5, null]]}, "params": {}}"#,
+            r#"{"dataframe_records": [{"age": 30, "plan": "basic"}, {"age": 41.5}]}"#,
+            r#"{"instances": [{"age": 30, "plan": "basic"}, {"age": 41.5, "plan": null}]}"#,
+            r#"{"inputs": {"age": [30, 41.5], "plan": ["basic", null]}}"#,
+        ];
+        for body in bodies {
+            assert_eq!(Batch::from_mlflow_json(body.as_bytes()).unwrap(), expected(), "{body}");
+        }
+    }
+
+    #[test]
+    fn csv_reads_quotes_and_empty_cells() {
+        let batch = Batch::from_csv(b"age,plan\r\n30,\"basic\"\n41.5,\n").unwrap();
+        assert_eq!(batch.n_rows, 2);
+        assert_eq!(batch.values("age", true), Some(Ok(Values::Numeric(vec![Some(30.0), Some(41.5)]))));
+        assert_eq!(batch.values("plan", false), Some(Ok(Values::Text(vec![Some("basic".into()), None]))));
+        let quoted = Batch::from_csv(b"plan\n\"a, \"\"b\"\"\"\n").unwrap();
+        assert_eq!(quoted.columns[0].1, vec![Cell::Text("a, \"b\"".into())]);
+        assert!(Batch::from_csv(b"a,b\n1\n").unwrap_err().message().contains("line 2 has 1 fields"));
+    }
+
+    #[test]
+    fn v2_tensors_by_column_or_as_one_matrix() {
+        let by_column = r#"{"id": "r1", "inputs": [
+            {"name": "age", "shape": [2], "datatype": "FP64", "data": [30, 41.5]},
+            {"name": "plan", "shape": [2, 1], "datatype": "BYTES", "data": [["basic"], [null]]}]}"#;
+        assert_eq!(Batch::from_v2(by_column.as_bytes(), &inputs()).unwrap(), expected());
+        let matrix = r#"{"inputs": [{"name": "input-0", "shape": [2, 2], "datatype": "BYTES", "data": [30, "basic", 41.5, null]}]}"#;
+        assert_eq!(Batch::from_v2(matrix.as_bytes(), &inputs()).unwrap(), expected());
+        let wrong = r#"{"inputs": [{"name": "age", "shape": [3], "datatype": "FP64", "data": [1, 2]}]}"#;
+        assert_eq!(
+            Batch::from_v2(wrong.as_bytes(), &inputs()).unwrap_err().message(),
+            "inputs[0] ('age') has shape [3] but 2 values"
+        );
+    }
+
+    #[test]
+    fn bad_bodies_say_what_is_wrong() {
+        let message = |body: &str| Batch::from_mlflow_json(body.as_bytes()).unwrap_err().message().to_string();
+        assert!(message("{").starts_with("the body is not valid JSON"));
+        assert!(message(r#"{"data": []}"#).ends_with("unknown field 'data'"));
+        assert!(message(r#"{"inputs": {}, "instances": []}"#).contains("exactly one of"));
+        assert_eq!(
+            message(r#"{"dataframe_split": {"columns": ["a", "b"], "data": [[1]]}}"#),
+            "dataframe_split.data[0] has 1 values for 2 columns"
+        );
+        assert_eq!(
+            message(r#"{"inputs": {"a": [1, 2], "b": [1]}}"#),
+            "inputs: column 'b' has 1 values, the columns before it 2"
+        );
+        let batch = Batch::from_mlflow_json(br#"{"inputs": {"age": ["x"]}}"#).unwrap();
+        assert_eq!(batch.values("age", true), Some(Err("column 'age' must be numeric, but row 0 holds 'x'".into())));
+    }
+
+    #[test]
+    fn answers_keep_labels_typed() {
+        let p = Predictions::Classes {
+            labels: vec!["0".into(), "1".into()],
+            probabilities: vec![vec![0.9, 0.1], vec![0.2, 0.8]],
+        };
+        assert_eq!(mlflow_response(&p), json!({"predictions": [0, 1]}));
+        let v2 = v2_response("churn", 3, Some(&json!("r1")), &p, &["0".into(), "1".into()]);
+        assert_eq!(v2["outputs"][0], json!({"name": "predict", "datatype": "INT64", "shape": [2], "data": [0, 1]}));
+        assert_eq!(v2["outputs"][1]["shape"], json!([2, 2]));
+        assert_eq!(v2["id"], json!("r1"));
+        let text = Predictions::Classes { labels: vec!["yes".into()], probabilities: vec![vec![0.3, 0.7]] };
+        assert_eq!(mlflow_response(&text), json!({"predictions": ["yes"]}));
+    }
+}

@@ -1,0 +1,31 @@
+//! The registry as the server's [`Store`]: routing tables in the registry, versions loaded from
+//! their verified artifacts.
+
+use super::{ServedModel, Store};
+use crate::registry::Registry;
+use crate::serve::routing::RoutingTable;
+use std::path::PathBuf;
+
+pub struct RegistryStore {
+    pub registry: Box<dyn Registry>,
+    /// Where a remote registry's artifacts are downloaded.
+    pub scratch: PathBuf,
+}
+
+impl Store for RegistryStore {
+    fn table(&mut self) -> Result<Option<RoutingTable>, String> {
+        self.registry.routing().map_err(|e| e.to_string())
+    }
+
+    fn save(&mut self, table: &RoutingTable) -> Result<RoutingTable, String> {
+        self.registry.set_routing(table).map_err(|e| e.to_string())
+    }
+
+    fn model(&mut self, version: u64) -> Result<ServedModel, String> {
+        let record = self.registry.version(version).map_err(|e| e.to_string())?;
+        let path = self.registry.artifact(&record, &self.scratch).map_err(|e| e.to_string())?;
+        let model = crate::model::artifact::load(&path).map_err(|e| e.to_string())?;
+        let sha256 = record.artifact.map(|a| a.sha256).unwrap_or_default();
+        Ok(ServedModel { version, model, sha256 })
+    }
+}
