@@ -14,6 +14,7 @@ pub mod pipeline;
 pub mod registry;
 pub mod report;
 pub mod serve;
+pub mod staging;
 pub mod stats;
 pub mod train;
 pub mod validate;

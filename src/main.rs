@@ -436,6 +436,7 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
     let config = config::load(&args.validate.config)?;
     let inputs = ml_gates::validate::open_inputs(&config)?;
     ml_gates::evaluate::preflight(&config, &inputs)?;
+    ml_gates::staging::preflight(&config)?;
     let now = args.validate.now.unwrap_or_else(Utc::now);
     let registry = open_registry(&config)?;
     let run_id = ml_gates::registry::new_run_id();
@@ -447,8 +448,58 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
     } else {
         attach_registry(&config, registry.as_ref(), None, None, outcome.champion_version, Vec::new(), &mut report);
     }
+    if config.raw.staging.is_some() && report.exit_code() == 0 {
+        stage_candidate(&config, &inputs, &outcome, &mut report)?;
+    }
     print_report(&report, args.validate.format, args.validate.color)?;
     Ok(report.exit_code())
+}
+
+/// The staging stage on the candidate of this run: served from the registry when it was
+/// registered (version `report.model_version`), else from its file as version 0.
+fn stage_candidate(
+    config: &config::Config,
+    inputs: &ml_gates::validate::Inputs,
+    outcome: &GateOutcome,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    use ml_gates::report::Check;
+    let skipped = |message: &str| {
+        Check::judged("staging-smoke", Stage::Staging, true, Default::default()).skipped().message(message)
+    };
+    let (Some(path), Some(kind)) = (&outcome.artifact, &outcome.model) else {
+        report.add_stage(Stage::Staging, vec![skipped("no candidate model in this run: nothing to stage")]);
+        return Ok(());
+    };
+    if kind == "external" {
+        report.add_stage(
+            Stage::Staging,
+            vec![skipped("an external trainer's model is not an ml-gates artifact: the built-in server cannot serve it (deploy.target: command drives your own)")],
+        );
+        return Ok(());
+    }
+    let model = ml_gates::model::artifact::load(path).map_err(|e| InputError::file(path, e.to_string()))?;
+    let (_, test) = ml_gates::train::datasets(config, inputs)?;
+    let staging = config.raw.staging.clone().unwrap_or(config::raw::StagingConfig { smoke: None, load_test: None });
+    let (version, store): (u64, Box<dyn ml_gates::serve::Store>) = match report.model_version {
+        Some(v) => {
+            let registry = open_registry(config)?;
+            let scratch = config.source.resolve(".ml-gates/serve");
+            (v, Box::new(ml_gates::serve::store::RegistryStore { registry, scratch }))
+        }
+        None => {
+            let (sha256, _) = ml_gates::registry::sha256_file(path)?;
+            let served = ml_gates::serve::ServedModel { version: 0, model: model.clone(), sha256 };
+            let models = std::collections::BTreeMap::from([(0, std::sync::Arc::new(served))]);
+            (0, Box::new(ml_gates::serve::MemoryStore { models, table: None }))
+        }
+    };
+    let candidate = ml_gates::staging::Candidate { model: &model, version, store };
+    let progress = |line: &str| eprintln!("staging: {line}");
+    let (checks, detail) = ml_gates::staging::run(config, &staging, candidate, &test, &progress)?;
+    report.add_stage(Stage::Staging, checks);
+    report.staging = Some(detail);
+    Ok(())
 }
 
 /// What the gated stages leave for registration.
@@ -772,12 +823,16 @@ fn action(args: ActionArgs) -> anyhow::Result<u8> {
     let wants = |s: StageName| plan.includes(s);
     let run_id = ml_gates::registry::new_run_id();
     report.run_id = Some(run_id.clone());
+    let mut staged = GateOutcome::default();
     let result = (|| -> anyhow::Result<()> {
         let registry = open_registry(&config)?;
         let registry = registry.as_ref();
         let inputs = ml_gates::validate::open_inputs(&config)?;
         if wants(StageName::Train) || wants(StageName::Evaluate) {
             ml_gates::evaluate::preflight(&config, &inputs)?;
+        }
+        if wants(StageName::Staging) {
+            ml_gates::staging::preflight(&config)?;
         }
         // A log group per stage: the data gate, then training and the evaluation gate.
         if wants(StageName::Validate) {
@@ -808,6 +863,7 @@ fn action(args: ActionArgs) -> anyhow::Result<u8> {
             } else {
                 attach_registry(&config, registry, None, None, outcome.champion_version, Vec::new(), &mut report);
             }
+            staged = outcome;
         }
         Ok(())
     })();
@@ -815,7 +871,16 @@ fn action(args: ActionArgs) -> anyhow::Result<u8> {
         annotate_input_error(&e);
         return Err(e);
     }
-    for (stage, name) in [(StageName::Staging, Stage::Staging), (StageName::Deploy, Stage::Deploy)] {
+    if wants(StageName::Staging) && report.exit_code() == 0 {
+        println!("{}", commands::group("ml-gates: staging"));
+        let run = stage_candidate(&config, &ml_gates::validate::open_inputs(&config)?, &staged, &mut report);
+        println!("{}", commands::end_group());
+        if let Err(e) = run {
+            annotate_input_error(&e);
+            return Err(e);
+        }
+    }
+    for (stage, name) in [(StageName::Deploy, Stage::Deploy)] {
         if wants(stage) {
             report.add_stage(
                 name,

@@ -147,3 +147,60 @@ fn markdown_registry_lineage_and_history() {
         Some(ml_gates::registry::stage::detail(&registry, 10, Some(lineage), Some(3), Some(1), vec![moved]).unwrap());
     insta::assert_snapshot!(markdown::render(&report));
 }
+
+#[test]
+fn markdown_staging_smoke_and_load_test() {
+    use ml_gates::loadtest::{Latency, Outcome};
+    use ml_gates::report::{Check, Severity, Stage, Threshold};
+    use ml_gates::staging::{Smoke, StagingDetail};
+    let mut report = Report::new("churn", "ml-gates.yaml");
+    report.add_stage(
+        Stage::Staging,
+        vec![
+            Check::judged("staging-smoke", Stage::Staging, false, Severity::Error)
+                .value(1)
+                .threshold(Threshold::max(0.0))
+                .message("1 mismatched rows, 0 failed requests: row 3: served \"<b>yes</b>\", in process no")
+                .line(Some(40)),
+            Check::judged("staging-latency-p99", Stage::Staging, true, Severity::Error)
+                .value(4.2)
+                .threshold(Threshold::max(50.0).unit("ms"))
+                .message("p99 4.2 ms at 200 requests per second (p50 1.1 ms, max 9.8 ms)")
+                .line(Some(41)),
+        ],
+    );
+    let latency = |scale: f64| Latency {
+        p50: 1.1 * scale,
+        p90: 2.5 * scale,
+        p99: 4.2 * scale,
+        p999: 8.0 * scale,
+        max: 9.8 * scale,
+        mean: 1.3 * scale,
+    };
+    report.staging = Some(StagingDetail {
+        version: 3,
+        smoke: Smoke {
+            rows: 100,
+            requests: 11,
+            mismatched_rows: 1,
+            failed_requests: 0,
+            first_problem: Some("row 3: served \"<b>yes</b>\", in process no".into()),
+        },
+        load_test: Some(Outcome {
+            target: "http://127.0.0.1:40000".into(),
+            rps: 200.0,
+            duration_seconds: 5.004,
+            requests: 1000,
+            ok: 1000,
+            errors: 0,
+            error_rate: 0.0,
+            statuses: [("200".to_string(), 1000)].into_iter().collect(),
+            achieved_rps: 199.8,
+            latency_ms: Some(latency(1.0)),
+            service_ms: Some(latency(0.9)),
+            first_error: None,
+        }),
+        requests_from: Some("recorded|requests.jsonl".into()),
+    });
+    insta::assert_snapshot!(markdown::render(&report));
+}

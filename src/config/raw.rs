@@ -32,7 +32,7 @@ pub struct RawConfig {
     /// The model registry: the embedded folder (default) or an MLflow server.
     #[serde(default)]
     pub registry: Option<RegistryConfig>,
-    /// Staging smoke and load test (stage not built yet: the section is checked, not acted on).
+    /// Staging: the candidate served on loopback, smoke requests, a load test.
     #[serde(default)]
     pub staging: Option<StagingConfig>,
     /// Rollout (stage not built yet: the section is checked, not acted on).
@@ -1063,26 +1063,57 @@ pub struct MlflowConfig {
     pub timeout_seconds: Option<u64>,
 }
 
-/// Staging checks.
+/// The staging stage: the candidate is served by `ml-gates serve` on loopback, answers smoke
+/// requests exactly as the model does in process, and is load-tested.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StagingConfig {
-    /// Load test against the candidate.
+    /// Smoke requests: served predictions must equal the in-process model's, row for row.
+    #[serde(default)]
+    pub smoke: Option<SmokeConfig>,
+    /// Load test against the served candidate. Without it, staging runs the smoke requests only.
     #[serde(default)]
     pub load_test: Option<LoadTestConfig>,
 }
 
-/// Load test.
+/// Smoke requests.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SmokeConfig {
+    /// Evaluation rows sent (in requests of 10 rows, through both protocols). Default 100.
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 100000))]
+    pub rows: Option<usize>,
+}
+
+/// Load test: an open-model load at a fixed rate, latency counted from when each request was due.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoadTestConfig {
     /// Requests per second.
+    #[schemars(range(min = 0.001, max = 1000000))]
     pub rps: f64,
-    /// Duration such as `60s`.
+    /// Duration such as `60s`, `2m` or `1m30s`.
     pub duration: String,
-    /// Maximum p99 latency in milliseconds.
+    /// Maximum p99 latency in milliseconds (from when each request was due to its answer).
     #[serde(default)]
+    #[schemars(range(min = 0))]
     pub p99_ms: Option<f64>,
+    /// Maximum share of requests not answered with a 2xx, 0 to 1. Default 0.01.
+    #[serde(default)]
+    #[schemars(range(min = 0, max = 1))]
+    pub max_error_rate: Option<f64>,
+    /// Recorded requests (JSONL: a request body per line, or {"path", "headers", "body"}). Default:
+    /// requests sampled from the evaluation set.
+    #[serde(default)]
+    pub requests: Option<String>,
+    /// Rows per sampled request. Default 1.
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 100000))]
+    pub rows_per_request: Option<usize>,
+    /// A request unanswered after this long is an error, such as `10s` (the default).
+    #[serde(default)]
+    pub timeout: Option<String>,
 }
 
 /// Rollout.

@@ -37,6 +37,18 @@ pub fn check(raw: &RawConfig, source: &Source) -> Vec<Problem> {
         }
     }
 
+    if let Some(load) = raw.staging.as_ref().and_then(|s| s.load_test.as_ref()) {
+        for (key, text) in
+            [("staging.load_test.duration", Some(&load.duration)), ("staging.load_test.timeout", load.timeout.as_ref())]
+        {
+            match text.map(|t| super::parse_duration(t)) {
+                Some(Err(e)) => problem(key, e),
+                Some(Ok(d)) if d.is_zero() => problem(key, format!("{key} must be more than 0")),
+                _ => {}
+            }
+        }
+    }
+
     if data.test.is_some() && data.split.is_some() {
         problem("data.split", "give either data.test or data.split, not both".into());
     }

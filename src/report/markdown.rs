@@ -92,7 +92,56 @@ pub fn render(report: &Report) -> String {
     if let Some(registry) = &report.registry {
         registry_section(&mut out, report, registry);
     }
+    if let Some(staging) = &report.staging {
+        staging_section(&mut out, staging);
+    }
     out
+}
+
+/// Staging: the smoke requests and the load test's latency quantiles.
+fn staging_section(out: &mut String, s: &crate::staging::StagingDetail) {
+    let version =
+        if s.version == 0 { "the unregistered candidate".to_string() } else { format!("version {}", s.version) };
+    let _ = writeln!(out, "### staging · {version} served on loopback\n");
+    let smoke = &s.smoke;
+    let _ = writeln!(
+        out,
+        "Smoke: {} rows in {} requests (MLflow and Open Inference Protocol), {} mismatched rows, {} failed requests.\n",
+        smoke.rows, smoke.requests, smoke.mismatched_rows, smoke.failed_requests
+    );
+    if let Some(problem) = &smoke.first_problem {
+        let _ = writeln!(out, "First problem: {}\n", escape(problem));
+    }
+    if let Some(o) = &s.load_test {
+        let from = s.requests_from.as_deref().map(|f| format!(", requests from {}", escape(f))).unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "Load test: {} requests per second for {} s{from}; {} requests, {} errors ({} %), {} answered per second.\n",
+            format_number(o.rps),
+            format_number(o.duration_seconds),
+            o.requests,
+            o.errors,
+            format_number(o.error_rate * 100.0),
+            format_number(o.achieved_rps)
+        );
+        let _ = writeln!(out, "| latency, ms | p50 | p90 | p99 | p99.9 | max |\n|---|---:|---:|---:|---:|---:|");
+        for (label, l) in
+            [("from when due (corrected)", &o.latency_ms), ("from when sent (service time)", &o.service_ms)]
+        {
+            if let Some(l) = l {
+                let _ = writeln!(
+                    out,
+                    "| {label} | {} | {} | {} | {} | {} |",
+                    format_number(l.p50),
+                    format_number(l.p90),
+                    format_number(l.p99),
+                    format_number(l.p999),
+                    format_number(l.max)
+                );
+            }
+        }
+        out.push('\n');
+    }
 }
 
 /// The registry: this run's lineage, the aliases, and the metric history of recent versions as a

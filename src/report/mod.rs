@@ -298,6 +298,9 @@ pub struct Report {
     /// The registry: the lineage, aliases, moves and the metric history of recent versions.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub registry: Option<crate::registry::stage::RegistryDetail>,
+    /// The staging stage's smoke requests and load test.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub staging: Option<crate::staging::StagingDetail>,
     pub checks: Vec<Check>,
 }
 
@@ -317,6 +320,7 @@ impl Report {
             metrics: indexmap::IndexMap::new(),
             evaluation: None,
             registry: None,
+            staging: None,
             checks: Vec::new(),
         }
     }
