@@ -243,6 +243,8 @@ pub fn loadtest(args: LoadtestArgs) -> anyhow::Result<u8> {
         requests,
         timeout: args.timeout,
         max_in_flight: args.max_in_flight,
+        stop: None,
+        outcomes: None,
     };
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;

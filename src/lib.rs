@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod data;
+pub mod deploy;
 pub mod error;
 pub mod evaluate;
 pub mod github;

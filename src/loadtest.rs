@@ -19,7 +19,21 @@ pub struct Request {
     pub content_type: String,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// The true label of a one-row request (from the evaluation set): its answer is scored (an
+    /// A/B test's outcome).
+    pub label: Option<Label>,
 }
+
+/// A request's true label.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Label {
+    Class(String),
+    Value(f64),
+}
+
+/// Labelled outcomes per answering version: count, sum and sum of squares of the outcome (1 for
+/// a correct class, 0 otherwise; minus the absolute error of a value).
+pub type Outcomes = Arc<Mutex<BTreeMap<u64, (u64, f64, f64)>>>;
 
 /// What to send, where, how fast and for how long.
 #[derive(Debug, Clone)]
@@ -34,6 +48,10 @@ pub struct Plan {
     pub timeout: Duration,
     /// Requests in flight beyond this are not sent and count as errors (the client is saturated).
     pub max_in_flight: usize,
+    /// Set to stop early (the rollout's background traffic).
+    pub stop: Option<Arc<std::sync::atomic::AtomicBool>>,
+    /// Where labelled requests' outcomes go, by the version that answered.
+    pub outcomes: Option<Outcomes>,
 }
 
 /// Latency quantiles in milliseconds.
@@ -160,6 +178,9 @@ pub async fn run(plan: &Plan, progress: &(dyn Fn(&Progress) + Sync)) -> Result<O
     let mut next_progress = Duration::from_secs(1);
     let mut sent = 0u64;
     for i in 0..total {
+        if plan.stop.as_ref().is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed)) {
+            break;
+        }
         let due = start + Duration::from_secs_f64(i as f64 / plan.rps);
         tokio::time::sleep_until(due).await;
         let due = due.into_std();
@@ -184,7 +205,8 @@ pub async fn run(plan: &Plan, progress: &(dyn Fn(&Progress) + Sync)) -> Result<O
             continue;
         };
         sent += 1;
-        let (client, tally, requests) = (client.clone(), tally.clone(), requests.clone());
+        let (client, tally, requests, outcomes) =
+            (client.clone(), tally.clone(), requests.clone(), plan.outcomes.clone());
         tasks.spawn(async move {
             let (url, request) = &requests[i as usize % requests.len()];
             let mut builder = client.post(url).header("content-type", &request.content_type).body(request.body.clone());
@@ -195,9 +217,27 @@ pub async fn run(plan: &Plan, progress: &(dyn Fn(&Progress) + Sync)) -> Result<O
             let status = match builder.send().await {
                 Ok(response) => {
                     let status = response.status().as_u16();
+                    let version = response
+                        .headers()
+                        .get("x-ml-gates-version")
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.parse::<u64>().ok());
                     // Read the whole answer: the latency includes it.
                     match response.bytes().await {
-                        Ok(_) => Ok(status),
+                        Ok(body) => {
+                            if let (Some(outcomes), Some(label), Some(version), 200) =
+                                (&outcomes, &request.label, version, status)
+                            {
+                                if let Some(x) = score(&body, label) {
+                                    let mut o = outcomes.lock().expect("outcomes lock");
+                                    let entry = o.entry(version).or_default();
+                                    entry.0 += 1;
+                                    entry.1 += x;
+                                    entry.2 += x * x;
+                                }
+                            }
+                            Ok(status)
+                        }
                         Err(e) => Err(("connection".to_string(), format!("reading the answer failed: {e}"))),
                     }
                 }
@@ -225,6 +265,26 @@ pub async fn run(plan: &Plan, progress: &(dyn Fn(&Progress) + Sync)) -> Result<O
         latency_ms: t.latency.as_ref().and_then(Latency::of),
         service_ms: t.service.as_ref().and_then(Latency::of),
         first_error: t.first_error,
+    })
+}
+
+/// The outcome of one answered, labelled row: 1 or 0 for a class, minus the absolute error of a value.
+fn score(body: &[u8], label: &Label) -> Option<f64> {
+    let answer: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let prediction = answer["predictions"].get(0)?;
+    Some(match label {
+        Label::Class(class) => {
+            let text = match prediction {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            if &text == class {
+                1.0
+            } else {
+                0.0
+            }
+        }
+        Label::Value(v) => -(prediction.as_f64()? - v).abs(),
     })
 }
 
@@ -272,6 +332,7 @@ pub fn read_jsonl(text: &str, path: &str, shown: &str) -> Result<Vec<Request>, S
                     content_type: "application/json".into(),
                     headers,
                     body: body.to_string().into_bytes(),
+                    label: None,
                 });
             }
             None => requests.push(Request {
@@ -279,6 +340,7 @@ pub fn read_jsonl(text: &str, path: &str, shown: &str) -> Result<Vec<Request>, S
                 content_type: "application/json".into(),
                 headers: Vec::new(),
                 body: line.trim().as_bytes().to_vec(),
+                label: None,
             }),
         }
     }
@@ -332,9 +394,50 @@ pub fn sample_requests(
                 content_type: "application/json".into(),
                 headers: Vec::new(),
                 body: body.to_string().into_bytes(),
+                label: None,
             }
         })
         .collect())
+}
+
+/// One-row requests with every column the config gives the model (so any version can answer),
+/// each with its true label, in turn from `frame`.
+pub fn labelled_requests(
+    config: &crate::config::Config,
+    frame: &polars::prelude::DataFrame,
+    n: usize,
+) -> Result<Vec<Request>, String> {
+    use crate::config::raw::Task;
+    let columns = crate::train::feature_columns(config, frame);
+    let inputs: Vec<crate::model::InputColumn> = columns
+        .iter()
+        .map(|name| crate::model::InputColumn {
+            name: name.clone(),
+            kind: if frame.column(name).is_ok_and(|c| c.dtype().is_primitive_numeric()) { "numeric" } else { "text" }
+                .into(),
+        })
+        .collect();
+    let n = n.clamp(1, frame.height().max(1));
+    let mut requests = sample_requests(frame, &inputs, n, 1)?;
+    let target = &config.raw.data.target;
+    let height = frame.height();
+    match config.raw.data.task {
+        Task::Classification => {
+            let labels =
+                crate::train::target_text(frame, target).map_err(|e| format!("cannot read the target: {e}"))?;
+            for (i, r) in requests.iter_mut().enumerate() {
+                r.label = labels[i % height].clone().map(Label::Class);
+            }
+        }
+        Task::Regression => {
+            let values =
+                crate::train::target_values(frame, target).map_err(|e| format!("cannot read the target: {e}"))?;
+            for (i, r) in requests.iter_mut().enumerate() {
+                r.label = values[i % height].filter(|v| v.is_finite()).map(Label::Value);
+            }
+        }
+    }
+    Ok(requests)
 }
 
 #[cfg(test)]

@@ -451,6 +451,9 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
     if config.raw.staging.is_some() && report.exit_code() == 0 {
         stage_candidate(&config, &inputs, &outcome, &mut report)?;
     }
+    if config.raw.deploy.is_some() && report.exit_code() == 0 {
+        deploy_candidate(&config, &inputs, registry.as_ref(), report.model_version, &run_id, &mut report)?;
+    }
     print_report(&report, args.validate.format, args.validate.color)?;
     Ok(report.exit_code())
 }
@@ -499,6 +502,58 @@ fn stage_candidate(
     let (checks, detail) = ml_gates::staging::run(config, &staging, candidate, &test, &progress)?;
     report.add_stage(Stage::Staging, checks);
     report.staging = Some(detail);
+    Ok(())
+}
+
+/// The deploy stage: roll `version` (this run's, else the `challenger` alias) out over the
+/// champion with the configured strategy.
+fn deploy_candidate(
+    config: &config::Config,
+    inputs: &ml_gates::validate::Inputs,
+    registry: &dyn Registry,
+    version: Option<u64>,
+    run_id: &str,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    use ml_gates::report::Check;
+    let skipped =
+        |message: String| Check::judged("rollout", Stage::Deploy, true, Default::default()).skipped().message(message);
+    let Some(deploy) = config.raw.deploy.as_ref() else {
+        report.add_stage(Stage::Deploy, vec![skipped("no deploy: section in the config".into())]);
+        return Ok(());
+    };
+    let pass_alias = ml_gates::registry::stage::pass_alias(config);
+    let candidate = match version {
+        Some(v) => v,
+        None => match ml_gates::registry::resolve(registry, &pass_alias)? {
+            Some(v) => v.version,
+            None => {
+                report.add_stage(
+                    Stage::Deploy,
+                    vec![skipped(format!(
+                        "nothing to deploy: no version registered by this run and no '{pass_alias}' alias"
+                    ))],
+                );
+                return Ok(());
+            }
+        },
+    };
+    let (_, test) = ml_gates::train::datasets(config, inputs)?;
+    let store_registry = Some(open_registry(config)?);
+    let input = ml_gates::deploy::Input {
+        config,
+        deploy,
+        registry,
+        store_registry,
+        candidate,
+        champion_alias: ml_gates::registry::stage::champion_alias(config),
+        run_id: Some(run_id.to_string()),
+        test: &test,
+    };
+    let progress = |line: &str| eprintln!("deploy: {line}");
+    let (checks, detail) = ml_gates::deploy::run(input, &progress)?;
+    report.add_stage(Stage::Deploy, checks);
+    report.deploy = Some(detail);
     Ok(())
 }
 
@@ -880,17 +935,16 @@ fn action(args: ActionArgs) -> anyhow::Result<u8> {
             return Err(e);
         }
     }
-    for (stage, name) in [(StageName::Deploy, Stage::Deploy)] {
-        if wants(stage) {
-            report.add_stage(
-                name,
-                vec![ml_gates::report::Check::judged("stage-not-built", name, true, Default::default())
-                    .skipped()
-                    .message(format!(
-                        "the {} stage is planned for this event but not built in this version of ml-gates",
-                        name.as_str()
-                    ))],
-            );
+    if wants(StageName::Deploy) && report.exit_code() == 0 {
+        println!("{}", commands::group("ml-gates: deploy"));
+        let run = open_registry(&config).and_then(|registry| {
+            let inputs = ml_gates::validate::open_inputs(&config)?;
+            deploy_candidate(&config, &inputs, registry.as_ref(), report.model_version, &run_id, &mut report)
+        });
+        println!("{}", commands::end_group());
+        if let Err(e) = run {
+            annotate_input_error(&e);
+            return Err(e);
         }
     }
 

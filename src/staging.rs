@@ -295,6 +295,8 @@ pub fn run(
             requests,
             timeout,
             max_in_flight: 2048,
+            stop: None,
+            outcomes: None,
         };
         progress(&format!("load test: {} requests per second for {} s", l.rps, load_duration.as_secs_f64()));
         let tick = |p: &loadtest::Progress| {

@@ -5,7 +5,7 @@
 use crate::report::Severity;
 use indexmap::IndexMap;
 use schemars::JsonSchema;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// ml-gates.yaml: one file that declares the whole pipeline, one section per stage.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -1116,21 +1116,170 @@ pub struct LoadTestConfig {
     pub timeout: Option<String>,
 }
 
-/// Rollout.
+/// The rollout: how the candidate replaces the stable version, judged by live metrics, rolled
+/// back by itself when the analysis fails.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeployConfig {
     /// `direct`, `shadow`, `canary`, `blue_green` or `ab`.
-    pub strategy: String,
-    /// Traffic percentages of a canary.
+    pub strategy: Strategy,
+    /// Canary: traffic percentages of the candidate, one step each, such as [5, 10, 25, 50, 100].
     #[serde(default)]
+    #[schemars(length(max = 20))]
     pub steps: Vec<f64>,
-    /// Wait between steps, such as `60s`.
+    /// Analysis window of each step (and of each phase of the other strategies), such as `60s`.
+    /// Default 60s.
     #[serde(default)]
     pub interval: Option<String>,
-    /// Bounds on live metrics.
+    /// Requests the candidate must have answered in a window before it is judged; fewer is no
+    /// data (inconclusive), never a pass. Default 100.
+    #[serde(default)]
+    #[schemars(range(min = 1))]
+    pub min_samples: Option<u64>,
+    /// Success conditions: metric → {min, max}. Built-in metrics: `error_rate`,
+    /// `latency_p50_ms`, `latency_p90_ms`, `latency_p99_ms`, `disagreement` (shadow); others come
+    /// from `metrics`.
     #[serde(default)]
     pub analysis: IndexMap<String, Bounds>,
+    /// Where metrics come from besides the built-in server: Prometheus queries or commands.
+    #[serde(default)]
+    pub metrics: Option<MetricsConfig>,
+    /// Failed measurements of a metric tolerated before the rollout fails (Argo Rollouts'
+    /// failureLimit). Default 0.
+    #[serde(default)]
+    pub failure_limit: Option<u32>,
+    /// Windows without enough data tolerated (each one waits another interval) before the rollout
+    /// stops as inconclusive. Default 1.
+    #[serde(default)]
+    pub inconclusive_limit: Option<u32>,
+    /// Failures of a metrics source in a row tolerated (each retried) before the rollout fails
+    /// as an error. Default 4.
+    #[serde(default)]
+    pub consecutive_error_limit: Option<u32>,
+    /// The traffic the built-in target replays through its server during the rollout.
+    #[serde(default)]
+    pub traffic: Option<TrafficConfig>,
+    /// `builtin` (default: ml-gates serves both versions on loopback and replays traffic) or
+    /// `command` (your deployment engine, driven by `commands`).
+    #[serde(default)]
+    pub target: Option<TargetKind>,
+    /// The commands of `target: command`, templated with {{model}}, {{version}}, {{stable}},
+    /// {{weight}} and {{step}}.
+    #[serde(default)]
+    pub commands: Option<DeployCommands>,
+    /// Address the built-in target's server listens on (so a Prometheus can scrape it). Default
+    /// `127.0.0.1:0` (a free port).
+    #[serde(default)]
+    pub listen: Option<String>,
+    /// Shadow: share of requests copied to the candidate, 0-100. Default 100.
+    #[serde(default)]
+    #[schemars(range(min = 0, max = 100))]
+    pub mirror_percent: Option<f64>,
+    /// A/B test: the sequential test on labelled outcomes.
+    #[serde(default)]
+    pub ab: Option<AbConfig>,
+    /// The alias the candidate gets when the rollout completes. Default: the champion's alias.
+    #[serde(default)]
+    pub promote_alias: Option<String>,
+}
+
+/// A rollout strategy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    Direct,
+    Shadow,
+    Canary,
+    BlueGreen,
+    Ab,
+}
+
+/// Where the rollout happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetKind {
+    Builtin,
+    Command,
+}
+
+/// Metric sources besides the built-in server.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// A Prometheus server queried through its HTTP API.
+    #[serde(default)]
+    pub prometheus: Option<PrometheusConfig>,
+    /// Metric → a command printing one number (templated like `commands`).
+    #[serde(default)]
+    pub commands: IndexMap<String, String>,
+}
+
+/// A Prometheus server and the PromQL of each metric.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PrometheusConfig {
+    /// Such as `http://prometheus:9090`.
+    pub url: String,
+    /// Metric → PromQL, templated with {{model}}, {{version}}, {{stable}}, {{weight}} and
+    /// {{interval}}; the first sample of the result is the value, an empty result is no data.
+    pub queries: IndexMap<String, String>,
+    /// Seconds one query may take. Default 10.
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 300))]
+    pub timeout_seconds: Option<u64>,
+}
+
+/// Replayed traffic.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TrafficConfig {
+    /// Requests per second. Default 50.
+    #[serde(default)]
+    #[schemars(range(min = 0.001, max = 1000000))]
+    pub rps: Option<f64>,
+    /// Recorded requests (JSONL, as staging.load_test.requests). Default: sampled from the
+    /// evaluation set.
+    #[serde(default)]
+    pub requests: Option<String>,
+}
+
+/// The commands that drive an external deployment engine.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeployCommands {
+    /// Send {{weight}} % of traffic to {{version}} (every step; 0 on rollback).
+    pub set_weight: String,
+    /// Make {{version}} the stable version (the rollout completed).
+    #[serde(default)]
+    pub promote: Option<String>,
+    /// Return all traffic to {{stable}} (the rollout failed).
+    #[serde(default)]
+    pub abort: Option<String>,
+    /// Seconds a command may take. Default 300.
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 86400))]
+    pub timeout_seconds: Option<u64>,
+}
+
+/// The A/B test's sequential test.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AbConfig {
+    /// False positive rate of the mixture sequential probability ratio test. Default 0.05.
+    #[serde(default)]
+    #[schemars(range(min = 0.0001, max = 0.5))]
+    pub alpha: Option<f64>,
+    /// Labelled outcomes per arm before the test may stop. Default 200.
+    #[serde(default)]
+    #[schemars(range(min = 1))]
+    pub min_samples: Option<u64>,
+    /// Windows (of `interval`) before the test stops without a decision. Default 10.
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 1000))]
+    pub max_windows: Option<u32>,
+    /// The header whose value assigns a caller to an arm. Default `x-ml-gates-key`.
+    #[serde(default)]
+    pub key_header: Option<String>,
 }
 
 /// Reporting.

@@ -49,6 +49,8 @@ pub fn check(raw: &RawConfig, source: &Source) -> Vec<Problem> {
         }
     }
 
+    problems.borrow_mut().extend(crate::deploy::check_config(raw, source));
+
     if data.test.is_some() && data.split.is_some() {
         problem("data.split", "give either data.test or data.split, not both".into());
     }

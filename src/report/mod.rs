@@ -301,6 +301,9 @@ pub struct Report {
     /// The staging stage's smoke requests and load test.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub staging: Option<crate::staging::StagingDetail>,
+    /// The deploy stage's rollout: phases, measurements, the ending, the promotion.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deploy: Option<crate::deploy::DeployDetail>,
     pub checks: Vec<Check>,
 }
 
@@ -321,6 +324,7 @@ impl Report {
             evaluation: None,
             registry: None,
             staging: None,
+            deploy: None,
             checks: Vec::new(),
         }
     }

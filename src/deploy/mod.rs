@@ -1,0 +1,941 @@
+//! The deploy stage: the candidate replaces the stable version (the champion) by a strategy —
+//! direct, shadow, canary, blue-green or A/B — whose every phase is judged by measured metrics
+//! (see [`analysis`]), and is rolled back by itself when the analysis fails, errs or stays
+//! inconclusive. A completed rollout moves the champion alias to the candidate.
+//!
+//! Targets: the built-in server (the default: both versions served on loopback from the
+//! registry, traffic replayed from the evaluation set or a recording, the routing table stored in
+//! the registry at every change) or `command` (your engine, driven by templated commands).
+
+pub mod analysis;
+pub mod msprt;
+
+use crate::config::raw::{Bounds, DeployConfig, Strategy, TargetKind};
+use crate::config::Config;
+use crate::error::InputError;
+use crate::loadtest::{self, Outcomes};
+use crate::registry::{AliasMove, MoveKind, Registry};
+use crate::report::{Check, Severity, Stage, Threshold};
+use crate::serve::metrics::Snapshot;
+use crate::serve::routing::{Key, Mirror, Role, RoutingTable, Rule};
+use crate::serve::{self, Options, Server};
+use analysis::{Decision, Limits, Measured, Measurement, MetricState, Phase};
+use polars::prelude::DataFrame;
+use schemars::JsonSchema;
+use serde::Serialize;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Every check id this stage can report. Ids are API: never rename one.
+pub const CHECKS: &[(&str, &str)] = &[
+    (
+        "rollout",
+        "The rollout completed and the candidate was promoted; fails when it was rolled back or stopped inconclusive.",
+    ),
+    ("analysis", "A metric's last measurement met its success condition in deploy.analysis."),
+    ("ab-test", "The A/B test's sequential test decided for the candidate."),
+];
+
+const PREVIEW_HEADER: &str = "x-ml-gates-preview";
+const DEFAULT_KEY_HEADER: &str = "x-ml-gates-key";
+
+/// How a rollout ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Ending {
+    /// Every phase passed: the candidate serves all traffic and was promoted.
+    Completed,
+    /// The analysis failed or a metrics source kept failing: traffic is back on the stable version.
+    RolledBack,
+    /// Not enough data to judge: traffic is back on the stable version, nothing promoted.
+    Inconclusive,
+}
+
+/// One phase (a canary step, the shadow, the preview, the switch…) and its analysis.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct PhaseRecord {
+    pub name: String,
+    /// The candidate's share of traffic in this phase.
+    pub weight: f64,
+    /// The routing in force (built-in target), or the command run.
+    pub routing: String,
+    /// The routing table's generation in the registry (built-in target).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generation: Option<u64>,
+    /// Analysis windows it took.
+    pub windows: u32,
+    pub seconds: f64,
+    /// Requests answered in the phase by the candidate and by the stable version (built-in).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub candidate_requests: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stable_requests: Option<u64>,
+    /// The last round of measurements.
+    pub measurements: Vec<Measurement>,
+    /// `passed`, or why the rollout stopped here.
+    pub decision: String,
+}
+
+/// The A/B test's arms and its sequential test.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct AbRecord {
+    pub stable: msprt::Arm,
+    pub candidate: msprt::Arm,
+    pub test: msprt::Test,
+    pub alpha: f64,
+    pub min_samples: u64,
+    /// What the outcome is: `correct` (classification) or `minus_absolute_error` (regression).
+    pub outcome: String,
+}
+
+/// What the deploy stage did, for the report.
+#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
+pub struct DeployDetail {
+    pub strategy: Strategy,
+    pub target: TargetKind,
+    /// The version serving before (the champion); None for a first deployment.
+    pub stable: Option<u64>,
+    pub candidate: u64,
+    pub ending: Ending,
+    pub reason: String,
+    pub phases: Vec<PhaseRecord>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ab: Option<AbRecord>,
+    /// The alias move of a completed rollout.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub promoted: Option<AliasMove>,
+    /// The built-in server's address, while the rollout ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+    pub seconds: f64,
+}
+
+/// What the stage is given.
+pub struct Input<'a> {
+    pub config: &'a Config,
+    pub deploy: &'a DeployConfig,
+    /// The registry: versions, the routing table, the aliases.
+    pub registry: &'a dyn Registry,
+    /// A second handle on the same registry, for the built-in server's store.
+    pub store_registry: Option<Box<dyn Registry>>,
+    pub candidate: u64,
+    pub champion_alias: String,
+    pub run_id: Option<String>,
+    /// The evaluation set, for replayed traffic.
+    pub test: &'a DataFrame,
+}
+
+/// A phase of a strategy: the routing it applies and what is analysed.
+struct PhasePlan {
+    name: String,
+    /// The candidate's share of traffic (for `command` targets and the report).
+    weight: f64,
+    table: RoutingTable,
+    /// The candidate is analysed as a shadow (its copies), not as an answering version.
+    shadow: bool,
+    /// Share of the replayed requests that carry the preview header (blue-green's preview).
+    preview_share: f64,
+}
+
+fn plan(deploy: &DeployConfig, stable: Option<u64>, candidate: u64) -> Vec<PhasePlan> {
+    let phase = |name: &str, weight: f64, table: RoutingTable| PhasePlan {
+        name: name.to_string(),
+        weight,
+        table,
+        shadow: false,
+        preview_share: 0.0,
+    };
+    let Some(stable) = stable.filter(|s| *s != candidate) else {
+        // A first deployment: nothing to compare with, nothing to fall back to but no traffic.
+        return vec![phase("switch (first deployment)", 100.0, RoutingTable::single(candidate, "first deployment"))];
+    };
+    match deploy.strategy {
+        Strategy::Direct => vec![phase("switch", 100.0, RoutingTable::single(candidate, "direct: switched"))],
+        Strategy::Canary => {
+            let steps = if deploy.steps.is_empty() { vec![5.0, 10.0, 25.0, 50.0, 100.0] } else { deploy.steps.clone() };
+            steps
+                .iter()
+                .enumerate()
+                .map(|(i, w)| {
+                    let reason = format!("canary step {}: {} %", i + 1, crate::report::format_number(*w));
+                    let table = if *w >= 100.0 {
+                        // Stable stays named, so a rollback is a swap back to a loaded version.
+                        let mut t = RoutingTable::split(stable, candidate, 100.0, &reason);
+                        t.weights.retain(|x| x.weight > 0.0);
+                        t
+                    } else {
+                        RoutingTable::split(stable, candidate, *w, &reason)
+                    };
+                    phase(&format!("step {}: {} %", i + 1, crate::report::format_number(*w)), *w, table)
+                })
+                .collect()
+        }
+        Strategy::Shadow => {
+            let percent = deploy.mirror_percent.unwrap_or(100.0);
+            let mut table = RoutingTable::single(stable, "shadow: the candidate gets copies");
+            table.mirror = Some(Mirror { version: candidate, percent, tolerance: 0.0 });
+            vec![
+                PhasePlan {
+                    name: format!("shadow: {} % mirrored", crate::report::format_number(percent)),
+                    weight: 0.0,
+                    table,
+                    shadow: true,
+                    preview_share: 0.0,
+                },
+                phase("switch", 100.0, RoutingTable::single(candidate, "shadow passed: switched")),
+            ]
+        }
+        Strategy::BlueGreen => {
+            let mut preview = RoutingTable::single(stable, "blue-green: green in preview");
+            preview.rules = vec![Rule {
+                key: Key { header: Some(PREVIEW_HEADER.into()), cookie: None },
+                equals: "green".into(),
+                version: candidate,
+            }];
+            let mut switched = RoutingTable::single(candidate, "blue-green: switched to green, blue kept");
+            switched.rules = vec![Rule {
+                key: Key { header: Some(PREVIEW_HEADER.into()), cookie: None },
+                equals: "blue".into(),
+                version: stable,
+            }];
+            vec![
+                PhasePlan {
+                    name: "preview (pre-promotion analysis)".into(),
+                    weight: 0.0,
+                    table: preview,
+                    shadow: false,
+                    preview_share: 0.5,
+                },
+                phase("switch (post-promotion analysis)", 100.0, switched),
+            ]
+        }
+        Strategy::Ab => {
+            let mut table = RoutingTable::split(stable, candidate, 50.0, "A/B test: 50 / 50 by key");
+            let header =
+                deploy.ab.as_ref().and_then(|a| a.key_header.clone()).unwrap_or_else(|| DEFAULT_KEY_HEADER.into());
+            table.sticky = Some(Key { header: Some(header), cookie: None });
+            vec![phase("A/B test", 50.0, table)]
+        }
+    }
+}
+
+/// Where metrics come from, per metric.
+enum Source {
+    BuiltIn,
+    Prometheus(String),
+    Command(String),
+}
+
+fn sources(deploy: &DeployConfig) -> Vec<(String, Bounds, Source)> {
+    let mut analysis = deploy.analysis.clone();
+    if analysis.is_empty() {
+        analysis.insert(
+            if deploy.strategy == Strategy::Shadow { "disagreement".into() } else { "error_rate".into() },
+            Bounds {
+                min: None,
+                max: Some(if deploy.strategy == Strategy::Shadow { 0.1 } else { 0.01 }),
+                severity: None,
+            },
+        );
+    }
+    let metrics = deploy.metrics.as_ref();
+    analysis
+        .into_iter()
+        .map(|(name, bounds)| {
+            let source = if let Some(q) = metrics.and_then(|m| m.prometheus.as_ref()).and_then(|p| p.queries.get(&name))
+            {
+                Source::Prometheus(q.clone())
+            } else if let Some(c) = metrics.and_then(|m| m.commands.get(&name)) {
+                Source::Command(c.clone())
+            } else {
+                Source::BuiltIn
+            };
+            (name, bounds, source)
+        })
+        .collect()
+}
+
+/// The config's rules for `deploy:` that the schema cannot say; every problem at once.
+pub fn check_config(raw: &crate::config::raw::RawConfig, source: &crate::config::Source) -> Vec<crate::error::Problem> {
+    let mut problems = Vec::new();
+    let Some(deploy) = raw.deploy.as_ref() else { return problems };
+    let mut problem = |key: &str, message: String| problems.push(source.problem(key, message, None));
+    let builtin = deploy.target.unwrap_or(TargetKind::Builtin) == TargetKind::Builtin;
+    for (i, w) in deploy.steps.iter().enumerate() {
+        if !(*w > 0.0 && *w <= 100.0) {
+            problem(
+                &format!("deploy.steps[{i}]"),
+                format!("a canary step is a percentage in (0, 100], not {}", crate::report::format_number(*w)),
+            );
+        }
+        if i > 0 && *w < deploy.steps[i - 1] {
+            problem(&format!("deploy.steps[{i}]"), "canary steps must not decrease".into());
+        }
+    }
+    if !deploy.steps.is_empty() && deploy.strategy != Strategy::Canary {
+        problem("deploy.steps", "steps are for strategy: canary".into());
+    }
+    for (key, text) in [("deploy.interval", deploy.interval.as_ref())] {
+        if let Some(Err(e)) = text.map(|t| crate::config::parse_duration(t)) {
+            problem(key, e);
+        }
+    }
+    if let Some(listen) = &deploy.listen {
+        if listen.parse::<std::net::SocketAddr>().is_err() {
+            problem("deploy.listen", format!("'{listen}' is not an address such as 127.0.0.1:9100"));
+        }
+    }
+    let prometheus = deploy.metrics.as_ref().and_then(|m| m.prometheus.as_ref());
+    if let Some(p) = prometheus {
+        if !(p.url.starts_with("http://") || p.url.starts_with("https://")) {
+            problem("deploy.metrics.prometheus.url", format!("'{}' is not an http:// or https:// URL", p.url));
+        }
+    }
+    for (name, _, source) in sources(deploy) {
+        if let Source::BuiltIn = source {
+            if !builtin {
+                problem(
+                    &format!("deploy.analysis.{name}"),
+                    format!("'{name}' has no source: with target: command, give it a query under deploy.metrics.prometheus.queries or a command under deploy.metrics.commands"),
+                );
+            } else if !analysis::BUILT_IN.contains(&name.as_str()) {
+                let hint = crate::error::did_you_mean(&name, analysis::BUILT_IN.iter().copied())
+                    .map(|s| format!(", did you mean '{s}'?"))
+                    .unwrap_or_default();
+                problem(
+                    &format!("deploy.analysis.{name}"),
+                    format!(
+                        "'{name}' is not a built-in metric ({}) and has no query or command under deploy.metrics{hint}",
+                        analysis::BUILT_IN.join(", ")
+                    ),
+                );
+            }
+        }
+    }
+    if !builtin && deploy.commands.is_none() {
+        problem("deploy.target", "target: command needs deploy.commands (at least set_weight)".into());
+    }
+    if deploy.strategy == Strategy::Ab && !builtin {
+        problem("deploy.strategy", "an A/B test needs labelled outcomes: it runs on the built-in target only".into());
+    }
+    if let Some(file) = deploy.traffic.as_ref().and_then(|t| t.requests.as_ref()) {
+        if !source.resolve(file).is_file() {
+            problem("deploy.traffic.requests", format!("{file} does not exist"));
+        }
+    }
+    problems
+}
+
+/// Replayed traffic in the background: its stop flag and its task.
+type Traffic = (Arc<AtomicBool>, tokio::task::JoinHandle<Result<loadtest::Outcome, String>>);
+
+/// The built-in target: the server on loopback and the replayed traffic.
+struct BuiltIn {
+    server: Arc<Server>,
+    url: String,
+    server_runtime: tokio::runtime::Runtime,
+    client_runtime: tokio::runtime::Runtime,
+    stop_server: Option<tokio::sync::oneshot::Sender<()>>,
+    serving: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    traffic: Option<Traffic>,
+    requests: Vec<loadtest::Request>,
+    rps: f64,
+    outcomes: Outcomes,
+}
+
+impl BuiltIn {
+    fn start(
+        input: &mut Input<'_>,
+        stable: Option<u64>,
+        fail: &dyn Fn(String) -> InputError,
+    ) -> Result<BuiltIn, InputError> {
+        let deploy = input.deploy;
+        let registry = input.store_registry.take().ok_or_else(|| fail("no registry for the built-in server".into()))?;
+        let scratch = input.config.source.resolve(".ml-gates/serve");
+        let store = serve::store::RegistryStore { registry, scratch };
+        let start = RoutingTable::single(stable.unwrap_or(input.candidate), "deploy: start");
+        let server = Server::start(
+            &input.config.raw.name,
+            Box::new(store),
+            Some(start.clone()),
+            Options { watch: None, ..Options::default() },
+            Box::new(|_| {}),
+        )
+        .map_err(|e| fail(format!("cannot start the built-in server: {e}")))?;
+        let server_runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| fail(e.to_string()))?;
+        let client_runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .map_err(|e| fail(e.to_string()))?;
+        let address = deploy.listen.clone().unwrap_or_else(|| "127.0.0.1:0".into());
+        let listener = server_runtime
+            .block_on(tokio::net::TcpListener::bind(&address))
+            .map_err(|e| fail(format!("cannot listen on {address}: {e}")))?;
+        let url = format!("http://{}", listener.local_addr().map_err(|e| fail(e.to_string()))?);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let serving = server_runtime.spawn(serve::run(listener, server.clone(), async move {
+            let _ = stopped.await;
+        }));
+        let traffic = deploy.traffic.as_ref();
+        let rps = traffic.and_then(|t| t.rps).unwrap_or(50.0);
+        let requests = match traffic.and_then(|t| t.requests.as_ref()) {
+            Some(file) => {
+                let text = std::fs::read_to_string(input.config.source.resolve(file))
+                    .map_err(|e| fail(format!("cannot read {file}: {e}")))?;
+                loadtest::read_jsonl(&text, "/invocations", file).map_err(&fail)?
+            }
+            None => loadtest::labelled_requests(input.config, input.test, input.test.height()).map_err(&fail)?,
+        };
+        Ok(BuiltIn {
+            server,
+            url,
+            server_runtime,
+            client_runtime,
+            stop_server: Some(stop),
+            serving: Some(serving),
+            traffic: None,
+            requests,
+            rps,
+            outcomes: Arc::new(Mutex::new(Default::default())),
+        })
+    }
+
+    /// Replay traffic until the next call (a phase's share of preview requests, A/B keys).
+    fn traffic(&mut self, preview_share: f64, keyed: Option<&str>) {
+        self.stop_traffic();
+        let mut requests = self.requests.clone();
+        if keyed.is_some() {
+            // Every row is replayed many times by different callers, so both arms see every row
+            // about equally often: the arms differ by their model, not by the rows they got.
+            let n = self.requests.len().max(1);
+            let wanted = (self.rps * 600.0).clamp(n as f64, 200_000.0) as usize;
+            requests = (0..wanted).map(|j| self.requests[j % n].clone()).collect();
+        }
+        for (i, r) in requests.iter_mut().enumerate() {
+            if preview_share > 0.0 && (i as f64 * preview_share).fract() + preview_share >= 1.0 {
+                r.headers.push((PREVIEW_HEADER.into(), "green".into()));
+            }
+            if let Some(header) = keyed {
+                // Callers keep their arm (sticky by key); each request comes from a random one.
+                r.headers
+                    .push((header.to_string(), format!("caller-{}", crate::serve::routing::mix(i as u64) % 100_000)));
+            }
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let plan = loadtest::Plan {
+            target: self.url.clone(),
+            rps: self.rps,
+            duration: Duration::from_secs(24 * 3600),
+            requests,
+            timeout: Duration::from_secs(10),
+            max_in_flight: 2048,
+            stop: Some(stop.clone()),
+            outcomes: Some(self.outcomes.clone()),
+        };
+        let task = self.client_runtime.spawn(async move { loadtest::run(&plan, &|_| {}).await });
+        self.traffic = Some((stop, task));
+    }
+
+    fn stop_traffic(&mut self) {
+        if let Some((stop, task)) = self.traffic.take() {
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            let _ = self.client_runtime.block_on(task);
+        }
+    }
+
+    fn set(&self, table: RoutingTable) -> Result<RoutingTable, String> {
+        self.server_runtime.block_on(self.server.set_table(table))
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        self.server.metrics.snapshot()
+    }
+
+    fn shutdown(&mut self) {
+        self.stop_traffic();
+        if let Some(stop) = self.stop_server.take() {
+            let _ = stop.send(());
+        }
+        if let Some(serving) = self.serving.take() {
+            let _ = self.server_runtime.block_on(serving);
+        }
+    }
+}
+
+/// Run the rollout. `progress` hears each phase and decision.
+pub fn run(mut input: Input<'_>, progress: &(dyn Fn(&str) + Sync)) -> Result<(Vec<Check>, DeployDetail), InputError> {
+    let started = Instant::now();
+    let config = input.config;
+    let deploy = input.deploy;
+    let source = &config.source;
+    let fail = |message: String| InputError::one(source.problem("deploy", message, None));
+    let interval = deploy
+        .interval
+        .as_ref()
+        .map(|t| {
+            crate::config::parse_duration(t).map_err(|e| InputError::one(source.problem("deploy.interval", e, None)))
+        })
+        .unwrap_or(Ok(Duration::from_secs(60)))?;
+    let min_samples = deploy.min_samples.unwrap_or(100);
+    let limits = Limits {
+        failure_limit: deploy.failure_limit.unwrap_or(0),
+        inconclusive_limit: deploy.inconclusive_limit.unwrap_or(1),
+        consecutive_error_limit: deploy.consecutive_error_limit.unwrap_or(4),
+    };
+    let target = deploy.target.unwrap_or(TargetKind::Builtin);
+    let stable = crate::registry::resolve(input.registry, &input.champion_alias)
+        .map_err(|e| fail(e.to_string()))?
+        .map(|v| v.version);
+    let candidate = input.candidate;
+    let phases = plan(deploy, stable, candidate);
+    let metrics = sources(deploy);
+    let dir = source.resolve(".");
+    let command_timeout = Duration::from_secs(deploy.commands.as_ref().and_then(|c| c.timeout_seconds).unwrap_or(300));
+    let prometheus = deploy.metrics.as_ref().and_then(|m| m.prometheus.as_ref());
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(prometheus.and_then(|p| p.timeout_seconds).unwrap_or(10)))
+        .build()
+        .map_err(|e| fail(e.to_string()))?;
+    let query_runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| fail(e.to_string()))?;
+
+    let mut builtin = match target {
+        TargetKind::Builtin => Some(BuiltIn::start(&mut input, stable, &fail)?),
+        TargetKind::Command => None,
+    };
+    let server_url = builtin.as_ref().map(|b| b.url.clone());
+    if let Some(url) = &server_url {
+        progress(&format!(
+            "serving {} on {url} (stable {}, candidate {candidate})",
+            config.raw.name,
+            stable.map_or("none".into(), |s| format!("v{s}"))
+        ));
+    }
+    let ab = deploy.strategy == Strategy::Ab && stable.is_some_and(|s| s != candidate);
+    let ab_alpha = deploy.ab.as_ref().and_then(|a| a.alpha).unwrap_or(0.05);
+    let ab_min = deploy.ab.as_ref().and_then(|a| a.min_samples).unwrap_or(200);
+    let ab_max_windows = deploy.ab.as_ref().and_then(|a| a.max_windows).unwrap_or(10);
+    let key_header = deploy.ab.as_ref().and_then(|a| a.key_header.clone()).unwrap_or_else(|| DEFAULT_KEY_HEADER.into());
+
+    let mut records = Vec::new();
+    let mut ending = Ending::Completed;
+    let mut reason = String::new();
+    let mut ab_record = None;
+    let mut states: Vec<MetricState> = metrics.iter().map(|_| MetricState::default()).collect();
+    let template_values = |weight: f64, step: usize| -> Vec<(&str, String)> {
+        vec![
+            ("model", config.raw.name.clone()),
+            ("version", candidate.to_string()),
+            ("stable", stable.map_or(String::new(), |s| s.to_string())),
+            ("weight", crate::report::format_number(weight)),
+            ("step", step.to_string()),
+            ("interval", format!("{}s", interval.as_secs().max(1))),
+        ]
+    };
+
+    'phases: for (index, phase) in phases.iter().enumerate() {
+        let phase_start = Instant::now();
+        let (routing, generation) = match (&mut builtin, &deploy.commands) {
+            (Some(b), _) => match b.set(phase.table.clone()) {
+                Ok(stored) => {
+                    b.traffic(phase.preview_share, ab.then_some(key_header.as_str()));
+                    (stored.summary(), Some(stored.generation))
+                }
+                Err(e) => {
+                    ending = Ending::RolledBack;
+                    reason = format!("{}: cannot apply the routing: {e}", phase.name);
+                    records.push(phase_record(phase, reason.clone(), None, 0, phase_start, None, Vec::new()));
+                    break 'phases;
+                }
+            },
+            (None, Some(commands)) => {
+                let line = analysis::template(&commands.set_weight, &template_values(phase.weight, index + 1));
+                if let Err(e) = analysis::run_command(&line, &dir, command_timeout) {
+                    ending = Ending::RolledBack;
+                    reason = format!("{}: the set_weight command failed: {e}", phase.name);
+                    records.push(phase_record(phase, reason.clone(), None, 0, phase_start, None, Vec::new()));
+                    break 'phases;
+                }
+                (line, None)
+            }
+            (None, None) => return Err(fail("target: command needs deploy.commands".into())),
+        };
+        progress(&format!("{}: {routing}", phase.name));
+        let window_start = builtin.as_ref().map(BuiltIn::snapshot);
+        if let Some(b) = builtin.as_ref() {
+            b.outcomes.lock().expect("outcomes lock").clear();
+        }
+        let mut windows = 0;
+        let decision = loop {
+            std::thread::sleep(interval);
+            windows += 1;
+            let window = match (&builtin, &window_start) {
+                (Some(b), Some(start)) => Some(b.snapshot().since(start)),
+                _ => None,
+            };
+            if ab {
+                let b = builtin.as_ref().expect("A/B runs on the built-in target");
+                let outcomes = b.outcomes.lock().expect("outcomes lock").clone();
+                let arm = |v: Option<u64>| {
+                    v.and_then(|v| outcomes.get(&v)).map_or(msprt::Arm::default(), |(n, sum, sq)| msprt::Arm {
+                        n: *n,
+                        sum: *sum,
+                        sum_squares: *sq,
+                    })
+                };
+                let (a, c) = (arm(stable), arm(Some(candidate)));
+                let test = msprt::test(&a, &c, ab_alpha, ab_min);
+                progress(&format!(
+                    "A/B window {windows}: stable {} outcomes (mean {:.4}), candidate {} (mean {:.4}), Λ {:.3} (decides at {})",
+                    a.n,
+                    a.mean(),
+                    c.n,
+                    c.mean(),
+                    test.likelihood_ratio,
+                    test.threshold
+                ));
+                let outcome = if config.raw.data.task == crate::config::raw::Task::Classification {
+                    "correct"
+                } else {
+                    "minus_absolute_error"
+                };
+                ab_record = Some(AbRecord {
+                    stable: a,
+                    candidate: c,
+                    test: test.clone(),
+                    alpha: ab_alpha,
+                    min_samples: ab_min,
+                    outcome: outcome.into(),
+                });
+                // The guard metrics still judge the candidate while the test runs.
+                let (measurements, guard) = measure(
+                    &metrics,
+                    &mut states,
+                    &limits,
+                    phase,
+                    window.as_ref(),
+                    candidate,
+                    min_samples,
+                    prometheus.map(|p| p.url.as_str()),
+                    &http,
+                    &query_runtime,
+                    &dir,
+                    command_timeout,
+                    &template_values(phase.weight, index + 1),
+                );
+                match guard {
+                    Decision::Fail(r) | Decision::Error(r) => break (Ending::RolledBack, r, measurements, window),
+                    _ if test.decided && test.difference > 0.0 => {
+                        break (
+                            Ending::Completed,
+                            format!(
+                                "the candidate is better: difference {:+.4}, Λ {:.2} ≥ {}",
+                                test.difference, test.likelihood_ratio, test.threshold
+                            ),
+                            measurements,
+                            window,
+                        )
+                    }
+                    _ if test.decided => {
+                        break (
+                            Ending::RolledBack,
+                            format!(
+                                "the candidate is worse: difference {:+.4}, Λ {:.2} ≥ {}",
+                                test.difference, test.likelihood_ratio, test.threshold
+                            ),
+                            measurements,
+                            window,
+                        )
+                    }
+                    _ if windows >= ab_max_windows => {
+                        break (
+                            Ending::Inconclusive,
+                            format!(
+                                "no decision after {windows} windows: difference {:+.4}, Λ {:.3} < {}",
+                                test.difference, test.likelihood_ratio, test.threshold
+                            ),
+                            measurements,
+                            window,
+                        )
+                    }
+                    _ => continue,
+                }
+            }
+            let (measurements, decision) = measure(
+                &metrics,
+                &mut states,
+                &limits,
+                phase,
+                window.as_ref(),
+                candidate,
+                min_samples,
+                prometheus.map(|p| p.url.as_str()),
+                &http,
+                &query_runtime,
+                &dir,
+                command_timeout,
+                &template_values(phase.weight, index + 1),
+            );
+            match decision {
+                Decision::Pass => break (Ending::Completed, "passed".to_string(), measurements, window),
+                Decision::Again => {
+                    progress(&format!("{}: not settled after window {windows}, measuring again", phase.name));
+                    continue;
+                }
+                Decision::Fail(r) | Decision::Error(r) => break (Ending::RolledBack, r, measurements, window),
+                Decision::Inconclusive(r) => break (Ending::Inconclusive, r, measurements, window),
+            }
+        };
+        let (phase_ending, why, measurements, window) = decision;
+        let record = phase_record(
+            phase,
+            why.clone(),
+            generation.map(|g| (routing.clone(), g)),
+            windows,
+            phase_start,
+            window.as_ref().map(|w| (w, candidate, stable)),
+            measurements,
+        );
+        let record = PhaseRecord { routing: routing.clone(), ..record };
+        records.push(record);
+        progress(&format!("{}: {why}", phase.name));
+        if phase_ending != Ending::Completed {
+            ending = phase_ending;
+            reason = format!("{}: {why}", phase.name);
+            break;
+        }
+    }
+
+    // The end: promote, or send everything back to the stable version.
+    let mut promoted = None;
+    match ending {
+        Ending::Completed => {
+            reason = format!("{} rollout completed", strategy_name(deploy.strategy));
+            if let Some(b) = &mut builtin {
+                b.stop_traffic();
+                if let Err(e) = b.set(RoutingTable::single(candidate, &reason)) {
+                    reason.push_str(&format!("; the final routing could not be stored: {e}"));
+                }
+            }
+            if let Some(line) = deploy.commands.as_ref().and_then(|c| c.promote.as_ref()) {
+                let line = analysis::template(line, &template_values(100.0, phases.len()));
+                if let Err(e) = analysis::run_command(&line, &dir, command_timeout) {
+                    ending = Ending::RolledBack;
+                    reason = format!("the promote command failed: {e}");
+                }
+            }
+            if ending == Ending::Completed {
+                let alias = deploy.promote_alias.clone().unwrap_or_else(|| input.champion_alias.clone());
+                match input.registry.move_alias(&alias, candidate, MoveKind::Promote, &reason, input.run_id.as_deref())
+                {
+                    Ok(m) => promoted = Some(m),
+                    Err(e) => reason.push_str(&format!("; cannot move '{alias}': {e}")),
+                }
+            }
+        }
+        Ending::RolledBack | Ending::Inconclusive => {
+            if let Some(b) = &mut builtin {
+                b.stop_traffic();
+                let back = RoutingTable::single(stable.unwrap_or(candidate), &format!("rolled back: {reason}"));
+                if let Err(e) = b.set(back) {
+                    reason.push_str(&format!("; the rollback routing could not be stored: {e}"));
+                }
+            }
+            if let Some(line) = deploy.commands.as_ref().and_then(|c| c.abort.as_ref()) {
+                let line = analysis::template(line, &template_values(0.0, 0));
+                if let Err(e) = analysis::run_command(&line, &dir, command_timeout) {
+                    reason.push_str(&format!("; the abort command failed: {e}"));
+                }
+            }
+        }
+    }
+    if let Some(b) = &mut builtin {
+        b.shutdown();
+    }
+    progress(&format!(
+        "{}: {reason}",
+        match ending {
+            Ending::Completed => "completed",
+            Ending::RolledBack => "rolled back",
+            Ending::Inconclusive => "inconclusive",
+        }
+    ));
+
+    let line = |key: &str| source.line(key).or(source.line("deploy"));
+    let mut checks = Vec::new();
+    let completed = ending == Ending::Completed;
+    checks.push(
+        Check::judged("rollout", Stage::Deploy, completed, Severity::Error)
+            .value(serde_json::to_value(ending).expect("an ending serializes"))
+            .message(match &promoted {
+                Some(m) => format!("{reason}; '{}' → version {candidate}", m.alias),
+                None => reason.clone(),
+            })
+            .line(line("deploy.strategy")),
+    );
+    // Each metric's last measurement.
+    for (name, bounds, _) in &metrics {
+        let last = records.iter().rev().flat_map(|r| r.measurements.iter()).find(|m| &m.metric == name);
+        let key = format!("deploy.analysis.{name}");
+        let threshold = Threshold::between(bounds.min, bounds.max);
+        let severity = bounds.severity.unwrap_or(Severity::Error);
+        let check = match last {
+            Some(m) => match m.phase {
+                Phase::Successful | Phase::Failed => {
+                    Check::judged("analysis", Stage::Deploy, m.phase == Phase::Successful, severity)
+                        .value(m.value.unwrap_or(f64::NAN))
+                        .message(if m.phase == Phase::Successful {
+                            "met in the last window".to_string()
+                        } else {
+                            "not met: rolled back".to_string()
+                        })
+                }
+                Phase::Inconclusive => Check::unmeasured("analysis", Stage::Deploy, severity)
+                    .message(format!("inconclusive: {}", m.message)),
+                Phase::Error => Check::unmeasured("analysis", Stage::Deploy, severity)
+                    .message(format!("the source failed: {}", m.message)),
+            },
+            None => Check::judged("analysis", Stage::Deploy, true, severity)
+                .skipped()
+                .message("not measured: the rollout stopped before"),
+        };
+        checks.push(check.column(name).threshold(threshold).line(line(&key)));
+    }
+    if let Some(record) = &ab_record {
+        let better = record.test.decided && record.test.difference > 0.0;
+        checks.push(
+            Check::judged("ab-test", Stage::Deploy, better, Severity::Error)
+                .value(record.test.difference)
+                .message(format!(
+                    "{} vs {} labelled outcomes, difference {:+.4}, Λ {:.3} (decides at {})",
+                    record.candidate.n,
+                    record.stable.n,
+                    record.test.difference,
+                    record.test.likelihood_ratio,
+                    record.test.threshold
+                ))
+                .line(line("deploy.ab")),
+        );
+    }
+    let detail = DeployDetail {
+        strategy: deploy.strategy,
+        target,
+        stable,
+        candidate,
+        ending,
+        reason,
+        phases: records,
+        ab: ab_record,
+        promoted,
+        server: server_url,
+        seconds: (started.elapsed().as_secs_f64() * 100.0).round() / 100.0,
+    };
+    Ok((checks, detail))
+}
+
+pub fn strategy_name(s: Strategy) -> &'static str {
+    match s {
+        Strategy::Direct => "direct",
+        Strategy::Shadow => "shadow",
+        Strategy::Canary => "canary",
+        Strategy::BlueGreen => "blue-green",
+        Strategy::Ab => "A/B",
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn measure(
+    metrics: &[(String, Bounds, Source)],
+    states: &mut [MetricState],
+    limits: &Limits,
+    phase: &PhasePlan,
+    window: Option<&Snapshot>,
+    candidate: u64,
+    min_samples: u64,
+    prometheus: Option<&str>,
+    http: &reqwest::Client,
+    runtime: &tokio::runtime::Runtime,
+    dir: &std::path::Path,
+    timeout: Duration,
+    values: &[(&str, String)],
+) -> (Vec<Measurement>, Decision) {
+    let mut measurements = Vec::new();
+    let mut decisions = Vec::new();
+    for ((name, bounds, source), state) in metrics.iter().zip(states.iter_mut()) {
+        let shadow_only = matches!(source, Source::BuiltIn) && (name == "disagreement" || name == "shadow_error_rate");
+        if shadow_only && !phase.shadow {
+            // Nothing is mirrored outside the shadow phase: these metrics judge that phase only.
+            continue;
+        }
+        let measured = match source {
+            Source::BuiltIn => match window {
+                Some(w) if phase.shadow && !shadow_only => shadow_metric(name, w, candidate, min_samples),
+                Some(w) => analysis::built_in(name, w, candidate, min_samples),
+                None => Measured::Error("built-in metrics need the built-in target".into()),
+            },
+            Source::Prometheus(query) => {
+                let url = prometheus.unwrap_or_default();
+                runtime.block_on(analysis::prometheus(http, url, &analysis::template(query, values)))
+            }
+            Source::Command(line) => analysis::command(&analysis::template(line, values), dir, timeout),
+        };
+        let m = analysis::judge(name, measured, bounds);
+        decisions.push(state.add(&m, limits));
+        measurements.push(m);
+    }
+    (measurements, analysis::combine(decisions))
+}
+
+/// A shadow's error rate and latency come from its copies.
+fn shadow_metric(name: &str, window: &Snapshot, version: u64, min_samples: u64) -> Measured {
+    let copies = Snapshot {
+        series: window
+            .series
+            .iter()
+            .filter(|s| s.version == version && s.role == Role::Shadow)
+            .cloned()
+            .map(|mut s| {
+                s.role = Role::Canary;
+                s
+            })
+            .collect(),
+        shadow: Vec::new(),
+    };
+    analysis::built_in(name, &copies, version, min_samples)
+}
+
+fn phase_record(
+    phase: &PhasePlan,
+    decision: String,
+    generation: Option<(String, u64)>,
+    windows: u32,
+    started: Instant,
+    window: Option<(&Snapshot, u64, Option<u64>)>,
+    measurements: Vec<Measurement>,
+) -> PhaseRecord {
+    let count = |w: &Snapshot, v: u64| {
+        if phase.shadow {
+            w.shadow_of(v).requests
+        } else {
+            w.version(v).requests
+        }
+    };
+    PhaseRecord {
+        name: phase.name.clone(),
+        weight: phase.weight,
+        routing: generation.as_ref().map_or_else(|| phase.table.summary(), |(r, _)| r.clone()),
+        generation: generation.map(|(_, g)| g),
+        windows,
+        seconds: (started.elapsed().as_secs_f64() * 100.0).round() / 100.0,
+        candidate_requests: window.map(|(w, c, _)| count(w, c)),
+        stable_requests: window.and_then(|(w, _, s)| s.map(|s| w.version(s).requests)),
+        measurements,
+        decision,
+    }
+}
