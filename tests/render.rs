@@ -204,3 +204,64 @@ fn markdown_staging_smoke_and_load_test() {
     });
     insta::assert_snapshot!(markdown::render(&report));
 }
+
+#[test]
+fn markdown_deploy_canary_rolled_back() {
+    use ml_gates::config::raw::{Strategy, TargetKind};
+    use ml_gates::deploy::analysis::{Measurement, Phase};
+    use ml_gates::deploy::{DeployDetail, Ending, PhaseRecord};
+    let measurement = |metric: &str, phase: Phase, value: Option<f64>, max: f64, message: &str| Measurement {
+        metric: metric.into(),
+        phase,
+        value,
+        min: None,
+        max: Some(max),
+        message: message.into(),
+    };
+    let mut report = Report::new("churn", "ml-gates.yaml");
+    report.deploy = Some(DeployDetail {
+        strategy: Strategy::Canary,
+        target: TargetKind::Builtin,
+        stable: Some(3),
+        candidate: 4,
+        ending: Ending::RolledBack,
+        reason: "step 2: 25 %: error_rate = 0.31 outside ≤ 0.01 (1 failed measurements, failure_limit 0)".into(),
+        phases: vec![
+            PhaseRecord {
+                name: "step 1: 5 %".into(),
+                weight: 5.0,
+                routing: "v3 95 % · v4 5 %".into(),
+                generation: Some(7),
+                windows: 2,
+                seconds: 120.4,
+                candidate_requests: Some(212),
+                stable_requests: Some(3988),
+                measurements: vec![
+                    measurement("error_rate", Phase::Successful, Some(0.0), 0.01, ""),
+                    measurement("latency_p99_ms", Phase::Successful, Some(4.1), 50.0, ""),
+                ],
+                decision: "passed".into(),
+            },
+            PhaseRecord {
+                name: "step 2: 25 %".into(),
+                weight: 25.0,
+                routing: "v3 75 % · v4 25 % · header 'x-arm' = '<b>' → v4".into(),
+                generation: Some(8),
+                windows: 1,
+                seconds: 60.1,
+                candidate_requests: Some(1490),
+                stable_requests: Some(4521),
+                measurements: vec![
+                    measurement("error_rate", Phase::Failed, Some(0.31), 0.01, ""),
+                    measurement("latency_p99_ms", Phase::Inconclusive, None, 50.0, "no requests"),
+                ],
+                decision: "error_rate = 0.31 outside ≤ 0.01 (1 failed measurements, failure_limit 0)".into(),
+            },
+        ],
+        ab: None,
+        promoted: None,
+        server: Some("http://127.0.0.1:41234".into()),
+        seconds: 181.2,
+    });
+    insta::assert_snapshot!(markdown::render(&report));
+}

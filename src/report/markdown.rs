@@ -95,7 +95,79 @@ pub fn render(report: &Report) -> String {
     if let Some(staging) = &report.staging {
         staging_section(&mut out, staging);
     }
+    if let Some(deploy) = &report.deploy {
+        deploy_section(&mut out, deploy);
+    }
     out
+}
+
+/// The rollout: its ending, each phase with its routing and measurements, the A/B test.
+fn deploy_section(out: &mut String, d: &crate::deploy::DeployDetail) {
+    use crate::deploy::Ending;
+    let ending = match d.ending {
+        Ending::Completed => "✅ completed",
+        Ending::RolledBack => "↩️ rolled back",
+        Ending::Inconclusive => "⏸️ inconclusive, rolled back",
+    };
+    let stable = d.stable.map_or("none (first deployment)".to_string(), |s| format!("version {s}"));
+    let _ = writeln!(
+        out,
+        "### deploy · {} · {ending}\n\nStable {stable}, candidate version {}, {} s. {}\n",
+        crate::deploy::strategy_name(d.strategy),
+        d.candidate,
+        format_number(d.seconds),
+        escape(&d.reason)
+    );
+    if let Some(m) = &d.promoted {
+        let _ = writeln!(out, "Promoted: `{}` → version {}.\n", escape(&m.alias), m.to);
+    }
+    let _ = writeln!(out, "| phase | routing | windows | candidate requests | stable requests | measurements | decision |\n|---|---|---:|---:|---:|---|---|");
+    for p in &d.phases {
+        let measurements: Vec<String> = p
+            .measurements
+            .iter()
+            .map(|m| {
+                let value = m.value.map_or("no value".to_string(), format_number);
+                let mark = match m.phase {
+                    crate::deploy::analysis::Phase::Successful => "✅",
+                    crate::deploy::analysis::Phase::Failed => "❌",
+                    crate::deploy::analysis::Phase::Inconclusive => "⏸️",
+                    crate::deploy::analysis::Phase::Error => "⚠️",
+                };
+                format!("{mark} {} {value} ({})", escape(&m.metric), escape(&crate::deploy::analysis::bounds_text(m.min, m.max)))
+            })
+            .collect();
+        let count = |n: Option<u64>| n.map_or("-".to_string(), |n| n.to_string());
+        let _ = writeln!(
+            out,
+            "| {} | {}{} | {} | {} | {} | {} | {} |",
+            escape(&p.name),
+            escape(&p.routing),
+            p.generation.map_or(String::new(), |g| format!(" (generation {g})")),
+            p.windows,
+            count(p.candidate_requests),
+            count(p.stable_requests),
+            measurements.join("<br>"),
+            escape(&p.decision)
+        );
+    }
+    out.push('\n');
+    if let Some(ab) = &d.ab {
+        let _ = writeln!(
+            out,
+            "A/B test ({}): stable {} outcomes, mean {}; candidate {} outcomes, mean {}; difference {:+.4}; Λ {} (decides at {}, α {}, at least {} per arm).\n",
+            escape(&ab.outcome),
+            ab.stable.n,
+            format_number(ab.stable.mean()),
+            ab.candidate.n,
+            format_number(ab.candidate.mean()),
+            ab.test.difference,
+            format_number(ab.test.likelihood_ratio),
+            format_number(ab.test.threshold),
+            format_number(ab.alpha),
+            ab.min_samples
+        );
+    }
 }
 
 /// Staging: the smoke requests and the load test's latency quantiles.
