@@ -67,6 +67,9 @@ enum Command {
     /// Load-test a server at a fixed request rate (open model, coordinated omission corrected)
     /// and print latency quantiles and the error rate.
     Loadtest(cli_serve::LoadtestArgs),
+    /// Roll a registered version (default: the `challenger` alias) out over the champion with the
+    /// strategy of `deploy:`, judged by its analysis, rolled back by itself when it fails.
+    Deploy(DeployArgs),
     /// Show or set the registry's routing table, or flip its kill switch.
     #[command(subcommand)]
     Routing(cli_serve::RoutingCommand),
@@ -131,6 +134,22 @@ struct PromoteArgs {
     /// Promote a version whose gates failed.
     #[arg(long)]
     force: bool,
+}
+
+#[derive(clap::Args)]
+struct DeployArgs {
+    /// The config file: its `deploy:` section and registry.
+    #[arg(short, long, default_value = "ml-gates.yaml", value_name = "FILE")]
+    config: PathBuf,
+    /// The version number or alias to roll out. Default: the `registry.alias_on_pass` alias.
+    #[arg(long, value_name = "VERSION")]
+    version: Option<String>,
+    /// How to print the report.
+    #[arg(short, long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// When to colour the text report.
+    #[arg(long, value_enum, default_value_t = Color::Auto, value_name = "WHEN")]
+    color: Color,
 }
 
 #[derive(clap::Args)]
@@ -264,6 +283,7 @@ fn main() -> ExitCode {
         Command::Rollback(args) => rollback(args),
         Command::Schema(args) => schema(args),
         Command::Serve(args) => cli_serve::serve(args),
+        Command::Deploy(args) => deploy(args),
         Command::Loadtest(args) => cli_serve::loadtest(args),
         Command::Routing(command) => cli_serve::routing(command),
     };
@@ -503,6 +523,30 @@ fn stage_candidate(
     report.add_stage(Stage::Staging, checks);
     report.staging = Some(detail);
     Ok(())
+}
+
+fn deploy(args: DeployArgs) -> anyhow::Result<u8> {
+    let config = config::load(&args.config)?;
+    if config.raw.deploy.is_none() {
+        return Err(InputError::one(config.source.problem(
+            "deploy",
+            "there is no deploy: section to say how to roll out",
+            None,
+        ))
+        .into());
+    }
+    let inputs = ml_gates::validate::open_inputs(&config)?;
+    let registry = open_registry(&config)?;
+    let version = match &args.version {
+        Some(v) => Some(find_version(registry.as_ref(), &config.raw.name, v)?.version),
+        None => None,
+    };
+    let mut report = Report::new(&config.raw.name, &config.source.display);
+    let run_id = ml_gates::registry::new_run_id();
+    report.run_id = Some(run_id.clone());
+    deploy_candidate(&config, &inputs, registry.as_ref(), version, &run_id, &mut report)?;
+    print_report(&report, args.format, args.color)?;
+    Ok(report.exit_code())
 }
 
 /// The deploy stage: roll `version` (this run's, else the `challenger` alias) out over the

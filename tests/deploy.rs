@@ -333,3 +333,48 @@ fn an_ab_test_decides_on_labelled_outcomes() {
     assert_eq!(check(&report, "ab-test", None)["status"], "pass");
     assert_eq!(ws.registry().aliases().unwrap()["champion"], 3);
 }
+
+#[test]
+fn a_command_target_is_driven_by_templated_commands_and_rolled_back_by_them() {
+    let deploy = "  strategy: canary\n  target: command\n  steps: [25, 100]\n  interval: 100ms\n  commands:\n    set_weight: echo \"weight v{{version}} {{weight}} (stable v{{stable}}, step {{step}})\" >> engine.log\n    promote: echo \"promote v{{version}}\" >> engine.log\n    abort: 'echo \"abort: all to v{{stable}}\" >> engine.log'\n  analysis: {error_rate: {max: 0.01}}\n  metrics:\n    commands: {error_rate: cat error_rate.txt}\n";
+    for (error_rate, code, log, champion) in [
+        ("0.002", 0, "weight v2 25 (stable v1, step 1)\nweight v2 100 (stable v1, step 2)\npromote v2\n", 2),
+        ("0.5", 1, "weight v2 25 (stable v1, step 1)\nabort: all to v1\n", 1),
+    ] {
+        let ws = Workspace::new(TWO_FEATURES, deploy);
+        let champion_model = std::fs::canonicalize("examples/churn/models/champion.model").unwrap();
+        ws.ok(&["register", "--model", champion_model.to_str().unwrap()]);
+        std::fs::write(ws.path().join("error_rate.txt"), error_rate).unwrap();
+        let out = ws.run(&["deploy", "--version", "2", "--format", "json"]);
+        assert_eq!(out.status.code(), Some(code), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(std::fs::read_to_string(ws.path().join("engine.log")).unwrap(), log);
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(report["deploy"]["target"], "command");
+        assert_eq!(
+            report["deploy"]["phases"][0]["measurements"][0]["value"].as_f64(),
+            Some(error_rate.parse().unwrap())
+        );
+        assert_eq!(ws.registry().aliases().unwrap()["champion"], champion);
+        assert!(ws.registry().routing().unwrap().is_none(), "a command target leaves the built-in routing alone");
+    }
+}
+
+#[test]
+fn bad_deploy_configs_are_reported_all_at_once() {
+    let ws = tempfile::tempdir().unwrap();
+    let config = "version: 1\nname: churn\ndata:\n  train: t.csv\n  target: y\n  task: classification\ndeploy:\n  strategy: shadow\n  steps: [50, 10]\n  interval: soon\n  target: command\n  analysis: {error_rat: {max: 0.01}}\n";
+    std::fs::write(ws.path().join("ml-gates.yaml"), config).unwrap();
+    std::fs::write(ws.path().join("t.csv"), "x,y\n1,0\n").unwrap();
+    let out = Command::new(BIN).args(["deploy"]).current_dir(ws.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for expected in [
+        "ml-gates.yaml:9:15: canary steps must not decrease",
+        "ml-gates.yaml:9:3: steps are for strategy: canary",
+        "ml-gates.yaml:10:3: 'soon' is not a duration",
+        "ml-gates.yaml:12:14: 'error_rat' has no source: with target: command",
+        "ml-gates.yaml:11:3: target: command needs deploy.commands (at least set_weight)",
+    ] {
+        assert!(stderr.contains(expected), "{expected}\n{stderr}");
+    }
+}

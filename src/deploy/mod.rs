@@ -939,3 +939,16 @@ fn phase_record(
         decision,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::CHECKS;
+
+    #[test]
+    fn check_ids_are_documented() {
+        let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/checks.md")).unwrap();
+        for (id, _) in CHECKS {
+            assert!(docs.contains(&format!("`{id}`")), "{id} is missing from docs/checks.md");
+        }
+    }
+}

@@ -134,7 +134,11 @@ fn deploy_section(out: &mut String, d: &crate::deploy::DeployDetail) {
                     crate::deploy::analysis::Phase::Inconclusive => "⏸️",
                     crate::deploy::analysis::Phase::Error => "⚠️",
                 };
-                format!("{mark} {} {value} ({})", escape(&m.metric), escape(&crate::deploy::analysis::bounds_text(m.min, m.max)))
+                format!(
+                    "{mark} {} {value} ({})",
+                    escape(&m.metric),
+                    escape(&crate::deploy::analysis::bounds_text(m.min, m.max))
+                )
             })
             .collect();
         let count = |n: Option<u64>| n.map_or("-".to_string(), |n| n.to_string());
