@@ -805,6 +805,7 @@ pub fn run(mut input: Input<'_>, progress: &(dyn Fn(&str) + Sync)) -> Result<(Ve
                 .skipped()
                 .message("not measured: the rollout stopped before"),
         };
+        let threshold = if name.ends_with("_ms") { threshold.unit("ms") } else { threshold };
         checks.push(check.column(name).threshold(threshold).line(line(&key)));
     }
     if let Some(record) = &ab_record {
