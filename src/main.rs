@@ -491,8 +491,21 @@ fn stage_candidate(
         Check::judged("staging-smoke", Stage::Staging, true, Default::default()).skipped().message(message)
     };
     let (Some(path), Some(kind)) = (&outcome.artifact, &outcome.model) else {
-        report.add_stage(Stage::Staging, vec![skipped("no candidate model in this run: nothing to stage")]);
-        return Ok(());
+        // Nothing trained (the action's skip-training): stage the challenger from the registry.
+        let registry = open_registry(config)?;
+        let alias = ml_gates::registry::stage::pass_alias(config);
+        let Some(version) = ml_gates::registry::resolve(registry.as_ref(), &alias)? else {
+            report.add_stage(
+                Stage::Staging,
+                vec![skipped(&format!("no candidate model in this run and no '{alias}' alias: nothing to stage"))],
+            );
+            return Ok(());
+        };
+        let scratch = config.source.resolve(".ml-gates/serve");
+        let path = registry.artifact(&version, &scratch)?;
+        let model = ml_gates::model::artifact::load(&path).map_err(|e| InputError::file(&path, e.to_string()))?;
+        let store = Box::new(ml_gates::serve::store::RegistryStore { registry, scratch });
+        return run_staging(config, inputs, &model, version.version, store, report);
     };
     if kind == "external" {
         report.add_stage(
@@ -502,8 +515,6 @@ fn stage_candidate(
         return Ok(());
     }
     let model = ml_gates::model::artifact::load(path).map_err(|e| InputError::file(path, e.to_string()))?;
-    let (_, test) = ml_gates::train::datasets(config, inputs)?;
-    let staging = config.raw.staging.clone().unwrap_or(config::raw::StagingConfig { smoke: None, load_test: None });
     let (version, store): (u64, Box<dyn ml_gates::serve::Store>) = match report.model_version {
         Some(v) => {
             let registry = open_registry(config)?;
@@ -517,7 +528,21 @@ fn stage_candidate(
             (0, Box::new(ml_gates::serve::MemoryStore { models, table: None }))
         }
     };
-    let candidate = ml_gates::staging::Candidate { model: &model, version, store };
+    run_staging(config, inputs, &model, version, store, report)
+}
+
+/// Serve `model` (version `version`, from `store`), smoke-test and load-test it.
+fn run_staging(
+    config: &config::Config,
+    inputs: &ml_gates::validate::Inputs,
+    model: &ml_gates::model::Model,
+    version: u64,
+    store: Box<dyn ml_gates::serve::Store>,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    let (_, test) = ml_gates::train::datasets(config, inputs)?;
+    let staging = config.raw.staging.clone().unwrap_or(config::raw::StagingConfig { smoke: None, load_test: None });
+    let candidate = ml_gates::staging::Candidate { model, version, store };
     let progress = |line: &str| eprintln!("staging: {line}");
     let (checks, detail) = ml_gates::staging::run(config, &staging, candidate, &test, &progress)?;
     report.add_stage(Stage::Staging, checks);

@@ -217,8 +217,12 @@ fn a_push_to_main_registers_the_version_with_its_lineage() {
         assert_eq!(version["event"], "push");
         assert_eq!(version["verdict"], "pass");
     }
-    // The job summary carries the lineage and the history of both versions.
+    // The job summary carries the lineage and the history of both versions, staging and the
+    // rollouts: the first run's switch, then the canary of version 2 over version 1.
     let summary = runner.read("summary.md");
+    assert!(summary.contains("### staging · version 2 served on loopback"), "{summary}");
+    assert!(summary.contains("### deploy · canary · ✅ completed"), "{summary}");
+    assert!(summary.contains("Stable version 1, candidate version 2"), "{summary}");
     assert!(summary.contains("### registry · .ml\\-gates/registry"), "{summary}");
     assert!(summary.contains("| 2 (this run) |"), "{summary}");
     assert!(summary.contains("title \"accuracy by version\""), "{summary}");
@@ -233,6 +237,37 @@ fn skip_training_on_a_manual_run_plans_staging_and_deploy() {
     assert!(stdout.contains("event workflow_dispatch: staging, deploy"), "{stdout}");
     let outputs = outputs(&runner.read("output"));
     assert!(outputs.contains(&("plan".to_string(), "staging,deploy".to_string())));
+    // Nothing registered yet: nothing to stage or roll out.
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(runner.workspace.path().join(".ml-gates/report.json")).unwrap())
+            .unwrap();
+    let messages: Vec<&str> =
+        report["checks"].as_array().unwrap().iter().map(|c| c["message"].as_str().unwrap()).collect();
+    assert!(
+        messages.contains(&"no candidate model in this run and no 'challenger' alias: nothing to stage"),
+        "{messages:?}"
+    );
+
+    // Registered by hand as the challenger: staged from the registry and rolled out.
+    let register = Command::new(env!("CARGO_BIN_EXE_ml-gates"))
+        .args(["register", "--model", "models/champion.model"])
+        .current_dir(runner.workspace.path())
+        .output()
+        .unwrap();
+    assert!(register.status.success());
+    let promote = Command::new(env!("CARGO_BIN_EXE_ml-gates"))
+        .args(["promote", "1", "--alias", "challenger"])
+        .current_dir(runner.workspace.path())
+        .output()
+        .unwrap();
+    assert!(promote.status.success());
+    let out = runner.run("workflow_dispatch", include_str!("../fixtures/events/workflow_dispatch.json"), &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("::group::ml-gates: staging") && stdout.contains("::group::ml-gates: deploy"), "{stdout}");
+    let summary = runner.read("summary.md");
+    assert!(summary.contains("### staging · version 1 served on loopback"), "{summary}");
+    assert!(summary.contains("Stable none (first deployment), candidate version 1"), "{summary}");
 }
 
 /// On a pull request the report goes to GitHub's REST API as the sticky comment (a fake server

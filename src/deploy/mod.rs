@@ -493,6 +493,28 @@ pub fn run(mut input: Input<'_>, progress: &(dyn Fn(&str) + Sync)) -> Result<(Ve
         .map_err(|e| fail(e.to_string()))?
         .map(|v| v.version);
     let candidate = input.candidate;
+    if stable == Some(candidate) {
+        let reason = format!("version {candidate} is already '{}': nothing to roll out", input.champion_alias);
+        progress(&reason);
+        let check = Check::judged("rollout", Stage::Deploy, true, Severity::Error)
+            .skipped()
+            .message(reason.clone())
+            .line(source.line("deploy"));
+        let detail = DeployDetail {
+            strategy: deploy.strategy,
+            target,
+            stable,
+            candidate,
+            ending: Ending::Completed,
+            reason,
+            phases: Vec::new(),
+            ab: None,
+            promoted: None,
+            server: None,
+            seconds: 0.0,
+        };
+        return Ok((vec![check], detail));
+    }
     let phases = plan(deploy, stable, candidate);
     let metrics = sources(deploy);
     let dir = source.resolve(".");
