@@ -457,6 +457,7 @@ fn run(args: RunArgs) -> anyhow::Result<u8> {
     let inputs = ml_gates::validate::open_inputs(&config)?;
     ml_gates::evaluate::preflight(&config, &inputs)?;
     ml_gates::staging::preflight(&config)?;
+    ml_gates::deploy::preflight(&config)?;
     let now = args.validate.now.unwrap_or_else(Utc::now);
     let registry = open_registry(&config)?;
     let run_id = ml_gates::registry::new_run_id();
@@ -560,6 +561,7 @@ fn deploy(args: DeployArgs) -> anyhow::Result<u8> {
         ))
         .into());
     }
+    ml_gates::deploy::preflight(&config)?;
     let inputs = ml_gates::validate::open_inputs(&config)?;
     let registry = open_registry(&config)?;
     let version = match &args.version {
@@ -957,6 +959,9 @@ fn action(args: ActionArgs) -> anyhow::Result<u8> {
         }
         if wants(StageName::Staging) {
             ml_gates::staging::preflight(&config)?;
+        }
+        if wants(StageName::Deploy) {
+            ml_gates::deploy::preflight(&config)?;
         }
         // A log group per stage: the data gate, then training and the evaluation gate.
         if wants(StageName::Validate) {

@@ -378,3 +378,36 @@ fn bad_deploy_configs_are_reported_all_at_once() {
         assert!(stderr.contains(expected), "{expected}\n{stderr}");
     }
 }
+
+#[test]
+fn a_canary_much_slower_than_stable_rolls_back_at_the_first_step() {
+    // A 300-tree forest of unlimited depth against the champion's logistic regression, on
+    // requests of 200 rows: the candidate's p99 over the stable's, measured in the same windows
+    // on the same machine, so the machine's speed cancels out.
+    let forest = "  features: [age, tenure_months]\ntrain:\n  model: random_forest\n  params: {n_trees: 300}\n";
+    let ws = Workspace::new(
+        forest,
+        "  strategy: canary\n  steps: [50, 100]\n  interval: 2s\n  min_samples: 5\n  traffic: {rps: 20, requests: big.jsonl}\n  analysis: {error_rate: {max: 0.01}, latency_p99_ratio: {max: 3}}\n",
+    );
+    let mut lines = String::new();
+    for r in 0..4u64 {
+        let rows: Vec<String> = (0..200u64)
+            .map(|i| format!("{{\"age\": {}, \"tenure_months\": {}}}", 18 + (i * 7 + r) % 60, (i * 13 + r) % 72))
+            .collect();
+        lines.push_str(&format!("{{\"dataframe_records\": [{}]}}\n", rows.join(", ")));
+    }
+    std::fs::write(ws.path().join("big.jsonl"), lines).unwrap();
+    let report = ws.report(1);
+    let deploy = &report["deploy"];
+    assert_eq!(deploy["ending"], "rolled_back", "{deploy}");
+    let phases = deploy["phases"].as_array().unwrap();
+    assert_eq!(phases.len(), 1, "stopped at the first step: {deploy}");
+    let ratio =
+        phases[0]["measurements"].as_array().unwrap().iter().find(|m| m["metric"] == "latency_p99_ratio").unwrap();
+    assert_eq!(ratio["phase"], "failed", "{ratio}");
+    eprintln!("measured latency_p99_ratio: {}", ratio["value"]);
+    assert!(ratio["value"].as_f64().unwrap() > 3.0);
+    let errors = phases[0]["measurements"].as_array().unwrap().iter().find(|m| m["metric"] == "error_rate").unwrap();
+    assert_eq!(errors["phase"], "successful", "slow, not failing");
+    assert_eq!(ws.registry().aliases().unwrap()["champion"], 1);
+}

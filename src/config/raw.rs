@@ -1137,7 +1137,8 @@ pub struct DeployConfig {
     #[schemars(range(min = 1))]
     pub min_samples: Option<u64>,
     /// Success conditions: metric → {min, max}. Built-in metrics: `error_rate`,
-    /// `latency_p50_ms`, `latency_p90_ms`, `latency_p99_ms`, `disagreement` (shadow); others come
+    /// `latency_p50_ms`, `latency_p90_ms`, `latency_p99_ms`, `latency_p99_ratio` (candidate over
+    /// stable), `disagreement` (shadow); others come
     /// from `metrics`.
     #[serde(default)]
     pub analysis: IndexMap<String, Bounds>,

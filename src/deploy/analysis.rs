@@ -172,8 +172,38 @@ pub fn bounds_text(min: Option<f64>, max: Option<f64>) -> String {
 }
 
 /// The metrics the built-in server measures itself.
-pub const BUILT_IN: [&str; 6] =
-    ["error_rate", "latency_p50_ms", "latency_p90_ms", "latency_p99_ms", "disagreement", "shadow_error_rate"];
+pub const BUILT_IN: [&str; 7] = [
+    "error_rate",
+    "latency_p50_ms",
+    "latency_p90_ms",
+    "latency_p99_ms",
+    "latency_p99_ratio",
+    "disagreement",
+    "shadow_error_rate",
+];
+
+/// Built-in metrics that compare the candidate with the stable version in the same window: they
+/// judge only phases where both answer (or the shadow's copies and the stable answers).
+pub const COMPARATIVE: [&str; 1] = ["latency_p99_ratio"];
+
+/// The candidate's p99 latency over the stable version's, both measured in the same window (so a
+/// slower machine slows both): `candidate` is the candidate's window, `stable` the stable's.
+pub fn latency_ratio(
+    candidate: &crate::serve::metrics::VersionWindow,
+    stable: &crate::serve::metrics::VersionWindow,
+    min_samples: u64,
+) -> Measured {
+    if candidate.requests < min_samples || stable.requests < min_samples {
+        return Measured::NoData(format!(
+            "{} candidate and {} stable requests in the window, min_samples is {min_samples} each",
+            candidate.requests, stable.requests
+        ));
+    }
+    match (candidate.latency_ms(0.99), stable.latency_ms(0.99)) {
+        (Some(c), Some(s)) if s > 0.0 => Measured::Value(c / s),
+        _ => Measured::NoData("no latency measured".into()),
+    }
+}
 
 /// A built-in metric of `version` over a window of the server's metrics.
 pub fn built_in(metric: &str, window: &Snapshot, version: u64, min_samples: u64) -> Measured {

@@ -319,12 +319,23 @@ pub fn check_config(raw: &crate::config::raw::RawConfig, source: &crate::config:
     if deploy.strategy == Strategy::Ab && !builtin {
         problem("deploy.strategy", "an A/B test needs labelled outcomes: it runs on the built-in target only".into());
     }
-    if let Some(file) = deploy.traffic.as_ref().and_then(|t| t.requests.as_ref()) {
-        if !source.resolve(file).is_file() {
-            problem("deploy.traffic.requests", format!("{file} does not exist"));
-        }
-    }
     problems
+}
+
+/// The stage's inputs, read before anything is trained or registered: a traffic recording that
+/// cannot be read or parsed is unusable input.
+pub fn preflight(config: &Config) -> Result<(), InputError> {
+    let Some(file) = config.raw.deploy.as_ref().and_then(|d| d.traffic.as_ref()).and_then(|t| t.requests.as_ref())
+    else {
+        return Ok(());
+    };
+    let source = &config.source;
+    let text = std::fs::read_to_string(source.resolve(file)).map_err(|e| {
+        InputError::one(source.problem("deploy.traffic.requests", format!("cannot read {file}: {e}"), None))
+    })?;
+    loadtest::read_jsonl(&text, "/invocations", file)
+        .map(|_| ())
+        .map_err(|e| InputError::one(source.problem("deploy.traffic.requests", e, None)))
 }
 
 /// Replayed traffic in the background: its stop flag and its task.
@@ -545,6 +556,16 @@ pub fn run(mut input: Input<'_>, progress: &(dyn Fn(&str) + Sync)) -> Result<(Ve
     let ab_max_windows = deploy.ab.as_ref().and_then(|a| a.max_windows).unwrap_or(10);
     let key_header = deploy.ab.as_ref().and_then(|a| a.key_header.clone()).unwrap_or_else(|| DEFAULT_KEY_HEADER.into());
 
+    let context = Context {
+        candidate,
+        stable,
+        min_samples,
+        prometheus: prometheus.map(|p| p.url.as_str()),
+        http: &http,
+        runtime: &query_runtime,
+        dir: &dir,
+        timeout: command_timeout,
+    };
     let mut records = Vec::new();
     let mut ending = Ending::Completed;
     let mut reason = String::new();
@@ -642,13 +663,7 @@ pub fn run(mut input: Input<'_>, progress: &(dyn Fn(&str) + Sync)) -> Result<(Ve
                     &limits,
                     phase,
                     window.as_ref(),
-                    candidate,
-                    min_samples,
-                    prometheus.map(|p| p.url.as_str()),
-                    &http,
-                    &query_runtime,
-                    &dir,
-                    command_timeout,
+                    &context,
                     &template_values(phase.weight, index + 1),
                 );
                 match guard {
@@ -695,13 +710,7 @@ pub fn run(mut input: Input<'_>, progress: &(dyn Fn(&str) + Sync)) -> Result<(Ve
                 &limits,
                 phase,
                 window.as_ref(),
-                candidate,
-                min_samples,
-                prometheus.map(|p| p.url.as_str()),
-                &http,
-                &query_runtime,
-                &dir,
-                command_timeout,
+                &context,
                 &template_values(phase.weight, index + 1),
             );
             match decision {
@@ -872,22 +881,28 @@ pub fn strategy_name(s: Strategy) -> &'static str {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What measuring needs besides the metrics: the versions and the sources' clients.
+struct Context<'a> {
+    candidate: u64,
+    stable: Option<u64>,
+    min_samples: u64,
+    prometheus: Option<&'a str>,
+    http: &'a reqwest::Client,
+    runtime: &'a tokio::runtime::Runtime,
+    dir: &'a std::path::Path,
+    timeout: Duration,
+}
+
 fn measure(
     metrics: &[(String, Bounds, Source)],
     states: &mut [MetricState],
     limits: &Limits,
     phase: &PhasePlan,
     window: Option<&Snapshot>,
-    candidate: u64,
-    min_samples: u64,
-    prometheus: Option<&str>,
-    http: &reqwest::Client,
-    runtime: &tokio::runtime::Runtime,
-    dir: &std::path::Path,
-    timeout: Duration,
+    context: &Context<'_>,
     values: &[(&str, String)],
 ) -> (Vec<Measurement>, Decision) {
+    let Context { candidate, stable, min_samples, prometheus, http, runtime, dir, timeout } = *context;
     let mut measurements = Vec::new();
     let mut decisions = Vec::new();
     for ((name, bounds, source), state) in metrics.iter().zip(states.iter_mut()) {
@@ -896,7 +911,24 @@ fn measure(
             // Nothing is mirrored outside the shadow phase: these metrics judge that phase only.
             continue;
         }
+        let comparative = matches!(source, Source::BuiltIn) && analysis::COMPARATIVE.contains(&name.as_str());
+        if comparative && !phase.shadow && !(phase.weight > 0.0 && phase.weight < 100.0) && phase.preview_share == 0.0 {
+            // The stable version answers nothing here (or the candidate nothing): no comparison.
+            continue;
+        }
         let measured = match source {
+            Source::BuiltIn if comparative => match (window, stable) {
+                (Some(w), Some(stable)) => {
+                    let candidate_window = if phase.shadow {
+                        let copies = shadow_copies(w, candidate);
+                        copies.version(candidate)
+                    } else {
+                        w.version(candidate)
+                    };
+                    analysis::latency_ratio(&candidate_window, &w.version(stable), min_samples)
+                }
+                _ => Measured::Error("a comparison needs the built-in target and a stable version".into()),
+            },
             Source::BuiltIn => match window {
                 Some(w) if phase.shadow && !shadow_only => shadow_metric(name, w, candidate, min_samples),
                 Some(w) => analysis::built_in(name, w, candidate, min_samples),
@@ -917,7 +949,12 @@ fn measure(
 
 /// A shadow's error rate and latency come from its copies.
 fn shadow_metric(name: &str, window: &Snapshot, version: u64, min_samples: u64) -> Measured {
-    let copies = Snapshot {
+    analysis::built_in(name, &shadow_copies(window, version), version, min_samples)
+}
+
+/// The shadow's copies as if they were answers (role canary), for the answering-traffic metrics.
+fn shadow_copies(window: &Snapshot, version: u64) -> Snapshot {
+    Snapshot {
         series: window
             .series
             .iter()
@@ -929,8 +966,7 @@ fn shadow_metric(name: &str, window: &Snapshot, version: u64, min_samples: u64) 
             })
             .collect(),
         shadow: Vec::new(),
-    };
-    analysis::built_in(name, &copies, version, min_samples)
+    }
 }
 
 fn phase_record(
