@@ -1463,7 +1463,7 @@ fn promote(args: PromoteArgs) -> anyhow::Result<u8> {
 }
 
 fn rollback(args: RollbackArgs) -> anyhow::Result<u8> {
-    let (_config, registry) = registry_of(&args.registry)?;
+    let (config, registry) = registry_of(&args.registry)?;
     let history = registry.history()?;
     let current = registry.aliases()?.get(&args.alias).copied();
     let Some(target) = ml_gates::registry::rollback_target(&history, &args.alias) else {
@@ -1474,10 +1474,27 @@ fn rollback(args: RollbackArgs) -> anyhow::Result<u8> {
         .into());
     };
     let moved = registry.move_alias(&args.alias, target, ml_gates::registry::MoveKind::Rollback, &args.reason, None)?;
+    // Servers follow the champion through the routing table: a rollback of the champion sends
+    // their traffic back too (a table swap, no redeploy).
+    let champion = ml_gates::registry::stage::champion_alias(&config);
+    let routed = match registry.routing()? {
+        Some(_) if args.alias == champion => {
+            let mut table = ml_gates::serve::routing::RoutingTable::single(
+                target,
+                &format!("rolled back by hand: {}", args.reason),
+            );
+            table.updated_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            Some(registry.set_routing(&table)?)
+        }
+        _ => None,
+    };
     match args.registry.format {
         ListFormat::Json => print_json(&moved),
         ListFormat::Text => {
             println!("{}", describe_move(&moved));
+            if let Some(t) = routed {
+                println!("routing generation {}: {}", t.generation, t.summary());
+            }
             Ok(0)
         }
     }

@@ -411,3 +411,19 @@ fn a_canary_much_slower_than_stable_rolls_back_at_the_first_step() {
     assert_eq!(errors["phase"], "successful", "slow, not failing");
     assert_eq!(ws.registry().aliases().unwrap()["champion"], 1);
 }
+
+#[test]
+fn rolling_back_the_champion_by_hand_sends_the_traffic_back_too() {
+    let ws = Workspace::new(
+        TWO_FEATURES,
+        "  strategy: direct\n  interval: 500ms\n  min_samples: 5\n  traffic: {rps: 100}\n",
+    );
+    ws.report(0);
+    assert_eq!(ws.registry().aliases().unwrap()["champion"], 2);
+    assert_eq!(ws.registry().routing().unwrap().unwrap().stable, 2);
+    let out = ws.ok(&["rollback", "--reason", "complaints"]);
+    assert!(out.contains("routing generation 3: v1 100 %"), "{out}");
+    let routing = ws.registry().routing().unwrap().unwrap();
+    assert_eq!((routing.stable, routing.reason.as_str()), (1, "rolled back by hand: complaints"));
+    assert_eq!(ws.registry().aliases().unwrap()["champion"], 1);
+}
