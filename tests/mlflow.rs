@@ -125,6 +125,17 @@ impl Workspace {
         self.command(args).output().unwrap()
     }
 
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        no_secret(&out);
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     fn json(&self, args: &[&str]) -> serde_json::Value {
         let out = self.run(args);
         assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
@@ -240,6 +251,37 @@ fn a_real_mlflow_server_holds_versions_lineage_and_aliases() {
         moves,
         vec![(None, 1, "promote".into()), (Some(1), 2, "promote".into()), (Some(2), 1, "rollback".into())]
     );
+
+    // The routing table lives in MLflow too (a registered-model tag), with its generations, and
+    // `ml-gates serve` follows it from there: version 2 through MLflow's artifact proxy.
+    std::fs::write(ws.path().join("table.json"), r#"{"stable": 1, "weights": [{"version": 2, "weight": 1}]}"#).unwrap();
+    assert_eq!(ws.ok(&["routing", "set", "table.json"]).trim(), "routing generation 1: v2 100 %");
+    assert_eq!(ws.ok(&["routing", "kill-switch", "on"]).trim(), "routing generation 2: kill switch on: v1 100 %");
+    let tags = api(uri, "mlflow/registered-models/get?name=churn");
+    let stored =
+        tags["registered_model"]["tags"].as_array().unwrap().iter().find(|t| t["key"] == "ml_gates.routing").unwrap();
+    let table: serde_json::Value = serde_json::from_str(stored["value"].as_str().unwrap()).unwrap();
+    assert_eq!((table["generation"].as_u64(), table["kill_switch"].as_bool()), (Some(2), Some(true)));
+    let shown = ws.json(&["routing", "show", "--format", "json"]);
+    assert_eq!(shown, table);
+    ws.ok(&["routing", "kill-switch", "off"]);
+    let mut serving =
+        ws.command(&["serve", "--listen", "127.0.0.1:0"]).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let mut log = std::io::BufReader::new(serving.stderr.take().unwrap());
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut log, &mut first).unwrap();
+    assert!(first.trim_end().ends_with("v2 100 % (routing generation 3)"), "{first}");
+    let url = first.split(" on ").nth(1).unwrap().split(": ").next().unwrap().to_string();
+    let answer = reqwest::blocking::Client::new()
+        .post(format!("{url}/invocations"))
+        .header("content-type", "application/json")
+        .body(r#"{"inputs": {"age": [40], "monthly_spend": [120.5], "tenure_months": [12], "plan": ["basic"]}}"#)
+        .send()
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.headers()["x-ml-gates-version"], "2");
+    let _ = serving.kill();
+    let _ = serving.wait();
 }
 
 #[test]
