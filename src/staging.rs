@@ -249,30 +249,13 @@ pub fn run(
         Box::new(|_| {}),
     )
     .map_err(|e| fail(format!("cannot serve the candidate: {e}")))?;
-    // The server and the load generator get a runtime each, so neither waits on the other's tasks.
-    let server_runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| fail(format!("cannot start the server's runtime: {e}")))?;
-    let client_runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .map_err(|e| fail(format!("cannot start the load generator's runtime: {e}")))?;
-    let listener = server_runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .map_err(|e| fail(format!("cannot listen on loopback: {e}")))?;
-    let url = format!("http://{}", listener.local_addr().map_err(|e| fail(e.to_string()))?);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = server_runtime.spawn(serve::run(listener, server, async move {
-        let _ = stopped.await;
-    }));
+    let mut background = serve::Background::start(server, "127.0.0.1:0").map_err(&fail)?;
+    let url = background.url.clone();
     progress(&format!("serving {} version {} on {url}", config.raw.name, candidate.version));
 
     let smoke_rows = staging.smoke.as_ref().and_then(|s| s.rows).unwrap_or(SMOKE_ROWS).min(test.height());
     let smoke_frame = test.slice(0, smoke_rows);
-    let smoke_outcome = client_runtime.block_on(smoke(&url, &config.raw.name, candidate.model, &smoke_frame));
+    let smoke_outcome = background.clients.block_on(smoke(&url, &config.raw.name, candidate.model, &smoke_frame));
     let mut load_outcome = None;
     if let (Some(l), Ok(_)) = (load, &smoke_outcome) {
         let requests = match recorded {
@@ -310,10 +293,9 @@ pub fn run(
                 ));
             }
         };
-        load_outcome = Some(client_runtime.block_on(loadtest::run(&plan, &tick)).map_err(fail)?);
+        load_outcome = Some(background.clients.block_on(loadtest::run(&plan, &tick)).map_err(fail)?);
     }
-    let _ = stop.send(());
-    let _ = server_runtime.block_on(serving);
+    background.shutdown();
 
     let mut checks = Vec::new();
     let smoke = match smoke_outcome {
@@ -381,17 +363,4 @@ pub fn run(
     }
     let detail = StagingDetail { version: candidate.version, smoke, load_test: load_outcome, requests_from };
     Ok((checks, detail))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::CHECKS;
-
-    #[test]
-    fn check_ids_are_documented() {
-        let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/checks.md")).unwrap();
-        for (id, _) in CHECKS {
-            assert!(docs.contains(&format!("`{id}`")), "{id} is missing from docs/checks.md");
-        }
-    }
 }

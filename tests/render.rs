@@ -61,6 +61,18 @@ fn json_schema_of_the_config_is_committed() {
     );
 }
 
+/// Every check id of every stage appears in docs/checks.md, once per stage list.
+#[test]
+fn every_check_id_is_documented() {
+    let docs = std::fs::read_to_string("docs/checks.md").unwrap();
+    let all = ml_gates::validate::CHECKS.iter().chain(ml_gates::staging::CHECKS).chain(ml_gates::deploy::CHECKS);
+    let mut seen = std::collections::BTreeSet::new();
+    for (id, _) in all {
+        assert!(seen.insert(*id), "{id} is listed twice");
+        assert!(docs.contains(&format!("`{id}`")), "{id} is missing from docs/checks.md");
+    }
+}
+
 /// Every key of ml-gates.yaml's schema appears in docs/config.md.
 #[test]
 fn every_config_key_is_documented() {

@@ -343,12 +343,7 @@ type Traffic = (Arc<AtomicBool>, tokio::task::JoinHandle<Result<loadtest::Outcom
 
 /// The built-in target: the server on loopback and the replayed traffic.
 struct BuiltIn {
-    server: Arc<Server>,
-    url: String,
-    server_runtime: tokio::runtime::Runtime,
-    client_runtime: tokio::runtime::Runtime,
-    stop_server: Option<tokio::sync::oneshot::Sender<()>>,
-    serving: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    background: serve::Background,
     traffic: Option<Traffic>,
     requests: Vec<loadtest::Request>,
     rps: f64,
@@ -374,25 +369,8 @@ impl BuiltIn {
             Box::new(|_| {}),
         )
         .map_err(|e| fail(format!("cannot start the built-in server: {e}")))?;
-        let server_runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .map_err(|e| fail(e.to_string()))?;
-        let client_runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .map_err(|e| fail(e.to_string()))?;
         let address = deploy.listen.clone().unwrap_or_else(|| "127.0.0.1:0".into());
-        let listener = server_runtime
-            .block_on(tokio::net::TcpListener::bind(&address))
-            .map_err(|e| fail(format!("cannot listen on {address}: {e}")))?;
-        let url = format!("http://{}", listener.local_addr().map_err(|e| fail(e.to_string()))?);
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let serving = server_runtime.spawn(serve::run(listener, server.clone(), async move {
-            let _ = stopped.await;
-        }));
+        let background = serve::Background::start(server, &address).map_err(&fail)?;
         let traffic = deploy.traffic.as_ref();
         let rps = traffic.and_then(|t| t.rps).unwrap_or(50.0);
         let requests = match traffic.and_then(|t| t.requests.as_ref()) {
@@ -403,18 +381,7 @@ impl BuiltIn {
             }
             None => loadtest::labelled_requests(input.config, input.test, input.test.height()).map_err(&fail)?,
         };
-        Ok(BuiltIn {
-            server,
-            url,
-            server_runtime,
-            client_runtime,
-            stop_server: Some(stop),
-            serving: Some(serving),
-            traffic: None,
-            requests,
-            rps,
-            outcomes: Arc::new(Mutex::new(Default::default())),
-        })
+        Ok(BuiltIn { background, traffic: None, requests, rps, outcomes: Arc::new(Mutex::new(Default::default())) })
     }
 
     /// Replay traffic until the next call (a phase's share of preview requests, A/B keys).
@@ -440,7 +407,7 @@ impl BuiltIn {
         }
         let stop = Arc::new(AtomicBool::new(false));
         let plan = loadtest::Plan {
-            target: self.url.clone(),
+            target: self.background.url.clone(),
             rps: self.rps,
             duration: Duration::from_secs(24 * 3600),
             requests,
@@ -449,33 +416,28 @@ impl BuiltIn {
             stop: Some(stop.clone()),
             outcomes: Some(self.outcomes.clone()),
         };
-        let task = self.client_runtime.spawn(async move { loadtest::run(&plan, &|_| {}).await });
+        let task = self.background.clients.spawn(async move { loadtest::run(&plan, &|_| {}).await });
         self.traffic = Some((stop, task));
     }
 
     fn stop_traffic(&mut self) {
         if let Some((stop, task)) = self.traffic.take() {
             stop.store(true, std::sync::atomic::Ordering::Relaxed);
-            let _ = self.client_runtime.block_on(task);
+            let _ = self.background.clients.block_on(task);
         }
     }
 
     fn set(&self, table: RoutingTable) -> Result<RoutingTable, String> {
-        self.server_runtime.block_on(self.server.set_table(table))
+        self.background.set_table(table)
     }
 
     fn snapshot(&self) -> Snapshot {
-        self.server.metrics.snapshot()
+        self.background.server.metrics.snapshot()
     }
 
     fn shutdown(&mut self) {
         self.stop_traffic();
-        if let Some(stop) = self.stop_server.take() {
-            let _ = stop.send(());
-        }
-        if let Some(serving) = self.serving.take() {
-            let _ = self.server_runtime.block_on(serving);
-        }
+        self.background.shutdown();
     }
 }
 
@@ -542,7 +504,7 @@ pub fn run(mut input: Input<'_>, progress: &(dyn Fn(&str) + Sync)) -> Result<(Ve
         TargetKind::Builtin => Some(BuiltIn::start(&mut input, stable, &fail)?),
         TargetKind::Command => None,
     };
-    let server_url = builtin.as_ref().map(|b| b.url.clone());
+    let server_url = builtin.as_ref().map(|b| b.background.url.clone());
     if let Some(url) = &server_url {
         progress(&format!(
             "serving {} on {url} (stable {}, candidate {candidate})",
@@ -622,6 +584,15 @@ pub fn run(mut input: Input<'_>, progress: &(dyn Fn(&str) + Sync)) -> Result<(Ve
                 (Some(b), Some(start)) => Some(b.snapshot().since(start)),
                 _ => None,
             };
+            let (measurements, decision) = measure(
+                &metrics,
+                &mut states,
+                &limits,
+                phase,
+                window.as_ref(),
+                &context,
+                &template_values(phase.weight, index + 1),
+            );
             if ab {
                 let b = builtin.as_ref().expect("A/B runs on the built-in target");
                 let outcomes = b.outcomes.lock().expect("outcomes lock").clone();
@@ -656,17 +627,8 @@ pub fn run(mut input: Input<'_>, progress: &(dyn Fn(&str) + Sync)) -> Result<(Ve
                     min_samples: ab_min,
                     outcome: outcome.into(),
                 });
-                // The guard metrics still judge the candidate while the test runs.
-                let (measurements, guard) = measure(
-                    &metrics,
-                    &mut states,
-                    &limits,
-                    phase,
-                    window.as_ref(),
-                    &context,
-                    &template_values(phase.weight, index + 1),
-                );
-                match guard {
+                // The guard metrics of `analysis` judge the candidate while the test runs.
+                match decision {
                     Decision::Fail(r) | Decision::Error(r) => break (Ending::RolledBack, r, measurements, window),
                     _ if test.decided && test.difference > 0.0 => {
                         break (
@@ -704,15 +666,6 @@ pub fn run(mut input: Input<'_>, progress: &(dyn Fn(&str) + Sync)) -> Result<(Ve
                     _ => continue,
                 }
             }
-            let (measurements, decision) = measure(
-                &metrics,
-                &mut states,
-                &limits,
-                phase,
-                window.as_ref(),
-                &context,
-                &template_values(phase.weight, index + 1),
-            );
             match decision {
                 Decision::Pass => break (Ending::Completed, "passed".to_string(), measurements, window),
                 Decision::Again => {
@@ -996,18 +949,5 @@ fn phase_record(
         stable_requests: window.and_then(|(w, _, s)| s.map(|s| w.version(s).requests)),
         measurements,
         decision,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::CHECKS;
-
-    #[test]
-    fn check_ids_are_documented() {
-        let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/checks.md")).unwrap();
-        for (id, _) in CHECKS {
-            assert!(docs.contains(&format!("`{id}`")), "{id} is missing from docs/checks.md");
-        }
     }
 }

@@ -285,6 +285,66 @@ pub async fn run(
     axum::serve(listener, router(server)).with_graceful_shutdown(shutdown).await
 }
 
+/// A server running in this process on its own runtime (two workers), for the stages that serve
+/// a candidate while they measure it: staging and the built-in deploy target. A second runtime
+/// (one worker) is there for the stage's own requests, so neither waits on the other's tasks.
+pub struct Background {
+    pub server: Arc<Server>,
+    /// `http://address:port`.
+    pub url: String,
+    runtime: tokio::runtime::Runtime,
+    /// The runtime for the stage's clients (smoke requests, traffic, queries).
+    pub clients: tokio::runtime::Runtime,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl Background {
+    /// Serve `server` on `address` (`127.0.0.1:0`: a free loopback port).
+    pub fn start(server: Arc<Server>, address: &str) -> Result<Background, String> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the server's runtime: {e}"))?;
+        let clients = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the clients' runtime: {e}"))?;
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind(address))
+            .map_err(|e| format!("cannot listen on {address}: {e}"))?;
+        let url = format!("http://{}", listener.local_addr().map_err(|e| e.to_string())?);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = runtime.spawn(run(listener, server.clone(), async move {
+            let _ = stopped.await;
+        }));
+        Ok(Background { server, url, runtime, clients, stop: Some(stop), task: Some(task) })
+    }
+
+    /// Set a routing table (see [`Server::set_table`]).
+    pub fn set_table(&self, table: RoutingTable) -> Result<RoutingTable, String> {
+        self.runtime.block_on(self.server.set_table(table))
+    }
+
+    /// Stop accepting connections and wait for the requests in flight.
+    pub fn shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = self.runtime.block_on(task);
+        }
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
 type Shared = AxumState<Arc<Server>>;
 
 /// Counts a request from its arrival to its answer, body included.
