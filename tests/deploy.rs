@@ -261,6 +261,12 @@ fn shadow_blue_green_and_direct_rollouts() {
         preview["candidate_requests"].as_u64().unwrap() >= 20 && preview["stable_requests"].as_u64().unwrap() >= 20
     );
     assert_eq!(ws.registry().aliases().unwrap()["champion"], 2);
+    let kept = ws.registry().routing().unwrap().unwrap();
+    assert_eq!(
+        (kept.stable, kept.rules[0].version, kept.rules[0].equals.as_str()),
+        (2, 1, "blue"),
+        "blue kept reachable"
+    );
 
     // Direct, of the model that fails old clients: switched, judged, switched back.
     let ws = Workspace::new(

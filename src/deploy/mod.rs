@@ -703,7 +703,17 @@ pub fn run(mut input: Input<'_>, progress: &(dyn Fn(&str) + Sync)) -> Result<(Ve
             reason = format!("{} rollout completed", strategy_name(deploy.strategy));
             if let Some(b) = &mut builtin {
                 b.stop_traffic();
-                if let Err(e) = b.set(RoutingTable::single(candidate, &reason)) {
+                let mut last = RoutingTable::single(candidate, &reason);
+                if let (Strategy::BlueGreen, Some(blue)) = (deploy.strategy, stable) {
+                    // Blue stays loaded and reachable in the stored table, so servers following
+                    // the registry can switch back at once, until the next rollout replaces it.
+                    last.rules = vec![Rule {
+                        key: Key { header: Some(PREVIEW_HEADER.into()), cookie: None },
+                        equals: "blue".into(),
+                        version: blue,
+                    }];
+                }
+                if let Err(e) = b.set(last) {
                     reason.push_str(&format!("; the final routing could not be stored: {e}"));
                 }
             }

@@ -521,8 +521,31 @@ fn served_headers(mut response: Response, choice: &Choice) -> Response {
     response
 }
 
-/// Route, read, predict, mirror and record one request; `read` and `answer` are the protocol.
+/// Bodies larger than this are parsed and predicted with `block_in_place`, so a big batch does
+/// not hold up the other requests queued on its worker thread.
+const LARGE_BODY: usize = 256 * 1024;
+
+/// [`handle_now`], moved off the async worker for a large body (on a multi-threaded runtime).
 fn handle(
+    size: usize,
+    server: &Arc<Server>,
+    headers: &HeaderMap,
+    pinned: Option<u64>,
+    read: impl FnOnce(&ServedModel) -> Result<Batch, Failure>,
+    answer: impl FnOnce(&ServedModel, &Predictions) -> Value,
+    error: fn(StatusCode, &str) -> Response,
+) -> Response {
+    let multi_thread = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if size > LARGE_BODY && multi_thread {
+        tokio::task::block_in_place(|| handle_now(server, headers, pinned, read, answer, error))
+    } else {
+        handle_now(server, headers, pinned, read, answer, error)
+    }
+}
+
+/// Route, read, predict, mirror and record one request; `read` and `answer` are the protocol.
+fn handle_now(
     server: &Arc<Server>,
     headers: &HeaderMap,
     pinned: Option<u64>,
@@ -578,6 +601,7 @@ async fn invocations(AxumState(server): Shared, headers: HeaderMap, body: Result
     };
     let kind = content_type(&headers);
     handle(
+        body.len(),
         &server,
         &headers,
         None,
@@ -637,6 +661,7 @@ async fn v2_infer_inner(
     let id = protocol::v2_request_id(&body);
     let name = server.name.clone();
     handle(
+        body.len(),
         &server,
         &headers,
         pinned,
