@@ -203,6 +203,7 @@ fn a_push_to_main_registers_the_version_with_its_lineage() {
         let outputs = outputs(&runner.read("output"));
         let get = |k: &str| outputs.iter().rev().find(|(n, _)| n == k).map(|(_, v)| v.clone());
         assert_eq!(get("model_version"), Some(expected.to_string()));
+        assert_eq!(get("rollout").as_deref(), Some("completed"));
         let run_id = get("run_id").unwrap();
         let version: serde_json::Value = serde_json::from_str(
             &std::fs::read_to_string(

@@ -43,6 +43,16 @@ pub fn outputs(report: &Report, report_path: &str) -> Vec<(String, String)> {
         ("model_version".to_string(), report.model_version.map(|v| v.to_string()).unwrap_or_default()),
         ("run_id".to_string(), report.run_id.clone().unwrap_or_default()),
         ("plan".to_string(), report.plan.as_ref().map(|p| p.stages.join(",")).unwrap_or_default()),
+        (
+            "rollout".to_string(),
+            report
+                .deploy
+                .as_ref()
+                .map(|d| {
+                    serde_json::to_value(d.ending).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()
+                })
+                .unwrap_or_default(),
+        ),
     ];
     for (name, value) in &report.metrics {
         out.push((name.clone(), crate::report::format_number(*value)));
