@@ -1278,6 +1278,11 @@ pub struct AbConfig {
     #[serde(default)]
     #[schemars(range(min = 1, max = 1000))]
     pub max_windows: Option<u32>,
+    /// The size of difference the test is tuned for: the standard deviation τ of its normal
+    /// mixing distribution, in outcome units (0.05: five points of accuracy). Default 0.05.
+    #[serde(default)]
+    #[schemars(range(min = 0.0001, max = 1000))]
+    pub effect_size: Option<f64>,
     /// The header whose value assigns a caller to an arm. Default `x-ml-gates-key`.
     #[serde(default)]
     pub key_header: Option<String>,

@@ -516,6 +516,7 @@ pub fn run(mut input: Input<'_>, progress: &(dyn Fn(&str) + Sync)) -> Result<(Ve
     let ab_alpha = deploy.ab.as_ref().and_then(|a| a.alpha).unwrap_or(0.05);
     let ab_min = deploy.ab.as_ref().and_then(|a| a.min_samples).unwrap_or(200);
     let ab_max_windows = deploy.ab.as_ref().and_then(|a| a.max_windows).unwrap_or(10);
+    let ab_tau = deploy.ab.as_ref().and_then(|a| a.effect_size).unwrap_or(msprt::DEFAULT_EFFECT_SIZE);
     let key_header = deploy.ab.as_ref().and_then(|a| a.key_header.clone()).unwrap_or_else(|| DEFAULT_KEY_HEADER.into());
 
     let context = Context {
@@ -604,7 +605,7 @@ pub fn run(mut input: Input<'_>, progress: &(dyn Fn(&str) + Sync)) -> Result<(Ve
                     })
                 };
                 let (a, c) = (arm(stable), arm(Some(candidate)));
-                let test = msprt::test(&a, &c, ab_alpha, ab_min);
+                let test = msprt::test(&a, &c, ab_alpha, ab_min, ab_tau);
                 progress(&format!(
                     "A/B window {windows}: stable {} outcomes (mean {:.4}), candidate {} (mean {:.4}), Λ {:.3} (decides at {})",
                     a.n,

@@ -49,11 +49,11 @@ pub struct Test {
     pub decided: bool,
 }
 
-/// The mixing variance τ²: differences of a few percentage points are the ones tested for.
-pub const TAU_SQUARED: f64 = 0.0025;
+/// The default τ of the mixing distribution: differences of a few percentage points.
+pub const DEFAULT_EFFECT_SIZE: f64 = 0.05;
 
-/// Λ for the difference of the two arms' means.
-pub fn test(stable: &Arm, candidate: &Arm, alpha: f64, min_samples: u64) -> Test {
+/// Λ for the difference of the two arms' means, with mixing distribution N(0, τ²).
+pub fn test(stable: &Arm, candidate: &Arm, alpha: f64, min_samples: u64, tau: f64) -> Test {
     let difference = candidate.mean() - stable.mean();
     let threshold = 1.0 / alpha;
     if stable.n == 0 || candidate.n == 0 {
@@ -61,7 +61,7 @@ pub fn test(stable: &Arm, candidate: &Arm, alpha: f64, min_samples: u64) -> Test
     }
     // The variance of the difference of the means.
     let sigma2 = stable.variance() / stable.n as f64 + candidate.variance() / candidate.n as f64;
-    let tau2 = TAU_SQUARED;
+    let tau2 = tau * tau;
     let log_ratio =
         0.5 * (sigma2 / (sigma2 + tau2)).ln() + difference * difference * tau2 / (2.0 * sigma2 * (sigma2 + tau2));
     let likelihood_ratio = log_ratio.exp();
@@ -79,11 +79,11 @@ mod tests {
 
     #[test]
     fn a_clear_difference_decides_and_none_does_not() {
-        let better = test(&arm(1000, 700), &arm(1000, 800), 0.05, 200);
+        let better = test(&arm(1000, 700), &arm(1000, 800), 0.05, 200, DEFAULT_EFFECT_SIZE);
         assert!(better.decided && better.difference > 0.09, "{better:?}");
-        let same = test(&arm(1000, 700), &arm(1000, 702), 0.05, 200);
+        let same = test(&arm(1000, 700), &arm(1000, 702), 0.05, 200, DEFAULT_EFFECT_SIZE);
         assert!(!same.decided && same.likelihood_ratio < 1.0, "{same:?}");
-        let early = test(&arm(100, 70), &arm(100, 95), 0.05, 200);
+        let early = test(&arm(100, 70), &arm(100, 95), 0.05, 200, DEFAULT_EFFECT_SIZE);
         assert!(!early.decided, "the minimum sample comes first");
     }
 
@@ -107,7 +107,7 @@ mod tests {
                     arm.sum += x;
                     arm.sum_squares += x;
                 }
-                if i % 50 == 0 && test(&a, &b, 0.05, 100).decided {
+                if i % 50 == 0 && test(&a, &b, 0.05, 100, DEFAULT_EFFECT_SIZE).decided {
                     rejected += 1;
                     break;
                 }
