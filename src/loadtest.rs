@@ -350,6 +350,15 @@ pub fn read_jsonl(text: &str, path: &str, shown: &str) -> Result<Vec<Request>, S
     Ok(requests)
 }
 
+/// One cell of a column as JSON: a number, a string, or null (missing or not finite).
+pub fn json_cell(values: &crate::model::pipeline::Values, row: usize) -> serde_json::Value {
+    use crate::model::pipeline::Values;
+    match values {
+        Values::Numeric(v) => v[row].filter(|x| x.is_finite()).map_or(serde_json::Value::Null, serde_json::Value::from),
+        Values::Text(v) => v[row].clone().map_or(serde_json::Value::Null, serde_json::Value::from),
+    }
+}
+
 /// `n` requests of `rows_per_request` rows each, taken in turn from `frame` (the evaluation set),
 /// as MLflow `dataframe_split` bodies for `/invocations` holding the model's input columns.
 pub fn sample_requests(
@@ -358,7 +367,6 @@ pub fn sample_requests(
     n: usize,
     rows_per_request: usize,
 ) -> Result<Vec<Request>, String> {
-    use crate::model::pipeline::Values;
     let height = frame.height();
     if height == 0 {
         return Err("the evaluation set has no rows to send".into());
@@ -370,14 +378,7 @@ pub fn sample_requests(
             .ok_or_else(|| format!("the evaluation set has no column '{}'", column.name))?;
         columns.push(values);
     }
-    let cell = |values: &Values, row: usize| -> serde_json::Value {
-        match values {
-            Values::Numeric(v) => {
-                v[row].filter(|x| x.is_finite()).map_or(serde_json::Value::Null, serde_json::Value::from)
-            }
-            Values::Text(v) => v[row].clone().map_or(serde_json::Value::Null, serde_json::Value::from),
-        }
-    };
+    let cell = json_cell;
     let names: Vec<&str> = inputs.iter().map(|c| c.name.as_str()).collect();
     let rows_per_request = rows_per_request.max(1);
     Ok((0..n.max(1))

@@ -133,15 +133,7 @@ async fn smoke(url: &str, name: &str, model: &Model, frame: &DataFrame) -> Resul
         .iter()
         .map(|c| {
             let values = crate::model::column_values(frame, &c.name, c.kind == "numeric").ok().flatten();
-            let data: Vec<Value> = match values {
-                Some(crate::model::pipeline::Values::Numeric(v)) => {
-                    v.iter().map(|x| x.filter(|x| x.is_finite()).map_or(Value::Null, Value::from)).collect()
-                }
-                Some(crate::model::pipeline::Values::Text(v)) => {
-                    v.iter().map(|x| x.clone().map_or(Value::Null, Value::from)).collect()
-                }
-                None => Vec::new(),
-            };
+            let data: Vec<Value> = values.map_or(Vec::new(), |v| (0..v.len()).map(|r| loadtest::json_cell(&v, r)).collect());
             json!({"name": c.name, "shape": [n], "datatype": if c.kind == "numeric" { "FP64" } else { "BYTES" }, "data": data})
         })
         .collect();

@@ -241,7 +241,7 @@ pub fn built_in(metric: &str, window: &Snapshot, version: u64, min_samples: u64)
     value.map_or(Measured::NoData("no requests".into()), Measured::Value)
 }
 
-/// Fill `{{name}}` placeholders.
+/// Replace each `{{name}}` in `text` by its value (commands and PromQL of `deploy:`).
 pub fn template(text: &str, values: &[(&str, String)]) -> String {
     let mut out = text.to_string();
     for (name, value) in values {

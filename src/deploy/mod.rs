@@ -629,42 +629,24 @@ pub fn run(mut input: Input<'_>, progress: &(dyn Fn(&str) + Sync)) -> Result<(Ve
                     outcome: outcome.into(),
                 });
                 // The guard metrics of `analysis` judge the candidate while the test runs.
-                match decision {
-                    Decision::Fail(r) | Decision::Error(r) => break (Ending::RolledBack, r, measurements, window),
+                let verdict = format!(
+                    "difference {:+.4}, Λ {:.3} (decides at {})",
+                    test.difference, test.likelihood_ratio, test.threshold
+                );
+                let ending = match decision {
+                    Decision::Fail(r) | Decision::Error(r) => Some((Ending::RolledBack, r)),
                     _ if test.decided && test.difference > 0.0 => {
-                        break (
-                            Ending::Completed,
-                            format!(
-                                "the candidate is better: difference {:+.4}, Λ {:.2} ≥ {}",
-                                test.difference, test.likelihood_ratio, test.threshold
-                            ),
-                            measurements,
-                            window,
-                        )
+                        Some((Ending::Completed, format!("the candidate is better: {verdict}")))
                     }
-                    _ if test.decided => {
-                        break (
-                            Ending::RolledBack,
-                            format!(
-                                "the candidate is worse: difference {:+.4}, Λ {:.2} ≥ {}",
-                                test.difference, test.likelihood_ratio, test.threshold
-                            ),
-                            measurements,
-                            window,
-                        )
-                    }
+                    _ if test.decided => Some((Ending::RolledBack, format!("the candidate is worse: {verdict}"))),
                     _ if windows >= ab_max_windows => {
-                        break (
-                            Ending::Inconclusive,
-                            format!(
-                                "no decision after {windows} windows: difference {:+.4}, Λ {:.3} < {}",
-                                test.difference, test.likelihood_ratio, test.threshold
-                            ),
-                            measurements,
-                            window,
-                        )
+                        Some((Ending::Inconclusive, format!("no decision after {windows} windows: {verdict}")))
                     }
-                    _ => continue,
+                    _ => None,
+                };
+                match ending {
+                    Some((ending, why)) => break (ending, why, measurements, window),
+                    None => continue,
                 }
             }
             match decision {

@@ -288,11 +288,7 @@ impl Registry for LocalRegistry {
 
     fn set_routing(&self, table: &RoutingTable) -> Result<RoutingTable, RegistryError> {
         let _lock = self.lock()?;
-        for version in table.versions() {
-            self.version(version)?;
-        }
-        let mut stored = table.clone();
-        stored.generation = self.routing()?.map_or(0, |t| t.generation) + 1;
+        let stored = super::next_routing(self, table, self.routing()?)?;
         let path = self.model_dir().join("routing.json");
         let text = serde_json::to_vec_pretty(&stored).expect("a routing table serializes");
         write_atomic(&path, &text).map_err(RegistryError::io(format!("cannot write {}", path.display())))?;

@@ -706,11 +706,7 @@ impl Registry for MlflowRegistry {
     }
 
     fn set_routing(&self, table: &RoutingTable) -> Result<RoutingTable, RegistryError> {
-        for version in table.versions() {
-            self.version(version)?;
-        }
-        let mut stored = table.clone();
-        stored.generation = self.routing()?.map_or(0, |t| t.generation) + 1;
+        let stored = super::next_routing(self, table, self.routing()?)?;
         self.post(
             "mlflow/registered-models/set-tag",
             &json!({"name": self.name, "key": ROUTING_TAG, "value": serde_json::to_string(&stored).expect("a table serializes")}),

@@ -176,6 +176,21 @@ pub trait Registry: Send {
     fn set_routing(&self, table: &RoutingTable) -> Result<RoutingTable, RegistryError>;
 }
 
+/// `table` as a backend stores it: every version it names must exist, and its generation is one
+/// more than the stored table's (`stored`).
+pub fn next_routing(
+    registry: &dyn Registry,
+    table: &RoutingTable,
+    stored: Option<RoutingTable>,
+) -> Result<RoutingTable, RegistryError> {
+    for version in table.versions() {
+        registry.version(version)?;
+    }
+    let mut next = table.clone();
+    next.generation = stored.map_or(0, |t| t.generation) + 1;
+    Ok(next)
+}
+
 /// The version `alias` points at, if any.
 pub fn resolve(registry: &dyn Registry, alias: &str) -> Result<Option<Version>, RegistryError> {
     match registry.aliases()?.get(alias) {
