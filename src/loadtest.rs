@@ -409,7 +409,7 @@ pub fn labelled_requests(
     n: usize,
 ) -> Result<Vec<Request>, String> {
     use crate::config::raw::Task;
-    let columns = crate::train::feature_columns(config, frame);
+    let columns = crate::data::feature_columns(config, frame);
     let inputs: Vec<crate::model::InputColumn> = columns
         .iter()
         .map(|name| crate::model::InputColumn {
@@ -424,15 +424,14 @@ pub fn labelled_requests(
     let height = frame.height();
     match config.raw.data.task {
         Task::Classification => {
-            let labels =
-                crate::train::target_text(frame, target).map_err(|e| format!("cannot read the target: {e}"))?;
+            let labels = crate::data::target_text(frame, target).map_err(|e| format!("cannot read the target: {e}"))?;
             for (i, r) in requests.iter_mut().enumerate() {
                 r.label = labels[i % height].clone().map(Label::Class);
             }
         }
         Task::Regression => {
             let values =
-                crate::train::target_values(frame, target).map_err(|e| format!("cannot read the target: {e}"))?;
+                crate::data::target_values(frame, target).map_err(|e| format!("cannot read the target: {e}"))?;
             for (i, r) in requests.iter_mut().enumerate() {
                 r.label = values[i % height].filter(|v| v.is_finite()).map(Label::Value);
             }

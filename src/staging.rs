@@ -5,11 +5,11 @@
 
 use crate::config::raw::StagingConfig;
 use crate::config::Config;
+use crate::core::{Check, Severity, Stage, Threshold};
 use crate::error::InputError;
 use crate::loadtest::{self, Outcome};
 use crate::model::{Model, Predictions};
-use crate::report::{Check, Severity, Stage, Threshold};
-use crate::serve::routing::RoutingTable;
+use crate::routing::RoutingTable;
 use crate::serve::{self, Options, Store};
 use polars::prelude::DataFrame;
 use schemars::JsonSchema;

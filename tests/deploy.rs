@@ -323,7 +323,7 @@ fn an_ab_test_decides_on_labelled_outcomes() {
     let frame = polars::prelude::ParquetReader::new(std::fs::File::open("examples/churn/data/test.parquet").unwrap())
         .finish()
         .unwrap();
-    let labels = ml_gates::train::target_text(&frame, "churn").unwrap();
+    let labels = ml_gates::data::target_text(&frame, "churn").unwrap();
     let accuracy = |path: &Path| match ml_gates::model::artifact::load(path).unwrap().predict(&frame).unwrap() {
         ml_gates::model::Predictions::Classes { labels: predicted, .. } => {
             predicted.iter().zip(&labels).filter(|(p, l)| Some(p.as_str()) == l.as_deref()).count() as f64

@@ -12,7 +12,7 @@ fn now() -> DateTime<Utc> {
 
 fn report(config: &str) -> Report {
     let config = ml_gates::config::load(Path::new(config)).expect("config loads");
-    let inputs = ml_gates::validate::open_inputs(&config).expect("data opens");
+    let inputs = ml_gates::data::open_inputs(&config).expect("data opens");
     let checks = ml_gates::validate::run(&config, &inputs, now()).expect("checks run");
     let mut report = Report::new(&config.raw.name, "ml-gates.yaml");
     report.add_stage(Stage::Validate, checks);
@@ -105,7 +105,7 @@ fn every_config_key_is_documented() {
 /// Train the model of `config` and evaluate it: the evaluation part of a report.
 fn evaluation_report(config: &str) -> Report {
     let config = ml_gates::config::load(Path::new(config)).expect("config loads");
-    let inputs = ml_gates::validate::open_inputs(&config).expect("data opens");
+    let inputs = ml_gates::data::open_inputs(&config).expect("data opens");
     let trained = ml_gates::train::run(&config, config.raw.train.as_ref().unwrap(), &inputs).expect("trains");
     let evaluation = ml_gates::evaluate::run(
         &config,
@@ -156,7 +156,7 @@ fn markdown_registry_lineage_and_history() {
     let lineage = registry.version(3).unwrap().record.lineage;
     let mut report = Report::new("churn", "ml-gates.yaml");
     report.registry =
-        Some(ml_gates::registry::stage::detail(&registry, 10, Some(lineage), Some(3), Some(1), vec![moved]).unwrap());
+        Some(ml_gates::register::detail(&registry, 10, Some(lineage), Some(3), Some(1), vec![moved]).unwrap());
     insta::assert_snapshot!(markdown::render(&report));
 }
 

@@ -5,7 +5,7 @@
 //! follows the registry's routing table and its kill switch.
 
 use ml_gates::model::{artifact, Model, Predictions};
-use ml_gates::serve::routing::{Key, Mirror, RoutingTable, Rule};
+use ml_gates::routing::{Key, Mirror, RoutingTable, Rule};
 use ml_gates::serve::{self, MemoryStore, Options, ServedModel, Server};
 use polars::prelude::*;
 use serde_json::{json, Value};

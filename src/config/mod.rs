@@ -5,6 +5,7 @@
 //! serde builds the raw types (`raw`), and `semantic` checks what a schema cannot say (min ≤ max,
 //! one column per role, options that fit the task). Only then do stages see a [`Config`].
 
+pub mod deploy;
 pub mod raw;
 mod semantic;
 pub mod shape;

@@ -2,7 +2,8 @@
 //! become the JSON Schema's descriptions and the config reference. Nothing here is trusted yet:
 //! `config::load` checks these against each other and against the data before any stage runs.
 
-use crate::report::Severity;
+use crate::core::Severity;
+pub use crate::core::Task;
 use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -56,6 +57,20 @@ pub enum StageName {
     Register,
     Staging,
     Deploy,
+}
+
+impl StageName {
+    /// The name as `stages:`, the `stages` input and the report's plan write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StageName::Validate => "validate",
+            StageName::Train => "train",
+            StageName::Evaluate => "evaluate",
+            StageName::Register => "register",
+            StageName::Staging => "staging",
+            StageName::Deploy => "deploy",
+        }
+    }
 }
 
 /// The stages each event runs. Every key is optional; docs/action.md gives the defaults.
@@ -120,16 +135,6 @@ impl DataSource {
             DataSource::WithFormat { format, .. } => *format,
         }
     }
-}
-
-/// What the model learns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Task {
-    /// Predict a class (the target holds labels).
-    Classification,
-    /// Predict a number.
-    Regression,
 }
 
 /// The `data` section: where the data is and which column plays which role.
@@ -921,11 +926,7 @@ impl FairnessConfig {
             &self.equalized_odds_difference,
             &self.equalized_odds_ratio,
         ];
-        crate::evaluate::fairness::METRICS
-            .into_iter()
-            .zip(all)
-            .filter_map(|(n, b)| b.as_ref().map(|b| (n, b)))
-            .collect()
+        crate::measure::fairness::METRICS.into_iter().zip(all).filter_map(|(n, b)| b.as_ref().map(|b| (n, b))).collect()
     }
 }
 

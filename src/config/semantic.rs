@@ -3,8 +3,8 @@
 
 use super::raw::{DatasetRole, DriftMethod, RawConfig, Task};
 use super::Source;
+use crate::core::format_number;
 use crate::error::Problem;
-use crate::report::format_number;
 
 pub fn check(raw: &RawConfig, source: &Source) -> Vec<Problem> {
     // Problems go into a RefCell so both the short `problem` helper and full pushes can add to it.
@@ -13,7 +13,7 @@ pub fn check(raw: &RawConfig, source: &Source) -> Vec<Problem> {
     let data = &raw.data;
 
     // The name and aliases become folder names, MLflow names and aliases.
-    if let Err(e) = crate::registry::check_name(&raw.name) {
+    if let Err(e) = crate::core::names::check_name(&raw.name) {
         problem("name", e.to_string());
     }
     let aliases = [
@@ -24,7 +24,7 @@ pub fn check(raw: &RawConfig, source: &Source) -> Vec<Problem> {
         ),
     ];
     for (key, alias) in aliases {
-        if let Some(Err(e)) = alias.map(crate::registry::check_alias) {
+        if let Some(Err(e)) = alias.map(crate::core::names::check_alias) {
             problem(key, e.to_string());
         }
     }
@@ -49,7 +49,7 @@ pub fn check(raw: &RawConfig, source: &Source) -> Vec<Problem> {
         }
     }
 
-    problems.borrow_mut().extend(crate::deploy::check_config(raw, source));
+    problems.borrow_mut().extend(super::deploy::check(raw, source));
 
     if data.test.is_some() && data.split.is_some() {
         problem("data.split", "give either data.test or data.split, not both".into());
@@ -182,7 +182,7 @@ pub fn check(raw: &RawConfig, source: &Source) -> Vec<Problem> {
         }
     };
     if let Some(evaluate) = &raw.evaluate {
-        let valid = crate::evaluate::metric_names(data.task);
+        let valid = crate::measure::metric_names(data.task);
         for (name, bounds) in &evaluate.metrics {
             let key = format!("evaluate.metrics.{name}");
             if !valid.contains(&name.as_str()) {
@@ -191,7 +191,7 @@ pub fn check(raw: &RawConfig, source: &Source) -> Vec<Problem> {
                     Task::Classification => Task::Regression,
                     Task::Regression => Task::Classification,
                 };
-                let message = if crate::evaluate::metric_names(other).contains(&name.as_str()) {
+                let message = if crate::measure::metric_names(other).contains(&name.as_str()) {
                     format!("metric '{name}' is not valid for data.task: {}", task_name(data.task))
                 } else {
                     format!("unknown metric '{name}' (expected one of: {})", valid.join(", "))

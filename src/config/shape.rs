@@ -305,7 +305,7 @@ fn describe_path(path: &str) -> String {
 }
 
 fn num(x: f64) -> String {
-    crate::report::format_number(x)
+    crate::core::format_number(x)
 }
 
 /// The allowed values when the schema is an `enum` or a `const`.

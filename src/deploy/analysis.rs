@@ -113,7 +113,7 @@ impl MetricState {
                     Decision::Fail(format!(
                         "{} = {} outside {} ({} failed measurements, failure_limit {})",
                         m.metric,
-                        crate::report::format_number(m.value.unwrap_or(f64::NAN)),
+                        crate::core::format_number(m.value.unwrap_or(f64::NAN)),
                         bounds_text(m.min, m.max),
                         self.failed,
                         limits.failure_limit
@@ -162,7 +162,7 @@ pub fn combine(decisions: Vec<Decision>) -> Decision {
 }
 
 pub fn bounds_text(min: Option<f64>, max: Option<f64>) -> String {
-    let f = crate::report::format_number;
+    let f = crate::core::format_number;
     match (min, max) {
         (Some(a), Some(b)) => format!("[{}, {}]", f(a), f(b)),
         (Some(a), None) => format!("≥ {}", f(a)),
@@ -171,16 +171,7 @@ pub fn bounds_text(min: Option<f64>, max: Option<f64>) -> String {
     }
 }
 
-/// The metrics the built-in server measures itself.
-pub const BUILT_IN: [&str; 7] = [
-    "error_rate",
-    "latency_p50_ms",
-    "latency_p90_ms",
-    "latency_p99_ms",
-    "latency_p99_ratio",
-    "disagreement",
-    "shadow_error_rate",
-];
+pub use crate::config::deploy::BUILT_IN;
 
 /// Built-in metrics that compare the candidate with the stable version in the same window: they
 /// judge only phases where both answer (or the shadow's copies and the stable answers).

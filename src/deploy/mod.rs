@@ -10,14 +10,15 @@
 pub mod analysis;
 pub mod msprt;
 
+use crate::config::deploy::{analysis_sources as sources, MetricSource as Source};
 use crate::config::raw::{Bounds, DeployConfig, Strategy, TargetKind};
 use crate::config::Config;
+use crate::core::{Check, Severity, Stage, Threshold};
 use crate::error::InputError;
 use crate::loadtest::{self, Outcomes};
 use crate::registry::{AliasMove, MoveKind, Registry};
-use crate::report::{Check, Severity, Stage, Threshold};
+use crate::routing::{Key, Mirror, Role, RoutingTable, Rule};
 use crate::serve::metrics::Snapshot;
-use crate::serve::routing::{Key, Mirror, Role, RoutingTable, Rule};
 use crate::serve::{self, Options, Server};
 use analysis::{Decision, Limits, Measured, Measurement, MetricState, Phase};
 use polars::prelude::DataFrame;
@@ -158,7 +159,7 @@ fn plan(deploy: &DeployConfig, stable: Option<u64>, candidate: u64) -> Vec<Phase
                 .iter()
                 .enumerate()
                 .map(|(i, w)| {
-                    let reason = format!("canary step {}: {} %", i + 1, crate::report::format_number(*w));
+                    let reason = format!("canary step {}: {} %", i + 1, crate::core::format_number(*w));
                     let table = if *w >= 100.0 {
                         // Stable stays named, so a rollback is a swap back to a loaded version.
                         let mut t = RoutingTable::split(stable, candidate, 100.0, &reason);
@@ -167,7 +168,7 @@ fn plan(deploy: &DeployConfig, stable: Option<u64>, candidate: u64) -> Vec<Phase
                     } else {
                         RoutingTable::split(stable, candidate, *w, &reason)
                     };
-                    phase(&format!("step {}: {} %", i + 1, crate::report::format_number(*w)), *w, table)
+                    phase(&format!("step {}: {} %", i + 1, crate::core::format_number(*w)), *w, table)
                 })
                 .collect()
         }
@@ -177,7 +178,7 @@ fn plan(deploy: &DeployConfig, stable: Option<u64>, candidate: u64) -> Vec<Phase
             table.mirror = Some(Mirror { version: candidate, percent, tolerance: 0.0 });
             vec![
                 PhasePlan {
-                    name: format!("shadow: {} % mirrored", crate::report::format_number(percent)),
+                    name: format!("shadow: {} % mirrored", crate::core::format_number(percent)),
                     weight: 0.0,
                     table,
                     shadow: true,
@@ -218,108 +219,6 @@ fn plan(deploy: &DeployConfig, stable: Option<u64>, candidate: u64) -> Vec<Phase
             vec![phase("A/B test", 50.0, table)]
         }
     }
-}
-
-/// Where metrics come from, per metric.
-enum Source {
-    BuiltIn,
-    Prometheus(String),
-    Command(String),
-}
-
-fn sources(deploy: &DeployConfig) -> Vec<(String, Bounds, Source)> {
-    let mut analysis = deploy.analysis.clone();
-    if analysis.is_empty() {
-        analysis.insert(
-            if deploy.strategy == Strategy::Shadow { "disagreement".into() } else { "error_rate".into() },
-            Bounds {
-                min: None,
-                max: Some(if deploy.strategy == Strategy::Shadow { 0.1 } else { 0.01 }),
-                severity: None,
-            },
-        );
-    }
-    let metrics = deploy.metrics.as_ref();
-    analysis
-        .into_iter()
-        .map(|(name, bounds)| {
-            let source = if let Some(q) = metrics.and_then(|m| m.prometheus.as_ref()).and_then(|p| p.queries.get(&name))
-            {
-                Source::Prometheus(q.clone())
-            } else if let Some(c) = metrics.and_then(|m| m.commands.get(&name)) {
-                Source::Command(c.clone())
-            } else {
-                Source::BuiltIn
-            };
-            (name, bounds, source)
-        })
-        .collect()
-}
-
-/// The config's rules for `deploy:` that the schema cannot say; every problem at once.
-pub fn check_config(raw: &crate::config::raw::RawConfig, source: &crate::config::Source) -> Vec<crate::error::Problem> {
-    let mut problems = Vec::new();
-    let Some(deploy) = raw.deploy.as_ref() else { return problems };
-    let mut problem = |key: &str, message: String| problems.push(source.problem(key, message, None));
-    let builtin = deploy.target.unwrap_or(TargetKind::Builtin) == TargetKind::Builtin;
-    for (i, w) in deploy.steps.iter().enumerate() {
-        if !(*w > 0.0 && *w <= 100.0) {
-            problem(
-                &format!("deploy.steps[{i}]"),
-                format!("a canary step is a percentage in (0, 100], not {}", crate::report::format_number(*w)),
-            );
-        }
-        if i > 0 && *w < deploy.steps[i - 1] {
-            problem(&format!("deploy.steps[{i}]"), "canary steps must not decrease".into());
-        }
-    }
-    if !deploy.steps.is_empty() && deploy.strategy != Strategy::Canary {
-        problem("deploy.steps", "steps are for strategy: canary".into());
-    }
-    for (key, text) in [("deploy.interval", deploy.interval.as_ref())] {
-        if let Some(Err(e)) = text.map(|t| crate::config::parse_duration(t)) {
-            problem(key, e);
-        }
-    }
-    if let Some(listen) = &deploy.listen {
-        if listen.parse::<std::net::SocketAddr>().is_err() {
-            problem("deploy.listen", format!("'{listen}' is not an address such as 127.0.0.1:9100"));
-        }
-    }
-    let prometheus = deploy.metrics.as_ref().and_then(|m| m.prometheus.as_ref());
-    if let Some(p) = prometheus {
-        if !(p.url.starts_with("http://") || p.url.starts_with("https://")) {
-            problem("deploy.metrics.prometheus.url", format!("'{}' is not an http:// or https:// URL", p.url));
-        }
-    }
-    for (name, _, source) in sources(deploy) {
-        if let Source::BuiltIn = source {
-            if !builtin {
-                problem(
-                    &format!("deploy.analysis.{name}"),
-                    format!("'{name}' has no source: with target: command, give it a query under deploy.metrics.prometheus.queries or a command under deploy.metrics.commands"),
-                );
-            } else if !analysis::BUILT_IN.contains(&name.as_str()) {
-                let hint = crate::error::did_you_mean(&name, analysis::BUILT_IN.iter().copied())
-                    .map(|s| format!(", did you mean '{s}'?"))
-                    .unwrap_or_default();
-                problem(
-                    &format!("deploy.analysis.{name}"),
-                    format!(
-                        "'{name}' is not a built-in metric ({}) and has no query or command under deploy.metrics{hint}",
-                        analysis::BUILT_IN.join(", ")
-                    ),
-                );
-            }
-        }
-    }
-    if !builtin && deploy.commands.is_none() {
-        problem("deploy.target", "target: command needs deploy.commands (at least set_weight)".into());
-    }
-    if deploy.strategy == Strategy::Ab && !builtin {
-        problem("deploy.strategy", "an A/B test needs labelled outcomes: it runs on the built-in target only".into());
-    }
-    problems
 }
 
 /// The stage's inputs, read before anything is trained or registered: a traffic recording that
@@ -401,8 +300,7 @@ impl BuiltIn {
             }
             if let Some(header) = keyed {
                 // Callers keep their arm (sticky by key); each request comes from a random one.
-                r.headers
-                    .push((header.to_string(), format!("caller-{}", crate::serve::routing::mix(i as u64) % 100_000)));
+                r.headers.push((header.to_string(), format!("caller-{}", crate::routing::mix(i as u64) % 100_000)));
             }
         }
         let stop = Arc::new(AtomicBool::new(false));
@@ -539,7 +437,7 @@ pub fn run(mut input: Input<'_>, progress: &(dyn Fn(&str) + Sync)) -> Result<(Ve
             ("model", config.raw.name.clone()),
             ("version", candidate.to_string()),
             ("stable", stable.map_or(String::new(), |s| s.to_string())),
-            ("weight", crate::report::format_number(weight)),
+            ("weight", crate::core::format_number(weight)),
             ("step", step.to_string()),
             ("interval", format!("{}s", interval.as_secs().max(1))),
         ]

@@ -104,7 +104,7 @@ pub fn head(test: &DataFrame, cfg: &BehaviorConfig) -> DataFrame {
 }
 
 fn text(frame: &DataFrame, column: &str) -> Vec<Option<String>> {
-    crate::train::target_text(frame, column).unwrap_or_else(|_| vec![None; frame.height()])
+    crate::data::target_text(frame, column).unwrap_or_else(|_| vec![None; frame.height()])
 }
 
 /// Run an invariance test.
@@ -147,7 +147,7 @@ pub fn invariance(setup: &Setup<'_>, test: &InvarianceTest) -> PolarsResult<Outc
     let what = if let Some(v) = &test.set {
         format!("set {} to {}", test.feature, v.text())
     } else if let Some(a) = test.add {
-        format!("add {} to {}", crate::report::format_number(a), test.feature)
+        format!("add {} to {}", crate::core::format_number(a), test.feature)
     } else {
         format!("shuffle {}", test.feature)
     };
@@ -199,7 +199,7 @@ pub fn directional(setup: &Setup<'_>, test: &DirectionalTest) -> PolarsResult<Ou
     Ok(Outcome {
         kind: "directional",
         name: test.name.clone().unwrap_or_else(|| {
-            format!("adding {} to {} {way} the score", crate::report::format_number(test.add), test.feature)
+            format!("adding {} to {} {way} the score", crate::core::format_number(test.add), test.feature)
         }),
         feature: test.feature.clone(),
         model_input: setup.inputs.iter().any(|c| c.name == test.feature),

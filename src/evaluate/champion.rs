@@ -13,8 +13,8 @@
 //! p < 1 − confidence (McNemar). When no change is demanded, the candidate must not be
 //! significantly worse: a regression within noise passes, a real one fails.
 
-use super::score::{self, Truth};
 use crate::config::raw::{ChampionConfig, NoiseTest};
+use crate::measure::score::{self, Truth};
 use crate::model::Predictions;
 use crate::stats::SplitMix64;
 use schemars::JsonSchema;
@@ -75,7 +75,7 @@ pub fn compare(
     seed: u64,
 ) -> Comparison {
     let metric = cfg.metric.as_str();
-    let greater = cfg.greater_is_better.unwrap_or_else(|| score::greater_is_better(metric));
+    let greater = cfg.greater_is_better.unwrap_or_else(|| crate::measure::greater_is_better(metric));
     let (cand_all, _) = score::score(candidate.0, truth, candidate.1, &|_| true);
     let (champ_all, _) = score::score(champion.0, truth, champion.1, &|_| true);
     let metrics = cand_all
@@ -87,7 +87,7 @@ pub fn compare(
     // Oriented so that a positive gain is an improvement.
     let sign = if greater { 1.0 } else { -1.0 };
     let mut unmet = Vec::new();
-    let fmt = crate::report::format_number;
+    let fmt = crate::core::format_number;
     if let Some(t) = cfg.threshold {
         if sign * (cand - t) < 0.0 {
             unmet.push(format!(
@@ -155,7 +155,7 @@ pub fn compare(
 
 /// The noise test's result in words.
 pub fn describe(n: &Noise) -> String {
-    let fmt = crate::report::format_number;
+    let fmt = crate::core::format_number;
     match (n.gain_low, n.gain_high, n.p_value) {
         (Some(low), Some(high), _) => {
             format!("{}% bootstrap interval of the gain [{}, {}]", fmt(n.confidence * 100.0), fmt(low), fmt(high))

@@ -49,7 +49,7 @@ pub fn read_predictions(path: &Path, task: Task, classes: &[String], rows: usize
             Ok(Predictions::Values(values))
         }
         Task::Classification => {
-            let labels: Vec<String> = crate::train::target_text(&frame, "prediction")
+            let labels: Vec<String> = crate::data::target_text(&frame, "prediction")
                 .map_err(|e| e.to_string())?
                 .into_iter()
                 .map(Option::unwrap_or_default)
@@ -94,7 +94,7 @@ pub fn training_classes(config: &crate::config::Config, train: &DataFrame) -> Re
     if config.raw.data.task == Task::Regression {
         return Ok(Vec::new());
     }
-    let mut classes: Vec<String> = crate::train::target_text(train, &config.raw.data.target)
+    let mut classes: Vec<String> = crate::data::target_text(train, &config.raw.data.target)
         .map_err(|e| e.to_string())?
         .into_iter()
         .flatten()
@@ -114,7 +114,7 @@ pub fn candidate(
     let (mut classes, mut class_shares, mut target_mean) = (Vec::new(), Vec::new(), 0.0);
     match data.task {
         Task::Classification => {
-            let labels: Vec<String> = crate::train::target_text(train, &data.target)
+            let labels: Vec<String> = crate::data::target_text(train, &data.target)
                 .map_err(|e| e.to_string())?
                 .into_iter()
                 .flatten()
@@ -128,7 +128,7 @@ pub fn candidate(
                 counts.iter().map(|(k, n)| (k.to_string(), *n as f64 / labels.len().max(1) as f64)).collect();
         }
         Task::Regression => {
-            let y: Vec<f64> = crate::train::target_values(train, &data.target)
+            let y: Vec<f64> = crate::data::target_values(train, &data.target)
                 .map_err(|e| e.to_string())?
                 .into_iter()
                 .flatten()
@@ -136,7 +136,7 @@ pub fn candidate(
             target_mean = y.iter().sum::<f64>() / y.len().max(1) as f64;
         }
     }
-    let inputs = crate::train::feature_columns(config, train)
+    let inputs = crate::data::feature_columns(config, train)
         .into_iter()
         .map(|name| {
             let numeric = train.column(&name).is_ok_and(|c| crate::data::is_numeric(c.dtype()));

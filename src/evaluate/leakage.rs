@@ -8,7 +8,7 @@
 //! evaluation set: balanced accuracy for a classifier (so always guessing the majority scores
 //! 1/classes, not the majority's share), R² for a regressor.
 
-use super::metrics::{self, ConfusionMatrix};
+use crate::measure::metrics::{self, ConfusionMatrix};
 use crate::model::column_values;
 use crate::model::pipeline::Values;
 use polars::prelude::*;

@@ -5,44 +5,18 @@
 pub mod behavior;
 pub mod champion;
 pub mod external;
-pub mod fairness;
 pub mod leakage;
-pub mod metrics;
-pub mod score;
 
 use crate::config::raw::Task;
 
-/// The metrics of each task, as named in `evaluate.metrics` and in reports.
-pub fn metric_names(task: Task) -> &'static [&'static str] {
-    match task {
-        Task::Classification => &[
-            "accuracy",
-            "balanced_accuracy",
-            "precision",
-            "recall",
-            "f1",
-            "precision_macro",
-            "recall_macro",
-            "f1_macro",
-            "precision_weighted",
-            "recall_weighted",
-            "f1_weighted",
-            "roc_auc",
-            "average_precision",
-            "log_loss",
-            "brier",
-        ],
-        Task::Regression => &["mae", "rmse", "r2", "mape"],
-    }
-}
-
 use crate::config::raw::{BaselineConfig, BaselineStrategy, Bounds, WhenMissing};
 use crate::config::Config;
+use crate::core::{format_number, Check, Severity, Stage, Threshold};
 use crate::error::InputError;
+use crate::measure::metrics::{self, ConfusionMatrix};
+use crate::measure::{fairness, score};
 use crate::model::{Model, Predictions};
-use crate::report::{format_number, Check, Severity, Stage, Threshold};
 use indexmap::IndexMap;
-use metrics::ConfusionMatrix;
 use polars::prelude::*;
 use score::Truth;
 use serde_json::json;
@@ -144,7 +118,7 @@ pub struct Detail {
 
 /// Check, before anything is trained or written, that the evaluation set has every column the
 /// evaluation gates name (the fairness attribute), so a typo costs no training run.
-pub fn preflight(config: &Config, inputs: &crate::validate::Inputs) -> Result<(), InputError> {
+pub fn preflight(config: &Config, inputs: &crate::data::Inputs) -> Result<(), InputError> {
     let Some(evaluate) = &config.raw.evaluate else { return Ok(()) };
     let dataset = inputs.test.as_ref().unwrap_or(&inputs.train);
     let columns = dataset.columns();
@@ -300,10 +274,10 @@ pub fn run_with_champion(
     };
     let truth = match model.task {
         crate::config::raw::Task::Classification => {
-            crate::train::target_text(&test, target).map(|t| Truth::Labels(t.into_iter().flatten().collect()))
+            crate::data::target_text(&test, target).map(|t| Truth::Labels(t.into_iter().flatten().collect()))
         }
         crate::config::raw::Task::Regression => {
-            crate::train::target_values(&test, target).map(|t| Truth::Values(t.into_iter().flatten().collect()))
+            crate::data::target_values(&test, target).map(|t| Truth::Values(t.into_iter().flatten().collect()))
         }
     }
     .map_err(|e| problem(e.to_string()))?;
@@ -410,7 +384,7 @@ fn behavior_checks(
         before: &before,
         class,
         id: config.raw.data.id.as_deref(),
-        seed: config.raw.train.as_ref().and_then(|t| t.seed).unwrap_or(crate::train::DEFAULT_SEED),
+        seed: config.raw.train.as_ref().and_then(|t| t.seed).unwrap_or(crate::data::DEFAULT_SEED),
     };
     let (mut checks, mut outcomes) = (Vec::new(), Vec::new());
     let note = |o: &behavior::Outcome| {
@@ -492,10 +466,10 @@ fn leakage_check(
 ) -> Result<(Check, Vec<leakage::FeatureScore>), InputError> {
     let target_of = |frame: &DataFrame| match model.task {
         crate::config::raw::Task::Classification => {
-            crate::train::target_text(frame, &model.target).map(leakage::Target::Labels)
+            crate::data::target_text(frame, &model.target).map(leakage::Target::Labels)
         }
         crate::config::raw::Task::Regression => {
-            crate::train::target_values(frame, &model.target).map(leakage::Target::Values)
+            crate::data::target_values(frame, &model.target).map(leakage::Target::Values)
         }
     };
     let problem = |e: PolarsError| {
@@ -567,7 +541,7 @@ fn slice_checks(
     let min_rows = cfg.min_rows.unwrap_or(30) as usize;
     let (mut checks, mut slices) = (Vec::new(), Vec::new());
     for (column, metrics) in &cfg.columns {
-        let values = crate::train::target_text(test, column).map_err(|_| {
+        let values = crate::data::target_text(test, column).map_err(|_| {
             let key = format!("evaluate.slices.columns.{column}");
             InputError::one(missing_column(config, &key, "the slice column", column, &names(test)))
         })?;
@@ -673,7 +647,7 @@ fn champion_check(
             None,
         ))
     })?;
-    let seed = config.raw.train.as_ref().and_then(|t| t.seed).unwrap_or(crate::train::DEFAULT_SEED);
+    let seed = config.raw.train.as_ref().and_then(|t| t.seed).unwrap_or(crate::data::DEFAULT_SEED);
     let comparison = champion::compare(
         cfg,
         &shown,
@@ -719,7 +693,7 @@ fn fairness_checks(
 ) -> Result<(Vec<Check>, Option<fairness::Fairness>), InputError> {
     let source = &config.source;
     let (attribute, attribute_key) = fairness_attribute(config, cfg);
-    let groups = crate::train::target_text(test, &attribute).map_err(|_| {
+    let groups = crate::data::target_text(test, &attribute).map_err(|_| {
         InputError::one(missing_column(config, attribute_key, "the fairness attribute", &attribute, &names(test)))
     })?;
     let positive = match &cfg.positive {
@@ -858,7 +832,7 @@ fn baseline_check(
                 .details(json!({"model": accuracy, "baseline": baseline_accuracy}))
         }
         _ => {
-            let truth: Vec<f64> = crate::train::target_values(test, &model.target)
+            let truth: Vec<f64> = crate::data::target_values(test, &model.target)
                 .map(|v| v.into_iter().flatten().collect())
                 .unwrap_or_default();
             let mean = model.training_target_mean();

@@ -1,7 +1,6 @@
 //! The files GitHub gives a step: $GITHUB_OUTPUT (step outputs) and $GITHUB_STEP_SUMMARY (the job
 //! summary), and ownership of what the container writes into the workspace.
 
-use std::hash::{BuildHasher, Hasher};
 use std::io::Write;
 use std::path::Path;
 
@@ -10,16 +9,7 @@ pub const SUMMARY_LIMIT: usize = 1024 * 1024;
 
 /// A delimiter nobody can predict, for multi-line output values: `ghadelimiter_<128 random bits>`.
 pub fn random_delimiter() -> String {
-    let mut bits = String::new();
-    for salt in 0..2u64 {
-        // RandomState is seeded from the OS's randomness, fresh per instance.
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u64(salt);
-        h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
-        h.write_u32(std::process::id());
-        bits.push_str(&format!("{:016x}", h.finish()));
-    }
-    format!("ghadelimiter_{bits}")
+    format!("ghadelimiter_{}", crate::core::digest::random_hex())
 }
 
 /// One output in GitHub's heredoc form. A name outside `[A-Za-z_][A-Za-z0-9_-]*`, or a value that

@@ -6,7 +6,6 @@
 
 use super::Model;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::path::Path;
 
@@ -39,15 +38,10 @@ pub enum ArtifactError {
     Decode { path: String, message: String },
 }
 
-/// Hex sha256 of `bytes`.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// The bytes of a model file for `model`, and the sha256 of its body.
 pub fn encode(model: &Model) -> (Vec<u8>, String) {
     let body = serde_json::to_vec(model).expect("a model serializes");
-    let sha = sha256_hex(&body);
+    let sha = crate::core::digest::sha256_hex(&body);
     let header = Header { format: FORMAT.into(), format_version: FORMAT_VERSION, sha256: sha.clone() };
     let mut bytes = serde_json::to_vec(&header).expect("a header serializes");
     bytes.push(b'\n');
@@ -99,7 +93,7 @@ pub fn decode(bytes: &[u8], shown: &str) -> Result<Model, ArtifactError> {
         return Err(ArtifactError::Version { path: shown.into(), found: header.format_version });
     }
     let body = &bytes[newline + 1..];
-    let actual = sha256_hex(body);
+    let actual = crate::core::digest::sha256_hex(body);
     if actual != header.sha256 {
         return Err(ArtifactError::Checksum { path: shown.into(), expected: header.sha256, actual });
     }
@@ -109,7 +103,7 @@ pub fn decode(bytes: &[u8], shown: &str) -> Result<Model, ArtifactError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::raw::Task;
+    use crate::core::Task;
     use crate::model::estimator::{Estimator, ModelKind, Params, Target};
     use crate::model::pipeline::{Pipeline, PipelineOptions, Values};
     use crate::model::{InputColumn, Model, Predictions, TrainingInfo};

@@ -6,7 +6,7 @@ pub mod estimator;
 pub mod linear_svm;
 pub mod pipeline;
 
-use crate::config::raw::Task;
+use crate::core::Task;
 use estimator::{Estimator, ModelKind, Output};
 use pipeline::{Pipeline, PipelineError, Values};
 use polars::prelude::*;

@@ -14,7 +14,7 @@
 //! and their history always agree.
 
 use super::{AliasMove, Artifact, MoveKind, NewVersion, Registry, RegistryError, Version};
-use crate::serve::routing::RoutingTable;
+use crate::routing::RoutingTable;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -46,7 +46,7 @@ struct AliasesFile {
 
 impl LocalRegistry {
     pub fn new(root: PathBuf, name: &str, shown: &str) -> Result<Self, RegistryError> {
-        super::check_name(name)?;
+        crate::core::names::check_name(name).map_err(RegistryError::Input)?;
         Ok(Self { root, name: name.to_string(), shown: shown.to_string() })
     }
 
@@ -140,7 +140,7 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
 /// Copy `from` into `to`, hashing on the way, and fsync the copy.
 fn copy_hashed(from: &Path, to: &Path) -> std::io::Result<(String, u64)> {
     let mut output = std::fs::File::create(to)?;
-    let digest = super::hash_file(from, |chunk| output.write_all(chunk))?;
+    let digest = crate::core::digest::hash_file(from, |chunk| output.write_all(chunk))?;
     output.sync_all()?;
     Ok(digest)
 }
@@ -243,7 +243,7 @@ impl Registry for LocalRegistry {
         reason: &str,
         run_id: Option<&str>,
     ) -> Result<AliasMove, RegistryError> {
-        super::check_alias(alias)?;
+        crate::core::names::check_alias(alias).map_err(RegistryError::Input)?;
         let _lock = self.lock()?;
         self.version(version)?;
         let mut file = self.read_aliases()?;

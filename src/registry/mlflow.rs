@@ -11,7 +11,7 @@
 //! registration that fails after its run was created marks the run FAILED and creates no version.
 
 use super::{AliasMove, Artifact, Lineage, MoveKind, NewVersion, Registry, RegistryError, Version};
-use crate::serve::routing::RoutingTable;
+use crate::routing::RoutingTable;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -124,7 +124,7 @@ struct Failure {
 
 impl MlflowRegistry {
     pub fn new(settings: Settings, name: &str) -> Result<Self, RegistryError> {
-        super::check_name(name)?;
+        crate::core::names::check_name(name).map_err(RegistryError::Input)?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -531,7 +531,7 @@ impl Registry for MlflowRegistry {
                     .map_err(|f| self.error("cannot upload the model file", f))?;
                     Some(Artifact {
                         file: file.clone(),
-                        sha256: crate::model::artifact::sha256_hex(bytes),
+                        sha256: crate::core::digest::sha256_hex(bytes),
                         bytes: bytes.len() as u64,
                     })
                 }
@@ -645,7 +645,7 @@ impl Registry for MlflowRegistry {
         reason: &str,
         run_id: Option<&str>,
     ) -> Result<AliasMove, RegistryError> {
-        super::check_alias(alias)?;
+        crate::core::names::check_alias(alias).map_err(RegistryError::Input)?;
         self.version(version)?;
         let from = self.aliases()?.get(alias).copied();
         self.post(
@@ -681,7 +681,7 @@ impl Registry for MlflowRegistry {
                 None,
             )
             .map_err(|f| self.error(&format!("cannot download version {}'s model file", version.version), f))?;
-        let sha = crate::model::artifact::sha256_hex(&bytes);
+        let sha = crate::core::digest::sha256_hex(&bytes);
         if sha != artifact.sha256 {
             return Err(RegistryError::Corrupt(format!(
                 "version {}'s model file has sha256 {sha}, but {} was recorded",

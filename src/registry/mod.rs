@@ -6,9 +6,9 @@
 
 pub mod local;
 pub mod mlflow;
-pub mod stage;
 
-use crate::serve::routing::RoutingTable;
+use crate::config::Config;
+use crate::routing::RoutingTable;
 use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -223,19 +223,43 @@ pub fn rollback_target(history: &[AliasMove], alias: &str) -> Option<u64> {
     stack.pop()
 }
 
+/// Default of `registry.alias_on_pass`.
+pub const DEFAULT_PASS_ALIAS: &str = "challenger";
+/// Default of `evaluate.champion.alias`.
+pub const DEFAULT_CHAMPION_ALIAS: &str = "champion";
+
+/// Open the registry the config names: MLflow when `registry.mlflow` is set, otherwise the folder
+/// (`registry.path`, default `.ml-gates/registry` beside ml-gates.yaml). `vars` reads the
+/// environment (MLFLOW_TRACKING_*).
+pub fn open(config: &Config, vars: &dyn Fn(&str) -> Option<String>) -> Result<Box<dyn Registry>, RegistryError> {
+    let section = config.raw.registry.as_ref();
+    if let Some(mlflow) = section.and_then(|r| r.mlflow.as_ref()) {
+        let settings = mlflow::Settings::from(mlflow, &config.raw.name, vars)?;
+        return Ok(Box::new(mlflow::MlflowRegistry::new(settings, &config.raw.name)?));
+    }
+    let shown = section.and_then(|r| r.path.clone()).unwrap_or_else(|| ".ml-gates/registry".to_string());
+    Ok(Box::new(local::LocalRegistry::new(config.source.resolve(&shown), &config.raw.name, &shown)?))
+}
+
+/// The alias that names the production model.
+pub fn champion_alias(config: &Config) -> String {
+    config
+        .raw
+        .evaluate
+        .as_ref()
+        .and_then(|e| e.champion.as_ref())
+        .and_then(|c| c.alias.clone())
+        .unwrap_or_else(|| DEFAULT_CHAMPION_ALIAS.to_string())
+}
+
+/// The alias a passing version gets.
+pub fn pass_alias(config: &Config) -> String {
+    config.raw.registry.as_ref().and_then(|r| r.alias_on_pass.clone()).unwrap_or_else(|| DEFAULT_PASS_ALIAS.to_string())
+}
+
 /// A new run id: 32 hexadecimal digits, as MLflow's.
 pub fn new_run_id() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut out = String::new();
-    for salt in 0..2u64 {
-        // RandomState is seeded from the OS's randomness, fresh per instance.
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u64(salt);
-        h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
-        h.write_u32(std::process::id());
-        out.push_str(&format!("{:016x}", h.finish()));
-    }
-    out
+    crate::core::digest::random_hex()
 }
 
 /// Now, as the registry writes times.
@@ -243,69 +267,7 @@ pub fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-/// sha256 of a file, streamed.
-pub fn sha256_file(path: &Path) -> std::io::Result<(String, u64)> {
-    hash_file(path, |_| Ok(()))
-}
-
-/// Stream a file through sha256, handing each chunk to `also` too (to copy it, say); returns the
-/// hex digest and the byte count.
-pub(crate) fn hash_file(
-    path: &Path,
-    mut also: impl FnMut(&[u8]) -> std::io::Result<()>,
-) -> std::io::Result<(String, u64)> {
-    use sha2::Digest;
-    use std::io::Read;
-    let mut file = std::fs::File::open(path)?;
-    let mut hasher = sha2::Sha256::new();
-    let mut buffer = vec![0u8; 1 << 20];
-    let mut bytes = 0u64;
-    loop {
-        let n = file.read(&mut buffer)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buffer[..n]);
-        also(&buffer[..n])?;
-        bytes += n as u64;
-    }
-    Ok((hex(&hasher.finalize()), bytes))
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// A registered model's name must be usable as a folder name and in MLflow: letters, digits,
-/// `.`, `_`, `-`, not starting with a dot.
-pub fn check_name(name: &str) -> Result<(), RegistryError> {
-    let ok = !name.is_empty()
-        && !name.starts_with('.')
-        && name.len() <= 200
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-    if ok {
-        Ok(())
-    } else {
-        Err(RegistryError::Input(format!(
-            "the model name '{name}' cannot name a registered model: use letters, digits, '.', '_' and '-'"
-        )))
-    }
-}
-
-/// An alias name: letters, digits, `_` and `-`, starting with a letter (MLflow's rule, minus `v<n>`).
-pub fn check_alias(alias: &str) -> Result<(), RegistryError> {
-    let ok = alias.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-        && alias.len() <= 255
-        && alias.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
-        && !(alias.len() > 1 && alias.starts_with(['v', 'V']) && alias[1..].chars().all(|c| c.is_ascii_digit()));
-    if ok {
-        Ok(())
-    } else {
-        Err(RegistryError::Input(format!(
-            "'{alias}' is not a valid alias: letters, digits, '_' and '-', starting with a letter, and not v<number>"
-        )))
-    }
-}
+pub use crate::core::digest::sha256_file;
 
 #[cfg(test)]
 mod tests {
@@ -330,19 +292,6 @@ mod tests {
         assert_eq!(rollback_target(&h, "champion"), None);
         assert_eq!(rollback_target(&h, "challenger"), None);
         assert_eq!(rollback_target(&[], "champion"), None);
-    }
-
-    #[test]
-    fn names_and_aliases_are_checked() {
-        assert!(check_name("churn-model_2.1").is_ok());
-        for bad in ["", ".hidden", "a/b", "../x", "a b"] {
-            assert!(check_name(bad).is_err(), "{bad}");
-        }
-        assert!(check_alias("champion").is_ok());
-        assert!(check_alias("blue-green_2").is_ok());
-        for bad in ["", "1st", "v3", "a.b", "x/y"] {
-            assert!(check_alias(bad).is_err(), "{bad}");
-        }
     }
 
     #[test]

@@ -222,7 +222,7 @@ fn staging_section(out: &mut String, s: &crate::staging::StagingDetail) {
 
 /// The registry: this run's lineage, the aliases, and the metric history of recent versions as a
 /// table and as charts.
-fn registry_section(out: &mut String, report: &Report, r: &crate::registry::stage::RegistryDetail) {
+fn registry_section(out: &mut String, report: &Report, r: &crate::register::RegistryDetail) {
     let _ = writeln!(
         out,
         "### registry · {}
@@ -328,7 +328,7 @@ fn registry_section(out: &mut String, report: &Report, r: &crate::registry::stag
 
 /// A Mermaid line chart of one metric across versions; only ml-gates' own metric identifiers and
 /// version numbers go into it.
-fn history_chart(metric: &str, history: &[crate::registry::stage::HistoryRow]) -> String {
+fn history_chart(metric: &str, history: &[crate::register::HistoryRow]) -> String {
     if !metric.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_') {
         return String::new();
     }
@@ -525,7 +525,7 @@ fn champion_chart(c: &crate::evaluate::champion::Comparison) -> String {
         .iter()
         .filter(|(name, v)| {
             name.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_')
-                && crate::evaluate::score::greater_is_better(name)
+                && crate::measure::greater_is_better(name)
                 && v.iter().all(|x| (0.0..=1.0).contains(x))
         })
         .collect();

@@ -2,7 +2,7 @@
 //! predicted rows, latency (Prometheus buckets for scrapers, an HDR histogram for exact quantiles
 //! of a window), and the shadow's comparisons. Rendered in Prometheus' text format.
 
-use super::routing::{Role, RoutingTable};
+use crate::routing::{Role, RoutingTable};
 use hdrhistogram::Histogram;
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -388,7 +388,7 @@ mod tests {
         metrics.record(1, Role::Stable, 200, 3, 0.02);
         metrics.record_shadow(2, Some((3, 1)));
         let mut table = RoutingTable::single(1, "");
-        table.mirror = Some(super::super::routing::Mirror { version: 2, percent: 50.0, tolerance: 0.0 });
+        table.mirror = Some(crate::routing::Mirror { version: 2, percent: 50.0, tolerance: 0.0 });
         let text = metrics.render(&table);
         let l = r#"model="ch\"urn",version="1",role="stable""#;
         assert!(text.contains(&format!("ml_gates_requests_total{{{l},code=\"200\"}} 2")), "{text}");

@@ -1,5 +1,5 @@
 //! The model server (`ml-gates serve`): registered versions behind MLflow's scoring protocol and
-//! the Open Inference Protocol v2, routed by a [`routing::RoutingTable`] that is swapped whole
+//! the Open Inference Protocol v2, routed by a [`crate::routing::RoutingTable`] that is swapped whole
 //! while serving, with Prometheus metrics per version and role.
 //!
 //! A request takes the table in force when it arrives (an `Arc`) and finishes on it, so a swap
@@ -9,10 +9,10 @@
 
 pub mod metrics;
 pub mod protocol;
-pub mod routing;
 pub mod store;
 
 use crate::model::{Model, Predictions};
+use crate::routing::{self, Choice, RequestKeys, Role, RoutingTable};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, State as AxumState};
@@ -22,7 +22,6 @@ use axum::routing::{get, post};
 use axum::Router;
 use metrics::Metrics;
 use protocol::{BadRequest, Batch};
-use routing::{Choice, RequestKeys, Role, RoutingTable};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};

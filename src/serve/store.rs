@@ -3,7 +3,7 @@
 
 use super::{ServedModel, Store};
 use crate::registry::Registry;
-use crate::serve::routing::RoutingTable;
+use crate::routing::RoutingTable;
 use std::path::PathBuf;
 
 pub struct RegistryStore {

@@ -66,7 +66,7 @@ pub fn run(config: &Config, cfg: &TrainConfig, train: &DataFrame, test: &DataFra
     let test_path = write(test, "test.parquet")?;
     let predictions = predictions_path(config, cfg);
     let data = &config.raw.data;
-    let features = crate::train::feature_columns(config, train).join(",");
+    let features = crate::data::feature_columns(config, train).join(",");
     let stderr = std::io::stderr();
     let to_stderr = || -> Stdio {
         use std::os::fd::AsFd;
@@ -83,7 +83,7 @@ pub fn run(config: &Config, cfg: &TrainConfig, train: &DataFrame, test: &DataFra
             .env("ML_GATES_TEST", absolute(&test_path))
             .env("ML_GATES_OUTPUT", absolute(&out))
             .env("ML_GATES_PREDICTIONS", absolute(&predictions))
-            .env("ML_GATES_SEED", cfg.seed.unwrap_or(crate::train::DEFAULT_SEED).to_string())
+            .env("ML_GATES_SEED", cfg.seed.unwrap_or(crate::data::DEFAULT_SEED).to_string())
             .env("ML_GATES_TARGET", &data.target)
             .env("ML_GATES_TASK", if data.task == Task::Classification { "classification" } else { "regression" })
             .env("ML_GATES_FEATURES", features)

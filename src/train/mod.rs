@@ -6,15 +6,12 @@ pub mod external;
 use crate::config::raw::{Task, TrainConfig};
 use crate::config::Config;
 use crate::data::is_numeric;
+use crate::data::{datasets, feature_columns, target_text, target_values, Inputs, DEFAULT_SEED};
 use crate::error::{did_you_mean, InputError};
 use crate::model::estimator::{Estimator, Params, Target};
 use crate::model::pipeline::{Pipeline, PipelineOptions, Values};
 use crate::model::{column_values, InputColumn, Model, TrainingInfo};
-use crate::validate::Inputs;
 use polars::prelude::*;
-
-/// The seed used when `train.seed` and `data.split.seed` are not set.
-pub const DEFAULT_SEED: u64 = 42;
 
 /// A trained model and the rows it is evaluated on.
 pub struct Trained {
@@ -22,85 +19,6 @@ pub struct Trained {
     /// The rows the model was fitted on (labelled rows of the training set).
     pub train: DataFrame,
     pub test: DataFrame,
-}
-
-/// The training and evaluation frames: `data.test`, or a seeded (stratified) split of `data.train`.
-pub fn datasets(config: &Config, inputs: &Inputs) -> Result<(DataFrame, DataFrame), InputError> {
-    let source = &config.source;
-    let data = &config.raw.data;
-    let collect = |ds: &crate::data::Dataset| ds.lazy().collect().map_err(|e| ds.read_error(source, e));
-    let train = collect(&inputs.train)?;
-    if let Some(test) = &inputs.test {
-        return Ok((train, collect(test)?));
-    }
-    let Some(split) = &data.split else {
-        return Err(InputError::one(source.problem(
-            "data",
-            "training needs an evaluation set: give data.test or data.split (e.g. split: {test_fraction: 0.2})",
-            None,
-        )));
-    };
-    let seed = split.seed.or(config.raw.train.as_ref().and_then(|t| t.seed)).unwrap_or(DEFAULT_SEED);
-    let stratify = split.stratify.unwrap_or(true) && data.task == Task::Classification;
-    let groups: Vec<Vec<u32>> = if stratify {
-        let labels = target_text(&train, &data.target).map_err(|e| inputs.train.read_error(source, e))?;
-        let mut by_class: std::collections::BTreeMap<Option<String>, Vec<u32>> = Default::default();
-        for (i, l) in labels.into_iter().enumerate() {
-            by_class.entry(l).or_default().push(i as u32);
-        }
-        by_class.into_values().collect()
-    } else {
-        vec![(0..train.height() as u32).collect()]
-    };
-    let mut rng = crate::stats::SplitMix64(seed);
-    let (mut train_rows, mut test_rows) = (Vec::new(), Vec::new());
-    for mut group in groups {
-        // Fisher-Yates with a fixed generator: the same seed splits the same way everywhere.
-        for i in (1..group.len()).rev() {
-            let j = (rng.next_u64() % (i as u64 + 1)) as usize;
-            group.swap(i, j);
-        }
-        let n_test = (group.len() as f64 * split.test_fraction).round() as usize;
-        test_rows.extend_from_slice(&group[..n_test]);
-        train_rows.extend_from_slice(&group[n_test..]);
-    }
-    train_rows.sort_unstable();
-    test_rows.sort_unstable();
-    let take = |rows: Vec<u32>| {
-        train.take(&IdxCa::from_vec("idx".into(), rows)).map_err(|e| inputs.train.read_error(source, e))
-    };
-    Ok((take(train_rows)?, take(test_rows)?))
-}
-
-/// The target column as text labels (classification).
-pub fn target_text(frame: &DataFrame, target: &str) -> PolarsResult<Vec<Option<String>>> {
-    let column = frame.column(target)?.cast(&DataType::String)?;
-    Ok(column.str()?.iter().map(|v| v.map(String::from)).collect())
-}
-
-/// The target column as numbers (regression).
-pub fn target_values(frame: &DataFrame, target: &str) -> PolarsResult<Vec<Option<f64>>> {
-    let column = frame.column(target)?.cast(&DataType::Float64)?;
-    Ok(column.f64()?.iter().collect())
-}
-
-/// Feature columns: `data.features`, or every column but target, id, timestamp and sensitive ones.
-pub fn feature_columns(config: &Config, frame: &DataFrame) -> Vec<String> {
-    let data = &config.raw.data;
-    match &data.features {
-        Some(f) => f.clone(),
-        None => frame
-            .get_column_names()
-            .into_iter()
-            .map(|c| c.to_string())
-            .filter(|c| {
-                *c != data.target
-                    && data.id.as_deref() != Some(c.as_str())
-                    && data.timestamp.as_deref() != Some(c.as_str())
-                    && !data.sensitive.contains(c)
-            })
-            .collect(),
-    }
 }
 
 /// Train the configured built-in model.
@@ -170,7 +88,7 @@ pub fn run(config: &Config, train_cfg: &TrainConfig, inputs: &Inputs) -> Result<
         scale: preprocess.as_ref().and_then(|p| p.scale).unwrap_or_default(),
         impute: preprocess.as_ref().and_then(|p| p.impute).unwrap_or_default(),
         impute_value: preprocess.as_ref().and_then(|p| p.impute_value),
-        impute_text: preprocess.as_ref().and_then(|p| p.impute_value).map(crate::report::format_number),
+        impute_text: preprocess.as_ref().and_then(|p| p.impute_value).map(crate::core::format_number),
         unseen: preprocess.as_ref().and_then(|p| p.unseen).unwrap_or_default(),
         cyclical: preprocess
             .as_ref()

@@ -6,9 +6,9 @@
 
 use super::{collect, Ctx};
 use crate::config::raw::{DriftCheck, DriftMethod};
+use crate::core::{format_number, Check, Stage, Status, Threshold};
 use crate::data::{is_categorical_like, is_numeric, Dataset};
 use crate::error::InputError;
-use crate::report::{format_number, Check, Stage, Status, Threshold};
 use crate::stats;
 use polars::prelude::*;
 use serde_json::json;

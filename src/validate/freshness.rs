@@ -2,8 +2,8 @@
 //! no timestamp column) is no older than `max_age_days`.
 
 use super::{collect, Ctx};
+use crate::core::{format_number, Check, Stage, Threshold};
 use crate::data::Dataset;
-use crate::report::{format_number, Check, Stage, Threshold};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use polars::prelude::*;
 use serde_json::json;

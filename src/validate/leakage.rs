@@ -2,9 +2,9 @@
 
 use super::{collect, percent, scalar_f64, Ctx};
 use crate::config::raw::{LeakageCheck, LeakageKey};
+use crate::core::{format_number, Check, Stage, Threshold};
 use crate::data::Dataset;
 use crate::error::InputError;
-use crate::report::{format_number, Check, Stage, Threshold};
 use polars::prelude::*;
 use serde_json::json;
 

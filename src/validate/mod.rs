@@ -11,9 +11,9 @@ mod target;
 
 use crate::config::raw::{DatasetRole, ValidateConfig};
 use crate::config::Config;
-use crate::data::{self, Dataset};
+use crate::core::{Check, Severity, Stage};
+use crate::data::{self, Dataset, Inputs};
 use crate::error::{did_you_mean, InputError};
-use crate::report::{Check, Severity, Stage};
 use chrono::{DateTime, Utc};
 use polars::prelude::*;
 
@@ -35,39 +35,6 @@ pub const CHECKS: &[(&str, &str)] = &[
     ("feature-drift", "A column's distribution has not shifted from the reference beyond the threshold."),
     ("dataset-drift", "The share of drifted columns is below drift_share."),
 ];
-
-/// The datasets the data gate reads.
-pub struct Inputs {
-    pub train: Dataset,
-    pub test: Option<Dataset>,
-    pub reference: Option<Dataset>,
-}
-
-/// Open every dataset the config names; every file problem is reported at once.
-pub fn open_inputs(config: &Config) -> Result<Inputs, InputError> {
-    let source = &config.source;
-    let data = &config.raw.data;
-    let mut problems = Vec::new();
-    let mut take = |r: Result<Dataset, InputError>| match r {
-        Ok(d) => Some(d),
-        Err(e) => {
-            problems.extend(e.problems);
-            None
-        }
-    };
-    let train = take(data::open(source, "data.train", &data.train, "train"));
-    let test = data.test.as_ref().and_then(|t| take(data::open(source, "data.test", t, "test")));
-    let reference = config
-        .raw
-        .validate
-        .as_ref()
-        .and_then(|v| v.drift.as_ref())
-        .and_then(|d| take(data::open(source, "validate.drift.reference", &d.reference, "reference")));
-    match train {
-        Some(train) if problems.is_empty() => Ok(Inputs { train, test, reference }),
-        _ => Err(InputError { problems }),
-    }
-}
 
 /// What every check family gets: the config, the data and the clock.
 pub(crate) struct Ctx<'a> {
@@ -105,20 +72,7 @@ impl Ctx<'_> {
 
     /// Feature columns: `data.features`, or every column but target, id, timestamp and sensitive ones.
     pub fn features(&self, dataset: &Dataset) -> Vec<String> {
-        let data = &self.config.raw.data;
-        if let Some(features) = &data.features {
-            return features.clone();
-        }
-        dataset
-            .columns()
-            .into_iter()
-            .filter(|c| {
-                *c != data.target
-                    && data.id.as_deref() != Some(c.as_str())
-                    && data.timestamp.as_deref() != Some(c.as_str())
-                    && !data.sensitive.contains(c)
-            })
-            .collect()
+        data::feature_columns_of(&self.config.raw.data, dataset.columns())
     }
 }
 
@@ -216,7 +170,7 @@ mod tests {
                 "version: 1\nname: t\ndata:\n  train: t.csv\n  target: plan\n  task: classification\n{id}validate:\n  duplicates: {{max_percent: 100}}\n"
             );
             let config = crate::config::parse(&text, "t.yaml", dir.path().to_path_buf()).unwrap();
-            let inputs = super::open_inputs(&config).unwrap();
+            let inputs = crate::data::open_inputs(&config).unwrap();
             let checks = super::run(&config, &inputs, chrono::Utc::now()).unwrap();
             let dup = checks.iter().find(|c| c.id == "duplicate-rows").unwrap();
             assert_eq!(dup.details.as_ref().unwrap()["duplicate_count"], 3.0, "with id line {id:?}: {dup:?}");

@@ -4,8 +4,8 @@
 
 use super::{collect, percent, scalar_f64, Ctx};
 use crate::config::raw::{DType, SchemaCheck};
+use crate::core::{format_number, Check, Severity, Stage, Threshold};
 use crate::data::{is_numeric, Dataset};
-use crate::report::{format_number, Check, Severity, Stage, Threshold};
 use polars::prelude::*;
 use serde_json::json;
 

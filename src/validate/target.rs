@@ -2,8 +2,8 @@
 //! range for regression.
 
 use super::{collect, percent, scalar_f64, Ctx};
+use crate::core::{format_number, Check, Stage, Threshold};
 use crate::data::{is_numeric, Dataset};
-use crate::report::{format_number, Check, Stage, Threshold};
 use polars::prelude::*;
 use serde_json::json;
 

@@ -1,10 +1,11 @@
 //! The serving commands of the CLI: `serve`, `loadtest` and `routing` (show, set, kill switch).
 
-use crate::{find_version, open_registry, ListFormat};
+use super::registry::{find_version, registry_of, RegistryArgs};
+use super::ListFormat;
 use anyhow::Context;
 use ml_gates::config;
 use ml_gates::error::InputError;
-use ml_gates::serve::routing::RoutingTable;
+use ml_gates::routing::RoutingTable;
 use ml_gates::serve::{self, Event, MemoryStore, ServedModel};
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -71,7 +72,7 @@ pub struct LoadtestArgs {
 #[derive(clap::Subcommand)]
 pub enum RoutingCommand {
     /// The routing table stored in the registry.
-    Show(crate::RegistryArgs),
+    Show(RegistryArgs),
     /// Store a routing table (JSON, docs/serving.md); servers watching the registry apply it.
     Set(RoutingSetArgs),
     /// Turn the kill switch on (every request to the stable version) or off, without a redeploy.
@@ -81,7 +82,7 @@ pub enum RoutingCommand {
 #[derive(clap::Args)]
 pub struct RoutingSetArgs {
     #[command(flatten)]
-    registry: crate::RegistryArgs,
+    registry: RegistryArgs,
     /// The table, a JSON file (`-` for standard input).
     file: PathBuf,
 }
@@ -89,7 +90,7 @@ pub struct RoutingSetArgs {
 #[derive(clap::Args)]
 pub struct KillSwitchArgs {
     #[command(flatten)]
-    registry: crate::RegistryArgs,
+    registry: RegistryArgs,
     /// `on` or `off`.
     #[arg(value_parser = ["on", "off"])]
     state: String,
@@ -135,7 +136,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<u8> {
         }
         None => {
             let config = config::load(&args.config)?;
-            let registry = open_registry(&config)?;
+            let registry = ml_gates::app::open_registry(&config, &super::env)?;
             let fallback = match registry.routing()? {
                 Some(_) => None,
                 None => {
@@ -212,9 +213,9 @@ pub fn loadtest(args: LoadtestArgs) -> anyhow::Result<u8> {
         }
         (None, Some(config_path)) => {
             let config = config::load(config_path)?;
-            let inputs = ml_gates::validate::open_inputs(&config)?;
-            let (_, test) = ml_gates::train::datasets(&config, &inputs)?;
-            let columns = ml_gates::train::feature_columns(&config, &test);
+            let inputs = ml_gates::data::open_inputs(&config)?;
+            let (_, test) = ml_gates::data::datasets(&config, &inputs)?;
+            let columns = ml_gates::data::feature_columns(&config, &test);
             let inputs: Vec<ml_gates::model::InputColumn> = columns
                 .iter()
                 .map(|name| ml_gates::model::InputColumn {
@@ -301,7 +302,7 @@ fn loadtest_text(o: &ml_gates::loadtest::Outcome) -> String {
 pub fn routing(command: RoutingCommand) -> anyhow::Result<u8> {
     match command {
         RoutingCommand::Show(args) => {
-            let (_, registry) = crate::registry_of(&args)?;
+            let (_, registry) = registry_of(&args)?;
             let table = registry.routing()?;
             match (args.format, table) {
                 (ListFormat::Json, t) => println!("{}", serde_json::to_string_pretty(&t)?),
@@ -316,7 +317,7 @@ pub fn routing(command: RoutingCommand) -> anyhow::Result<u8> {
             Ok(0)
         }
         RoutingCommand::Set(args) => {
-            let (_, registry) = crate::registry_of(&args.registry)?;
+            let (_, registry) = registry_of(&args.registry)?;
             let shown = args.file.display().to_string();
             let text = if shown == "-" {
                 std::io::read_to_string(std::io::stdin()).context("cannot read standard input")?
@@ -335,11 +336,11 @@ pub fn routing(command: RoutingCommand) -> anyhow::Result<u8> {
             print_stored(&stored, args.registry.format)
         }
         RoutingCommand::KillSwitch(args) => {
-            let (config, registry) = crate::registry_of(&args.registry)?;
+            let (config, registry) = registry_of(&args.registry)?;
             let mut table = match registry.routing()? {
                 Some(t) => t,
                 None => {
-                    let champion = ml_gates::registry::stage::champion_alias(&config);
+                    let champion = ml_gates::registry::champion_alias(&config);
                     let version = find_version(registry.as_ref(), &config.raw.name, &champion)?;
                     RoutingTable::single(version.version, "")
                 }

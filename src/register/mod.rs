@@ -1,19 +1,14 @@
 //! The register stage: the candidate becomes a version with its lineage and verdict, and gets the
 //! pass alias only when every blocking gate passed. Also what the report shows of the registry:
-//! the lineage and the metric history of recent versions.
+//! the lineage and the metric history of recent versions, and the data fingerprints a version records.
 
-use super::{AliasMove, Lineage, MoveKind, NewVersion, Registry, RegistryError, Version};
 use crate::config::Config;
-use crate::report::{Check, Report, Severity, Stage, Verdict};
+use crate::core::{Check, Severity, Stage};
+use crate::registry::{pass_alias, AliasMove, Lineage, MoveKind, NewVersion, Registry, RegistryError, Version};
 use schemars::JsonSchema;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-
-/// Default of `registry.alias_on_pass`.
-pub const DEFAULT_PASS_ALIAS: &str = "challenger";
-/// Default of `evaluate.champion.alias`.
-pub const DEFAULT_CHAMPION_ALIAS: &str = "champion";
 
 /// What the report shows of the registry.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
@@ -49,35 +44,6 @@ pub struct HistoryRow {
     pub aliases: Vec<String>,
 }
 
-/// Open the registry the config names: MLflow when `registry.mlflow` is set, otherwise the folder
-/// (`registry.path`, default `.ml-gates/registry` beside ml-gates.yaml). `vars` reads the
-/// environment (MLFLOW_TRACKING_*).
-pub fn open(config: &Config, vars: &dyn Fn(&str) -> Option<String>) -> Result<Box<dyn Registry>, RegistryError> {
-    let section = config.raw.registry.as_ref();
-    if let Some(mlflow) = section.and_then(|r| r.mlflow.as_ref()) {
-        let settings = super::mlflow::Settings::from(mlflow, &config.raw.name, vars)?;
-        return Ok(Box::new(super::mlflow::MlflowRegistry::new(settings, &config.raw.name)?));
-    }
-    let shown = section.and_then(|r| r.path.clone()).unwrap_or_else(|| ".ml-gates/registry".to_string());
-    Ok(Box::new(super::local::LocalRegistry::new(config.source.resolve(&shown), &config.raw.name, &shown)?))
-}
-
-/// The alias that names the production model.
-pub fn champion_alias(config: &Config) -> String {
-    config
-        .raw
-        .evaluate
-        .as_ref()
-        .and_then(|e| e.champion.as_ref())
-        .and_then(|c| c.alias.clone())
-        .unwrap_or_else(|| DEFAULT_CHAMPION_ALIAS.to_string())
-}
-
-/// The alias a passing version gets.
-pub fn pass_alias(config: &Config) -> String {
-    config.raw.registry.as_ref().and_then(|r| r.alias_on_pass.clone()).unwrap_or_else(|| DEFAULT_PASS_ALIAS.to_string())
-}
-
 /// sha256 of the files' bytes, in the order given, each framed by its length.
 pub fn fingerprint(files: &[PathBuf]) -> std::io::Result<String> {
     use sha2::Digest;
@@ -95,11 +61,11 @@ pub fn fingerprint(files: &[PathBuf]) -> std::io::Result<String> {
             hasher.update(&buffer[..n]);
         }
     }
-    Ok(super::hex(&hasher.finalize()))
+    Ok(crate::core::digest::hex(&hasher.finalize()))
 }
 
 /// The data fingerprints of a config: the training files, and the test files or the split.
-pub fn data_fingerprints(config: &Config, inputs: &crate::validate::Inputs) -> std::io::Result<(String, String)> {
+pub fn data_fingerprints(config: &Config, inputs: &crate::data::Inputs) -> std::io::Result<(String, String)> {
     let train = fingerprint(&inputs.train.files)?;
     let test = match (&inputs.test, &config.raw.data.split) {
         (Some(test), _) => fingerprint(&test.files)?,
@@ -108,29 +74,20 @@ pub fn data_fingerprints(config: &Config, inputs: &crate::validate::Inputs) -> s
                 "{train} split test_fraction={} seed={:?} stratify={:?}",
                 split.test_fraction, split.seed, split.stratify
             );
-            crate::model::artifact::sha256_hex(text.as_bytes())
+            crate::core::digest::sha256_hex(text.as_bytes())
         }
         (None, None) => train.clone(),
     };
     Ok((train, test))
 }
 
-/// The verdict as the registry records it.
-pub fn verdict_name(verdict: Verdict) -> &'static str {
-    match verdict {
-        Verdict::Pass => "pass",
-        Verdict::Warn => "warn",
-        Verdict::Fail => "fail",
-    }
-}
-
-/// Register the candidate of `report` (its verdict and metrics) with `artifact`, then give it the
-/// pass alias if no blocking check failed. Returns the stage's checks and the version; a registry
+/// Register the candidate (`record`: its verdict and metrics) with `artifact`, then give it the
+/// pass alias if no blocking check failed (`gates_passed`). Returns the stage's checks and the version; a registry
 /// failure is an `error` check, never a half-registered version.
 pub fn register(
     registry: &dyn Registry,
     config: &Config,
-    report: &Report,
+    gates_passed: bool,
     record: NewVersion,
     artifact: Option<&Path>,
 ) -> (Vec<Check>, Option<Version>, Vec<AliasMove>) {
@@ -164,7 +121,7 @@ pub fn register(
     let alias = pass_alias(config);
     let alias_line = config.source.line("registry.alias_on_pass").or(line);
     let mut moved = Vec::new();
-    if report.exit_code() != 0 {
+    if !gates_passed {
         checks.push(
             Check::judged("alias", Stage::Register, true, Severity::Error)
                 .skipped()

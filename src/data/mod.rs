@@ -4,6 +4,12 @@
 //! scan needs to learn the schema (a parquet footer, a CSV header and its inference rows); the
 //! checks then run as lazy queries.
 
+mod sets;
+
+pub use sets::{
+    datasets, feature_columns, feature_columns_of, open_inputs, target_text, target_values, Inputs, DEFAULT_SEED,
+};
+
 use crate::config::raw::{DataSource, Format};
 use crate::config::Source;
 use crate::error::{did_you_mean, InputError};

@@ -107,8 +107,3 @@ pub fn take(predictions: &Predictions, rows: &[usize]) -> Predictions {
         Predictions::Values(v) => Predictions::Values(rows.iter().map(|&i| v[i]).collect()),
     }
 }
-
-/// Whether a higher value of the metric is better.
-pub fn greater_is_better(metric: &str) -> bool {
-    !matches!(metric, "log_loss" | "brier" | "mae" | "rmse" | "mape")
-}

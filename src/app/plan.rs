@@ -3,8 +3,7 @@
 
 use crate::config::raw::{StageName, StagesConfig};
 use crate::github::event::Event;
-use schemars::JsonSchema;
-use serde::Serialize;
+pub use crate::report::Plan;
 
 use StageName::*;
 
@@ -23,41 +22,14 @@ pub struct Overrides {
     pub force_retrain: bool,
 }
 
-/// The stages a run will go through, and why.
-#[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
-pub struct Plan {
-    /// The event that triggered the run (`local` outside GitHub Actions).
-    pub event: String,
-    pub stages: Vec<String>,
-    /// Why these stages, in one sentence.
-    pub reason: String,
-}
-
-impl Plan {
-    pub fn includes(&self, stage: StageName) -> bool {
-        self.stages.iter().any(|s| *s == name(stage))
-    }
-}
-
-pub fn name(stage: StageName) -> &'static str {
-    match stage {
-        Validate => "validate",
-        Train => "train",
-        Evaluate => "evaluate",
-        Register => "register",
-        Staging => "staging",
-        Deploy => "deploy",
-    }
-}
-
 /// Parse a comma- or space-separated list of stage names (the `stages` input).
 pub fn parse_stages(text: &str) -> Result<Vec<StageName>, String> {
     text.split([',', ' ', '\n'])
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(|s| {
-            ALL.iter().copied().find(|st| name(*st) == s).ok_or_else(|| {
-                let names: Vec<&str> = ALL.iter().map(|s| name(*s)).collect();
+            ALL.iter().copied().find(|st| st.as_str() == s).ok_or_else(|| {
+                let names: Vec<&str> = ALL.iter().map(|s| s.as_str()).collect();
                 let hint = crate::error::did_you_mean(s, names.iter().copied())
                     .map(|n| format!(", did you mean '{n}'?"))
                     .unwrap_or_default();
@@ -120,7 +92,7 @@ pub fn plan(event: Option<&Event>, config: Option<&StagesConfig>, overrides: &Ov
     }
     stages.sort();
     stages.dedup();
-    Plan { event: event_name, stages: stages.into_iter().map(|s| name(s).to_string()).collect(), reason }
+    Plan { event: event_name, stages: stages.into_iter().map(|s| s.as_str().to_string()).collect(), reason }
 }
 
 #[cfg(test)]

@@ -1,0 +1,277 @@
+//! `ml-gates action`: the GitHub Action's runtime contract (docs/action.md). The environment in
+//! (inputs, the event, the context), the plan of stages from the event, the one pipeline, then
+//! the workflow commands, step outputs, job summary, report file, PR comment and check run out.
+//! This is the only place that prints workflow commands or writes GitHub's files; what it writes
+//! is computed by `ml_gates::github::writeback` from the Report.
+
+use super::{lift, now_or, parse_now};
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use ml_gates::app::{self, plan, Options};
+use ml_gates::config;
+use ml_gates::error::InputError;
+use ml_gates::github::{commands, env, event, files, writeback};
+use ml_gates::report::{markdown, text, Report, Verdict};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+#[derive(clap::Args)]
+pub struct ActionArgs {
+    /// Measure freshness as of this time (RFC 3339) instead of now, for reproducible runs.
+    #[arg(long, value_name = "TIME", value_parser = parse_now)]
+    pub now: Option<DateTime<Utc>>,
+}
+
+/// What the action's inputs and the event ask of this run.
+struct Request {
+    ctx: env::Context,
+    event: Option<event::Event>,
+    /// The config file, and how annotations name it (relative to the workspace).
+    config_path: PathBuf,
+    config_file: String,
+    fail_on_warn: bool,
+    overrides: plan::Overrides,
+}
+
+/// The GitHub Action: environment in, workflow commands and files out (docs/action.md).
+pub fn action(args: ActionArgs) -> anyhow::Result<u8> {
+    let vars = env::process_env();
+    // Before anything could print it.
+    if let Some(mask) = env::input(&vars, "token").as_deref().and_then(commands::add_mask) {
+        println!("{mask}");
+    }
+    for secret in ["MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_PASSWORD"] {
+        if let Some(mask) = vars.get(secret).map(String::as_str).and_then(commands::add_mask) {
+            println!("{mask}");
+        }
+    }
+    let request = read_request(&vars)?;
+    let Request { event, config_path, config_file, fail_on_warn, overrides, .. } = &request;
+    let config = match config::load(config_path) {
+        Ok(c) => c,
+        Err(e) => {
+            let e = anyhow::Error::from(e);
+            annotate_input_error(&e, config_file);
+            return Err(e);
+        }
+    };
+    let plan = plan::plan(event.as_ref(), config.raw.stages.as_ref(), overrides);
+    println!("{}", commands::group("ml-gates plan"));
+    println!("event {}: {} ({})", plan.event, plan.stages.join(", "), plan.reason);
+    println!("{}", commands::end_group());
+    let mut report = Report::new(&config.raw.name, config_file);
+    report.plan = Some(plan.clone());
+    report.run_id = Some(ml_gates::registry::new_run_id());
+    let group = |title: Option<&str>| match title {
+        Some(title) => println!("{}", commands::group(title)),
+        None => println!("{}", commands::end_group()),
+    };
+    let hooks = app::Hooks { progress: &super::progress, group: &group, env: &super::env };
+    let options = Options::new(config_path, now_or(args.now));
+    if let Err(e) = app::run_plan(&config, &plan, &options, &hooks, &mut report) {
+        let e = lift(e);
+        annotate_input_error(&e, config_file);
+        return Err(e);
+    }
+    write_back(&config, &request, &report)?;
+    publish(&vars, &request, &config, &report);
+    Ok(match (report.verdict, fail_on_warn) {
+        (Verdict::Pass, _) => 0,
+        (Verdict::Warn, false) => 0,
+        _ => 1,
+    })
+}
+
+/// The action's inputs and the event, read and checked; a bad one is unusable input.
+fn read_request(vars: &BTreeMap<String, String>) -> anyhow::Result<Request> {
+    let ctx = env::Context::from_env(vars);
+    let problem = app::input_problem;
+    let folder = match env::input(vars, "working-directory") {
+        Some(dir) => ctx.workspace.join(dir),
+        None => ctx.workspace.clone(),
+    };
+    let config_path = folder.join(env::input(vars, "config").unwrap_or_else(|| "ml-gates.yaml".into()));
+    let config_file = config_path.strip_prefix(&ctx.workspace).unwrap_or(&config_path).display().to_string();
+    let fail_on_warn = match env::input(vars, "fail-on").as_deref() {
+        None | Some("error") => false,
+        Some("warn") => true,
+        Some(other) => return Err(problem(format!("input 'fail-on' must be error or warn, found '{other}'")).into()),
+    };
+    let mut overrides = plan::Overrides {
+        stages: env::input(vars, "stages").map(|s| plan::parse_stages(&s)).transpose().map_err(problem)?,
+        skip_training: env::boolean(vars, "skip-training", false).map_err(problem)?,
+        force_retrain: env::boolean(vars, "force-retrain", false).map_err(problem)?,
+    };
+    let event = match &ctx.event_path {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| problem(format!("cannot read the event payload {}: {e}", path.display())))?;
+            let payload: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| problem(format!("the event payload {} is not JSON: {e}", path.display())))?;
+            Some(event::parse(&ctx.event_name, &payload).map_err(problem)?)
+        }
+        None if !ctx.event_name.is_empty() => Some(event::Event::Other(ctx.event_name.clone())),
+        None => None,
+    };
+    // A manual run's own inputs steer it too (they arrive as strings).
+    if let Some(event::Event::WorkflowDispatch { inputs }) = &event {
+        let yes = |k: &str| inputs.get(k).is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        overrides.skip_training |= yes("skip-training") || yes("skip_training");
+        overrides.force_retrain |= yes("force-retrain") || yes("force_retrain");
+    }
+    Ok(Request { ctx, event, config_path, config_file, fail_on_warn, overrides })
+}
+
+/// Annotate each problem of an unusable input on its line of the config file.
+fn annotate_input_error(error: &anyhow::Error, config_file: &str) {
+    if let Some(input) = error.downcast_ref::<InputError>() {
+        for p in &input.problems {
+            let a = commands::Annotation {
+                level: commands::Level::Error,
+                file: Some(config_file.to_string()),
+                line: p.position.map(|(line, _)| line),
+                title: "ml-gates: unusable input".into(),
+                message: match &p.suggestion {
+                    Some(s) => format!("{}, did you mean '{s}'?", p.message),
+                    None => p.message.clone(),
+                },
+            };
+            println!("{}", a.command());
+        }
+    }
+}
+
+/// The report file, the log's report and annotations, the step outputs and the job summary.
+fn write_back(config: &config::Config, request: &Request, report: &Report) -> anyhow::Result<()> {
+    let Request { ctx, config_file, .. } = request;
+    // The JSON report beside the config, owned like the workspace.
+    let out_dir = config.source.resolve(".ml-gates");
+    std::fs::create_dir_all(&out_dir).with_context(|| format!("cannot create {}", out_dir.display()))?;
+    let report_path = out_dir.join("report.json");
+    std::fs::write(&report_path, serde_json::to_string_pretty(report)? + "\n")
+        .with_context(|| format!("cannot write {}", report_path.display()))?;
+    files::own_like(&out_dir, &ctx.workspace);
+    // A local registry configured outside .ml-gates is the workspace's too.
+    if let Some(path) = config.raw.registry.as_ref().filter(|r| r.mlflow.is_none()).and_then(|r| r.path.as_ref()) {
+        let root = config.source.resolve(path);
+        if root.starts_with(&ctx.workspace) && root.exists() {
+            files::own_like(&root, &ctx.workspace);
+        }
+    }
+    let report_shown = report_path.strip_prefix(&ctx.workspace).unwrap_or(&report_path).display().to_string();
+
+    println!("{}", commands::group("ml-gates report"));
+    print!("{}", text::render(report, false));
+    println!("{}", commands::end_group());
+    let annotations = writeback::annotations(report, config_file);
+    let (shown, dropped) = commands::capped(&annotations, 10);
+    for a in shown {
+        println!("{}", a.command());
+    }
+    if dropped > 0 {
+        println!(
+            "{} more problems are in the job summary and the report (GitHub shows 10 annotations per level)",
+            dropped
+        );
+    }
+    if let Some(path) = &ctx.output {
+        let delimiter = files::random_delimiter();
+        let mut text = String::new();
+        for (name, value) in writeback::outputs(report, &report_shown) {
+            match files::output(&name, &value, &delimiter) {
+                Ok(t) => text.push_str(&t),
+                Err(e) => println!(
+                    "{}",
+                    commands::Annotation {
+                        level: commands::Level::Warning,
+                        file: None,
+                        line: None,
+                        title: "ml-gates output".into(),
+                        message: e
+                    }
+                    .command()
+                ),
+            }
+        }
+        files::append(path, &text).with_context(|| format!("cannot write the step outputs to {}", path.display()))?;
+    }
+    if let Some(path) = &ctx.step_summary {
+        let existing = std::fs::metadata(path).map(|m| m.len() as usize).unwrap_or(0);
+        let summary = files::fit_summary(&markdown::render(report), existing, files::SUMMARY_LIMIT, &report_shown);
+        files::append(path, &summary).with_context(|| format!("cannot write the job summary to {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// The sticky comment on a pull request and the optional check run: their fate never changes the
+/// verdict or the exit code, it only warns.
+fn publish(vars: &BTreeMap<String, String>, request: &Request, config: &config::Config, report: &Report) {
+    let Request { ctx, event, config_file, .. } = request;
+    let pr_number = match event {
+        Some(event::Event::PullRequest { number, .. }) => Some(*number),
+        _ => None,
+    };
+    let token = env::input(vars, "token");
+    let wants_comment = env::boolean(vars, "comment", true).unwrap_or(true)
+        && config.raw.report.as_ref().and_then(|r| r.pr_comment).unwrap_or(true);
+    if let (Some(number), Some(token), true) = (pr_number, token, wants_comment) {
+        let author = env::input(vars, "comment-author").unwrap_or_else(|| "github-actions[bot]".into());
+        let marker = ml_gates::github::comment::marker(config_file);
+        let text = ml_gates::github::comment::body(&marker, &markdown::render(report));
+        let outcome = github_client(ctx, &token)
+            .and_then(|(rt, client)| rt.block_on(client.upsert(number, &marker, &author, &text)));
+        let warn = |message: String| warning("ml-gates PR comment", message);
+        match outcome {
+            Ok(ml_gates::github::comment::Outcome::Created(id)) => {
+                println!("created the report comment {id} on #{number}")
+            }
+            Ok(ml_gates::github::comment::Outcome::Updated(id)) => {
+                println!("updated the report comment {id} on #{number}")
+            }
+            Ok(ml_gates::github::comment::Outcome::Skipped(why)) => {
+                println!("{}", warn(format!("no PR comment: {why}")))
+            }
+            Err(e) => println!("{}", warn(format!("the PR comment failed: {e}"))),
+        }
+    }
+    // An optional check run on the commit (needs `checks: write`); like the comment, it only warns.
+    if env::boolean(vars, "check-run", false).unwrap_or(false) {
+        let head_sha = match event {
+            Some(event::Event::PullRequest { head_sha, .. }) if !head_sha.is_empty() => head_sha.clone(),
+            _ => ctx.sha.clone(),
+        };
+        let token = env::input(vars, "token").unwrap_or_default();
+        let summary = markdown::render(report);
+        let outcome = github_client(ctx, &token).and_then(|(rt, client)| {
+            rt.block_on(ml_gates::github::checks::publish(&client, &head_sha, report, config_file, &summary))
+        });
+        match outcome {
+            Ok((id, _)) => println!("published the check run {id} on {head_sha}"),
+            Err(e) => println!("{}", warning("ml-gates check run", format!("the check run failed: {e}"))),
+        }
+    }
+}
+
+/// A GitHub client on a one-off runtime, for the comment and the check run.
+fn github_client(
+    ctx: &ml_gates::github::env::Context,
+    token: &str,
+) -> Result<(tokio::runtime::Runtime, ml_gates::github::comment::Client), String> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+    // octocrab starts its service inside the runtime.
+    let _inside = rt.enter();
+    let client = ml_gates::github::comment::Client::new(
+        &ctx.api_url,
+        &ctx.repository,
+        token,
+        ml_gates::github::comment::Retries::default(),
+    )?;
+    drop(_inside);
+    Ok((rt, client))
+}
+
+/// A warning annotation without a place.
+fn warning(title: &str, message: String) -> String {
+    use ml_gates::github::commands::{Annotation, Level};
+    Annotation { level: Level::Warning, file: None, line: None, title: title.into(), message }.command()
+}

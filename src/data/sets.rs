@@ -1,0 +1,128 @@
+//! The datasets of a run: every file the config names opened at once (`Inputs`), the training and
+//! evaluation frames (a test file, or a seeded stratified split), the target as labels or
+//! numbers, and the feature columns. One definition each, for every stage.
+
+use super::{open, Dataset};
+use crate::config::raw::DataConfig;
+use crate::config::Config;
+use crate::core::Task;
+use crate::error::InputError;
+use polars::prelude::*;
+
+/// The seed used when `train.seed` and `data.split.seed` are not set.
+pub const DEFAULT_SEED: u64 = 42;
+
+/// The datasets the data gate reads.
+pub struct Inputs {
+    pub train: Dataset,
+    pub test: Option<Dataset>,
+    pub reference: Option<Dataset>,
+}
+
+/// Open every dataset the config names; every file problem is reported at once.
+pub fn open_inputs(config: &Config) -> Result<Inputs, InputError> {
+    let source = &config.source;
+    let data = &config.raw.data;
+    let mut problems = Vec::new();
+    let mut take = |r: Result<Dataset, InputError>| match r {
+        Ok(d) => Some(d),
+        Err(e) => {
+            problems.extend(e.problems);
+            None
+        }
+    };
+    let train = take(open(source, "data.train", &data.train, "train"));
+    let test = data.test.as_ref().and_then(|t| take(open(source, "data.test", t, "test")));
+    let reference = config
+        .raw
+        .validate
+        .as_ref()
+        .and_then(|v| v.drift.as_ref())
+        .and_then(|d| take(open(source, "validate.drift.reference", &d.reference, "reference")));
+    match train {
+        Some(train) if problems.is_empty() => Ok(Inputs { train, test, reference }),
+        _ => Err(InputError { problems }),
+    }
+}
+
+/// The training and evaluation frames: `data.test`, or a seeded (stratified) split of `data.train`.
+pub fn datasets(config: &Config, inputs: &Inputs) -> Result<(DataFrame, DataFrame), InputError> {
+    let source = &config.source;
+    let data = &config.raw.data;
+    let collect = |ds: &Dataset| ds.lazy().collect().map_err(|e| ds.read_error(source, e));
+    let train = collect(&inputs.train)?;
+    if let Some(test) = &inputs.test {
+        return Ok((train, collect(test)?));
+    }
+    let Some(split) = &data.split else {
+        return Err(InputError::one(source.problem(
+            "data",
+            "training needs an evaluation set: give data.test or data.split (e.g. split: {test_fraction: 0.2})",
+            None,
+        )));
+    };
+    let seed = split.seed.or(config.raw.train.as_ref().and_then(|t| t.seed)).unwrap_or(DEFAULT_SEED);
+    let stratify = split.stratify.unwrap_or(true) && data.task == Task::Classification;
+    let groups: Vec<Vec<u32>> = if stratify {
+        let labels = target_text(&train, &data.target).map_err(|e| inputs.train.read_error(source, e))?;
+        let mut by_class: std::collections::BTreeMap<Option<String>, Vec<u32>> = Default::default();
+        for (i, l) in labels.into_iter().enumerate() {
+            by_class.entry(l).or_default().push(i as u32);
+        }
+        by_class.into_values().collect()
+    } else {
+        vec![(0..train.height() as u32).collect()]
+    };
+    let mut rng = crate::stats::SplitMix64(seed);
+    let (mut train_rows, mut test_rows) = (Vec::new(), Vec::new());
+    for mut group in groups {
+        // Fisher-Yates with a fixed generator: the same seed splits the same way everywhere.
+        for i in (1..group.len()).rev() {
+            let j = (rng.next_u64() % (i as u64 + 1)) as usize;
+            group.swap(i, j);
+        }
+        let n_test = (group.len() as f64 * split.test_fraction).round() as usize;
+        test_rows.extend_from_slice(&group[..n_test]);
+        train_rows.extend_from_slice(&group[n_test..]);
+    }
+    train_rows.sort_unstable();
+    test_rows.sort_unstable();
+    let take = |rows: Vec<u32>| {
+        train.take(&IdxCa::from_vec("idx".into(), rows)).map_err(|e| inputs.train.read_error(source, e))
+    };
+    Ok((take(train_rows)?, take(test_rows)?))
+}
+
+/// The target column as text labels (classification).
+pub fn target_text(frame: &DataFrame, target: &str) -> PolarsResult<Vec<Option<String>>> {
+    let column = frame.column(target)?.cast(&DataType::String)?;
+    Ok(column.str()?.iter().map(|v| v.map(String::from)).collect())
+}
+
+/// The target column as numbers (regression).
+pub fn target_values(frame: &DataFrame, target: &str) -> PolarsResult<Vec<Option<f64>>> {
+    let column = frame.column(target)?.cast(&DataType::Float64)?;
+    Ok(column.f64()?.iter().collect())
+}
+
+/// Feature columns of `frame`: `data.features`, or every column but target, id, timestamp and sensitive ones.
+pub fn feature_columns(config: &Config, frame: &DataFrame) -> Vec<String> {
+    feature_columns_of(&config.raw.data, frame.get_column_names().into_iter().map(|c| c.to_string()))
+}
+
+/// The feature columns among `columns`: `data.features`, or every column but target, id,
+/// timestamp and sensitive ones. The one definition for the data gate, training and serving.
+pub fn feature_columns_of(data: &DataConfig, columns: impl IntoIterator<Item = String>) -> Vec<String> {
+    match &data.features {
+        Some(f) => f.clone(),
+        None => columns
+            .into_iter()
+            .filter(|c| {
+                *c != data.target
+                    && data.id.as_deref() != Some(c.as_str())
+                    && data.timestamp.as_deref() != Some(c.as_str())
+                    && !data.sensitive.contains(c)
+            })
+            .collect(),
+    }
+}
