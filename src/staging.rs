@@ -289,6 +289,19 @@ pub fn run(
     }
     background.shutdown();
 
+    let (checks, smoke) = judge(source, load, smoke_outcome, load_outcome.as_ref(), smoke_rows);
+    let detail = StagingDetail { version: candidate.version, smoke, load_test: load_outcome, requests_from };
+    Ok((checks, detail))
+}
+
+/// The stage's checks from the smoke requests' and the load test's outcomes.
+fn judge(
+    source: &crate::config::Source,
+    load: Option<&crate::config::raw::LoadTestConfig>,
+    smoke_outcome: Result<Smoke, String>,
+    load_outcome: Option<&Outcome>,
+    smoke_rows: usize,
+) -> (Vec<Check>, Smoke) {
     let mut checks = Vec::new();
     let smoke = match smoke_outcome {
         Ok(s) => {
@@ -321,7 +334,7 @@ pub fn run(
             Smoke { rows: smoke_rows, requests: 0, mismatched_rows: 0, failed_requests: 0, first_problem: Some(e) }
         }
     };
-    if let (Some(l), Some(o)) = (load, &load_outcome) {
+    if let (Some(l), Some(o)) = (load, load_outcome) {
         match (&o.latency_ms, l.p99_ms) {
             (Some(latency), Some(max)) => checks.push(
                 Check::judged("staging-latency-p99", Stage::Staging, latency.p99 <= max, Severity::Error)
@@ -353,6 +366,5 @@ pub fn run(
                 .line(source.line("staging.load_test.max_error_rate").or(source.line("staging.load_test"))),
         );
     }
-    let detail = StagingDetail { version: candidate.version, smoke, load_test: load_outcome, requests_from };
-    Ok((checks, detail))
+    (checks, smoke)
 }

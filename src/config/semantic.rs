@@ -6,15 +6,55 @@ use super::Source;
 use crate::core::format_number;
 use crate::error::Problem;
 
+/// The problems of `raw`, section by section, in the order the sections' rules run.
 pub fn check(raw: &RawConfig, source: &Source) -> Vec<Problem> {
-    // Problems go into a RefCell so both the short `problem` helper and full pushes can add to it.
-    let problems = std::cell::RefCell::new(Vec::new());
-    let problem = |path: &str, message: String| problems.borrow_mut().push(source.problem(path, message, None));
-    let data = &raw.data;
+    let mut r = Rules { source, problems: Vec::new() };
+    names(raw, &mut r);
+    staging(raw, &mut r);
+    r.problems.extend(super::deploy::check(raw, source));
+    data(raw, &mut r);
+    train(raw, &mut r);
+    if let Some(evaluate) = &raw.evaluate {
+        self::evaluate(raw, evaluate, &mut r);
+    }
+    if let Some(validate) = &raw.validate {
+        self::validate(raw, validate, &mut r);
+    }
+    r.problems
+}
 
+/// Every broken rule so far, and where the file sets each key.
+struct Rules<'a> {
+    source: &'a Source,
+    problems: Vec<Problem>,
+}
+
+impl Rules<'_> {
+    fn problem(&mut self, path: &str, message: String) {
+        self.problems.push(self.source.problem(path, message, None));
+    }
+
+    fn push(&mut self, problem: Problem) {
+        self.problems.push(problem);
+    }
+
+    fn bounds_in_order(&mut self, key: &str, bounds: &super::raw::Bounds) {
+        if let (Some(min), Some(max)) = (bounds.min, bounds.max) {
+            if min > max {
+                self.problem(
+                    key,
+                    format!("{key}: min ({}) is greater than max ({})", format_number(min), format_number(max)),
+                );
+            }
+        }
+    }
+}
+
+/// The name and the aliases.
+fn names(raw: &RawConfig, r: &mut Rules) {
     // The name and aliases become folder names, MLflow names and aliases.
     if let Err(e) = crate::core::names::check_name(&raw.name) {
-        problem("name", e.to_string());
+        r.problem("name", e.to_string());
     }
     let aliases = [
         ("registry.alias_on_pass", raw.registry.as_ref().and_then(|r| r.alias_on_pass.as_deref())),
@@ -25,38 +65,43 @@ pub fn check(raw: &RawConfig, source: &Source) -> Vec<Problem> {
     ];
     for (key, alias) in aliases {
         if let Some(Err(e)) = alias.map(crate::core::names::check_alias) {
-            problem(key, e.to_string());
+            r.problem(key, e.to_string());
         }
     }
     if let (Some(pass), Some(champion)) = (aliases[0].1, aliases[1].1.or(Some("champion"))) {
         if pass == champion {
-            problem(
+            r.problem(
                 "registry.alias_on_pass",
                 format!("registry.alias_on_pass is '{pass}', the champion's alias: a passing candidate would become the champion without a promotion"),
             );
         }
     }
+}
 
+/// `staging:`: durations.
+fn staging(raw: &RawConfig, r: &mut Rules) {
     if let Some(load) = raw.staging.as_ref().and_then(|s| s.load_test.as_ref()) {
         for (key, text) in
             [("staging.load_test.duration", Some(&load.duration)), ("staging.load_test.timeout", load.timeout.as_ref())]
         {
             match text.map(|t| super::parse_duration(t)) {
-                Some(Err(e)) => problem(key, e),
-                Some(Ok(d)) if d.is_zero() => problem(key, format!("{key} must be more than 0")),
+                Some(Err(e)) => r.problem(key, e),
+                Some(Ok(d)) if d.is_zero() => r.problem(key, format!("{key} must be more than 0")),
                 _ => {}
             }
         }
     }
+}
 
-    problems.borrow_mut().extend(super::deploy::check(raw, source));
-
+/// `data:`: the split, one role per column, features that play no other role.
+fn data(raw: &RawConfig, r: &mut Rules) {
+    let data = &raw.data;
     if data.test.is_some() && data.split.is_some() {
-        problem("data.split", "give either data.test or data.split, not both".into());
+        r.problem("data.split", "give either data.test or data.split, not both".into());
     }
     if let Some(split) = &data.split {
         if !(split.test_fraction > 0.0 && split.test_fraction < 1.0) {
-            problem(
+            r.problem(
                 "data.split.test_fraction",
                 format!(
                     "data.split.test_fraction must be between 0 and 1 (exclusive), found {}",
@@ -91,24 +136,28 @@ pub fn check(raw: &RawConfig, source: &Source) -> Vec<Problem> {
             } else {
                 format!("column '{col_b}' is both {role_a} and {role_b}")
             };
-            problem(&key, message);
+            r.problem(&key, message);
         }
     }
     if let Some(features) = &data.features {
         for (i, feature) in features.iter().enumerate() {
             if let Some((role, _)) = roles.iter().find(|(_, col)| col == feature) {
-                problem(
+                r.problem(
                     &format!("data.features[{i}]"),
                     format!("column '{feature}' is {role} and cannot also be a feature"),
                 );
             }
         }
     }
+}
 
+/// `train:`: a model or a command (not both), a model that fits the task, its parameters.
+fn train(raw: &RawConfig, r: &mut Rules) {
+    let data = &raw.data;
     if let Some(train) = &raw.train {
         match (&train.model, &train.command) {
-            (Some(_), Some(_)) => problem("train.command", "give train.model or train.command, not both".into()),
-            (None, None) => problem(
+            (Some(_), Some(_)) => r.problem("train.command", "give train.model or train.command, not both".into()),
+            (None, None) => r.problem(
                 "train",
                 "train needs a built-in model (train.model) or an external trainer (train.command)".into(),
             ),
@@ -116,7 +165,7 @@ pub fn check(raw: &RawConfig, source: &Source) -> Vec<Problem> {
                 for key in ["params", "preprocess"] {
                     let set = if key == "params" { !train.params.is_empty() } else { train.preprocess.is_some() };
                     if set {
-                        problem(
+                        r.problem(
                             &format!("train.{key}"),
                             format!("train.{key} configures a built-in model; train.command trains its own"),
                         );
@@ -131,7 +180,7 @@ pub fn check(raw: &RawConfig, source: &Source) -> Vec<Problem> {
                     ("predict_command", train.predict_command.is_some()),
                 ] {
                     if set {
-                        problem(&format!("train.{key}"), format!("train.{key} belongs to train.command"));
+                        r.problem(&format!("train.{key}"), format!("train.{key} belongs to train.command"));
                     }
                 }
             }
@@ -140,7 +189,7 @@ pub fn check(raw: &RawConfig, source: &Source) -> Vec<Problem> {
     if let Some(model) = raw.train.as_ref().and_then(|t| t.model) {
         let train = raw.train.as_ref().expect("train is set");
         match (model.is_classifier(), data.task) {
-            (true, Task::Regression) | (false, Task::Classification) => problem(
+            (true, Task::Regression) | (false, Task::Classification) => r.problem(
                 "train.model",
                 format!(
                     "{} does not fit data.task: {}",
@@ -161,138 +210,133 @@ pub fn check(raw: &RawConfig, source: &Source) -> Vec<Problem> {
                     if suggestion.is_none() {
                         message.push_str(&format!(" (expected one of: {})", names.join(", ")));
                     }
-                    problems.borrow_mut().push(source.problem(&key, message, suggestion));
+                    r.push(r.source.problem(&key, message, suggestion));
                 }
                 Some(spec) => {
                     if let Some(why) = spec.ty.check(value) {
-                        problems.borrow_mut().push(source.problem(&key, format!("train.params.{name} {why}"), None));
+                        r.push(r.source.problem(&key, format!("train.params.{name} {why}"), None));
                     }
                 }
             }
         }
     }
-    let bounds_in_order = |key: &str, bounds: &super::raw::Bounds| {
-        if let (Some(min), Some(max)) = (bounds.min, bounds.max) {
-            if min > max {
-                problem(
-                    key,
-                    format!("{key}: min ({}) is greater than max ({})", format_number(min), format_number(max)),
-                );
-            }
-        }
-    };
-    if let Some(evaluate) = &raw.evaluate {
-        let valid = crate::measure::metric_names(data.task);
-        for (name, bounds) in &evaluate.metrics {
-            let key = format!("evaluate.metrics.{name}");
-            if !valid.contains(&name.as_str()) {
-                let suggestion = crate::error::did_you_mean(name, valid.iter().copied());
-                let other = match data.task {
-                    Task::Classification => Task::Regression,
-                    Task::Regression => Task::Classification,
-                };
-                let message = if crate::measure::metric_names(other).contains(&name.as_str()) {
-                    format!("metric '{name}' is not valid for data.task: {}", task_name(data.task))
-                } else {
-                    format!("unknown metric '{name}' (expected one of: {})", valid.join(", "))
-                };
-                problems.borrow_mut().push(source.problem(&key, message, suggestion));
-            }
-            bounds_in_order(&key, bounds);
-        }
-        if let Some(baseline) = &evaluate.baseline {
-            use super::raw::{BaselineConfig, BaselineStrategy};
-            let strategy = match baseline {
-                BaselineConfig::Strategy(s) => *s,
-                BaselineConfig::Full(f) => f.strategy,
+}
+
+/// `evaluate:`: metrics of the task, bounds in order, options that fit the task.
+fn evaluate(raw: &RawConfig, evaluate: &super::raw::EvaluateConfig, r: &mut Rules) {
+    let data = &raw.data;
+    let valid = crate::measure::metric_names(data.task);
+    for (name, bounds) in &evaluate.metrics {
+        let key = format!("evaluate.metrics.{name}");
+        if !valid.contains(&name.as_str()) {
+            let suggestion = crate::error::did_you_mean(name, valid.iter().copied());
+            let other = match data.task {
+                Task::Classification => Task::Regression,
+                Task::Regression => Task::Classification,
             };
-            let fits = match strategy {
-                BaselineStrategy::Mean => data.task == Task::Regression,
-                _ => data.task == Task::Classification,
+            let message = if crate::measure::metric_names(other).contains(&name.as_str()) {
+                format!("metric '{name}' is not valid for data.task: {}", task_name(data.task))
+            } else {
+                format!("unknown metric '{name}' (expected one of: {})", valid.join(", "))
             };
-            if !fits {
-                problems.borrow_mut().push(source.problem(
-                    "evaluate.baseline",
-                    format!("this baseline does not fit data.task: {}", task_name(data.task)),
-                    None,
-                ));
-            }
+            r.push(r.source.problem(&key, message, suggestion));
         }
-        if let Some(behavior) = &evaluate.behavior {
-            for (i, test) in behavior.invariance.iter().enumerate() {
-                let key = format!("evaluate.behavior.invariance[{i}]");
-                let changes = [test.set.is_some(), test.add.is_some(), test.shuffle == Some(true)];
-                if changes.iter().filter(|c| **c).count() != 1 {
-                    problem(&key, format!("{key} needs exactly one change: set, add or shuffle: true"));
-                }
-                if test.max_changed_percent.is_none() && test.max_change.is_none() {
-                    problem(&key, format!("{key} needs max_changed_percent, max_change or both"));
-                }
-                if test.max_changed_percent.is_some() && data.task == Task::Regression {
-                    problem(
-                        &format!("{key}.max_changed_percent"),
-                        "max_changed_percent counts changed classes: use max_change for a regression".into(),
-                    );
-                }
-            }
+        r.bounds_in_order(&key, bounds);
+    }
+    if let Some(baseline) = &evaluate.baseline {
+        use super::raw::{BaselineConfig, BaselineStrategy};
+        let strategy = match baseline {
+            BaselineConfig::Strategy(s) => *s,
+            BaselineConfig::Full(f) => f.strategy,
+        };
+        let fits = match strategy {
+            BaselineStrategy::Mean => data.task == Task::Regression,
+            _ => data.task == Task::Classification,
+        };
+        if !fits {
+            r.push(r.source.problem(
+                "evaluate.baseline",
+                format!("this baseline does not fit data.task: {}", task_name(data.task)),
+                None,
+            ));
         }
-        if let Some(slices) = &evaluate.slices {
-            for (column, metrics) in &slices.columns {
-                for (name, bounds) in metrics {
-                    let key = format!("evaluate.slices.columns.{column}.{name}");
-                    if !valid.contains(&name.as_str()) {
-                        problems.borrow_mut().push(source.problem(
-                            &key,
-                            format!("'{name}' is not a metric of data.task: {}", task_name(data.task)),
-                            crate::error::did_you_mean(name, valid.iter().copied()),
-                        ));
-                    }
-                    bounds_in_order(&key, bounds);
-                }
+    }
+    if let Some(behavior) = &evaluate.behavior {
+        for (i, test) in behavior.invariance.iter().enumerate() {
+            let key = format!("evaluate.behavior.invariance[{i}]");
+            let changes = [test.set.is_some(), test.add.is_some(), test.shuffle == Some(true)];
+            if changes.iter().filter(|c| **c).count() != 1 {
+                r.problem(&key, format!("{key} needs exactly one change: set, add or shuffle: true"));
             }
-        }
-        if let Some(champion) = &evaluate.champion {
-            let name = champion.metric.as_str();
-            if !valid.contains(&name) {
-                problems.borrow_mut().push(source.problem(
-                    "evaluate.champion.metric",
-                    format!("evaluate.champion.metric '{name}' is not a metric of data.task: {}", task_name(data.task)),
-                    crate::error::did_you_mean(name, valid.iter().copied()),
-                ));
+            if test.max_changed_percent.is_none() && test.max_change.is_none() {
+                r.problem(&key, format!("{key} needs max_changed_percent, max_change or both"));
             }
-            if champion.noise == Some(super::raw::NoiseTest::Mcnemar) && name != "accuracy" {
-                problem(
-                    "evaluate.champion.noise",
-                    format!("noise: mcnemar tests accuracy only; use bootstrap for {name}"),
+            if test.max_changed_percent.is_some() && data.task == Task::Regression {
+                r.problem(
+                    &format!("{key}.max_changed_percent"),
+                    "max_changed_percent counts changed classes: use max_change for a regression".into(),
                 );
-            }
-        }
-        if let Some(fairness) = &evaluate.fairness {
-            if data.task != Task::Classification {
-                problem(
-                    "evaluate.fairness",
-                    format!("fairness gates classifiers; data.task is {}", task_name(data.task)),
-                );
-            }
-            if fairness.attribute.is_none() && data.sensitive.len() != 1 {
-                problem(
-                    "evaluate.fairness",
-                    "evaluate.fairness needs an attribute (or exactly one column in data.sensitive)".into(),
-                );
-            }
-            let configured = fairness.bounds();
-            for (name, bounds) in configured {
-                bounds_in_order(&format!("evaluate.fairness.{name}"), bounds);
             }
         }
     }
+    if let Some(slices) = &evaluate.slices {
+        for (column, metrics) in &slices.columns {
+            for (name, bounds) in metrics {
+                let key = format!("evaluate.slices.columns.{column}.{name}");
+                if !valid.contains(&name.as_str()) {
+                    r.push(r.source.problem(
+                        &key,
+                        format!("'{name}' is not a metric of data.task: {}", task_name(data.task)),
+                        crate::error::did_you_mean(name, valid.iter().copied()),
+                    ));
+                }
+                r.bounds_in_order(&key, bounds);
+            }
+        }
+    }
+    if let Some(champion) = &evaluate.champion {
+        let name = champion.metric.as_str();
+        if !valid.contains(&name) {
+            r.push(r.source.problem(
+                "evaluate.champion.metric",
+                format!("evaluate.champion.metric '{name}' is not a metric of data.task: {}", task_name(data.task)),
+                crate::error::did_you_mean(name, valid.iter().copied()),
+            ));
+        }
+        if champion.noise == Some(super::raw::NoiseTest::Mcnemar) && name != "accuracy" {
+            r.problem(
+                "evaluate.champion.noise",
+                format!("noise: mcnemar tests accuracy only; use bootstrap for {name}"),
+            );
+        }
+    }
+    if let Some(fairness) = &evaluate.fairness {
+        if data.task != Task::Classification {
+            r.problem(
+                "evaluate.fairness",
+                format!("fairness gates classifiers; data.task is {}", task_name(data.task)),
+            );
+        }
+        if fairness.attribute.is_none() && data.sensitive.len() != 1 {
+            r.problem(
+                "evaluate.fairness",
+                "evaluate.fairness needs an attribute (or exactly one column in data.sensitive)".into(),
+            );
+        }
+        let configured = fairness.bounds();
+        for (name, bounds) in configured {
+            r.bounds_in_order(&format!("evaluate.fairness.{name}"), bounds);
+        }
+    }
+}
 
-    let Some(validate) = &raw.validate else { return problems.into_inner() };
-
+/// `validate:`: checks that say something, options that fit the task and the data given.
+fn validate(raw: &RawConfig, validate: &super::raw::ValidateConfig, r: &mut Rules) {
+    let data = &raw.data;
     if let Some(datasets) = &validate.datasets {
         for (i, d) in datasets.iter().enumerate() {
             if *d == DatasetRole::Test && data.test.is_none() {
-                problem(
+                r.problem(
                     &format!("validate.datasets[{i}]"),
                     "validate.datasets names test, but data.test is not set".into(),
                 );
@@ -302,27 +346,27 @@ pub fn check(raw: &RawConfig, source: &Source) -> Vec<Problem> {
     if let Some(rows) = &validate.rows {
         if let (Some(min), Some(max)) = (rows.min, rows.max) {
             if min > max {
-                problem("validate.rows", format!("validate.rows: min ({min}) is greater than max ({max})"));
+                r.problem("validate.rows", format!("validate.rows: min ({min}) is greater than max ({max})"));
             }
         }
         if rows.min.is_none() && rows.max.is_none() {
-            problem("validate.rows", "validate.rows needs min, max or both".into());
+            r.problem("validate.rows", "validate.rows needs min, max or both".into());
         }
     }
     if let Some(nulls) = &validate.nulls {
         if nulls.max_percent.is_none() && nulls.columns.is_empty() {
-            problem("validate.nulls", "validate.nulls needs max_percent, columns or both".into());
+            r.problem("validate.nulls", "validate.nulls needs max_percent, columns or both".into());
         }
     }
     if let Some(ranges) = &validate.ranges {
         for (column, range) in ranges {
             let key = format!("validate.ranges.{column}");
             match range.bounds() {
-                (Some(min), Some(max)) if min > max => problem(
+                (Some(min), Some(max)) if min > max => r.problem(
                     &key,
                     format!("{key}: min ({}) is greater than max ({})", format_number(min), format_number(max)),
                 ),
-                (None, None) => problem(&key, format!("{key} needs a min, a max or both")),
+                (None, None) => r.problem(&key, format!("{key} needs a min, a max or both")),
                 _ => {}
             }
         }
@@ -330,7 +374,7 @@ pub fn check(raw: &RawConfig, source: &Source) -> Vec<Problem> {
     if let Some(categories) = &validate.categories {
         for (column, allowed) in categories {
             if allowed.values().is_empty() {
-                problem(
+                r.problem(
                     &format!("validate.categories.{column}"),
                     format!("validate.categories.{column} allows no value at all"),
                 );
@@ -341,24 +385,24 @@ pub fn check(raw: &RawConfig, source: &Source) -> Vec<Problem> {
         match data.task {
             Task::Regression => {
                 if target.min_class_percent.is_some() {
-                    problem(
+                    r.problem(
                         "validate.target.min_class_percent",
                         "min_class_percent needs data.task: classification".into(),
                     );
                 }
                 if target.classes.is_some() {
-                    problem("validate.target.classes", "classes needs data.task: classification".into());
+                    r.problem("validate.target.classes", "classes needs data.task: classification".into());
                 }
             }
             Task::Classification => {
                 if target.range.is_some() {
-                    problem("validate.target.range", "range needs data.task: regression".into());
+                    r.problem("validate.target.range", "range needs data.task: regression".into());
                 }
             }
         }
         if let Some([Some(min), Some(max)]) = target.range {
             if min > max {
-                problem(
+                r.problem(
                     "validate.target.range",
                     format!(
                         "validate.target.range: min ({}) is greater than max ({})",
@@ -371,20 +415,20 @@ pub fn check(raw: &RawConfig, source: &Source) -> Vec<Problem> {
     }
     if let Some(leakage) = &validate.leakage {
         if leakage.by == Some(super::raw::LeakageKey::Id) && data.id.is_none() {
-            problem("validate.leakage.by", "leakage by id needs data.id".into());
+            r.problem("validate.leakage.by", "leakage by id needs data.id".into());
         }
     }
     if let Some(drift) = &validate.drift {
         let method = drift.method.unwrap_or(DriftMethod::Psi);
         if method == DriftMethod::ChiSquare {
-            problem(
+            r.problem(
                 "validate.drift.method",
                 "chi_square works on categorical columns only: use it as categorical_method".into(),
             );
         }
         let categorical = drift.categorical_method.unwrap_or(DriftMethod::Psi);
         if categorical == DriftMethod::Ks {
-            problem("validate.drift.categorical_method", "ks works on numeric columns only: use it as method".into());
+            r.problem("validate.drift.categorical_method", "ks works on numeric columns only: use it as method".into());
         }
         for (key, m, t) in [
             ("validate.drift.threshold", method, drift.threshold),
@@ -392,7 +436,7 @@ pub fn check(raw: &RawConfig, source: &Source) -> Vec<Problem> {
         ] {
             if let Some(t) = t {
                 if m.is_p_value() && t > 1.0 {
-                    problem(
+                    r.problem(
                         key,
                         format!(
                             "{key} is a p-value for {} and must be at most 1, found {}",
@@ -404,7 +448,6 @@ pub fn check(raw: &RawConfig, source: &Source) -> Vec<Problem> {
             }
         }
     }
-    problems.into_inner()
 }
 
 fn task_name(task: Task) -> &'static str {

@@ -346,19 +346,7 @@ pub fn run(mut input: Input<'_>, progress: &(dyn Fn(&str) + Sync)) -> Result<(Ve
     let deploy = input.deploy;
     let source = &config.source;
     let fail = |message: String| InputError::one(source.problem("deploy", message, None));
-    let interval = deploy
-        .interval
-        .as_ref()
-        .map(|t| {
-            crate::config::parse_duration(t).map_err(|e| InputError::one(source.problem("deploy.interval", e, None)))
-        })
-        .unwrap_or(Ok(Duration::from_secs(60)))?;
-    let min_samples = deploy.min_samples.unwrap_or(100);
-    let limits = Limits {
-        failure_limit: deploy.failure_limit.unwrap_or(0),
-        inconclusive_limit: deploy.inconclusive_limit.unwrap_or(1),
-        consecutive_error_limit: deploy.consecutive_error_limit.unwrap_or(4),
-    };
+    let settings = Settings::read(deploy, source)?;
     let target = deploy.target.unwrap_or(TargetKind::Builtin);
     let stable = crate::registry::resolve(input.registry, &input.champion_alias)
         .map_err(|e| fail(e.to_string()))?
@@ -387,9 +375,7 @@ pub fn run(mut input: Input<'_>, progress: &(dyn Fn(&str) + Sync)) -> Result<(Ve
         return Ok((vec![check], detail));
     }
     let phases = plan(deploy, stable, candidate);
-    let metrics = sources(deploy);
     let dir = source.resolve(".");
-    let command_timeout = Duration::from_secs(deploy.commands.as_ref().and_then(|c| c.timeout_seconds).unwrap_or(300));
     let prometheus = deploy.metrics.as_ref().and_then(|m| m.prometheus.as_ref());
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(prometheus.and_then(|p| p.timeout_seconds).unwrap_or(10)))
@@ -397,8 +383,7 @@ pub fn run(mut input: Input<'_>, progress: &(dyn Fn(&str) + Sync)) -> Result<(Ve
         .map_err(|e| fail(e.to_string()))?;
     let query_runtime =
         tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| fail(e.to_string()))?;
-
-    let mut builtin = match target {
+    let builtin = match target {
         TargetKind::Builtin => Some(BuiltIn::start(&mut input, stable, &fail)?),
         TargetKind::Command => None,
     };
@@ -410,252 +395,394 @@ pub fn run(mut input: Input<'_>, progress: &(dyn Fn(&str) + Sync)) -> Result<(Ve
             stable.map_or("none".into(), |s| format!("v{s}"))
         ));
     }
-    let ab = deploy.strategy == Strategy::Ab && stable.is_some_and(|s| s != candidate);
-    let ab_alpha = deploy.ab.as_ref().and_then(|a| a.alpha).unwrap_or(0.05);
-    let ab_min = deploy.ab.as_ref().and_then(|a| a.min_samples).unwrap_or(200);
-    let ab_max_windows = deploy.ab.as_ref().and_then(|a| a.max_windows).unwrap_or(10);
-    let ab_tau = deploy.ab.as_ref().and_then(|a| a.effect_size).unwrap_or(msprt::DEFAULT_EFFECT_SIZE);
-    let key_header = deploy.ab.as_ref().and_then(|a| a.key_header.clone()).unwrap_or_else(|| DEFAULT_KEY_HEADER.into());
-
-    let context = Context {
-        candidate,
-        stable,
-        min_samples,
-        prometheus: prometheus.map(|p| p.url.as_str()),
-        http: &http,
-        runtime: &query_runtime,
-        dir: &dir,
-        timeout: command_timeout,
+    let metrics = sources(deploy);
+    let mut rollout = Rollout {
+        config,
+        deploy,
+        context: Context {
+            candidate,
+            stable,
+            min_samples: settings.min_samples,
+            prometheus: prometheus.map(|p| p.url.as_str()),
+            http: &http,
+            runtime: &query_runtime,
+            dir: &dir,
+            timeout: settings.command_timeout,
+        },
+        ab: deploy.strategy == Strategy::Ab && stable.is_some_and(|s| s != candidate),
+        states: metrics.iter().map(|_| MetricState::default()).collect(),
+        metrics,
+        settings,
+        builtin,
+        progress,
+        records: Vec::new(),
+        ending: Ending::Completed,
+        reason: String::new(),
+        ab_record: None,
     };
-    let mut records = Vec::new();
-    let mut ending = Ending::Completed;
-    let mut reason = String::new();
-    let mut ab_record = None;
-    let mut states: Vec<MetricState> = metrics.iter().map(|_| MetricState::default()).collect();
-    let template_values = |weight: f64, step: usize| -> Vec<(&str, String)> {
+    for (index, phase) in phases.iter().enumerate() {
+        if !rollout.phase(index, phase)? {
+            break;
+        }
+    }
+    let promoted = rollout.finish(phases.len(), input.registry, &input.champion_alias, input.run_id.as_deref());
+    let Rollout { metrics, records, ending, reason, ab_record, .. } = rollout;
+    let checks = checks(source, &metrics, &records, ab_record.as_ref(), ending, &reason, promoted.as_ref(), candidate);
+    let detail = DeployDetail {
+        strategy: deploy.strategy,
+        target,
+        stable,
+        candidate,
+        ending,
+        reason,
+        phases: records,
+        ab: ab_record,
+        promoted,
+        server: server_url,
+        seconds: (started.elapsed().as_secs_f64() * 100.0).round() / 100.0,
+    };
+    Ok((checks, detail))
+}
+
+/// The rollout's settings, read once from `deploy:` (the durations were checked with the config).
+struct Settings {
+    interval: Duration,
+    min_samples: u64,
+    limits: Limits,
+    command_timeout: Duration,
+    ab_alpha: f64,
+    ab_min_samples: u64,
+    ab_max_windows: u32,
+    ab_effect_size: f64,
+    key_header: String,
+}
+
+impl Settings {
+    fn read(deploy: &DeployConfig, source: &crate::config::Source) -> Result<Self, InputError> {
+        let interval = deploy
+            .interval
+            .as_ref()
+            .map(|t| {
+                crate::config::parse_duration(t)
+                    .map_err(|e| InputError::one(source.problem("deploy.interval", e, None)))
+            })
+            .unwrap_or(Ok(Duration::from_secs(60)))?;
+        let ab = deploy.ab.as_ref();
+        Ok(Settings {
+            interval,
+            min_samples: deploy.min_samples.unwrap_or(100),
+            limits: Limits {
+                failure_limit: deploy.failure_limit.unwrap_or(0),
+                inconclusive_limit: deploy.inconclusive_limit.unwrap_or(1),
+                consecutive_error_limit: deploy.consecutive_error_limit.unwrap_or(4),
+            },
+            command_timeout: Duration::from_secs(
+                deploy.commands.as_ref().and_then(|c| c.timeout_seconds).unwrap_or(300),
+            ),
+            ab_alpha: ab.and_then(|a| a.alpha).unwrap_or(0.05),
+            ab_min_samples: ab.and_then(|a| a.min_samples).unwrap_or(200),
+            ab_max_windows: ab.and_then(|a| a.max_windows).unwrap_or(10),
+            ab_effect_size: ab.and_then(|a| a.effect_size).unwrap_or(msprt::DEFAULT_EFFECT_SIZE),
+            key_header: ab.and_then(|a| a.key_header.clone()).unwrap_or_else(|| DEFAULT_KEY_HEADER.into()),
+        })
+    }
+}
+
+/// A rollout under way: what it applies and measures, and what it has found so far.
+struct Rollout<'a> {
+    config: &'a Config,
+    deploy: &'a DeployConfig,
+    settings: Settings,
+    context: Context<'a>,
+    metrics: Vec<(String, Bounds, Source)>,
+    states: Vec<MetricState>,
+    /// An A/B test (the strategy, with a stable version to test against).
+    ab: bool,
+    builtin: Option<BuiltIn>,
+    progress: &'a (dyn Fn(&str) + Sync),
+    records: Vec<PhaseRecord>,
+    ending: Ending,
+    reason: String,
+    ab_record: Option<AbRecord>,
+}
+
+/// How one phase's windows ended: the ending, why, the last measurements and window, and how
+/// many windows it took.
+type PhaseEnd = (Ending, String, Vec<Measurement>, Option<Snapshot>, u32);
+
+impl Rollout<'_> {
+    /// The values templated into commands and queries.
+    fn template_values(&self, weight: f64, step: usize) -> Vec<(&'static str, String)> {
+        let Context { candidate, stable, .. } = self.context;
         vec![
-            ("model", config.raw.name.clone()),
+            ("model", self.config.raw.name.clone()),
             ("version", candidate.to_string()),
             ("stable", stable.map_or(String::new(), |s| s.to_string())),
             ("weight", crate::core::format_number(weight)),
             ("step", step.to_string()),
-            ("interval", format!("{}s", interval.as_secs().max(1))),
+            ("interval", format!("{}s", self.settings.interval.as_secs().max(1))),
         ]
-    };
+    }
 
-    'phases: for (index, phase) in phases.iter().enumerate() {
+    /// Stop the rollout with `reason`, recording the phase that could not start.
+    fn abort_phase(&mut self, phase: &PhasePlan, reason: String, started: Instant) {
+        self.ending = Ending::RolledBack;
+        self.reason = reason.clone();
+        self.records.push(phase_record(phase, reason, None, 0, started, None, Vec::new()));
+    }
+
+    /// Apply phase `index` and judge it window by window; false when the rollout stops here.
+    fn phase(&mut self, index: usize, phase: &PhasePlan) -> Result<bool, InputError> {
         let phase_start = Instant::now();
-        let (routing, generation) = match (&mut builtin, &deploy.commands) {
+        let deploy = self.deploy;
+        let (routing, generation) = match (&mut self.builtin, &deploy.commands) {
             (Some(b), _) => match b.set(phase.table.clone()) {
                 Ok(stored) => {
-                    b.traffic(phase.preview_share, ab.then_some(key_header.as_str()));
+                    b.traffic(phase.preview_share, self.ab.then_some(self.settings.key_header.as_str()));
                     (stored.summary(), Some(stored.generation))
                 }
                 Err(e) => {
-                    ending = Ending::RolledBack;
-                    reason = format!("{}: cannot apply the routing: {e}", phase.name);
-                    records.push(phase_record(phase, reason.clone(), None, 0, phase_start, None, Vec::new()));
-                    break 'phases;
+                    self.abort_phase(phase, format!("{}: cannot apply the routing: {e}", phase.name), phase_start);
+                    return Ok(false);
                 }
             },
             (None, Some(commands)) => {
-                let line = analysis::template(&commands.set_weight, &template_values(phase.weight, index + 1));
-                if let Err(e) = analysis::run_command(&line, &dir, command_timeout) {
-                    ending = Ending::RolledBack;
-                    reason = format!("{}: the set_weight command failed: {e}", phase.name);
-                    records.push(phase_record(phase, reason.clone(), None, 0, phase_start, None, Vec::new()));
-                    break 'phases;
+                let line = analysis::template(&commands.set_weight, &self.template_values(phase.weight, index + 1));
+                if let Err(e) = analysis::run_command(&line, self.context.dir, self.settings.command_timeout) {
+                    let reason = format!("{}: the set_weight command failed: {e}", phase.name);
+                    self.abort_phase(phase, reason, phase_start);
+                    return Ok(false);
                 }
                 (line, None)
             }
-            (None, None) => return Err(fail("target: command needs deploy.commands".into())),
-        };
-        progress(&format!("{}: {routing}", phase.name));
-        let window_start = builtin.as_ref().map(BuiltIn::snapshot);
-        if let Some(b) = builtin.as_ref() {
-            b.outcomes.lock().expect("outcomes lock").clear();
-        }
-        let mut windows = 0;
-        let decision = loop {
-            std::thread::sleep(interval);
-            windows += 1;
-            let window = match (&builtin, &window_start) {
-                (Some(b), Some(start)) => Some(b.snapshot().since(start)),
-                _ => None,
-            };
-            let (measurements, decision) = measure(
-                &metrics,
-                &mut states,
-                &limits,
-                phase,
-                window.as_ref(),
-                &context,
-                &template_values(phase.weight, index + 1),
-            );
-            if ab {
-                let b = builtin.as_ref().expect("A/B runs on the built-in target");
-                let outcomes = b.outcomes.lock().expect("outcomes lock").clone();
-                let arm = |v: Option<u64>| {
-                    v.and_then(|v| outcomes.get(&v)).map_or(msprt::Arm::default(), |(n, sum, sq)| msprt::Arm {
-                        n: *n,
-                        sum: *sum,
-                        sum_squares: *sq,
-                    })
-                };
-                let (a, c) = (arm(stable), arm(Some(candidate)));
-                let test = msprt::test(&a, &c, ab_alpha, ab_min, ab_tau);
-                progress(&format!(
-                    "A/B window {windows}: stable {} outcomes (mean {:.4}), candidate {} (mean {:.4}), Λ {:.3} (decides at {})",
-                    a.n,
-                    a.mean(),
-                    c.n,
-                    c.mean(),
-                    test.likelihood_ratio,
-                    test.threshold
-                ));
-                let outcome = if config.raw.data.task == crate::config::raw::Task::Classification {
-                    "correct"
-                } else {
-                    "minus_absolute_error"
-                };
-                ab_record = Some(AbRecord {
-                    stable: a,
-                    candidate: c,
-                    test: test.clone(),
-                    alpha: ab_alpha,
-                    min_samples: ab_min,
-                    outcome: outcome.into(),
-                });
-                // The guard metrics of `analysis` judge the candidate while the test runs.
-                let verdict = format!(
-                    "difference {:+.4}, Λ {:.3} (decides at {})",
-                    test.difference, test.likelihood_ratio, test.threshold
-                );
-                let ending = match decision {
-                    Decision::Fail(r) | Decision::Error(r) => Some((Ending::RolledBack, r)),
-                    _ if test.decided && test.difference > 0.0 => {
-                        Some((Ending::Completed, format!("the candidate is better: {verdict}")))
-                    }
-                    _ if test.decided => Some((Ending::RolledBack, format!("the candidate is worse: {verdict}"))),
-                    _ if windows >= ab_max_windows => {
-                        Some((Ending::Inconclusive, format!("no decision after {windows} windows: {verdict}")))
-                    }
-                    _ => None,
-                };
-                match ending {
-                    Some((ending, why)) => break (ending, why, measurements, window),
-                    None => continue,
-                }
-            }
-            match decision {
-                Decision::Pass => break (Ending::Completed, "passed".to_string(), measurements, window),
-                Decision::Again => {
-                    progress(&format!("{}: not settled after window {windows}, measuring again", phase.name));
-                    continue;
-                }
-                Decision::Fail(r) | Decision::Error(r) => break (Ending::RolledBack, r, measurements, window),
-                Decision::Inconclusive(r) => break (Ending::Inconclusive, r, measurements, window),
+            (None, None) => {
+                let source = &self.config.source;
+                return Err(InputError::one(source.problem("deploy", "target: command needs deploy.commands", None)));
             }
         };
-        let (phase_ending, why, measurements, window) = decision;
+        (self.progress)(&format!("{}: {routing}", phase.name));
+        let (phase_ending, why, measurements, window, windows) = self.windows(index, phase);
         let record = phase_record(
             phase,
             why.clone(),
             generation.map(|g| (routing.clone(), g)),
             windows,
             phase_start,
-            window.as_ref().map(|w| (w, candidate, stable)),
+            window.as_ref().map(|w| (w, self.context.candidate, self.context.stable)),
             measurements,
         );
-        let record = PhaseRecord { routing: routing.clone(), ..record };
-        records.push(record);
-        progress(&format!("{}: {why}", phase.name));
+        self.records.push(PhaseRecord { routing, ..record });
+        (self.progress)(&format!("{}: {why}", phase.name));
         if phase_ending != Ending::Completed {
-            ending = phase_ending;
-            reason = format!("{}: {why}", phase.name);
-            break;
+            self.ending = phase_ending;
+            self.reason = format!("{}: {why}", phase.name);
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    /// Measure phase `index` window after window until the analysis (or the A/B test) decides.
+    fn windows(&mut self, index: usize, phase: &PhasePlan) -> PhaseEnd {
+        let window_start = self.builtin.as_ref().map(BuiltIn::snapshot);
+        if let Some(b) = self.builtin.as_ref() {
+            b.outcomes.lock().expect("outcomes lock").clear();
+        }
+        let values = self.template_values(phase.weight, index + 1);
+        let mut windows = 0;
+        loop {
+            std::thread::sleep(self.settings.interval);
+            windows += 1;
+            let window = match (&self.builtin, &window_start) {
+                (Some(b), Some(start)) => Some(b.snapshot().since(start)),
+                _ => None,
+            };
+            let (measurements, decision) = measure(
+                &self.metrics,
+                &mut self.states,
+                &self.settings.limits,
+                phase,
+                window.as_ref(),
+                &self.context,
+                &values,
+            );
+            if self.ab {
+                match self.ab_window(windows, decision) {
+                    Some((ending, why)) => return (ending, why, measurements, window, windows),
+                    None => continue,
+                }
+            }
+            match decision {
+                Decision::Pass => return (Ending::Completed, "passed".to_string(), measurements, window, windows),
+                Decision::Again => {
+                    (self.progress)(&format!("{}: not settled after window {windows}, measuring again", phase.name));
+                }
+                Decision::Fail(r) | Decision::Error(r) => {
+                    return (Ending::RolledBack, r, measurements, window, windows)
+                }
+                Decision::Inconclusive(r) => return (Ending::Inconclusive, r, measurements, window, windows),
+            }
         }
     }
 
-    // The end: promote, or send everything back to the stable version.
-    let mut promoted = None;
-    match ending {
-        Ending::Completed => {
-            reason = format!("{} rollout completed", strategy_name(deploy.strategy));
-            if let Some(b) = &mut builtin {
-                b.stop_traffic();
-                let mut last = RoutingTable::single(candidate, &reason);
-                if let (Strategy::BlueGreen, Some(blue)) = (deploy.strategy, stable) {
-                    // Blue stays loaded and reachable in the stored table, so servers following
-                    // the registry can switch back at once, until the next rollout replaces it.
-                    last.rules = vec![Rule {
-                        key: Key { header: Some(PREVIEW_HEADER.into()), cookie: None },
-                        equals: "blue".into(),
-                        version: blue,
-                    }];
-                }
-                if let Err(e) = b.set(last) {
-                    reason.push_str(&format!("; the final routing could not be stored: {e}"));
-                }
+    /// The A/B test after window `windows`: its ending, if the test (or a guard metric) decided.
+    fn ab_window(&mut self, windows: u32, decision: Decision) -> Option<(Ending, String)> {
+        let Context { candidate, stable, .. } = self.context;
+        let s = &self.settings;
+        let b = self.builtin.as_ref().expect("A/B runs on the built-in target");
+        let outcomes = b.outcomes.lock().expect("outcomes lock").clone();
+        let arm = |v: Option<u64>| {
+            v.and_then(|v| outcomes.get(&v)).map_or(msprt::Arm::default(), |(n, sum, sq)| msprt::Arm {
+                n: *n,
+                sum: *sum,
+                sum_squares: *sq,
+            })
+        };
+        let (a, c) = (arm(stable), arm(Some(candidate)));
+        let test = msprt::test(&a, &c, s.ab_alpha, s.ab_min_samples, s.ab_effect_size);
+        (self.progress)(&format!(
+            "A/B window {windows}: stable {} outcomes (mean {:.4}), candidate {} (mean {:.4}), Λ {:.3} (decides at {})",
+            a.n,
+            a.mean(),
+            c.n,
+            c.mean(),
+            test.likelihood_ratio,
+            test.threshold
+        ));
+        let outcome = if self.config.raw.data.task == crate::config::raw::Task::Classification {
+            "correct"
+        } else {
+            "minus_absolute_error"
+        };
+        self.ab_record = Some(AbRecord {
+            stable: a,
+            candidate: c,
+            test: test.clone(),
+            alpha: s.ab_alpha,
+            min_samples: s.ab_min_samples,
+            outcome: outcome.into(),
+        });
+        // The guard metrics of `analysis` judge the candidate while the test runs.
+        let verdict = format!(
+            "difference {:+.4}, Λ {:.3} (decides at {})",
+            test.difference, test.likelihood_ratio, test.threshold
+        );
+        match decision {
+            Decision::Fail(r) | Decision::Error(r) => Some((Ending::RolledBack, r)),
+            _ if test.decided && test.difference > 0.0 => {
+                Some((Ending::Completed, format!("the candidate is better: {verdict}")))
             }
-            if let Some(line) = deploy.commands.as_ref().and_then(|c| c.promote.as_ref()) {
-                let line = analysis::template(line, &template_values(100.0, phases.len()));
-                if let Err(e) = analysis::run_command(&line, &dir, command_timeout) {
-                    ending = Ending::RolledBack;
-                    reason = format!("the promote command failed: {e}");
-                }
+            _ if test.decided => Some((Ending::RolledBack, format!("the candidate is worse: {verdict}"))),
+            _ if windows >= s.ab_max_windows => {
+                Some((Ending::Inconclusive, format!("no decision after {windows} windows: {verdict}")))
             }
-            if ending == Ending::Completed {
-                let alias = deploy.promote_alias.clone().unwrap_or_else(|| input.champion_alias.clone());
-                match input.registry.move_alias(&alias, candidate, MoveKind::Promote, &reason, input.run_id.as_deref())
-                {
-                    Ok(m) => promoted = Some(m),
-                    Err(e) => reason.push_str(&format!("; cannot move '{alias}': {e}")),
-                }
-            }
-        }
-        Ending::RolledBack | Ending::Inconclusive => {
-            if let Some(b) = &mut builtin {
-                b.stop_traffic();
-                let back = RoutingTable::single(stable.unwrap_or(candidate), &format!("rolled back: {reason}"));
-                if let Err(e) = b.set(back) {
-                    reason.push_str(&format!("; the rollback routing could not be stored: {e}"));
-                }
-            }
-            if let Some(line) = deploy.commands.as_ref().and_then(|c| c.abort.as_ref()) {
-                let line = analysis::template(line, &template_values(0.0, 0));
-                if let Err(e) = analysis::run_command(&line, &dir, command_timeout) {
-                    reason.push_str(&format!("; the abort command failed: {e}"));
-                }
-            }
+            _ => None,
         }
     }
-    if let Some(b) = &mut builtin {
-        b.shutdown();
-    }
-    progress(&format!(
-        "{}: {reason}",
-        match ending {
-            Ending::Completed => "completed",
-            Ending::RolledBack => "rolled back",
-            Ending::Inconclusive => "inconclusive",
-        }
-    ));
 
+    /// The end: promote, or send everything back to the stable version; then stop serving.
+    fn finish(
+        &mut self,
+        n_phases: usize,
+        registry: &dyn Registry,
+        champion_alias: &str,
+        run_id: Option<&str>,
+    ) -> Option<AliasMove> {
+        let Context { candidate, stable, dir, .. } = self.context;
+        let timeout = self.settings.command_timeout;
+        let mut promoted = None;
+        match self.ending {
+            Ending::Completed => {
+                self.reason = format!("{} rollout completed", strategy_name(self.deploy.strategy));
+                if let Some(b) = &mut self.builtin {
+                    b.stop_traffic();
+                    let mut last = RoutingTable::single(candidate, &self.reason);
+                    if let (Strategy::BlueGreen, Some(blue)) = (self.deploy.strategy, stable) {
+                        // Blue stays loaded and reachable in the stored table, so servers following
+                        // the registry can switch back at once, until the next rollout replaces it.
+                        last.rules = vec![Rule {
+                            key: Key { header: Some(PREVIEW_HEADER.into()), cookie: None },
+                            equals: "blue".into(),
+                            version: blue,
+                        }];
+                    }
+                    if let Err(e) = b.set(last) {
+                        self.reason.push_str(&format!("; the final routing could not be stored: {e}"));
+                    }
+                }
+                if let Some(line) = self.deploy.commands.as_ref().and_then(|c| c.promote.as_ref()) {
+                    let line = analysis::template(line, &self.template_values(100.0, n_phases));
+                    if let Err(e) = analysis::run_command(&line, dir, timeout) {
+                        self.ending = Ending::RolledBack;
+                        self.reason = format!("the promote command failed: {e}");
+                    }
+                }
+                if self.ending == Ending::Completed {
+                    let alias = self.deploy.promote_alias.clone().unwrap_or_else(|| champion_alias.to_string());
+                    match registry.move_alias(&alias, candidate, MoveKind::Promote, &self.reason, run_id) {
+                        Ok(m) => promoted = Some(m),
+                        Err(e) => self.reason.push_str(&format!("; cannot move '{alias}': {e}")),
+                    }
+                }
+            }
+            Ending::RolledBack | Ending::Inconclusive => {
+                if let Some(b) = &mut self.builtin {
+                    b.stop_traffic();
+                    let back =
+                        RoutingTable::single(stable.unwrap_or(candidate), &format!("rolled back: {}", self.reason));
+                    if let Err(e) = b.set(back) {
+                        self.reason.push_str(&format!("; the rollback routing could not be stored: {e}"));
+                    }
+                }
+                if let Some(line) = self.deploy.commands.as_ref().and_then(|c| c.abort.as_ref()) {
+                    let line = analysis::template(line, &self.template_values(0.0, 0));
+                    if let Err(e) = analysis::run_command(&line, dir, timeout) {
+                        self.reason.push_str(&format!("; the abort command failed: {e}"));
+                    }
+                }
+            }
+        }
+        if let Some(b) = &mut self.builtin {
+            b.shutdown();
+        }
+        (self.progress)(&format!(
+            "{}: {}",
+            match self.ending {
+                Ending::Completed => "completed",
+                Ending::RolledBack => "rolled back",
+                Ending::Inconclusive => "inconclusive",
+            },
+            self.reason
+        ));
+        promoted
+    }
+}
+
+/// The stage's checks: the rollout, each analysis metric's last measurement, the A/B test.
+#[allow(clippy::too_many_arguments)]
+fn checks(
+    source: &crate::config::Source,
+    metrics: &[(String, Bounds, Source)],
+    records: &[PhaseRecord],
+    ab_record: Option<&AbRecord>,
+    ending: Ending,
+    reason: &str,
+    promoted: Option<&AliasMove>,
+    candidate: u64,
+) -> Vec<Check> {
     let line = |key: &str| source.line(key).or(source.line("deploy"));
     let mut checks = Vec::new();
     let completed = ending == Ending::Completed;
     checks.push(
         Check::judged("rollout", Stage::Deploy, completed, Severity::Error)
             .value(serde_json::to_value(ending).expect("an ending serializes"))
-            .message(match &promoted {
+            .message(match promoted {
                 Some(m) => format!("{reason}; '{}' → version {candidate}", m.alias),
-                None => reason.clone(),
+                None => reason.to_string(),
             })
             .line(line("deploy.strategy")),
     );
     // Each metric's last measurement.
-    for (name, bounds, _) in &metrics {
+    for (name, bounds, _) in metrics {
         let last = records.iter().rev().flat_map(|r| r.measurements.iter()).find(|m| &m.metric == name);
         let key = format!("deploy.analysis.{name}");
         let threshold = Threshold::between(bounds.min, bounds.max);
@@ -683,7 +810,7 @@ pub fn run(mut input: Input<'_>, progress: &(dyn Fn(&str) + Sync)) -> Result<(Ve
         let threshold = if name.ends_with("_ms") { threshold.unit("ms") } else { threshold };
         checks.push(check.column(name).threshold(threshold).line(line(&key)));
     }
-    if let Some(record) = &ab_record {
+    if let Some(record) = ab_record {
         let better = record.test.decided && record.test.difference > 0.0;
         checks.push(
             Check::judged("ab-test", Stage::Deploy, better, Severity::Error)
@@ -699,20 +826,7 @@ pub fn run(mut input: Input<'_>, progress: &(dyn Fn(&str) + Sync)) -> Result<(Ve
                 .line(line("deploy.ab")),
         );
     }
-    let detail = DeployDetail {
-        strategy: deploy.strategy,
-        target,
-        stable,
-        candidate,
-        ending,
-        reason,
-        phases: records,
-        ab: ab_record,
-        promoted,
-        server: server_url,
-        seconds: (started.elapsed().as_secs_f64() * 100.0).round() / 100.0,
-    };
-    Ok((checks, detail))
+    checks
 }
 
 pub fn strategy_name(s: Strategy) -> &'static str {

@@ -394,6 +394,80 @@ fn dot(row: ndarray::ArrayView1<f64>, w: &[f64]) -> f64 {
     row.iter().zip(w).map(|(a, b)| a * b).sum()
 }
 
+/// Logistic regression: our Newton solvers up to NEWTON_MAX_FEATURES weights, linfa's beyond.
+fn fit_logistic(params: &Params<'_>, x: &Array2<f64>, y: &[usize], n_classes: usize) -> Result<Estimator, String> {
+    let targets = Array1::from(y.to_vec());
+    let dataset = Dataset::new(x.clone(), targets);
+    if n_classes == 2 && x.ncols() <= NEWTON_MAX_FEATURES {
+        let (intercept, coefficients) = logistic_newton(
+            x,
+            y,
+            params.f64("alpha", 1.0),
+            params.bool("fit_intercept", true),
+            params.u64("max_iterations", 100),
+            params.f64("gradient_tolerance", 1e-4),
+        )?;
+        Ok(Estimator::BinaryLogistic { intercept, coefficients })
+    } else if n_classes == 2 {
+        let model = logistic_params!(linfa_logistic::LogisticRegression::default(), params)
+            .fit(&dataset)
+            .map_err(|e| format!("logistic regression did not fit: {e}"))?;
+        // linfa's positive class may be either label: express P(class 1) either way.
+        let (intercept, coefficients) = if model.labels().pos.class == 1 {
+            (model.intercept(), model.params().to_vec())
+        } else {
+            (-model.intercept(), model.params().iter().map(|w| -w).collect())
+        };
+        Ok(Estimator::BinaryLogistic { intercept, coefficients })
+    } else if x.ncols() * n_classes <= NEWTON_MAX_FEATURES {
+        let (intercepts, coefficients) = multinomial_newton(
+            x,
+            y,
+            n_classes,
+            params.f64("alpha", 1.0),
+            params.bool("fit_intercept", true),
+            params.u64("max_iterations", 100),
+            params.f64("gradient_tolerance", 1e-4),
+        )?;
+        Ok(Estimator::MultinomialLogistic { intercepts, coefficients })
+    } else {
+        let model = logistic_params!(linfa_logistic::MultiLogisticRegression::default(), params)
+            .fit(&dataset)
+            .map_err(|e| format!("logistic regression did not fit: {e}"))?;
+        let mut intercepts = vec![0.0; n_classes];
+        let mut coefficients = vec![vec![0.0; x.ncols()]; n_classes];
+        for (j, class) in model.classes().iter().enumerate() {
+            intercepts[*class] = model.intercept()[j];
+            coefficients[*class] = model.params().column(j).to_vec();
+        }
+        Ok(Estimator::MultinomialLogistic { intercepts, coefficients })
+    }
+}
+
+/// Gaussian naive Bayes by linfa, its fitted statistics copied into ml-gates' own types.
+fn fit_gaussian_nb(params: &Params<'_>, x: &Array2<f64>, y: &[usize], n_classes: usize) -> Result<Estimator, String> {
+    let dataset = Dataset::new(x.clone(), Array1::from(y.to_vec()));
+    let model = linfa_bayes::GaussianNb::params()
+        .var_smoothing(params.f64("var_smoothing", 1e-9))
+        .fit(&dataset)
+        .map_err(|e| format!("gaussian naive Bayes did not fit: {e}"))?;
+    // linfa keeps the fitted statistics private but serializes them: read them from there.
+    let value = serde_json::to_value(&model).map_err(|e| e.to_string())?;
+    let mut priors = vec![0.0; n_classes];
+    let mut means = vec![vec![0.0; x.ncols()]; n_classes];
+    let mut variances = vec![vec![1.0; x.ncols()]; n_classes];
+    let numbers = |v: &Value| -> Vec<f64> {
+        v["data"].as_array().map(|a| a.iter().filter_map(Value::as_f64).collect()).unwrap_or_default()
+    };
+    for (class, info) in value["class_info"].as_object().into_iter().flatten() {
+        let k: usize = class.parse().map_err(|_| format!("unexpected class key {class}"))?;
+        priors[k] = info["prior"].as_f64().unwrap_or(0.0);
+        means[k] = numbers(&info["theta"]);
+        variances[k] = numbers(&info["sigma"]);
+    }
+    Ok(Estimator::GaussianNb { priors, means, variances })
+}
+
 impl Estimator {
     /// Fit `kind` on `x` with checked `params`; `seed` makes randomised models reproducible.
     pub fn fit(
@@ -404,54 +478,7 @@ impl Estimator {
         seed: u64,
     ) -> Result<Estimator, String> {
         match (kind, target) {
-            (ModelKind::LogisticRegression, Target::Classes { y, n_classes }) => {
-                let targets = Array1::from(y.to_vec());
-                let dataset = Dataset::new(x.clone(), targets);
-                if *n_classes == 2 && x.ncols() <= NEWTON_MAX_FEATURES {
-                    let (intercept, coefficients) = logistic_newton(
-                        x,
-                        y,
-                        params.f64("alpha", 1.0),
-                        params.bool("fit_intercept", true),
-                        params.u64("max_iterations", 100),
-                        params.f64("gradient_tolerance", 1e-4),
-                    )?;
-                    Ok(Estimator::BinaryLogistic { intercept, coefficients })
-                } else if *n_classes == 2 {
-                    let model = logistic_params!(linfa_logistic::LogisticRegression::default(), params)
-                        .fit(&dataset)
-                        .map_err(|e| format!("logistic regression did not fit: {e}"))?;
-                    // linfa's positive class may be either label: express P(class 1) either way.
-                    let (intercept, coefficients) = if model.labels().pos.class == 1 {
-                        (model.intercept(), model.params().to_vec())
-                    } else {
-                        (-model.intercept(), model.params().iter().map(|w| -w).collect())
-                    };
-                    Ok(Estimator::BinaryLogistic { intercept, coefficients })
-                } else if x.ncols() * n_classes <= NEWTON_MAX_FEATURES {
-                    let (intercepts, coefficients) = multinomial_newton(
-                        x,
-                        y,
-                        *n_classes,
-                        params.f64("alpha", 1.0),
-                        params.bool("fit_intercept", true),
-                        params.u64("max_iterations", 100),
-                        params.f64("gradient_tolerance", 1e-4),
-                    )?;
-                    Ok(Estimator::MultinomialLogistic { intercepts, coefficients })
-                } else {
-                    let model = logistic_params!(linfa_logistic::MultiLogisticRegression::default(), params)
-                        .fit(&dataset)
-                        .map_err(|e| format!("logistic regression did not fit: {e}"))?;
-                    let mut intercepts = vec![0.0; *n_classes];
-                    let mut coefficients = vec![vec![0.0; x.ncols()]; *n_classes];
-                    for (j, class) in model.classes().iter().enumerate() {
-                        intercepts[*class] = model.intercept()[j];
-                        coefficients[*class] = model.params().column(j).to_vec();
-                    }
-                    Ok(Estimator::MultinomialLogistic { intercepts, coefficients })
-                }
-            }
+            (ModelKind::LogisticRegression, Target::Classes { y, n_classes }) => fit_logistic(params, x, y, *n_classes),
             (ModelKind::DecisionTree, Target::Classes { y, n_classes }) => {
                 let features: Vec<usize> = (0..x.ncols()).collect();
                 let tree =
@@ -502,28 +529,7 @@ impl Estimator {
                 );
                 Ok(Estimator::Linear { intercept, coefficients })
             }
-            (ModelKind::GaussianNb, Target::Classes { y, n_classes }) => {
-                let dataset = Dataset::new(x.clone(), Array1::from(y.to_vec()));
-                let model = linfa_bayes::GaussianNb::params()
-                    .var_smoothing(params.f64("var_smoothing", 1e-9))
-                    .fit(&dataset)
-                    .map_err(|e| format!("gaussian naive Bayes did not fit: {e}"))?;
-                // linfa keeps the fitted statistics private but serializes them: read them from there.
-                let value = serde_json::to_value(&model).map_err(|e| e.to_string())?;
-                let mut priors = vec![0.0; *n_classes];
-                let mut means = vec![vec![0.0; x.ncols()]; *n_classes];
-                let mut variances = vec![vec![1.0; x.ncols()]; *n_classes];
-                let numbers = |v: &Value| -> Vec<f64> {
-                    v["data"].as_array().map(|a| a.iter().filter_map(Value::as_f64).collect()).unwrap_or_default()
-                };
-                for (class, info) in value["class_info"].as_object().into_iter().flatten() {
-                    let k: usize = class.parse().map_err(|_| format!("unexpected class key {class}"))?;
-                    priors[k] = info["prior"].as_f64().unwrap_or(0.0);
-                    means[k] = numbers(&info["theta"]);
-                    variances[k] = numbers(&info["sigma"]);
-                }
-                Ok(Estimator::GaussianNb { priors, means, variances })
-            }
+            (ModelKind::GaussianNb, Target::Classes { y, n_classes }) => fit_gaussian_nb(params, x, y, *n_classes),
             (ModelKind::LinearSvm, Target::Classes { y, n_classes }) => {
                 let solver = svm_solver(params, seed);
                 // Two classes: one hyperplane for class 1; more: one per class against the rest.

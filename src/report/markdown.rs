@@ -392,10 +392,22 @@ fn evaluation(out: &mut String, report: &Report) {
         let _ =
             writeln!(out, "<details><summary>Each feature alone (leakage suspicion)</summary>\n\n{t}\n</details>\n");
     }
-    let mut sliced: Vec<&str> = detail.slices.iter().map(|s| s.column.as_str()).collect();
+    slices(out, &detail.slices);
+    behavior(out, &detail.behavior);
+    if let Some(c) = &detail.champion {
+        champion(out, c);
+    }
+    if let Some(f) = &detail.fairness {
+        fairness(out, f);
+    }
+}
+
+/// A table per sliced column: each value's rows and metrics.
+fn slices(out: &mut String, slices: &[crate::evaluate::Slice]) {
+    let mut sliced: Vec<&str> = slices.iter().map(|s| s.column.as_str()).collect();
     sliced.dedup();
     for column in sliced {
-        let rows: Vec<_> = detail.slices.iter().filter(|s| s.column == column).collect();
+        let rows: Vec<_> = slices.iter().filter(|s| s.column == column).collect();
         let names: Vec<&String> = rows.iter().flat_map(|s| s.metrics.keys()).fold(Vec::new(), |mut v, n| {
             if !v.contains(&n) {
                 v.push(n);
@@ -418,10 +430,14 @@ fn evaluation(out: &mut String, report: &Report) {
         }
         let _ = writeln!(out, "{t}");
     }
-    if !detail.behavior.is_empty() {
+}
+
+/// The behavioural tests, and the rows that moved most in each.
+fn behavior(out: &mut String, tests: &[crate::evaluate::behavior::Outcome]) {
+    if !tests.is_empty() {
         let _ = writeln!(out, "**Behaviour tests**\n");
         let mut t = String::from("| Test | Kind | Rows | Result |\n|---|---|---|---|\n");
-        for o in &detail.behavior {
+        for o in tests {
             let result = match (o.changed_percent, o.max_change, o.moved_percent) {
                 (_, _, Some(m)) => format!("moved the expected way on {}% of rows", format_number(m)),
                 (Some(c), Some(m), _) => {
@@ -434,7 +450,7 @@ fn evaluation(out: &mut String, report: &Report) {
             let _ = writeln!(t, "| {}{note} | {} | {} | {} |", escape(&o.name), o.kind, o.rows, escape(&result));
         }
         let _ = writeln!(out, "{t}");
-        for o in detail.behavior.iter().filter(|o| !o.examples.is_empty()) {
+        for o in tests.iter().filter(|o| !o.examples.is_empty()) {
             let mut t = String::from(
                 "| Row | Id | Before | After | Score before | Score after | Class before | Class after |\n|---|---|---|---|---|---|---|---|\n",
             );
@@ -460,59 +476,63 @@ fn evaluation(out: &mut String, report: &Report) {
             );
         }
     }
-    if let Some(c) = &detail.champion {
+}
+
+/// The candidate against the champion, metric by metric, with the noise test.
+fn champion(out: &mut String, c: &crate::evaluate::champion::Comparison) {
+    let _ = writeln!(
+        out,
+        "**Candidate against the champion** ({}; compared on {}, {} is better)\n",
+        escape(&c.source),
+        escape(&c.metric),
+        if c.greater_is_better { "higher" } else { "lower" }
+    );
+    let mut t = String::from("| Metric | Candidate | Champion | Change |\n|---|---|---|---|\n");
+    for (name, [candidate, champion]) in &c.metrics {
+        let shown = if *name == c.metric { format!("**{}**", escape(name)) } else { escape(name) };
+        let delta = candidate - champion;
+        let sign = if delta > 0.0 { "+" } else { "" };
         let _ = writeln!(
-            out,
-            "**Candidate against the champion** ({}; compared on {}, {} is better)\n",
-            escape(&c.source),
-            escape(&c.metric),
-            if c.greater_is_better { "higher" } else { "lower" }
+            t,
+            "| {shown} | {} | {} | {sign}{} |",
+            format_number(*candidate),
+            format_number(*champion),
+            format_number(delta)
         );
-        let mut t = String::from("| Metric | Candidate | Champion | Change |\n|---|---|---|---|\n");
-        for (name, [candidate, champion]) in &c.metrics {
-            let shown = if *name == c.metric { format!("**{}**", escape(name)) } else { escape(name) };
-            let delta = candidate - champion;
-            let sign = if delta > 0.0 { "+" } else { "" };
-            let _ = writeln!(
-                t,
-                "| {shown} | {} | {} | {sign}{} |",
-                format_number(*candidate),
-                format_number(*champion),
-                format_number(delta)
-            );
-        }
-        let _ = writeln!(out, "{t}");
-        let _ = write!(out, "{}", champion_chart(c));
-        if let Some(noise) = &c.noise {
-            let _ = writeln!(out, "Noise test: {}.\n", escape(&crate::evaluate::champion::describe(noise)));
-        }
     }
-    if let Some(f) = &detail.fairness {
+    let _ = writeln!(out, "{t}");
+    let _ = write!(out, "{}", champion_chart(c));
+    if let Some(noise) = &c.noise {
+        let _ = writeln!(out, "Noise test: {}.\n", escape(&crate::evaluate::champion::describe(noise)));
+    }
+}
+
+/// Fairness: each group's rates.
+fn fairness(out: &mut String, f: &crate::measure::fairness::Fairness) {
+    let _ = writeln!(
+        out,
+        "**Fairness over {}** (positive class {}; groups under {} rows are not judged)\n",
+        escape(&f.attribute),
+        escape(&f.positive),
+        f.min_group_size
+    );
+    let mut t = String::from(
+        "| Group | Rows | Selection rate | True positive rate | False positive rate | Accuracy | Judged |\n|---|---|---|---|---|---|---|\n",
+    );
+    for g in &f.groups {
         let _ = writeln!(
-            out,
-            "**Fairness over {}** (positive class {}; groups under {} rows are not judged)\n",
-            escape(&f.attribute),
-            escape(&f.positive),
-            f.min_group_size
+            t,
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            g.value.as_deref().map(escape).unwrap_or_else(|| "*missing*".into()),
+            g.size,
+            format_number(g.selection_rate),
+            format_number(g.true_positive_rate),
+            format_number(g.false_positive_rate),
+            format_number(g.accuracy),
+            if g.judged { "yes" } else { "no: too small" }
         );
-        let mut t = String::from(
-            "| Group | Rows | Selection rate | True positive rate | False positive rate | Accuracy | Judged |\n|---|---|---|---|---|---|---|\n",
-        );
-        for g in &f.groups {
-            let _ = writeln!(
-                t,
-                "| {} | {} | {} | {} | {} | {} | {} |",
-                g.value.as_deref().map(escape).unwrap_or_else(|| "*missing*".into()),
-                g.size,
-                format_number(g.selection_rate),
-                format_number(g.true_positive_rate),
-                format_number(g.false_positive_rate),
-                format_number(g.accuracy),
-                if g.judged { "yes" } else { "no: too small" }
-            );
-        }
-        let _ = writeln!(out, "{t}");
     }
+    let _ = writeln!(out, "{t}");
 }
 
 /// A Mermaid bar chart of the candidate (bars) against the champion (line) on every metric where

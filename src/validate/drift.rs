@@ -6,7 +6,7 @@
 
 use super::{collect, Ctx};
 use crate::config::raw::{DriftCheck, DriftMethod};
-use crate::core::{format_number, Check, Stage, Status, Threshold};
+use crate::core::{format_number, Check, Severity, Stage, Status, Threshold};
 use crate::data::{is_categorical_like, is_numeric, Dataset};
 use crate::error::InputError;
 use crate::stats;
@@ -77,39 +77,13 @@ pub(super) fn run(
         let values = |df: &DataFrame| -> PolarsResult<Vec<f64>> {
             Ok(df.column(c)?.f64()?.iter().flatten().filter(|x| x.is_finite()).collect())
         };
-        let mut cur = values(&cur_frame).map_err(|e| current.read_error(source, e))?;
-        let mut refv = values(&ref_frame).map_err(|e| reference.read_error(source, e))?;
+        let cur = values(&cur_frame).map_err(|e| current.read_error(source, e))?;
+        let refv = values(&ref_frame).map_err(|e| reference.read_error(source, e))?;
         if cur.is_empty() || refv.is_empty() {
             checks.push(no_values(ctx, current, c, threshold_key));
             continue;
         }
-        let min = cur.iter().chain(&refv).copied().fold(f64::INFINITY, f64::min);
-        let max = cur.iter().chain(&refv).copied().fold(f64::NEG_INFINITY, f64::max);
-        let edges = stats::bin_edges(min, max, bins);
-        let r = stats::shares(&stats::histogram(&refv, &edges), refv.len() as u64);
-        let k = stats::shares(&stats::histogram(&cur, &edges), cur.len() as u64);
-        let psi = stats::psi(&r, &k);
-        let js = stats::jensen_shannon(&r, &k);
-        cur.sort_by(f64::total_cmp);
-        refv.sort_by(f64::total_cmp);
-        let (ks_d, ks_p) = stats::ks_2samp(&cur, &refv);
-        let value = match numeric_method {
-            DriftMethod::Psi => psi,
-            DriftMethod::JensenShannon => js,
-            _ => ks_p,
-        };
-        let statistics = json!({
-            "kind": "numeric", "method": numeric_method.as_str(), "bins": bins,
-            "psi": psi, "jensen_shannon": js, "ks_statistic": ks_d, "ks_p_value": ks_p,
-            "current_count": cur.len(), "reference_count": refv.len(),
-        });
-        let summary = format!(
-            "psi {}, jensen-shannon {}, ks D {} (p {})",
-            format_number(psi),
-            format_number(js),
-            format_number(ks_d),
-            format_number(ks_p)
-        );
+        let (value, summary, statistics) = numeric_statistics(cur, refv, bins, numeric_method);
         checks.push(judge(
             ctx,
             current,
@@ -149,37 +123,7 @@ pub(super) fn run(
             checks.push(no_values(ctx, current, c, categorical_key));
             continue;
         }
-        let keys: Vec<&String> =
-            cur.keys().chain(refc.keys()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
-        let cur_counts: Vec<u64> = keys.iter().map(|k| cur.get(*k).copied().unwrap_or(0)).collect();
-        let ref_counts: Vec<u64> = keys.iter().map(|k| refc.get(*k).copied().unwrap_or(0)).collect();
-        let r = stats::shares(&ref_counts, n_ref);
-        let k = stats::shares(&cur_counts, n_cur);
-        let psi = stats::psi(&r, &k);
-        let js = stats::jensen_shannon(&r, &k);
-        let scale = n_cur as f64 / n_ref as f64;
-        let observed: Vec<f64> = cur_counts.iter().map(|&x| x as f64).collect();
-        let expected: Vec<f64> = ref_counts.iter().map(|&x| x as f64 * scale).collect();
-        let (chi, chi_p) = stats::chi_square(&observed, &expected);
-        let value = match categorical_method {
-            DriftMethod::Psi => psi,
-            DriftMethod::JensenShannon => js,
-            _ => chi_p,
-        };
-        let new: Vec<&&String> = keys.iter().filter(|k| !refc.contains_key(**k)).collect();
-        let statistics = json!({
-            "kind": "categorical", "method": categorical_method.as_str(),
-            "psi": psi, "jensen_shannon": js, "chi_square": number_or_null(chi), "chi_square_p_value": number_or_null(chi_p),
-            "current_count": n_cur, "reference_count": n_ref,
-            "categories_not_in_reference": new,
-        });
-        let summary = format!(
-            "psi {}, jensen-shannon {}, chi-square {} (p {})",
-            format_number(psi),
-            format_number(js),
-            format_number(chi),
-            format_number(chi_p)
-        );
+        let (value, summary, statistics) = categorical_statistics(&cur, &refc, (n_cur, n_ref), categorical_method);
         checks.push(judge(
             ctx,
             current,
@@ -193,6 +137,92 @@ pub(super) fn run(
         ));
     }
 
+    let overall = dataset_drift(ctx, cfg, current, &checks, severity);
+    checks.push(overall);
+    Ok(checks)
+}
+
+/// The drift statistics of one numeric column: every statistic, the one `method` judges by and
+/// its summary.
+fn numeric_statistics(
+    mut cur: Vec<f64>,
+    mut refv: Vec<f64>,
+    bins: usize,
+    numeric_method: DriftMethod,
+) -> (f64, String, serde_json::Value) {
+    let min = cur.iter().chain(&refv).copied().fold(f64::INFINITY, f64::min);
+    let max = cur.iter().chain(&refv).copied().fold(f64::NEG_INFINITY, f64::max);
+    let edges = stats::bin_edges(min, max, bins);
+    let r = stats::shares(&stats::histogram(&refv, &edges), refv.len() as u64);
+    let k = stats::shares(&stats::histogram(&cur, &edges), cur.len() as u64);
+    let psi = stats::psi(&r, &k);
+    let js = stats::jensen_shannon(&r, &k);
+    cur.sort_by(f64::total_cmp);
+    refv.sort_by(f64::total_cmp);
+    let (ks_d, ks_p) = stats::ks_2samp(&cur, &refv);
+    let value = match numeric_method {
+        DriftMethod::Psi => psi,
+        DriftMethod::JensenShannon => js,
+        _ => ks_p,
+    };
+    let statistics = json!({
+        "kind": "numeric", "method": numeric_method.as_str(), "bins": bins,
+        "psi": psi, "jensen_shannon": js, "ks_statistic": ks_d, "ks_p_value": ks_p,
+        "current_count": cur.len(), "reference_count": refv.len(),
+    });
+    let summary = format!(
+        "psi {}, jensen-shannon {}, ks D {} (p {})",
+        format_number(psi),
+        format_number(js),
+        format_number(ks_d),
+        format_number(ks_p)
+    );
+    (value, summary, statistics)
+}
+
+/// The drift statistics of one categorical column from its category counts (`n`: the totals).
+fn categorical_statistics(
+    cur: &BTreeMap<String, u64>,
+    refc: &BTreeMap<String, u64>,
+    (n_cur, n_ref): (u64, u64),
+    categorical_method: DriftMethod,
+) -> (f64, String, serde_json::Value) {
+    let keys: Vec<&String> =
+        cur.keys().chain(refc.keys()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    let cur_counts: Vec<u64> = keys.iter().map(|k| cur.get(*k).copied().unwrap_or(0)).collect();
+    let ref_counts: Vec<u64> = keys.iter().map(|k| refc.get(*k).copied().unwrap_or(0)).collect();
+    let r = stats::shares(&ref_counts, n_ref);
+    let k = stats::shares(&cur_counts, n_cur);
+    let psi = stats::psi(&r, &k);
+    let js = stats::jensen_shannon(&r, &k);
+    let scale = n_cur as f64 / n_ref as f64;
+    let observed: Vec<f64> = cur_counts.iter().map(|&x| x as f64).collect();
+    let expected: Vec<f64> = ref_counts.iter().map(|&x| x as f64 * scale).collect();
+    let (chi, chi_p) = stats::chi_square(&observed, &expected);
+    let value = match categorical_method {
+        DriftMethod::Psi => psi,
+        DriftMethod::JensenShannon => js,
+        _ => chi_p,
+    };
+    let new: Vec<&&String> = keys.iter().filter(|k| !refc.contains_key(**k)).collect();
+    let statistics = json!({
+        "kind": "categorical", "method": categorical_method.as_str(),
+        "psi": psi, "jensen_shannon": js, "chi_square": number_or_null(chi), "chi_square_p_value": number_or_null(chi_p),
+        "current_count": n_cur, "reference_count": n_ref,
+        "categories_not_in_reference": new,
+    });
+    let summary = format!(
+        "psi {}, jensen-shannon {}, chi-square {} (p {})",
+        format_number(psi),
+        format_number(js),
+        format_number(chi),
+        format_number(chi_p)
+    );
+    (value, summary, statistics)
+}
+
+/// The share of compared columns that drifted, against `drift_share`.
+fn dataset_drift(ctx: &Ctx<'_>, cfg: &DriftCheck, current: &Dataset, checks: &[Check], severity: Severity) -> Check {
     let compared: Vec<&Check> =
         checks.iter().filter(|c| matches!(c.status, Status::Pass | Status::Fail | Status::Warn)).collect();
     let drifted = compared.iter().filter(|c| c.status != Status::Pass).count();
@@ -200,20 +230,17 @@ pub(super) fn run(
     let drift_share = cfg.drift_share.unwrap_or(DEFAULT_DRIFT_SHARE);
     let drifted_names: Vec<&str> =
         compared.iter().filter(|c| c.status != Status::Pass).filter_map(|c| c.column.as_deref()).collect();
-    checks.push(
-        Check::judged("dataset-drift", Stage::Validate, share < drift_share, severity)
-            .dataset(&current.role)
-            .value(share)
-            .threshold(Threshold::max(drift_share).unit("share").exclusive())
-            .message(format!(
-                "{drifted} of {} compared columns drifted{}",
-                compared.len(),
-                if drifted_names.is_empty() { String::new() } else { format!(": {}", drifted_names.join(", ")) }
-            ))
-            .line(ctx.line(if cfg.drift_share.is_some() { "validate.drift.drift_share" } else { "validate.drift" }))
-            .details(json!({"drifted_columns": drifted_names, "compared_columns": compared.len()})),
-    );
-    Ok(checks)
+    Check::judged("dataset-drift", Stage::Validate, share < drift_share, severity)
+        .dataset(&current.role)
+        .value(share)
+        .threshold(Threshold::max(drift_share).unit("share").exclusive())
+        .message(format!(
+            "{drifted} of {} compared columns drifted{}",
+            compared.len(),
+            if drifted_names.is_empty() { String::new() } else { format!(": {}", drifted_names.join(", ")) }
+        ))
+        .line(ctx.line(if cfg.drift_share.is_some() { "validate.drift.drift_share" } else { "validate.drift" }))
+        .details(json!({"drifted_columns": drifted_names, "compared_columns": compared.len()}))
 }
 
 fn number_or_null(x: f64) -> serde_json::Value {
