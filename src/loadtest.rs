@@ -373,7 +373,7 @@ pub fn sample_requests(
     }
     let mut columns = Vec::new();
     for column in inputs {
-        let values = crate::model::column_values(frame, &column.name, column.kind == "numeric")
+        let values = crate::model::column_values(frame, &column.name, column.is_numeric())
             .map_err(|e| format!("cannot read column '{}': {e}", column.name))?
             .ok_or_else(|| format!("the evaluation set has no column '{}'", column.name))?;
         columns.push(values);
@@ -409,15 +409,7 @@ pub fn labelled_requests(
     n: usize,
 ) -> Result<Vec<Request>, String> {
     use crate::config::raw::Task;
-    let columns = crate::data::feature_columns(config, frame);
-    let inputs: Vec<crate::model::InputColumn> = columns
-        .iter()
-        .map(|name| crate::model::InputColumn {
-            name: name.clone(),
-            kind: if frame.column(name).is_ok_and(|c| c.dtype().is_primitive_numeric()) { "numeric" } else { "text" }
-                .into(),
-        })
-        .collect();
+    let inputs = crate::data::input_columns(config, frame);
     let n = n.clamp(1, frame.height().max(1));
     let mut requests = sample_requests(frame, &inputs, n, 1)?;
     let target = &config.raw.data.target;

@@ -132,9 +132,9 @@ async fn smoke(url: &str, name: &str, model: &Model, frame: &DataFrame) -> Resul
         .inputs
         .iter()
         .map(|c| {
-            let values = crate::model::column_values(frame, &c.name, c.kind == "numeric").ok().flatten();
+            let values = crate::model::column_values(frame, &c.name, c.is_numeric()).ok().flatten();
             let data: Vec<Value> = values.map_or(Vec::new(), |v| (0..v.len()).map(|r| loadtest::json_cell(&v, r)).collect());
-            json!({"name": c.name, "shape": [n], "datatype": if c.kind == "numeric" { "FP64" } else { "BYTES" }, "data": data})
+            json!({"name": c.name, "shape": [n], "datatype": if c.is_numeric() { "FP64" } else { "BYTES" }, "data": data})
         })
         .collect();
     let answer = client

@@ -61,16 +61,61 @@ fn json_schema_of_the_config_is_committed() {
     );
 }
 
-/// Every check id of every stage appears in docs/checks.md, once per stage list.
+/// Every check id of every stage appears in docs/checks.md, once in the one list.
 #[test]
 fn every_check_id_is_documented() {
     let docs = std::fs::read_to_string("docs/checks.md").unwrap();
-    let all = ml_gates::validate::CHECKS.iter().chain(ml_gates::staging::CHECKS).chain(ml_gates::deploy::CHECKS);
+    let all = ml_gates::report::CHECKS.iter().flat_map(|(_, ids)| ids.iter());
     let mut seen = std::collections::BTreeSet::new();
     for (id, _) in all {
         assert!(seen.insert(*id), "{id} is listed twice");
+        assert!(id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'), "{id} is not kebab-case");
         assert!(docs.contains(&format!("`{id}`")), "{id} is missing from docs/checks.md");
     }
+}
+
+/// Every check id the library's code reports (outside its unit tests) is in the one list, under
+/// the stage that reports it: a new check cannot ship unlisted and undocumented.
+#[test]
+fn every_reported_check_id_is_listed() {
+    fn files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                files(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    let listed: std::collections::BTreeMap<&str, String> = ml_gates::report::CHECKS
+        .iter()
+        .flat_map(|(stage, ids)| ids.iter().map(move |(id, _)| (*id, format!("{stage:?}"))))
+        .collect();
+    let mut sources = Vec::new();
+    files(std::path::Path::new("src"), &mut sources);
+    let mut found = 0;
+    for path in sources {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+        for constructor in ["Check::judged(", "Check::unmeasured("] {
+            for (i, _) in code.match_indices(constructor) {
+                let args = code[i + constructor.len()..].trim_start();
+                let Some(rest) = args.strip_prefix('"') else { continue };
+                let id = &rest[..rest.find('"').unwrap()];
+                let stage =
+                    args.split("Stage::").nth(1).map(|s| s.split(|c: char| !c.is_alphanumeric()).next().unwrap());
+                found += 1;
+                assert_eq!(
+                    listed.get(id).map(String::as_str),
+                    stage,
+                    "{}: check id '{id}' is not listed under its stage in report::CHECKS",
+                    path.display()
+                );
+            }
+        }
+    }
+    assert!(found > 30, "only {found} check ids found in src/: the scan read nothing");
 }
 
 /// Every key of ml-gates.yaml's schema appears in docs/config.md.

@@ -215,19 +215,7 @@ pub fn loadtest(args: LoadtestArgs) -> anyhow::Result<u8> {
             let config = config::load(config_path)?;
             let inputs = ml_gates::data::open_inputs(&config)?;
             let (_, test) = ml_gates::data::datasets(&config, &inputs)?;
-            let columns = ml_gates::data::feature_columns(&config, &test);
-            let inputs: Vec<ml_gates::model::InputColumn> = columns
-                .iter()
-                .map(|name| ml_gates::model::InputColumn {
-                    name: name.clone(),
-                    kind: if test.column(name).is_ok_and(|c| c.dtype().is_primitive_numeric()) {
-                        "numeric"
-                    } else {
-                        "text"
-                    }
-                    .into(),
-                })
-                .collect();
+            let inputs = ml_gates::data::input_columns(&config, &test);
             let n = ((args.rps * args.duration.as_secs_f64()) as usize).clamp(1, test.height().max(1));
             ml_gates::loadtest::sample_requests(&test, &inputs, n, args.rows).map_err(input)?
         }

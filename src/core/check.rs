@@ -48,6 +48,15 @@ pub enum Status {
 }
 
 impl Status {
+    /// The status of a measured check: pass, else fail or warn by its severity.
+    pub fn judged(ok: bool, severity: Severity) -> Self {
+        match (ok, severity) {
+            (true, _) => Status::Pass,
+            (false, Severity::Error) => Status::Fail,
+            (false, Severity::Warn) => Status::Warn,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Pass => "pass",
@@ -170,11 +179,7 @@ pub struct Check {
 impl Check {
     /// A check whose status follows from whether its condition held and from its severity.
     pub fn judged(id: &'static str, stage: Stage, ok: bool, severity: Severity) -> Self {
-        let status = match (ok, severity) {
-            (true, _) => Status::Pass,
-            (false, Severity::Error) => Status::Fail,
-            (false, Severity::Warn) => Status::Warn,
-        };
+        let status = Status::judged(ok, severity);
         Self {
             id,
             stage,

@@ -7,7 +7,8 @@
 mod sets;
 
 pub use sets::{
-    datasets, feature_columns, feature_columns_of, open_inputs, target_text, target_values, Inputs, DEFAULT_SEED,
+    classes, datasets, feature_columns, feature_columns_of, input_columns, open_inputs, target_text, target_values,
+    Inputs, DEFAULT_SEED,
 };
 
 use crate::config::raw::{DataSource, Format};

@@ -7,6 +7,7 @@ use crate::config::raw::DataConfig;
 use crate::config::Config;
 use crate::core::Task;
 use crate::error::InputError;
+use crate::model::{ColumnKind, InputColumn};
 use polars::prelude::*;
 
 /// The seed used when `train.seed` and `data.split.seed` are not set.
@@ -125,4 +126,24 @@ pub fn feature_columns_of(data: &DataConfig, columns: impl IntoIterator<Item = S
             })
             .collect(),
     }
+}
+
+/// The feature columns of `frame` as a model's inputs: numeric where polars holds numbers, text
+/// otherwise (what a model made elsewhere is fed).
+pub fn input_columns(config: &Config, frame: &DataFrame) -> Vec<InputColumn> {
+    feature_columns(config, frame)
+        .into_iter()
+        .map(|name| {
+            let numeric = frame.column(&name).is_ok_and(|c| super::is_numeric(c.dtype()));
+            InputColumn { name, kind: ColumnKind::of(numeric) }
+        })
+        .collect()
+}
+
+/// The distinct classes among `labels`, sorted: the order every model's probabilities follow.
+pub fn classes(labels: &[String]) -> Vec<String> {
+    let mut classes = labels.to_vec();
+    classes.sort();
+    classes.dedup();
+    classes
 }

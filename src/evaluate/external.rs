@@ -9,7 +9,7 @@
 
 use super::Candidate;
 use crate::config::raw::Task;
-use crate::model::{InputColumn, Predictions};
+use crate::model::Predictions;
 use polars::prelude::*;
 use std::path::Path;
 
@@ -94,14 +94,12 @@ pub fn training_classes(config: &crate::config::Config, train: &DataFrame) -> Re
     if config.raw.data.task == Task::Regression {
         return Ok(Vec::new());
     }
-    let mut classes: Vec<String> = crate::data::target_text(train, &config.raw.data.target)
+    let labels: Vec<String> = crate::data::target_text(train, &config.raw.data.target)
         .map_err(|e| e.to_string())?
         .into_iter()
         .flatten()
         .collect();
-    classes.sort();
-    classes.dedup();
-    Ok(classes)
+    Ok(crate::data::classes(&labels))
 }
 
 /// A candidate known only by its predictions; the training set gives its classes and baselines.
@@ -136,13 +134,7 @@ pub fn candidate(
             target_mean = y.iter().sum::<f64>() / y.len().max(1) as f64;
         }
     }
-    let inputs = crate::data::feature_columns(config, train)
-        .into_iter()
-        .map(|name| {
-            let numeric = train.column(&name).is_ok_and(|c| crate::data::is_numeric(c.dtype()));
-            InputColumn { name, kind: if numeric { "numeric" } else { "text" }.to_string() }
-        })
-        .collect();
+    let inputs = crate::data::input_columns(config, train);
     Ok(Candidate {
         task: data.task,
         target: data.target.clone(),

@@ -9,6 +9,20 @@ pub mod leakage;
 
 use crate::config::raw::Task;
 
+/// Every check id this stage can report. Ids are API: never rename one.
+pub const CHECKS: &[(&str, &str)] = &[
+    ("metric", "A metric of evaluate.metrics, measured on the evaluation set, is within its bounds."),
+    ("baseline", "The model beats the trivial baseline (majority class, stratified or mean) by the margin."),
+    ("model-size", "The model file is at most evaluate.size.max_mb."),
+    ("latency-p99", "The p99 latency of single-row predictions in process is at most evaluate.latency.p99_ms."),
+    ("champion", "The candidate is not worse than the production model on the compared metric, beyond noise."),
+    ("slice-metric", "A metric on the rows of one value of a sliced column is within its bounds."),
+    ("behavior-invariance", "Changing a feature as the test says changes the predictions at most this much."),
+    ("behavior-directional", "Changing a feature moves the predicted score the expected way on enough rows."),
+    ("leakage-suspicion", "No single feature alone predicts the target suspiciously well."),
+    ("fairness", "A disparity between the groups of the sensitive attribute is within its bounds."),
+];
+
 use crate::config::raw::{BaselineConfig, BaselineStrategy, Bounds, WhenMissing};
 use crate::config::Config;
 use crate::core::{format_number, Check, Severity, Stage, Threshold};
@@ -475,7 +489,7 @@ fn leakage_check(
     let problem = |e: PolarsError| {
         InputError::one(config.source.problem("evaluate.leakage_suspicion", format!("leakage suspicion: {e}"), None))
     };
-    let features: Vec<(String, bool)> = model.inputs.iter().map(|c| (c.name.clone(), c.kind == "numeric")).collect();
+    let features: Vec<(String, bool)> = model.inputs.iter().map(|c| (c.name.clone(), c.is_numeric())).collect();
     let bins = cfg.bins.unwrap_or(20) as usize;
     let scores = leakage::scores(
         train,

@@ -136,9 +136,9 @@ mod tests {
             kind,
             classes: vec!["0".into(), "1".into()],
             inputs: vec![
-                InputColumn { name: "a".into(), kind: "numeric".into() },
-                InputColumn { name: "b".into(), kind: "numeric".into() },
-                InputColumn { name: "plan".into(), kind: "text".into() },
+                InputColumn { name: "a".into(), kind: crate::model::ColumnKind::Numeric },
+                InputColumn { name: "b".into(), kind: crate::model::ColumnKind::Numeric },
+                InputColumn { name: "plan".into(), kind: crate::model::ColumnKind::Text },
             ],
             feature_names: pipeline.output_names(),
             pipeline,

@@ -16,8 +16,31 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InputColumn {
     pub name: String,
-    /// `numeric` or `text`.
-    pub kind: String,
+    pub kind: ColumnKind,
+}
+
+/// What a raw input column holds, as the artifact records it (`numeric` or `text`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ColumnKind {
+    Numeric,
+    Text,
+}
+
+impl ColumnKind {
+    pub fn of(numeric: bool) -> Self {
+        if numeric {
+            ColumnKind::Numeric
+        } else {
+            ColumnKind::Text
+        }
+    }
+}
+
+impl InputColumn {
+    pub fn is_numeric(&self) -> bool {
+        self.kind == ColumnKind::Numeric
+    }
 }
 
 /// How the model was trained. Deliberately free of timestamps, so the same data, config and seed
@@ -90,7 +113,7 @@ impl Model {
     /// Predict every row of `frame` (which holds at least the model's input columns).
     pub fn predict(&self, frame: &DataFrame) -> Result<Predictions, PipelineError> {
         let lookup = |name: &str| -> Option<Values> {
-            let numeric = self.inputs.iter().find(|c| c.name == name).is_some_and(|c| c.kind == "numeric");
+            let numeric = self.inputs.iter().find(|c| c.name == name).is_some_and(|c| c.is_numeric());
             column_values(frame, name, numeric).ok().flatten()
         };
         self.predict_with(&lookup)

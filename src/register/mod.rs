@@ -10,6 +10,12 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+/// Every check id this stage can report. Ids are API: never rename one.
+pub const CHECKS: &[(&str, &str)] = &[
+    ("registered", "The candidate became a new version of the registry, with its lineage, metrics and verdict."),
+    ("alias", "The pass alias moved to the new version because every blocking gate passed."),
+];
+
 /// What the report shows of the registry.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
 pub struct RegistryDetail {

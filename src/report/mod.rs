@@ -12,6 +12,16 @@ pub use crate::core::format::{format_number, format_threshold, format_value, int
 use schemars::JsonSchema;
 use serde::Serialize;
 
+/// Every check id of every stage, in the pipeline's order. Ids are API: users grep and waive
+/// them; each is unique across stages and documented in docs/checks.md (tested).
+pub const CHECKS: &[(Stage, &[(&str, &str)])] = &[
+    (Stage::Validate, crate::validate::CHECKS),
+    (Stage::Evaluate, crate::evaluate::CHECKS),
+    (Stage::Register, crate::register::CHECKS),
+    (Stage::Staging, crate::staging::CHECKS),
+    (Stage::Deploy, crate::deploy::CHECKS),
+];
+
 /// Version of the JSON report format. Bumped on any change that is not a pure addition.
 pub const FORMAT_VERSION: u32 = 1;
 

@@ -453,7 +453,7 @@ fn predict(model: &Model, batch: &Batch) -> Result<Predictions, Failure> {
     let type_error = std::cell::RefCell::new(None);
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let lookup = |name: &str| {
-            let numeric = model.inputs.iter().find(|c| c.name == name).is_some_and(|c| c.kind == "numeric");
+            let numeric = model.inputs.iter().find(|c| c.name == name).is_some_and(|c| c.is_numeric());
             match batch.values(name, numeric)? {
                 Ok(values) => Some(values),
                 Err(e) => {
@@ -703,7 +703,7 @@ fn metadata(server: &Server, served: &ServedModel, versions: Vec<String>) -> Val
     let inputs: Vec<Value> = model
         .inputs
         .iter()
-        .map(|c| json!({"name": c.name, "datatype": if c.kind == "numeric" { "FP64" } else { "BYTES" }, "shape": [-1]}))
+        .map(|c| json!({"name": c.name, "datatype": if c.is_numeric() { "FP64" } else { "BYTES" }, "shape": [-1]}))
         .collect();
     let label_type = match model.classes.iter().all(|c| c.parse::<i64>().is_ok()) {
         _ if model.classes.is_empty() => "FP64",

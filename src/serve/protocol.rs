@@ -437,8 +437,8 @@ mod tests {
 
     fn inputs() -> Vec<InputColumn> {
         vec![
-            InputColumn { name: "age".into(), kind: "numeric".into() },
-            InputColumn { name: "plan".into(), kind: "text".into() },
+            InputColumn { name: "age".into(), kind: crate::model::ColumnKind::Numeric },
+            InputColumn { name: "plan".into(), kind: crate::model::ColumnKind::Text },
         ]
     }
 

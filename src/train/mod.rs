@@ -10,7 +10,7 @@ use crate::data::{datasets, feature_columns, target_text, target_values, Inputs,
 use crate::error::{did_you_mean, InputError};
 use crate::model::estimator::{Estimator, Params, Target};
 use crate::model::pipeline::{Pipeline, PipelineOptions, Values};
-use crate::model::{column_values, InputColumn, Model, TrainingInfo};
+use crate::model::{column_values, ColumnKind, InputColumn, Model, TrainingInfo};
 use polars::prelude::*;
 
 /// A trained model and the rows it is evaluated on.
@@ -78,7 +78,7 @@ pub fn run(config: &Config, train_cfg: &TrainConfig, inputs: &Inputs) -> Result<
             continue;
         }
         let values = column_values(&train, name, numeric).map_err(read)?.unwrap_or(Values::Numeric(Vec::new()));
-        inputs_schema.push(InputColumn { name: name.clone(), kind: if numeric { "numeric" } else { "text" }.into() });
+        inputs_schema.push(InputColumn { name: name.clone(), kind: ColumnKind::of(numeric) });
         columns.push((name.clone(), values));
     }
     if !problems.is_empty() {
@@ -113,9 +113,7 @@ pub fn run(config: &Config, train_cfg: &TrainConfig, inputs: &Inputs) -> Result<
     let (estimator, classes) = match data.task {
         Task::Classification => {
             let labels: Vec<String> = target_text(&train, &data.target).map_err(read)?.into_iter().flatten().collect();
-            let mut classes = labels.clone();
-            classes.sort();
-            classes.dedup();
+            let classes = crate::data::classes(&labels);
             if classes.len() < 2 {
                 return Err(InputError::one(source.problem(
                     "data.target",

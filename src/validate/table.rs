@@ -4,7 +4,7 @@
 
 use super::{collect, percent, scalar_f64, Ctx};
 use crate::config::raw::{DType, SchemaCheck};
-use crate::core::{format_number, Check, Severity, Stage, Threshold};
+use crate::core::{format_number, Check, Severity, Stage, Status, Threshold};
 use crate::data::{is_numeric, Dataset};
 use polars::prelude::*;
 use serde_json::json;
@@ -179,7 +179,7 @@ fn schema(ctx: &Ctx<'_>, ds: &Dataset, checks: &mut Vec<Check>) {
         let key = format!("{prefix}.{name}");
         let Some(actual) = ds.dtype(name) else {
             let mut check = ctx.missing_column("schema-column", ds, name, severity, &key);
-            check.status = Check::judged("x", Stage::Validate, false, severity).status;
+            check.status = Status::judged(false, severity);
             check.threshold = Some(Threshold::allowed(vec![declared.as_str().to_string()]));
             checks.push(check);
             continue;
