@@ -208,11 +208,7 @@ pub fn run_everything(config: &Config, register: bool) -> Plan {
 
 /// A plan of exactly `stages` (the single-stage commands).
 pub fn only(stages: &[StageName]) -> Plan {
-    Plan {
-        event: "local".into(),
-        stages: stages.iter().map(|s| s.as_str().to_string()).collect(),
-        reason: "the command line".into(),
-    }
+    Plan { event: "local".into(), stages: stages.to_vec(), reason: "the command line".into() }
 }
 
 /// The model file of the built-in trainer: `given`, or `.ml-gates/<name>.model` beside the config.
@@ -419,14 +415,8 @@ fn registry_champion(config: &Config, registry: &dyn Registry) -> Option<(Champi
 
 /// Open the config's registry; a registry that cannot be opened is an input problem (exit 2).
 pub fn open_registry(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Result<Box<dyn Registry>, InputError> {
-    registry::open(config, env).map_err(|e| {
-        let key = if config.raw.registry.as_ref().is_some_and(|r| r.mlflow.is_some()) {
-            "registry.mlflow"
-        } else {
-            "registry"
-        };
-        InputError::one(config.source.problem(key, e.to_string(), None))
-    })
+    registry::open(config, env)
+        .map_err(|e| InputError::one(config.source.problem(registry::config_key(config), e.to_string(), None)))
 }
 
 /// Where the code and the config were: the commit, the ref and the event (from GitHub's

@@ -92,7 +92,7 @@ pub fn plan(event: Option<&Event>, config: Option<&StagesConfig>, overrides: &Ov
     }
     stages.sort();
     stages.dedup();
-    Plan { event: event_name, stages: stages.into_iter().map(|s| s.as_str().to_string()).collect(), reason }
+    Plan { event: event_name, stages, reason }
 }
 
 #[cfg(test)]
@@ -100,7 +100,7 @@ mod tests {
     use super::*;
 
     fn stages(p: &Plan) -> Vec<&str> {
-        p.stages.iter().map(String::as_str).collect()
+        p.stages.iter().map(|s| s.as_str()).collect()
     }
 
     #[test]

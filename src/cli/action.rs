@@ -40,8 +40,8 @@ pub fn action(args: ActionArgs) -> anyhow::Result<u8> {
     if let Some(mask) = env::input(&vars, "token").as_deref().and_then(commands::add_mask) {
         println!("{mask}");
     }
-    for secret in ["MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_PASSWORD"] {
-        if let Some(mask) = vars.get(secret).map(String::as_str).and_then(commands::add_mask) {
+    for secret in ml_gates::registry::SECRET_VARS {
+        if let Some(mask) = vars.get(*secret).map(String::as_str).and_then(commands::add_mask) {
             println!("{mask}");
         }
     }
@@ -57,7 +57,7 @@ pub fn action(args: ActionArgs) -> anyhow::Result<u8> {
     };
     let plan = plan::plan(event.as_ref(), config.raw.stages.as_ref(), overrides);
     println!("{}", commands::group("ml-gates plan"));
-    println!("event {}: {} ({})", plan.event, plan.stages.join(", "), plan.reason);
+    println!("event {}: {} ({})", plan.event, plan.joined(", "), plan.reason);
     println!("{}", commands::end_group());
     let mut report = Report::new(&config.raw.name, config_file);
     report.plan = Some(plan.clone());
@@ -152,8 +152,7 @@ fn write_back(config: &config::Config, request: &Request, report: &Report) -> an
         .with_context(|| format!("cannot write {}", report_path.display()))?;
     files::own_like(&out_dir, &ctx.workspace);
     // A local registry configured outside .ml-gates is the workspace's too.
-    if let Some(path) = config.raw.registry.as_ref().filter(|r| r.mlflow.is_none()).and_then(|r| r.path.as_ref()) {
-        let root = config.source.resolve(path);
+    if let Some(root) = ml_gates::registry::configured_folder(config) {
         if root.starts_with(&ctx.workspace) && root.exists() {
             files::own_like(&root, &ctx.workspace);
         }

@@ -42,7 +42,7 @@ pub fn outputs(report: &Report, report_path: &str) -> Vec<(String, String)> {
         ("report".to_string(), report_path.to_string()),
         ("model_version".to_string(), report.model_version.map(|v| v.to_string()).unwrap_or_default()),
         ("run_id".to_string(), report.run_id.clone().unwrap_or_default()),
-        ("plan".to_string(), report.plan.as_ref().map(|p| p.stages.join(",")).unwrap_or_default()),
+        ("plan".to_string(), report.plan.as_ref().map(|p| p.joined(",")).unwrap_or_default()),
         (
             "rollout".to_string(),
             report

@@ -128,7 +128,8 @@ mod tests {
         let params = indexmap::IndexMap::from([("n_trees".to_string(), serde_json::json!(10))]);
         let params = if kind == ModelKind::RandomForest { params } else { Default::default() };
         let estimator =
-            Estimator::fit(kind, &Params(&params), &x, &Target::Classes { y: &y, n_classes: 2 }, seed).unwrap();
+            Estimator::fit(kind, &Params::new(kind, &params), &x, &Target::Classes { y: &y, n_classes: 2 }, seed)
+                .unwrap();
         let model = Model {
             name: "test".into(),
             task: Task::Classification,

@@ -35,6 +35,20 @@ pub enum ModelKind {
 }
 
 impl ModelKind {
+    /// Every built-in model.
+    pub const ALL: [ModelKind; 10] = [
+        ModelKind::LogisticRegression,
+        ModelKind::DecisionTree,
+        ModelKind::RandomForest,
+        ModelKind::LinearRegression,
+        ModelKind::Ridge,
+        ModelKind::Lasso,
+        ModelKind::ElasticNet,
+        ModelKind::GaussianNb,
+        ModelKind::LinearSvm,
+        ModelKind::Svr,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ModelKind::LogisticRegression => "logistic_regression",
@@ -255,24 +269,46 @@ impl ParamType {
     }
 }
 
-/// Checked hyperparameters with typed getters.
-pub struct Params<'a>(pub &'a indexmap::IndexMap<String, Value>);
+/// Checked hyperparameters with typed getters; a parameter not given takes its default from the
+/// model's one table (`ModelKind::params`).
+pub struct Params<'a> {
+    values: &'a indexmap::IndexMap<String, Value>,
+    specs: &'static [Param],
+}
 
-impl Params<'_> {
-    fn f64(&self, name: &str, default: f64) -> f64 {
-        self.0.get(name).and_then(Value::as_f64).unwrap_or(default)
+impl<'a> Params<'a> {
+    /// The parameters `values` of a `kind` model; what they leave out takes the table's default.
+    pub fn new(kind: ModelKind, values: &'a indexmap::IndexMap<String, Value>) -> Self {
+        Params { values, specs: kind.params() }
     }
-    fn u64(&self, name: &str, default: u64) -> u64 {
-        self.0.get(name).and_then(Value::as_u64).unwrap_or(default)
+
+    /// The table's default of `name`, as text. Reading a parameter the model does not declare is a
+    /// bug, caught by the tests that fit every model.
+    fn default(&self, name: &str) -> &'static str {
+        match self.specs.iter().find(|p| p.name == name) {
+            Some(p) => p.default,
+            None => panic!("'{name}' is not a parameter of this model"),
+        }
     }
+    fn f64(&self, name: &str) -> f64 {
+        let default = || self.default(name).parse().expect("a numeric default");
+        self.values.get(name).and_then(Value::as_f64).unwrap_or_else(default)
+    }
+    fn u64(&self, name: &str) -> u64 {
+        let default = || self.default(name).parse().expect("an integer default");
+        self.values.get(name).and_then(Value::as_u64).unwrap_or_else(default)
+    }
+    /// An optional integer: its table default is `unlimited`.
     fn usize_opt(&self, name: &str) -> Option<usize> {
-        self.0.get(name).and_then(Value::as_u64).map(|v| v as usize)
+        let default = || self.default(name).parse().ok();
+        self.values.get(name).and_then(Value::as_u64).map(|v| v as usize).or_else(default)
     }
-    fn bool(&self, name: &str, default: bool) -> bool {
-        self.0.get(name).and_then(Value::as_bool).unwrap_or(default)
+    fn bool(&self, name: &str) -> bool {
+        let default = || self.default(name).parse().expect("a boolean default");
+        self.values.get(name).and_then(Value::as_bool).unwrap_or_else(default)
     }
-    fn str(&self, name: &str, default: &'static str) -> String {
-        self.0.get(name).and_then(Value::as_str).unwrap_or(default).to_string()
+    fn str(&self, name: &str) -> String {
+        self.values.get(name).and_then(Value::as_str).unwrap_or_else(|| self.default(name)).to_string()
     }
 }
 
@@ -402,10 +438,10 @@ fn fit_logistic(params: &Params<'_>, x: &Array2<f64>, y: &[usize], n_classes: us
         let (intercept, coefficients) = logistic_newton(
             x,
             y,
-            params.f64("alpha", 1.0),
-            params.bool("fit_intercept", true),
-            params.u64("max_iterations", 100),
-            params.f64("gradient_tolerance", 1e-4),
+            params.f64("alpha"),
+            params.bool("fit_intercept"),
+            params.u64("max_iterations"),
+            params.f64("gradient_tolerance"),
         )?;
         Ok(Estimator::BinaryLogistic { intercept, coefficients })
     } else if n_classes == 2 {
@@ -424,10 +460,10 @@ fn fit_logistic(params: &Params<'_>, x: &Array2<f64>, y: &[usize], n_classes: us
             x,
             y,
             n_classes,
-            params.f64("alpha", 1.0),
-            params.bool("fit_intercept", true),
-            params.u64("max_iterations", 100),
-            params.f64("gradient_tolerance", 1e-4),
+            params.f64("alpha"),
+            params.bool("fit_intercept"),
+            params.u64("max_iterations"),
+            params.f64("gradient_tolerance"),
         )?;
         Ok(Estimator::MultinomialLogistic { intercepts, coefficients })
     } else {
@@ -448,7 +484,7 @@ fn fit_logistic(params: &Params<'_>, x: &Array2<f64>, y: &[usize], n_classes: us
 fn fit_gaussian_nb(params: &Params<'_>, x: &Array2<f64>, y: &[usize], n_classes: usize) -> Result<Estimator, String> {
     let dataset = Dataset::new(x.clone(), Array1::from(y.to_vec()));
     let model = linfa_bayes::GaussianNb::params()
-        .var_smoothing(params.f64("var_smoothing", 1e-9))
+        .var_smoothing(params.f64("var_smoothing"))
         .fit(&dataset)
         .map_err(|e| format!("gaussian naive Bayes did not fit: {e}"))?;
     // linfa keeps the fitted statistics private but serializes them: read them from there.
@@ -491,9 +527,9 @@ impl Estimator {
                     y,
                     *n_classes,
                     &super::cart::Forest {
-                        n_trees: params.u64("n_trees", 100) as usize,
-                        bootstrap_proportion: params.f64("bootstrap_proportion", 1.0),
-                        feature_proportion: params.f64("feature_proportion", 1.0),
+                        n_trees: params.u64("n_trees") as usize,
+                        bootstrap_proportion: params.f64("bootstrap_proportion"),
+                        feature_proportion: params.f64("feature_proportion"),
                     },
                     &tree_limits(params),
                     seed,
@@ -503,35 +539,34 @@ impl Estimator {
             (ModelKind::LinearRegression, Target::Values(y)) => {
                 let dataset = Dataset::new(x.clone(), Array1::from(y.to_vec()));
                 let model = linfa_linear::LinearRegression::new()
-                    .with_intercept(params.bool("fit_intercept", true))
+                    .with_intercept(params.bool("fit_intercept"))
                     .fit(&dataset)
                     .map_err(|e| format!("linear regression did not fit: {e}"))?;
                 Ok(Estimator::Linear { intercept: model.intercept(), coefficients: model.params().to_vec() })
             }
             (ModelKind::Ridge, Target::Values(y)) => {
-                let (intercept, coefficients) =
-                    ridge(x, y, params.f64("alpha", 1.0), params.bool("fit_intercept", true))?;
+                let (intercept, coefficients) = ridge(x, y, params.f64("alpha"), params.bool("fit_intercept"))?;
                 Ok(Estimator::Linear { intercept, coefficients })
             }
             (ModelKind::Lasso | ModelKind::ElasticNet, Target::Values(y)) => {
                 let l1_ratio = match kind {
                     ModelKind::Lasso => 1.0,
-                    _ => params.f64("l1_ratio", 0.5),
+                    _ => params.f64("l1_ratio"),
                 };
                 let (intercept, coefficients) = elastic_net(
                     x,
                     y,
-                    params.f64("alpha", 1.0),
+                    params.f64("alpha"),
                     l1_ratio,
-                    params.bool("fit_intercept", true),
-                    params.u64("max_iterations", 1000),
-                    params.f64("tolerance", 1e-4),
+                    params.bool("fit_intercept"),
+                    params.u64("max_iterations"),
+                    params.f64("tolerance"),
                 );
                 Ok(Estimator::Linear { intercept, coefficients })
             }
             (ModelKind::GaussianNb, Target::Classes { y, n_classes }) => fit_gaussian_nb(params, x, y, *n_classes),
             (ModelKind::LinearSvm, Target::Classes { y, n_classes }) => {
-                let solver = svm_solver(params, seed);
+                let solver = svm_solver(params, seed, params.str("loss") == "squared_hinge");
                 // Two classes: one hyperplane for class 1; more: one per class against the rest.
                 let scored: Vec<usize> = if *n_classes == 2 { vec![1] } else { (0..*n_classes).collect() };
                 let (mut weights, mut biases, mut platt) = (Vec::new(), Vec::new(), Vec::new());
@@ -547,7 +582,7 @@ impl Estimator {
             }
             (ModelKind::Svr, Target::Values(y)) => {
                 let (coefficients, intercept) =
-                    super::linear_svm::fit_regressor(x, y, params.f64("epsilon", 0.1), &svm_solver(params, seed));
+                    super::linear_svm::fit_regressor(x, y, params.f64("epsilon"), &svm_solver(params, seed, false));
                 Ok(Estimator::Linear { intercept, coefficients })
             }
             (kind, _) => Err(format!("{} does not fit this task", kind.as_str())),
@@ -652,13 +687,13 @@ impl Estimator {
 }
 
 /// The linear SVM solver's settings from `train.params`.
-fn svm_solver(params: &Params<'_>, seed: u64) -> super::linear_svm::Solver {
+fn svm_solver(params: &Params<'_>, seed: u64, squared_hinge: bool) -> super::linear_svm::Solver {
     super::linear_svm::Solver {
-        c: params.f64("c", 1.0),
-        tolerance: params.f64("tolerance", 0.1),
-        max_passes: params.u64("max_passes", 1000) as usize,
+        c: params.f64("c"),
+        tolerance: params.f64("tolerance"),
+        max_passes: params.u64("max_passes") as usize,
         seed,
-        squared_hinge: params.str("loss", "squared_hinge") == "squared_hinge",
+        squared_hinge,
     }
 }
 
@@ -737,10 +772,10 @@ fn classes_of(probabilities: Array2<f64>) -> Output {
 macro_rules! logistic_params {
     ($base:expr, $params:expr) => {
         $base
-            .alpha($params.f64("alpha", 1.0))
-            .with_intercept($params.bool("fit_intercept", true))
-            .max_iterations($params.u64("max_iterations", 100))
-            .gradient_tolerance($params.f64("gradient_tolerance", 1e-4))
+            .alpha($params.f64("alpha"))
+            .with_intercept($params.bool("fit_intercept"))
+            .max_iterations($params.u64("max_iterations"))
+            .gradient_tolerance($params.f64("gradient_tolerance"))
     };
 }
 use logistic_params;
@@ -748,10 +783,10 @@ use logistic_params;
 fn tree_limits(params: &Params<'_>) -> super::cart::Limits {
     super::cart::Limits {
         max_depth: params.usize_opt("max_depth"),
-        min_weight_split: params.f64("min_weight_split", 2.0),
-        min_weight_leaf: params.f64("min_weight_leaf", 1.0),
-        min_impurity_decrease: params.f64("min_impurity_decrease", 0.0),
-        entropy: params.str("split_quality", "gini") == "entropy",
+        min_weight_split: params.f64("min_weight_split"),
+        min_weight_leaf: params.f64("min_weight_leaf"),
+        min_impurity_decrease: params.f64("min_impurity_decrease"),
+        entropy: params.str("split_quality") == "entropy",
     }
 }
 
@@ -1140,7 +1175,7 @@ mod tests {
     use super::*;
 
     fn fit(kind: ModelKind, x: &Array2<f64>, target: &Target<'_>) -> Estimator {
-        Estimator::fit(kind, &Params(&Default::default()), x, target, 1).unwrap()
+        Estimator::fit(kind, &Params::new(kind, &Default::default()), x, target, 1).unwrap()
     }
 
     fn probabilities(output: Output) -> Array2<f64> {
@@ -1219,13 +1254,30 @@ mod tests {
         assert!(p(4.0) > 0.9 && p(-4.0) < 0.2);
     }
 
+    /// Every default of every model's table reads as its type: the table is the one place a
+    /// default is written.
+    #[test]
+    fn every_default_reads_as_its_type() {
+        for kind in ModelKind::ALL {
+            for p in kind.params() {
+                let ok = match p.ty {
+                    ParamType::Int { .. } => p.default.parse::<u64>().is_ok() || p.default == "unlimited",
+                    ParamType::Float { min, max } => p.default.parse::<f64>().is_ok_and(|x| x >= min && x <= max),
+                    ParamType::Bool => p.default.parse::<bool>().is_ok(),
+                    ParamType::Choice(choices) => choices.contains(&p.default),
+                };
+                assert!(ok, "{}: default '{}' of {} is not a {:?}", kind.as_str(), p.default, p.name, p.ty);
+            }
+        }
+    }
+
     #[test]
     fn svr_fits_a_line() {
         let x = Array2::from_shape_fn((100, 1), |(i, _)| i as f64 / 10.0);
         let y: Vec<f64> = x.column(0).iter().map(|v| 3.0 * v + 2.0).collect();
         let model = Estimator::fit(
             ModelKind::Svr,
-            &Params(&indexmap::IndexMap::from([("c".to_string(), serde_json::json!(100.0))])),
+            &Params::new(ModelKind::Svr, &indexmap::IndexMap::from([("c".to_string(), serde_json::json!(100.0))])),
             &x,
             &Target::Values(&y),
             1,

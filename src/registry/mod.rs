@@ -241,6 +241,24 @@ pub fn open(config: &Config, vars: &dyn Fn(&str) -> Option<String>) -> Result<Bo
     Ok(Box::new(local::LocalRegistry::new(config.source.resolve(&shown), &config.raw.name, &shown)?))
 }
 
+/// The key of ml-gates.yaml that configures the registry in use, where problems with it point.
+pub fn config_key(config: &Config) -> &'static str {
+    if config.raw.registry.as_ref().is_some_and(|r| r.mlflow.is_some()) {
+        "registry.mlflow"
+    } else {
+        "registry"
+    }
+}
+
+/// The environment variables that hold a registry's secrets: masked in every log.
+pub const SECRET_VARS: &[&str] = &["MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_PASSWORD"];
+
+/// The folder a local registry was configured to live in (`registry.path`), if one was.
+pub fn configured_folder(config: &Config) -> Option<PathBuf> {
+    let section = config.raw.registry.as_ref().filter(|r| r.mlflow.is_none())?;
+    section.path.as_ref().map(|p| config.source.resolve(p))
+}
+
 /// The alias that names the production model.
 pub fn champion_alias(config: &Config) -> String {
     config

@@ -21,7 +21,7 @@ pub fn render(report: &Report) -> String {
             out,
             "Event **{}** · stages {} · {}\n",
             escape(&plan.event),
-            escape(&plan.stages.join(", ")),
+            escape(&plan.joined(", ")),
             escape(&plan.reason)
         );
     }

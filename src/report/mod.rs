@@ -30,15 +30,27 @@ pub const FORMAT_VERSION: u32 = 1;
 pub struct Plan {
     /// The event that triggered the run (`local` outside GitHub Actions).
     pub event: String,
-    pub stages: Vec<String>,
+    #[schemars(with = "Vec<String>")]
+    #[serde(serialize_with = "stage_names")]
+    pub stages: Vec<StageName>,
     /// Why these stages, in one sentence.
     pub reason: String,
 }
 
 impl Plan {
     pub fn includes(&self, stage: StageName) -> bool {
-        self.stages.iter().any(|s| *s == stage.as_str())
+        self.stages.contains(&stage)
     }
+
+    /// The stages' names, joined by `separator`.
+    pub fn joined(&self, separator: &str) -> String {
+        self.stages.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(separator)
+    }
+}
+
+/// Stages by name, as `stages:` writes them.
+fn stage_names<S: serde::Serializer>(stages: &[StageName], serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_seq(stages.iter().map(|s| s.as_str()))
 }
 
 /// Counts of checks by status.

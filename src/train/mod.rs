@@ -100,7 +100,6 @@ pub fn run(config: &Config, train_cfg: &TrainConfig, inputs: &Inputs) -> Result<
     let x = pipeline.transform(&lookup).map_err(|e| InputError::one(source.problem("train", e.to_string(), None)))?;
 
     let seed = train_cfg.seed.unwrap_or(DEFAULT_SEED);
-    let params = Params(&train_cfg.params);
     let Some(kind) = train_cfg.model else {
         return Err(InputError::one(source.problem(
             "train",
@@ -108,6 +107,7 @@ pub fn run(config: &Config, train_cfg: &TrainConfig, inputs: &Inputs) -> Result<
             None,
         )));
     };
+    let params = Params::new(kind, &train_cfg.params);
     let mut class_shares = Vec::new();
     let mut target_mean = None;
     let (estimator, classes) = match data.task {
