@@ -221,16 +221,8 @@ pub fn run(
         Some(l) => recorded_requests(config, l)?,
         None => None,
     };
-    let duration = |key: &str, text: Option<&String>, default: Duration| {
-        text.map(|t| crate::config::parse_duration(t).map_err(|e| InputError::one(source.problem(key, e, None))))
-            .unwrap_or(Ok(default))
-    };
-    let load_duration = match load {
-        Some(l) => duration("staging.load_test.duration", Some(&l.duration), Duration::ZERO)?,
-        None => Duration::ZERO,
-    };
-    let timeout =
-        duration("staging.load_test.timeout", load.and_then(|l| l.timeout.as_ref()), Duration::from_secs(10))?;
+    let load_duration = load.map_or(Duration::ZERO, |l| l.duration.value());
+    let timeout = load.and_then(|l| l.timeout.as_ref()).map_or(Duration::from_secs(10), |t| t.value());
 
     let fail = |message: String| InputError::one(source.problem("staging", message, None));
     let server = serve::Server::start(

@@ -75,8 +75,8 @@ pub fn check(raw: &RawConfig, source: &Source) -> Vec<Problem> {
         problem("deploy.steps", "steps are for strategy: canary".into());
     }
     for (key, text) in [("deploy.interval", deploy.interval.as_ref())] {
-        if let Some(Err(e)) = text.map(|t| super::parse_duration(t)) {
-            problem(key, e);
+        if let Some(Err(e)) = text.map(|t| &t.parsed) {
+            problem(key, e.clone());
         }
     }
     if let Some(listen) = &deploy.listen {

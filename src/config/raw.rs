@@ -1087,6 +1087,35 @@ pub struct SmokeConfig {
     pub rows: Option<usize>,
 }
 
+/// A duration as written (`60s`, `2m`, `1m30s`), parsed once when the file is read: the config's
+/// rules report a text that is not a duration at its key, and stages take `value()`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DurationText {
+    pub text: String,
+    pub parsed: Result<std::time::Duration, String>,
+}
+
+impl DurationText {
+    /// The duration; a [`super::Config`] holds only durations its rules accepted.
+    pub fn value(&self) -> std::time::Duration {
+        self.parsed.clone().expect("durations are checked when the config is loaded")
+    }
+}
+
+impl serde::Serialize for DurationText {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.text)
+    }
+}
+
+impl<'de> Deserialize<'de> for DurationText {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let parsed = super::parse_duration(&text);
+        Ok(DurationText { text, parsed })
+    }
+}
+
 /// Load test: an open-model load at a fixed rate, latency counted from when each request was due.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -1095,7 +1124,8 @@ pub struct LoadTestConfig {
     #[schemars(range(min = 0.001, max = 1000000))]
     pub rps: f64,
     /// Duration such as `60s`, `2m` or `1m30s`.
-    pub duration: String,
+    #[schemars(with = "String")]
+    pub duration: DurationText,
     /// Maximum p99 latency in milliseconds (from when each request was due to its answer).
     #[serde(default)]
     #[schemars(range(min = 0))]
@@ -1114,7 +1144,8 @@ pub struct LoadTestConfig {
     pub rows_per_request: Option<usize>,
     /// A request unanswered after this long is an error, such as `10s` (the default).
     #[serde(default)]
-    pub timeout: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub timeout: Option<DurationText>,
 }
 
 /// The rollout: how the candidate replaces the stable version, judged by live metrics, rolled
@@ -1131,7 +1162,8 @@ pub struct DeployConfig {
     /// Analysis window of each step (and of each phase of the other strategies), such as `60s`.
     /// Default 60s.
     #[serde(default)]
-    pub interval: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub interval: Option<DurationText>,
     /// Requests the candidate must have answered in a window before it is judged; fewer is no
     /// data (inconclusive), never a pass. Default 100.
     #[serde(default)]

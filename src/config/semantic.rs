@@ -84,7 +84,7 @@ fn staging(raw: &RawConfig, r: &mut Rules) {
         for (key, text) in
             [("staging.load_test.duration", Some(&load.duration)), ("staging.load_test.timeout", load.timeout.as_ref())]
         {
-            match text.map(|t| super::parse_duration(t)) {
+            match text.map(|t| t.parsed.clone()) {
                 Some(Err(e)) => r.problem(key, e),
                 Some(Ok(d)) if d.is_zero() => r.problem(key, format!("{key} must be more than 0")),
                 _ => {}

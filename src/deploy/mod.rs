@@ -346,7 +346,7 @@ pub fn run(mut input: Input<'_>, progress: &(dyn Fn(&str) + Sync)) -> Result<(Ve
     let deploy = input.deploy;
     let source = &config.source;
     let fail = |message: String| InputError::one(source.problem("deploy", message, None));
-    let settings = Settings::read(deploy, source)?;
+    let settings = Settings::read(deploy);
     let target = deploy.target.unwrap_or(TargetKind::Builtin);
     let stable = crate::registry::resolve(input.registry, &input.champion_alias)
         .map_err(|e| fail(e.to_string()))?
@@ -444,7 +444,7 @@ pub fn run(mut input: Input<'_>, progress: &(dyn Fn(&str) + Sync)) -> Result<(Ve
     Ok((checks, detail))
 }
 
-/// The rollout's settings, read once from `deploy:` (the durations were checked with the config).
+/// The rollout's settings, read once from `deploy:`, with their defaults.
 struct Settings {
     interval: Duration,
     min_samples: u64,
@@ -458,17 +458,10 @@ struct Settings {
 }
 
 impl Settings {
-    fn read(deploy: &DeployConfig, source: &crate::config::Source) -> Result<Self, InputError> {
-        let interval = deploy
-            .interval
-            .as_ref()
-            .map(|t| {
-                crate::config::parse_duration(t)
-                    .map_err(|e| InputError::one(source.problem("deploy.interval", e, None)))
-            })
-            .unwrap_or(Ok(Duration::from_secs(60)))?;
+    fn read(deploy: &DeployConfig) -> Self {
+        let interval = deploy.interval.as_ref().map_or(Duration::from_secs(60), |t| t.value());
         let ab = deploy.ab.as_ref();
-        Ok(Settings {
+        Settings {
             interval,
             min_samples: deploy.min_samples.unwrap_or(100),
             limits: Limits {
@@ -484,7 +477,7 @@ impl Settings {
             ab_max_windows: ab.and_then(|a| a.max_windows).unwrap_or(10),
             ab_effect_size: ab.and_then(|a| a.effect_size).unwrap_or(msprt::DEFAULT_EFFECT_SIZE),
             key_header: ab.and_then(|a| a.key_header.clone()).unwrap_or_else(|| DEFAULT_KEY_HEADER.into()),
-        })
+        }
     }
 }
 
