@@ -4,6 +4,7 @@ pub mod artifact;
 pub mod cart;
 pub mod estimator;
 pub mod linear_svm;
+pub mod onnx;
 pub mod pipeline;
 
 use crate::core::Task;
