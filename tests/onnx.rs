@@ -130,3 +130,91 @@ fn a_graph_that_cannot_be_fed_names_the_file_and_the_input() {
     let error = load("forest_regression", Task::Classification, &classes, &strings(&r["features"])).unwrap_err();
     assert!(error.contains("no label output"), "{error}");
 }
+
+/// A copy of examples/churn-onnx (with the churn data it reads) whose train.py has run.
+fn example() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for example in ["churn", "churn-onnx"] {
+        let to = dir.path().join("examples").join(example);
+        std::fs::create_dir_all(&to).unwrap();
+        for entry in std::fs::read_dir(Path::new("examples").join(example)).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_type().unwrap().is_file() {
+                std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+            }
+        }
+        if example == "churn" {
+            std::fs::create_dir_all(to.join("data")).unwrap();
+            for file in ["train.parquet", "test.parquet", "reference.parquet"] {
+                std::fs::copy(Path::new("examples/churn/data").join(file), to.join("data").join(file)).unwrap();
+            }
+        }
+    }
+    let out =
+        std::process::Command::new("python3").arg(dir.path().join("examples/churn-onnx/train.py")).output().unwrap();
+    assert!(out.status.success(), "train.py failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    dir
+}
+
+fn ml_gates(dir: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_ml-gates"))
+        .args(args)
+        .args(["--config", "examples/churn-onnx/ml-gates.yaml"])
+        .current_dir(dir)
+        .env_remove("GITHUB_ACTIONS")
+        .output()
+        .unwrap()
+}
+
+/// The example end to end: every gate runs on the ONNX model in process, with the numbers the
+/// model really gives (its accuracy is ONNX Runtime's Python labels' accuracy), and the file is
+/// registered as an `onnx` version.
+#[test]
+fn run_gates_and_registers_an_onnx_model_made_elsewhere() {
+    let dir = example();
+    let out = ml_gates(dir.path(), &["run", "--format", "json", "--now", "2026-11-27T00:00:00Z"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let check = |id: &str| report["checks"].as_array().unwrap().iter().find(|c| c["id"] == id).cloned().unwrap();
+    for id in ["metric", "baseline", "model-size", "latency-p99", "fairness", "behavior-directional", "slice-metric"] {
+        assert_eq!(check(id)["status"], "pass", "{id}: {}", check(id));
+    }
+    assert!(check("latency-p99")["value"].as_f64().unwrap() > 0.0);
+    // The same pipeline as fixtures/onnx/export.py's logistic_binary: the same labels.
+    let truth: Vec<String> =
+        ml_gates::data::target_text(&test_frame(), "churn").unwrap().into_iter().flatten().collect();
+    let labels = strings(&record("logistic_binary")["ort_labels"]);
+    let expected = truth.iter().zip(&labels).filter(|(t, l)| t == l).count() as f64 / truth.len() as f64;
+    assert!((report["metrics"]["accuracy"].as_f64().unwrap() - expected).abs() < 1e-12, "{}", report["metrics"]);
+    assert_eq!(report["model_version"], 1);
+    let version: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join("examples/churn-onnx/.ml-gates/registry/churn-onnx/versions/1/version.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(version["model"], "onnx", "{version}");
+    assert_eq!(
+        version["artifact"]["bytes"],
+        std::fs::metadata(dir.path().join("examples/churn-onnx/model.onnx")).unwrap().len()
+    );
+}
+
+/// A model that does not fit the data is unusable input: exit 2, the file and the output named,
+/// nothing registered.
+#[test]
+fn an_onnx_model_that_does_not_fit_is_unusable_input() {
+    let dir = example();
+    let model = dir.path().join("examples/churn-onnx/model.onnx");
+    std::fs::copy(exported().join("forest_regression.onnx"), &model).unwrap();
+    let out = ml_gates(dir.path(), &["run", "--now", "2026-11-27T00:00:00Z"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("model.onnx") && stderr.contains("no label output"), "{stderr}");
+    std::fs::write(&model, b"not a graph").unwrap();
+    let out = ml_gates(dir.path(), &["run", "--now", "2026-11-27T00:00:00Z"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("model.onnx") && stderr.contains("not an ONNX model"), "{stderr}");
+    let versions = dir.path().join("examples/churn-onnx/.ml-gates/registry/churn-onnx/versions");
+    assert!(!versions.exists() || std::fs::read_dir(&versions).unwrap().next().is_none(), "a version was registered");
+}

@@ -109,6 +109,8 @@ enum ModelKind {
     BuiltIn(String),
     /// A model an external trainer made (or predictions made elsewhere).
     External,
+    /// An ONNX graph made elsewhere, run in process by ONNX Runtime.
+    Onnx,
 }
 
 impl ModelKind {
@@ -117,6 +119,7 @@ impl ModelKind {
         match self {
             ModelKind::BuiltIn(kind) => kind,
             ModelKind::External => "external",
+            ModelKind::Onnx => "onnx",
         }
     }
 }
@@ -254,6 +257,18 @@ fn gates(
         report.add_evaluation(evaluate_external(config, &train_rows, &test_rows, file, model_file, champion.as_ref())?);
         return Ok(outcome);
     }
+    if let Some(file) = prepared_model(config) {
+        let path = config.source.resolve(file);
+        outcome.model = Some(ModelKind::Onnx);
+        outcome.artifact = Some(path.clone());
+        if train && !evaluate {
+            (hooks.progress)(&format!("nothing to train: train.model_file {} was made elsewhere", path.display()));
+            return Ok(outcome);
+        }
+        let (train_rows, test_rows) = crate::data::datasets(config, inputs)?;
+        report.add_evaluation(evaluate_onnx(config, &train_rows, &test_rows, &path, champion.as_ref())?);
+        return Ok(outcome);
+    }
     let evaluation = if let Some(train_cfg) = config.raw.train.as_ref().filter(|t| t.command.is_some()) {
         outcome.model = Some(ModelKind::External);
         let (train_rows, test_rows) = crate::data::datasets(config, inputs)?;
@@ -384,6 +399,34 @@ fn evaluate_external(
         None => None,
     };
     Ok(evaluate::run_with_champion(config, &candidate, train, test, bytes, champion)?)
+}
+
+/// `train.model_file` alone: a model made elsewhere, not trained by this run.
+fn prepared_model(config: &Config) -> Option<&str> {
+    let train = config.raw.train.as_ref().filter(|t| t.model.is_none() && t.command.is_none())?;
+    train.model_file.as_deref()
+}
+
+/// Evaluate an ONNX model made elsewhere, in process: every gate, as for a built-in model.
+fn evaluate_onnx(
+    config: &Config,
+    train: &DataFrame,
+    test: &DataFrame,
+    path: &Path,
+    champion: Option<&ChampionRef>,
+) -> Result<Evaluation, Error> {
+    let file_error = |e: String| InputError::file(path, e);
+    let classes = evaluate::external::training_classes(config, train).map_err(file_error)?;
+    let features = crate::data::feature_columns(config, train);
+    let columns = |c: &str| test.column(c).ok().map(|col| crate::data::is_numeric(col.dtype()));
+    let model = crate::model::onnx::OnnxModel::load(path, config.raw.data.task, &classes, &features, &columns)
+        .map_err(file_error)?;
+    let predictions = model.predict_frame(test).map_err(file_error)?;
+    let mut candidate = evaluate::external::candidate(config, train, predictions).map_err(file_error)?;
+    candidate.inputs = model.inputs.clone();
+    candidate.model = Some(&model);
+    let bytes = std::fs::metadata(path).map_err(|e| file_error(format!("cannot read the model file: {e}")))?.len();
+    Ok(evaluate::run_with_champion(config, &candidate, train, test, Some(bytes), champion)?)
 }
 
 /// The champion from the registry, when the config compares with one and names no file: the
@@ -544,6 +587,13 @@ fn stage_candidate(
         let store = Box::new(serve::store::RegistryStore { registry, scratch });
         return run_staging(config, inputs, &model, version.version, store, hooks, report);
     };
+    if *kind == ModelKind::Onnx {
+        report.add_stage(
+            Stage::Staging,
+            vec![skipped("the built-in server serves ml-gates artifacts, not ONNX models: stage this one with deploy.target: command")],
+        );
+        return Ok(());
+    }
     if *kind == ModelKind::External {
         report.add_stage(
             Stage::Staging,
@@ -620,6 +670,17 @@ fn deploy_candidate(
             }
         },
     };
+    let builtin =
+        section.target.unwrap_or(crate::config::raw::TargetKind::Builtin) == crate::config::raw::TargetKind::Builtin;
+    if builtin && registry.version(candidate)?.record.model == ModelKind::Onnx.as_str() {
+        report.add_stage(
+            Stage::Deploy,
+            vec![skipped(format!(
+                "version {candidate} is an ONNX model: the built-in server serves ml-gates artifacts, roll it out with deploy.target: command"
+            ))],
+        );
+        return Ok(());
+    }
     let (_, test) = crate::data::datasets(config, inputs)?;
     let input = deploy::Input {
         config,

@@ -637,7 +637,9 @@ pub struct TrainConfig {
     /// The predictions file `command` writes into $ML_GATES_OUTPUT. Default `predictions.csv`.
     #[serde(default)]
     pub predictions: Option<String>,
-    /// The model file `command` writes into $ML_GATES_OUTPUT, measured by the size gate.
+    /// The model file `command` writes into $ML_GATES_OUTPUT, measured by the size gate. Without
+    /// `command` (and `model`): an ONNX model made elsewhere (an earlier workflow step), relative
+    /// to this file, that every gate runs in process through ONNX Runtime.
     #[serde(default)]
     pub model_file: Option<String>,
     /// A command that serves the externally trained model for the latency and behaviour gates:

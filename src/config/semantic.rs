@@ -157,6 +157,7 @@ fn train(raw: &RawConfig, r: &mut Rules) {
     if let Some(train) = &raw.train {
         match (&train.model, &train.command) {
             (Some(_), Some(_)) => r.problem("train.command", "give train.model or train.command, not both".into()),
+            (None, None) if train.model_file.is_some() => prepared_model(train, r),
             (None, None) => r.problem(
                 "train",
                 "train needs a built-in model (train.model) or an external trainer (train.command)".into(),
@@ -218,6 +219,37 @@ fn train(raw: &RawConfig, r: &mut Rules) {
                     }
                 }
             }
+        }
+    }
+}
+
+/// `train.model_file` alone: a model made elsewhere (an earlier workflow step), an ONNX graph.
+fn prepared_model(train: &super::raw::TrainConfig, r: &mut Rules) {
+    let file = train.model_file.as_deref().unwrap_or_default();
+    if !file.to_ascii_lowercase().ends_with(".onnx") {
+        r.problem(
+            "train.model_file",
+            format!(
+                "train.model_file '{file}' alone names a model made elsewhere, which ml-gates runs as ONNX (.onnx); \
+                 for another format, give train.command with its predictions"
+            ),
+        );
+    }
+    for (key, set) in [("params", !train.params.is_empty()), ("preprocess", train.preprocess.is_some())] {
+        if set {
+            r.problem(
+                &format!("train.{key}"),
+                format!("train.{key} configures a built-in model; train.model_file is a model trained elsewhere"),
+            );
+        }
+    }
+    for (key, set) in [
+        ("timeout_seconds", train.timeout_seconds.is_some()),
+        ("predictions", train.predictions.is_some()),
+        ("predict_command", train.predict_command.is_some()),
+    ] {
+        if set {
+            r.problem(&format!("train.{key}"), format!("train.{key} belongs to train.command"));
         }
     }
 }

@@ -107,6 +107,12 @@ impl Predictor for Model {
     }
 }
 
+impl Predictor for crate::model::onnx::OnnxModel {
+    fn predict_frame(&self, frame: &DataFrame) -> Result<Predictions, String> {
+        crate::model::onnx::OnnxModel::predict_frame(self, frame)
+    }
+}
+
 /// The evaluation's tables, part of the JSON report (`evaluation`) and of its Markdown rendering.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct Detail {
