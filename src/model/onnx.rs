@@ -415,15 +415,34 @@ fn labels(value: &DynValue) -> Result<Vec<String>, String> {
     Err(format!("not a string or int64 tensor ({})", value.dtype()))
 }
 
+/// The class of `classes` (sorted as text, ml-gates' order) that each probability column holds:
+/// the exporter's order is scikit-learn's `classes_`, sorted as numbers when every label is an
+/// integer, else as text.
+fn column_classes(classes: &[String]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..classes.len()).collect();
+    if classes.iter().all(|c| c.parse::<i64>().is_ok()) {
+        order.sort_by_key(|&k| classes[k].parse::<i64>().unwrap_or_default());
+    }
+    order
+}
+
 /// Probabilities, one row per row and one column per class of `classes`: from a `[N, C]` tensor
 /// (columns in the sorted classes' order) or ZipMap's sequence of maps (by key).
 fn probability_rows(value: &DynValue, classes: &[String]) -> Result<Vec<Vec<f64>>, String> {
+    let order = column_classes(classes);
     let from_flat = |shape: &[i64], flat: Vec<f64>| -> Result<Vec<Vec<f64>>, String> {
         let width = shape.get(1).copied().unwrap_or(1).max(1) as usize;
         if width != classes.len() {
             return Err(format!("{width} probability columns for {} classes", classes.len()));
         }
-        Ok(flat.chunks(width).map(<[f64]>::to_vec).collect())
+        let rows = flat.chunks(width).map(|row| {
+            let mut ours = vec![0.0; width];
+            for (column, &class) in order.iter().enumerate() {
+                ours[class] = row[column];
+            }
+            ours
+        });
+        Ok(rows.collect())
     };
     if let Ok((shape, data)) = value.try_extract_tensor::<f32>() {
         return from_flat(shape, data.iter().map(|v| *v as f64).collect());
@@ -455,4 +474,18 @@ fn probability_rows(value: &DynValue, classes: &[String]) -> Result<Vec<Vec<f64>
         rows.push(row?);
     }
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::column_classes;
+
+    #[test]
+    fn probability_columns_follow_the_exporters_class_order() {
+        let text = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        // Sorted as text, "10" comes before "2"; scikit-learn's columns are 0, 1, 2, 10.
+        assert_eq!(column_classes(&text(&["0", "1", "10", "2"])), [0, 1, 3, 2]);
+        assert_eq!(column_classes(&text(&["-1", "1"])), [0, 1]);
+        assert_eq!(column_classes(&text(&["loyal", "new", "settled"])), [0, 1, 2]);
+    }
 }
