@@ -148,6 +148,8 @@ fn example() -> tempfile::TempDir {
             for file in ["train.parquet", "test.parquet", "reference.parquet"] {
                 std::fs::copy(Path::new("examples/churn/data").join(file), to.join("data").join(file)).unwrap();
             }
+            std::fs::create_dir_all(to.join("models")).unwrap();
+            std::fs::copy("examples/churn/models/champion.model", to.join("models/champion.model")).unwrap();
         }
     }
     let out =
@@ -217,4 +219,57 @@ fn an_onnx_model_that_does_not_fit_is_unusable_input() {
     assert!(stderr.contains("model.onnx") && stderr.contains("not an ONNX model"), "{stderr}");
     let versions = dir.path().join("examples/churn-onnx/.ml-gates/registry/churn-onnx/versions");
     assert!(!versions.exists() || std::fs::read_dir(&versions).unwrap().next().is_none(), "a version was registered");
+}
+
+fn metric(report: &serde_json::Value, name: &str) -> f64 {
+    report["metrics"][name].as_f64().unwrap_or_else(|| panic!("no {name} in {}", report["metrics"]))
+}
+
+fn json_run(dir: &Path, config: &str, args: &[&str]) -> serde_json::Value {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ml-gates"))
+        .args(args)
+        .args(["--format", "json", "--config", config])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The champion comparison between the two kinds, both ways: an ONNX candidate against a built-in
+/// champion, and a built-in candidate against an ONNX champion. The champion's side of each
+/// comparison is what that model really scores on the evaluation set alone.
+#[test]
+fn the_champion_comparison_works_between_any_two_kinds() {
+    let dir = example();
+    let onnx_config = dir.path().join("examples/churn-onnx/ml-gates.yaml");
+    let text = std::fs::read_to_string(&onnx_config).unwrap();
+    let alone = json_run(dir.path(), "examples/churn-onnx/ml-gates.yaml", &["run", "--no-register"]);
+    let built_in = json_run(
+        dir.path(),
+        "examples/churn/ml-gates.yaml",
+        &["evaluate", "--model", "examples/churn/models/champion.model"],
+    );
+
+    // ONNX candidate, built-in champion.
+    std::fs::write(
+        &onnx_config,
+        format!("{text}  champion: {{model: ../churn/models/champion.model, metric: roc_auc}}\n"),
+    )
+    .unwrap();
+    let report = json_run(dir.path(), "examples/churn-onnx/ml-gates.yaml", &["run", "--no-register"]);
+    let comparison = &report["evaluation"]["champion"];
+    assert_eq!(comparison["metrics"]["roc_auc"][0].as_f64().unwrap(), metric(&alone, "roc_auc"), "{comparison}");
+    assert_eq!(comparison["metrics"]["roc_auc"][1].as_f64().unwrap(), metric(&built_in, "roc_auc"), "{comparison}");
+
+    // Built-in candidate, ONNX champion.
+    let built_in_candidate = text.replace("  model_file: model.onnx\n", "  model: logistic_regression\n");
+    std::fs::write(&onnx_config, format!("{built_in_candidate}  champion: {{model: model.onnx, metric: roc_auc}}\n"))
+        .unwrap();
+    let report = json_run(dir.path(), "examples/churn-onnx/ml-gates.yaml", &["run", "--no-register"]);
+    let comparison = &report["evaluation"]["champion"];
+    assert_eq!(comparison["metrics"]["roc_auc"][0].as_f64().unwrap(), metric(&report, "roc_auc"), "{comparison}");
+    assert_eq!(comparison["metrics"]["roc_auc"][1].as_f64().unwrap(), metric(&alone, "roc_auc"), "{comparison}");
+    let check = report["checks"].as_array().unwrap().iter().find(|c| c["id"] == "champion").unwrap();
+    assert_ne!(check["status"], "error", "{check}");
 }

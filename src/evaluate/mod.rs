@@ -173,7 +173,13 @@ pub fn preflight(config: &Config, inputs: &crate::data::Inputs) -> Result<(), In
         .map(|(key, what, column)| missing_column(config, &key, what, column, &columns))
         .collect();
     if let Some(champion) = &evaluate.champion {
-        if let Err(e) = load_champion(config, champion, None) {
+        // The columns of the evaluation set bind an ONNX champion's inputs; its classes are read
+        // with the training set, later.
+        let dataset = inputs.test.as_ref().unwrap_or(&inputs.train);
+        let column_kinds = |c: &str| dataset.dtype(c).map(crate::data::is_numeric);
+        let features = crate::data::feature_columns_of(&config.raw.data, dataset.columns());
+        let binding = Binding { classes: &[], columns: &column_kinds, features: &features };
+        if let Err(e) = load_champion(config, champion, None, &binding) {
             problems.extend(e.problems);
         }
     }
@@ -198,13 +204,45 @@ fn names(frame: &DataFrame) -> Vec<String> {
     frame.get_column_names().iter().map(|c| c.to_string()).collect()
 }
 
+/// A champion of either kind: ml-gates' own artifact, or an ONNX graph.
+enum ChampionModel {
+    BuiltIn(Model),
+    Onnx(crate::model::onnx::OnnxModel),
+}
+
+impl ChampionModel {
+    fn classes(&self) -> &[String] {
+        match self {
+            ChampionModel::BuiltIn(m) => &m.classes,
+            ChampionModel::Onnx(m) => &m.classes,
+        }
+    }
+
+    fn predict(&self, frame: &DataFrame) -> Result<Predictions, String> {
+        match self {
+            ChampionModel::BuiltIn(m) => m.predict(frame).map_err(|e| e.to_string()),
+            ChampionModel::Onnx(m) => m.predict_frame(frame),
+        }
+    }
+}
+
+/// The data an ONNX champion is bound to: the training classes, the columns (name → holds
+/// numbers) and the feature columns.
+struct Binding<'a> {
+    classes: &'a [String],
+    columns: &'a dyn Fn(&str) -> Option<bool>,
+    features: &'a [String],
+}
+
 /// The champion's model, or None when its file does not exist (a cold start). A file that exists
-/// but is not a valid model, or was trained for another task, is an input error.
+/// but is not a valid model, or was trained for another task, is an input error. An ml-gates
+/// artifact starts with its JSON header; anything else is read as an ONNX graph.
 fn load_champion(
     config: &Config,
     cfg: &crate::config::raw::ChampionConfig,
     registered: Option<&ChampionRef>,
-) -> Result<Option<Model>, InputError> {
+    binding: &Binding<'_>,
+) -> Result<Option<ChampionModel>, InputError> {
     let (path, key) = match (&cfg.model, registered) {
         (Some(model), _) => (config.source.resolve(model), "evaluate.champion.model"),
         (None, Some(r)) => (r.path.clone(), "evaluate.champion.alias"),
@@ -218,6 +256,13 @@ fn load_champion(
         (None, Some(r)) => format!("the champion ({})", r.label),
         _ => "the champion model".to_string(),
     };
+    if !starts_like_an_artifact(&path) {
+        let task = config.raw.data.task;
+        let model =
+            crate::model::onnx::OnnxModel::load(&path, task, binding.classes, binding.features, binding.columns)
+                .map_err(|e| problem(format!("{what}: {e}")))?;
+        return Ok(Some(ChampionModel::Onnx(model)));
+    }
     let model = crate::model::artifact::load(&path).map_err(|e| problem(format!("{what}: {e}")))?;
     if model.task != config.raw.data.task || model.target != config.raw.data.target {
         return Err(problem(format!(
@@ -229,7 +274,14 @@ fn load_champion(
             config.raw.data.task
         )));
     }
-    Ok(Some(model))
+    Ok(Some(ChampionModel::BuiltIn(model)))
+}
+
+/// Whether the file begins as an ml-gates artifact does (its JSON header): `{`.
+fn starts_like_an_artifact(path: &std::path::Path) -> bool {
+    use std::io::Read;
+    let mut first = [0u8; 1];
+    std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut first)).is_ok_and(|_| first[0] == b'{')
 }
 
 /// The fairness attribute and the config key that names it.
@@ -622,11 +674,14 @@ fn champion_check(
     let shown = cfg.model.clone().or_else(|| registered.map(|r| r.label.clone())).unwrap_or_default();
     // A champion the registry cannot provide (unreachable, corrupt, not an ml-gates model) is an
     // error check, never an input error nor a cold-start pass.
+    let column_kinds = |c: &str| test.column(c).ok().map(|col| crate::data::is_numeric(col.dtype()));
+    let features = crate::data::feature_columns_of(&config.raw.data, names(test));
+    let binding = Binding { classes: &model.classes, columns: &column_kinds, features: &features };
     let loaded = match (&cfg.model, registered) {
         (None, Some(ChampionRef { error: Some(error), .. })) => Err(error.clone()),
-        (None, Some(_)) => load_champion(config, cfg, registered)
+        (None, Some(_)) => load_champion(config, cfg, registered, &binding)
             .map_err(|e| e.problems.iter().map(|p| p.message.clone()).collect::<Vec<_>>().join("; ")),
-        _ => Ok(load_champion(config, cfg, registered)?),
+        _ => Ok(load_champion(config, cfg, registered, &binding)?),
     };
     let loaded = match loaded {
         Ok(model) => model,
@@ -673,7 +728,7 @@ fn champion_check(
         &shown,
         truth,
         (&model.classes, predictions),
-        (&champion_model.classes, &champion_predictions),
+        (champion_model.classes(), &champion_predictions),
         seed,
     );
     let c = &comparison;
