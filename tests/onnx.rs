@@ -1,4 +1,5 @@
-//! ONNX models in process: real scikit-learn pipelines exported by skl2onnx (fixtures/onnx/export.py,
+//! ONNX models in process: real scikit-learn pipelines (with XGBoost and LightGBM through
+//! onnxmltools) exported by skl2onnx (fixtures/onnx/export.py,
 //! run here with the Python packages scripts/test.sh installs), answered by ml-gates through ONNX
 //! Runtime's library and compared with ONNX Runtime's own Python API on the same file, and with
 //! the framework's `predict` / `predict_proba`.
@@ -68,6 +69,8 @@ fn classifiers_answer_as_onnx_runtime_python_does() {
         "logistic_zipmap",
         "forest_multiclass",
         "logistic_multiclass",
+        "xgboost_binary",
+        "lightgbm_binary",
     ] {
         let r = record(name);
         let classes = strings(&r["classes"]);
@@ -93,12 +96,21 @@ fn classifiers_answer_as_onnx_runtime_python_does() {
 }
 
 #[test]
-fn a_regressor_answers_as_onnx_runtime_python_does() {
-    let r = record("forest_regression");
-    let model = load("forest_regression", Task::Regression, &[], &strings(&r["features"])).unwrap();
-    let Predictions::Values(values) = model.predict_frame(&test_frame()).unwrap() else { panic!("not values") };
-    let against_ort = largest_difference(&values, &numbers(&r["ort_values"]));
-    assert!(against_ort <= 1e-6 * values.iter().fold(1.0_f64, |m, v| m.max(v.abs())), "{against_ort}");
+fn regressors_answer_as_onnx_runtime_python_does() {
+    for name in ["forest_regression", "lightgbm_regression"] {
+        let r = record(name);
+        let model = load(name, Task::Regression, &[], &strings(&r["features"])).unwrap();
+        let Predictions::Values(values) = model.predict_frame(&test_frame()).unwrap() else { panic!("not values") };
+        // float32 answers: equal to ONNX Runtime's to 1e-6 of their scale.
+        let scale = values.iter().fold(1.0_f64, |m, v| m.max(v.abs()));
+        let against_ort = largest_difference(&values, &numbers(&r["ort_values"]));
+        assert!(against_ort <= 1e-6 * scale, "{name}: {against_ort}");
+        let (ours_off, ort_off) = (
+            largest_difference(&values, &numbers(&r["framework_values"])),
+            largest_difference(&numbers(&r["ort_values"]), &numbers(&r["framework_values"])),
+        );
+        assert!(ours_off <= ort_off + 1e-6 * scale, "{name}: {ours_off} from the framework, ONNX Runtime {ort_off}");
+    }
 }
 
 #[test]
