@@ -102,7 +102,8 @@ pub fn load(path: &Path) -> Result<Config, InputError> {
     })?;
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let base_dir = if base_dir.as_os_str().is_empty() { PathBuf::from(".") } else { base_dir };
-    parse(&text, &display, base_dir)
+    // Editors on Windows may start the file with a byte-order mark; it is not part of the YAML.
+    parse(text.strip_prefix('\u{feff}').unwrap_or(&text), &display, base_dir)
 }
 
 /// Check config `text`; `display` names the file in messages and `base_dir` anchors its paths.

@@ -52,6 +52,12 @@ impl<'a> Shape<'a> {
         let Value::Object(obj) = schema else {
             if schema == &Value::Bool(false) {
                 out.push(issue(node.pos, path, format!("'{}' is not allowed here", leaf(path)), None));
+            } else if let Kind::Scalar { text, plain } = &node.kind {
+                // Free-form values (train.params) are numbers too.
+                if scalar_type(text, *plain) == ScalarType::Float && !is_finite(text) {
+                    let message = format!("{} must be a finite number, found {text}", describe_path(path));
+                    out.push(issue(node.pos, path, message, None));
+                }
             }
             return;
         };
@@ -160,6 +166,20 @@ impl<'a> Shape<'a> {
             }
             Kind::Scalar { text, plain } => {
                 let ty = scalar_type(text, *plain);
+                // NaN and infinities are never a bound, a rate or a parameter ml-gates can use.
+                let types = types_of(schema);
+                if ty == ScalarType::Float
+                    && !is_finite(text)
+                    && (types.is_empty() || types.iter().any(|t| t == "number"))
+                {
+                    out.push(issue(
+                        node.pos,
+                        path,
+                        format!("{} must be a finite number, found {text}", describe_path(path)),
+                        None,
+                    ));
+                    return;
+                }
                 if matches!(ty, ScalarType::Int | ScalarType::Float) {
                     if let Ok(x) = text.parse::<f64>() {
                         let min = obj.get("minimum").and_then(Value::as_f64);
@@ -323,6 +343,15 @@ fn all_consts(branches: &[Value], shape: &Shape<'_>) -> Option<Vec<String>> {
         all.extend(consts(shape.resolve(branch))?);
     }
     Some(all)
+}
+
+/// Whether a YAML float is finite: not `.nan` or `.inf`, nor too large for a double (`1e999`).
+fn is_finite(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    if lower.ends_with(".inf") || lower == ".nan" {
+        return false;
+    }
+    text.replace('_', "").parse::<f64>().map_or(true, f64::is_finite)
 }
 
 fn value_text(v: &Value) -> String {

@@ -104,6 +104,23 @@ pub fn open(source: &Source, key: &str, data_source: &DataSource, role: &str) ->
             return Err(InputError::one(source.problem(key, format!("cannot open '{}': {e}", file.display()), None)));
         }
     }
+    if format == Format::Csv {
+        // polars would rename a repeated column (`age_duplicated_0`) and read the first: refuse it.
+        for file in &files {
+            if let Some((name, first, again)) = csv_header(file).ok().as_deref().and_then(repeated_column) {
+                return Err(InputError::one(source.problem(
+                    key,
+                    format!(
+                        "{role} data '{}': column '{name}' appears twice in its header (columns {} and {}); rename one",
+                        file.display(),
+                        first + 1,
+                        again + 1
+                    ),
+                    None,
+                )));
+            }
+        }
+    }
     let paths: Buffer<PlRefPath> = files.iter().map(|f| PlRefPath::new(f.to_string_lossy().as_ref())).collect();
     let scanned = match format {
         Format::Parquet => LazyFrame::scan_parquet_files(paths, ScanArgsParquet { glob: false, ..Default::default() }),
@@ -117,6 +134,38 @@ pub fn open(source: &Source, key: &str, data_source: &DataSource, role: &str) ->
 
 fn read_problem(source: &Source, key: &str, role: &str, files: &[PathBuf], e: PolarsError) -> InputError {
     InputError::one(source.problem(key, format!("cannot read {role} data {}: {e}", describe_files(files)), None))
+}
+
+/// The column names of a CSV file's header line (comma-separated, `"` quoting as polars reads it).
+fn csv_header(path: &Path) -> std::io::Result<Vec<String>> {
+    use std::io::{BufRead, Read};
+    let mut line = Vec::new();
+    std::io::BufReader::new(std::fs::File::open(path)?).take(1 << 20).read_until(b'\n', &mut line)?;
+    let text = String::from_utf8_lossy(&line);
+    let text = text.trim_start_matches('\u{feff}').trim_end_matches(['\n', '\r']);
+    let (mut names, mut field, mut quoted) = (Vec::new(), String::new(), false);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                field.push('"');
+                chars.next();
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => names.push(std::mem::take(&mut field)),
+            (c, _) => field.push(c),
+        }
+    }
+    names.push(field);
+    Ok(names)
+}
+
+/// The first name that repeats, with the positions of its first two appearances.
+fn repeated_column(names: &[String]) -> Option<(String, usize, usize)> {
+    names
+        .iter()
+        .enumerate()
+        .find_map(|(j, name)| names[..j].iter().position(|n| n == name).map(|i| (name.clone(), i, j)))
 }
 
 /// The files a path or glob names, sorted; an error with a suggestion when there are none.
