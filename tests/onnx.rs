@@ -285,3 +285,33 @@ fn the_champion_comparison_works_between_any_two_kinds() {
     let check = report["checks"].as_array().unwrap().iter().find(|c| c["id"] == "champion").unwrap();
     assert_ne!(check["status"], "error", "{check}");
 }
+
+/// `train.command` that writes model.onnx: ml-gates runs the trainer, then gates the model in
+/// process (no predictions file needed) and registers it as an `onnx` version.
+#[test]
+fn a_trainer_command_that_writes_onnx_is_gated_in_process() {
+    let dir = example();
+    let config = dir.path().join("examples/churn-onnx/ml-gates.yaml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace("  model_file: model.onnx\n", "  command: python3 train.py\n  model_file: model.onnx\n"),
+    )
+    .unwrap();
+    std::fs::remove_file(dir.path().join("examples/churn-onnx/model.onnx")).unwrap();
+    let report = json_run(dir.path(), "examples/churn-onnx/ml-gates.yaml", &["run", "--now", "2026-11-27T00:00:00Z"]);
+    assert_eq!(report["verdict"], "pass", "{}", report["checks"]);
+    let latency = report["checks"].as_array().unwrap().iter().find(|c| c["id"] == "latency-p99").unwrap();
+    assert_eq!(latency["status"], "pass", "{latency}");
+    let truth: Vec<String> =
+        ml_gates::data::target_text(&test_frame(), "churn").unwrap().into_iter().flatten().collect();
+    let labels = strings(&record("logistic_binary")["ort_labels"]);
+    let expected = truth.iter().zip(&labels).filter(|(t, l)| t == l).count() as f64 / truth.len() as f64;
+    assert!((metric(&report, "accuracy") - expected).abs() < 1e-12);
+    let version: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join("examples/churn-onnx/.ml-gates/registry/churn-onnx/versions/1/version.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(version["model"], "onnx");
+}

@@ -7,6 +7,9 @@ The step a workflow runs before the ml-gates action (with actions/setup-python):
 
 ml-gates then reads `train.model_file: model.onnx` and runs every gate on it through ONNX
 Runtime: metrics, baseline, slices, fairness, behavioural tests, single-row p99 latency, size.
+
+Run by ml-gates as `train.command` instead, it trains on the rows ml-gates chose
+($ML_GATES_TRAIN) and writes model.onnx into $ML_GATES_OUTPUT (docs/external.md).
 """
 import os
 
@@ -20,7 +23,8 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 here = os.path.dirname(os.path.abspath(__file__))
-train = pd.read_parquet(os.path.join(here, "..", "churn", "data", "train.parquet"))
+train = pd.read_parquet(os.environ.get("ML_GATES_TRAIN", os.path.join(here, "..", "churn", "data", "train.parquet")))
+out = os.environ.get("ML_GATES_OUTPUT", here)
 numeric = ["age", "monthly_spend", "tenure_months"]
 categorical = ["plan"]
 x = train[numeric + categorical].copy()
@@ -41,6 +45,6 @@ model.fit(x, train["churn"])
 inputs = [(c, FloatTensorType([None, 1])) for c in numeric] + [(c, StringTensorType([None, 1])) for c in categorical]
 onx = to_onnx(model, initial_types=inputs, options={id(model[-1]): {"zipmap": False}},
               target_opset={"": 17, "ai.onnx.ml": 3})
-with open(os.path.join(here, "model.onnx"), "wb") as f:
+with open(os.path.join(out, "model.onnx"), "wb") as f:
     f.write(onx.SerializeToString())
 print(f"trained scikit-learn {type(model[-1]).__name__} on {len(x)} rows; wrote model.onnx")

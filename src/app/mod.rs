@@ -270,11 +270,15 @@ fn gates(
         return Ok(outcome);
     }
     let evaluation = if let Some(train_cfg) = config.raw.train.as_ref().filter(|t| t.command.is_some()) {
-        outcome.model = Some(ModelKind::External);
+        let onnx = train::external::writes_onnx(train_cfg);
+        outcome.model = Some(if onnx { ModelKind::Onnx } else { ModelKind::External });
         let (train_rows, test_rows) = crate::data::datasets(config, inputs)?;
         let (predictions, model_file) = if train {
             let run = run_external(config, train_cfg, &train_rows, &test_rows, hooks)?;
             (run.predictions, run.model_file)
+        } else if onnx {
+            let out = train::external::output_dir(config);
+            (train::external::predictions_path(config, train_cfg), train_cfg.model_file.as_ref().map(|m| out.join(m)))
         } else {
             let file = train::external::predictions_path(config, train_cfg);
             if !file.is_file() {
@@ -292,7 +296,25 @@ fn gates(
         if !evaluate {
             return Ok(outcome);
         }
-        evaluate_external(config, &train_rows, &test_rows, &predictions, model_file.as_deref(), champion.as_ref())?
+        match model_file.as_deref().filter(|_| onnx) {
+            // The trainer's ONNX model: every gate in process, its predictions file unread.
+            Some(path) => {
+                if !path.is_file() {
+                    let message =
+                        format!("no model from train.command yet ({}): run `ml-gates train` first", path.display());
+                    return Err(InputError::one(config.source.problem("train.model_file", message, None)).into());
+                }
+                evaluate_onnx(config, &train_rows, &test_rows, path, champion.as_ref())?
+            }
+            None => evaluate_external(
+                config,
+                &train_rows,
+                &test_rows,
+                &predictions,
+                model_file.as_deref(),
+                champion.as_ref(),
+            )?,
+        }
     } else {
         let path = model_path(config, options.model.as_deref());
         let (model, train_rows, test_rows, bytes) = if train {

@@ -34,6 +34,11 @@ pub fn output_dir(config: &Config) -> PathBuf {
     config.source.resolve(&format!(".ml-gates/{}-external", config.raw.name))
 }
 
+/// Whether `train.model_file` is an ONNX model, which ml-gates runs in process.
+pub fn writes_onnx(cfg: &TrainConfig) -> bool {
+    cfg.model_file.as_deref().is_some_and(|m| m.to_ascii_lowercase().ends_with(".onnx"))
+}
+
 /// Where the predictions file of the last external run is.
 pub fn predictions_path(config: &Config, cfg: &TrainConfig) -> PathBuf {
     output_dir(config).join(cfg.predictions.as_deref().unwrap_or("predictions.csv"))
@@ -120,7 +125,8 @@ pub fn run(config: &Config, cfg: &TrainConfig, train: &DataFrame, test: &DataFra
         };
         return Err(problem("train.command", format!("train.command failed with {how} (its output is above)")));
     }
-    if !predictions.is_file() {
+    // An ONNX model is run by ml-gates itself: its predictions file is optional.
+    if !predictions.is_file() && !writes_onnx(cfg) {
         return Err(problem(
             "train.command",
             format!(
