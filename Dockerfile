@@ -7,10 +7,18 @@ COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 RUN cargo build --release --locked --bin ml-gates && strip target/release/ml-gates
 
+# ONNX Runtime's library for ONNX models (train.model_file: model.onnx), taken from the
+# `onnxruntime` wheel: ml-gates loads it at run time (docs/models.md#onnx-models).
+FROM python:3.11-slim-bookworm AS onnxruntime
+RUN pip download --no-deps --only-binary=:all: --dest /wheel onnxruntime==1.32.0 \
+    && python3 -m zipfile -e /wheel/onnxruntime-*.whl /wheel/unpacked \
+    && cp /wheel/unpacked/onnxruntime/capi/libonnxruntime.so.* /libonnxruntime.so
+
 FROM debian:bookworm-slim
 # python3 for external trainers (train.command) that the project brings; ca-certificates for HTTPS.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates python3 \
     && rm -rf /var/lib/apt/lists/*
+COPY --from=onnxruntime /libonnxruntime.so /usr/local/lib/libonnxruntime.so
 COPY --from=build /src/target/release/ml-gates /usr/local/bin/ml-gates
 ENTRYPOINT ["/usr/local/bin/ml-gates"]

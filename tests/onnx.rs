@@ -315,3 +315,22 @@ fn a_trainer_command_that_writes_onnx_is_gated_in_process() {
     .unwrap();
     assert_eq!(version["model"], "onnx");
 }
+
+/// Without ONNX Runtime's library anywhere ml-gates looks, an ONNX model is unusable input with
+/// a message that says how to get the library.
+#[test]
+fn a_missing_onnx_runtime_says_how_to_get_it() {
+    let dir = example();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ml-gates"))
+        .args(["evaluate", "--config", "examples/churn-onnx/ml-gates.yaml"])
+        .current_dir(dir.path())
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("ORT_DYLIB_PATH", dir.path().join("no-such-libonnxruntime.so"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("model.onnx") && stderr.contains("set ORT_DYLIB_PATH"), "{stderr}");
+    assert!(stderr.contains("pip install onnxruntime") && stderr.contains("no-such-libonnxruntime.so"), "{stderr}");
+}
