@@ -116,6 +116,27 @@ fn sigterm(child: &Child) {
     Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
 }
 
+/// MLflow's own scoring client (`mlflow.pyfunc.scoring_server.client`) waits for the server and
+/// reads its version, as it does against `mlflow models serve`.
+#[test]
+fn mlflows_own_client_reads_the_version() {
+    let ws = Workspace::new();
+    let serving = Serving::start(&ws, &[]);
+    let port = serving.url.rsplit(':').next().unwrap().to_string();
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import sys\nfrom mlflow.pyfunc.scoring_server.client import ScoringServerClient\n\
+             c = ScoringServerClient('127.0.0.1', int(sys.argv[1]))\nc.wait_server_ready(timeout=30)\n\
+             print(c.get_version())",
+            &port,
+        ])
+        .output()
+        .expect("python3 with mlflow (scripts/test.sh installs it)");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), env!("CARGO_PKG_VERSION"));
+}
+
 #[test]
 fn the_server_follows_the_registry_routing_table_and_its_kill_switch() {
     let ws = Workspace::new();

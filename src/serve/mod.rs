@@ -256,6 +256,7 @@ pub fn router(server: Arc<Server>) -> Router {
     Router::new()
         .route("/ping", get(ping))
         .route("/health", get(ping))
+        .route("/version", get(version))
         .route("/invocations", post(invocations))
         .route("/v2", get(v2_server))
         .route("/v2/health/live", get(|| async { axum::Json(json!({"live": true})) }))
@@ -360,6 +361,11 @@ async fn count_in_flight(
 
 async fn ping() -> &'static str {
     "\n"
+}
+
+/// The server's version, as MLflow's scoring server answers `/version` (its client reads it).
+async fn version() -> Response {
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], env!("CARGO_PKG_VERSION")).into_response()
 }
 
 fn json_response(status: StatusCode, body: Value) -> Response {
