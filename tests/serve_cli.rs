@@ -116,10 +116,11 @@ fn sigterm(child: &Child) {
     Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
 }
 
-/// MLflow's own scoring client (`mlflow.pyfunc.scoring_server.client`) waits for the server and
-/// reads its version, as it does against `mlflow models serve`.
+/// MLflow's own scoring client (`mlflow.pyfunc.scoring_server.client`) waits for the server,
+/// reads its version and scores a frame with a missing value, which it writes as the bare JSON
+/// token `NaN`, as it does against `mlflow models serve`.
 #[test]
-fn mlflows_own_client_reads_the_version() {
+fn mlflows_own_client_reads_the_version_and_sends_nan() {
     let ws = Workspace::new();
     let serving = Serving::start(&ws, &[]);
     let port = serving.url.rsplit(':').next().unwrap().to_string();
@@ -128,13 +129,17 @@ fn mlflows_own_client_reads_the_version() {
             "-c",
             "import sys\nfrom mlflow.pyfunc.scoring_server.client import ScoringServerClient\n\
              c = ScoringServerClient('127.0.0.1', int(sys.argv[1]))\nc.wait_server_ready(timeout=30)\n\
-             print(c.get_version())",
+             print(c.get_version())\nimport pandas as pd\n\
+             frame = pd.DataFrame({'age': [44.0, float('nan')], 'tenure_months': [12, 3]})\n\
+             print(len(c.invoke(frame).get_predictions()))",
             &port,
         ])
         .output()
         .expect("python3 with mlflow (scripts/test.sh installs it)");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), env!("CARGO_PKG_VERSION"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines, [env!("CARGO_PKG_VERSION"), "2"], "{stdout}");
 }
 
 #[test]

@@ -141,7 +141,7 @@ impl Batch {
 
     /// A body of MLflow's scoring protocol, JSON.
     pub fn from_mlflow_json(body: &[u8]) -> Result<Batch, BadRequest> {
-        let value: Value = serde_json::from_slice(body).map_err(|e| bad(format!("the body is not valid JSON: {e}")))?;
+        let value = parse_json(body)?;
         let Value::Object(fields) = &value else {
             return Err(bad(mlflow_fields_message()));
         };
@@ -200,7 +200,7 @@ impl Batch {
     /// An inference request of the Open Inference Protocol v2. Each input tensor is a column
     /// (shape `[n]` or `[n, 1]`), or one `[n, k]` tensor holds the model's k inputs in order.
     pub fn from_v2(body: &[u8], inputs: &[InputColumn]) -> Result<Batch, BadRequest> {
-        let value: Value = serde_json::from_slice(body).map_err(|e| bad(format!("the body is not valid JSON: {e}")))?;
+        let value = parse_json(body)?;
         let Some(tensors) = value.get("inputs").and_then(Value::as_array) else {
             return Err(bad("an inference request needs \"inputs\": a list of tensors"));
         };
@@ -431,6 +431,48 @@ pub fn v2_request_id(body: &[u8]) -> Option<Value> {
     serde_json::from_slice::<Value>(body).ok().and_then(|v| v.get("id").cloned())
 }
 
+/// A JSON body, read as MLflow's server reads it: Python's `json` writes a missing float as the
+/// bare token `NaN`, which is a missing value here too. `Infinity` is refused: no model scores it.
+fn parse_json(body: &[u8]) -> Result<Value, BadRequest> {
+    let error = match serde_json::from_slice(body) {
+        Ok(value) => return Ok(value),
+        Err(e) => e,
+    };
+    let invalid = || bad(format!("the body is not valid JSON: {error}"));
+    let (mut out, mut i, mut in_string, mut replaced) = (Vec::with_capacity(body.len()), 0, false, false);
+    while i < body.len() {
+        let b = body[i];
+        if in_string {
+            out.push(b);
+            if b == b'\\' && i + 1 < body.len() {
+                out.push(body[i + 1]);
+                i += 1;
+            } else if b == b'"' {
+                in_string = false;
+            }
+        } else if b == b'"' {
+            in_string = true;
+            out.push(b);
+        } else if body[i..].starts_with(b"NaN") {
+            out.extend_from_slice(b"null");
+            replaced = true;
+            i += 3;
+            continue;
+        } else if body[i..].starts_with(b"Infinity") || body[i..].starts_with(b"-Infinity") {
+            return Err(bad(
+                "the body holds Infinity: ml-gates scores finite numbers (a missing value is NaN or null)",
+            ));
+        } else {
+            out.push(b);
+        }
+        i += 1;
+    }
+    if !replaced {
+        return Err(invalid());
+    }
+    serde_json::from_slice(&out).map_err(|_| invalid())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -490,6 +532,21 @@ mod tests {
             Batch::from_v2(wrong.as_bytes(), &inputs()).unwrap_err().message(),
             "inputs[0] ('age') has shape [3] but 2 values"
         );
+    }
+
+    #[test]
+    fn nan_tokens_are_missing_values_and_infinity_is_refused() {
+        let batch = Batch::from_mlflow_json(
+            br#"{"dataframe_split": {"columns": ["age", "plan"], "data": [[NaN, "NaN"], [3, "x"]]}}"#,
+        )
+        .unwrap();
+        assert_eq!(batch.n_rows, 2);
+        let text = format!("{:?}", batch.columns);
+        assert!(text.contains("[Null, Number(3.0)]"), "a bare NaN is a missing value: {text}");
+        assert!(text.contains("Text(\"NaN\")"), "a NaN inside a string stays text: {text}");
+        let refused = Batch::from_mlflow_json(br#"{"inputs": {"age": [-Infinity]}}"#).unwrap_err();
+        assert!(format!("{refused:?}").contains("Infinity"), "{refused:?}");
+        assert!(Batch::from_mlflow_json(b"{not json").is_err());
     }
 
     #[test]
