@@ -118,12 +118,9 @@ impl AliasMove {
 pub enum RegistryError {
     #[error("{0}")]
     Input(String),
-    #[error("{what}: {source}")]
-    Io {
-        what: String,
-        #[source]
-        source: std::io::Error,
-    },
+    /// The cause is part of the message (not a separate source), so it is said once.
+    #[error("{what}: {cause}")]
+    Io { what: String, cause: std::io::Error },
     #[error("the registry is inconsistent: {0}")]
     Corrupt(String),
     #[error("{0}")]
@@ -133,7 +130,7 @@ pub enum RegistryError {
 impl RegistryError {
     pub fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> RegistryError {
         let what = what.into();
-        move |source| RegistryError::Io { what, source }
+        move |cause| RegistryError::Io { what, cause }
     }
 }
 
