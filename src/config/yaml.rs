@@ -165,8 +165,17 @@ struct Builder {
 }
 
 enum Frame {
-    Map { pos: Pos, entries: Vec<Entry>, pending_key: Option<(String, Pos)> },
-    Seq { pos: Pos, items: Vec<Node> },
+    /// `seen`: each key's first position, so a repeated key is found in constant time.
+    Map {
+        pos: Pos,
+        entries: Vec<Entry>,
+        pending_key: Option<(String, Pos)>,
+        seen: std::collections::HashMap<String, Pos>,
+    },
+    Seq {
+        pos: Pos,
+        items: Vec<Node>,
+    },
 }
 
 impl Builder {
@@ -178,15 +187,20 @@ impl Builder {
                 }
             }
             Some(Frame::Seq { items, .. }) => items.push(node),
-            Some(Frame::Map { entries, pending_key, .. }) => match pending_key.take() {
+            Some(Frame::Map { entries, pending_key, seen, .. }) => match pending_key.take() {
                 None => {
                     // A key. Complex (non-scalar) keys are kept as their text form.
                     let key = match &node.kind {
                         Kind::Scalar { text, .. } => text.clone(),
                         _ => node.describe(),
                     };
-                    if let Some(first) = entries.iter().find(|e| e.key == key) {
-                        self.duplicates.push(DuplicateKey { key: key.clone(), pos: node.pos, first: first.key_pos });
+                    match seen.get(&key) {
+                        Some(first) => {
+                            self.duplicates.push(DuplicateKey { key: key.clone(), pos: node.pos, first: *first })
+                        }
+                        None => {
+                            seen.insert(key.clone(), node.pos);
+                        }
                     }
                     *pending_key = Some((key, node.pos));
                 }
@@ -206,7 +220,9 @@ impl MarkedEventReceiver for Builder {
             }
             Event::Alias(_) => self.push_node(Node { kind: Kind::Alias, pos }),
             Event::SequenceStart(..) => self.stack.push(Frame::Seq { pos, items: Vec::new() }),
-            Event::MappingStart(..) => self.stack.push(Frame::Map { pos, entries: Vec::new(), pending_key: None }),
+            Event::MappingStart(..) => {
+                self.stack.push(Frame::Map { pos, entries: Vec::new(), pending_key: None, seen: Default::default() })
+            }
             Event::SequenceEnd | Event::MappingEnd => {
                 let node = match self.stack.pop() {
                     Some(Frame::Seq { pos, items }) => Node { kind: Kind::Seq(items), pos },
