@@ -78,8 +78,23 @@ pub fn run(config: &Config, train_cfg: &TrainConfig, inputs: &Inputs) -> Result<
             continue;
         }
         let values = column_values(&train, name, numeric).map_err(read)?.unwrap_or(Values::Numeric(Vec::new()));
+        if let Values::Numeric(v) = &values {
+            let non_finite = v.iter().flatten().filter(|x| !x.is_finite()).count();
+            if non_finite > 0 {
+                problems.push(non_finite_problem(config, inputs, &key, &format!("feature '{name}'"), non_finite, v.len()));
+            }
+        }
         inputs_schema.push(InputColumn { name: name.clone(), kind: ColumnKind::of(numeric) });
         columns.push((name.clone(), values));
+    }
+    // A NaN or an infinity is not a missing value: it would train a model with NaN parameters.
+    if train.column(&data.target).is_ok_and(|c| c.dtype().is_float()) {
+        let target = target_values(&train, &data.target).map_err(read)?;
+        let non_finite = target.iter().flatten().filter(|x| !x.is_finite()).count();
+        if non_finite > 0 {
+            let what = format!("the target '{}'", data.target);
+            problems.insert(0, non_finite_problem(config, inputs, "data.target", &what, non_finite, target.len()));
+        }
     }
     if !problems.is_empty() {
         return Err(InputError { problems });
@@ -159,6 +174,27 @@ pub fn run(config: &Config, train_cfg: &TrainConfig, inputs: &Inputs) -> Result<
         },
     };
     Ok(Trained { model, train, test })
+}
+
+/// `what` holds `n` NaN or infinite values among `rows` training rows.
+fn non_finite_problem(
+    config: &Config,
+    inputs: &Inputs,
+    key: &str,
+    what: &str,
+    n: usize,
+    rows: usize,
+) -> crate::error::Problem {
+    config.source.problem(
+        key,
+        format!(
+            "{what} holds {n} non-finite value{} (NaN or ±infinity) among {rows} training rows of {}: \
+             no model can learn from them; replace them with nulls (imputed) or drop those rows",
+            if n == 1 { "" } else { "s" },
+            inputs.train.spec
+        ),
+        None,
+    )
 }
 
 /// Rows of the evaluation set that came out of `data.train` (a split), so they are not counted as dropped.
