@@ -435,3 +435,61 @@ mod fake {
         assert_eq!(requests.iter().filter(|r| r.url.path().ends_with("model-versions/search")).count(), 2);
     }
 }
+
+/// Several writers moving a new registered model's first alias at the same moment all succeed:
+/// MLflow's select-then-insert answers some of them 400 `UNIQUE constraint failed`, which
+/// ml-gates tries again (setting an alias is idempotent).
+#[test]
+fn concurrent_first_alias_moves_all_succeed() {
+    use ml_gates::registry::mlflow::{MlflowRegistry, Settings};
+    use ml_gates::registry::{Lineage, MoveKind, NewVersion, Registry};
+    let server = MlflowServer::start();
+    let config = ml_gates::config::raw::MlflowConfig {
+        uri: Some(server.uri.clone()),
+        experiment: Some("race".into()),
+        attempts: Some(8),
+        timeout_seconds: None,
+    };
+    let open = |name: &str| MlflowRegistry::new(Settings::from(&config, name, &|_| None).unwrap(), name).unwrap();
+    for round in 0..4 {
+        let name = format!("race-{round}");
+        let record = NewVersion {
+            lineage: Lineage {
+                run_id: String::new(),
+                created_at: "2026-12-01T00:00:00.000Z".into(),
+                git_sha: None,
+                git_ref: None,
+                event: Some("local".into()),
+                config_hash: "c".repeat(64),
+                train_data: "a".repeat(64),
+                test_data: "b".repeat(64),
+            },
+            model: "logistic_regression".into(),
+            params: Default::default(),
+            metrics: Default::default(),
+            verdict: "pass".into(),
+        };
+        let version = open(&name).register(&record, None).unwrap().version;
+        let results: Vec<_> = std::thread::scope(|scope| {
+            let writers: Vec<_> = (0..6)
+                .map(|_| {
+                    let registry = open(&name);
+                    scope.spawn(move || {
+                        registry.move_alias(
+                            "challenger",
+                            version,
+                            MoveKind::Promote,
+                            "every blocking gate passed",
+                            None,
+                        )
+                    })
+                })
+                .collect();
+            writers.into_iter().map(|w| w.join().unwrap()).collect()
+        });
+        for r in results {
+            assert!(r.is_ok(), "{name}: {:?}", r.err().map(|e| e.to_string()));
+        }
+        assert_eq!(open(&name).aliases().unwrap().get("challenger"), Some(&version));
+    }
+}

@@ -235,6 +235,24 @@ impl MlflowRegistry {
         })
     }
 
+    /// Point `alias` at `version`. MLflow sets a registered model's first alias with a select then
+    /// an insert, so two writers at once can get HTTP 400 `UNIQUE constraint failed`; setting an
+    /// alias is idempotent, so that answer is tried again (with backoff) like a transient one.
+    fn set_alias(&self, alias: &str, version: u64) -> Result<Value, Failure> {
+        let body = json!({"name": self.name, "alias": alias, "version": version.to_string()});
+        let mut delay = self.settings.backoff;
+        for attempt in 1.. {
+            match self.post("mlflow/registered-models/alias", &body) {
+                Err(f) if f.message.contains("UNIQUE constraint failed") && attempt < self.settings.attempts => {
+                    std::thread::sleep(delay);
+                    delay = (delay * 2).min(self.settings.max_backoff);
+                }
+                other => return other,
+            }
+        }
+        unreachable!("the loop returns")
+    }
+
     fn error(&self, what: &str, f: Failure) -> RegistryError {
         RegistryError::Remote(format!("MLflow at {}: {what}: {}", redact(&self.settings.uri), f.message))
     }
@@ -648,11 +666,8 @@ impl Registry for MlflowRegistry {
         crate::core::names::check_alias(alias).map_err(RegistryError::Input)?;
         self.version(version)?;
         let from = self.aliases()?.get(alias).copied();
-        self.post(
-            "mlflow/registered-models/alias",
-            &json!({"name": self.name, "alias": alias, "version": version.to_string()}),
-        )
-        .map_err(|f| self.error(&format!("cannot point '{alias}' at version {version}"), f))?;
+        self.set_alias(alias, version)
+            .map_err(|f| self.error(&format!("cannot point '{alias}' at version {version}"), f))?;
         let moved = AliasMove::now(alias, from, version, kind, reason, run_id);
         let key =
             format!("{ALIAS_MOVE_PREFIX}{:015}.{}", chrono::Utc::now().timestamp_millis(), &super::new_run_id()[..8]);

@@ -81,7 +81,14 @@ pub fn run(config: &Config, train_cfg: &TrainConfig, inputs: &Inputs) -> Result<
         if let Values::Numeric(v) = &values {
             let non_finite = v.iter().flatten().filter(|x| !x.is_finite()).count();
             if non_finite > 0 {
-                problems.push(non_finite_problem(config, inputs, &key, &format!("feature '{name}'"), non_finite, v.len()));
+                problems.push(non_finite_problem(
+                    config,
+                    inputs,
+                    &key,
+                    &format!("feature '{name}'"),
+                    non_finite,
+                    v.len(),
+                ));
             }
         }
         inputs_schema.push(InputColumn { name: name.clone(), kind: ColumnKind::of(numeric) });
