@@ -323,6 +323,7 @@ fn gates(
         } else {
             let model = load_model(&path)?;
             let (train_rows, test_rows) = crate::data::datasets(config, inputs)?;
+            check_columns(&path, &model, &test_rows)?;
             (model, train_rows, test_rows, std::fs::metadata(&path).map(|m| m.len()).ok())
         };
         outcome.artifact = Some(path.clone());
@@ -335,6 +336,23 @@ fn gates(
     };
     report.add_evaluation(evaluation);
     Ok(outcome)
+}
+
+/// A saved model reads columns the evaluation set must have: one trained for another dataset is
+/// unusable input that names the model file and the columns.
+fn check_columns(path: &Path, model: &Model, test: &DataFrame) -> Result<(), InputError> {
+    let missing: Vec<&str> = model.inputs.iter().map(|c| c.name.as_str()).filter(|c| test.column(c).is_err()).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(InputError::file(
+        path,
+        format!(
+            "the model reads column{} '{}' that the evaluation set does not have (was it trained for another dataset?)",
+            if missing.len() == 1 { "" } else { "s" },
+            missing.join("', '")
+        ),
+    ))
 }
 
 /// An ml-gates model file; one that cannot be read or verified is unusable input.

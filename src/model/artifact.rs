@@ -97,7 +97,24 @@ pub fn decode(bytes: &[u8], shown: &str) -> Result<Model, ArtifactError> {
     if actual != header.sha256 {
         return Err(ArtifactError::Checksum { path: shown.into(), expected: header.sha256, actual });
     }
-    serde_json::from_slice(body).map_err(|e| ArtifactError::Decode { path: shown.into(), message: e.to_string() })
+    let model: Model = serde_json::from_slice(body)
+        .map_err(|e| ArtifactError::Decode { path: shown.into(), message: e.to_string() })?;
+    // A valid checksum proves the bytes were not changed since they were written, not that the
+    // model is whole: its parts must agree with each other.
+    let width = model.pipeline.output_names().len();
+    let n_classes = if model.task == crate::core::Task::Classification { model.classes.len() } else { 0 };
+    let inconsistent = |message: String| ArtifactError::Decode { path: shown.into(), message };
+    if model.feature_names.len() != width {
+        return Err(inconsistent(format!(
+            "the model names {} features but its pipeline makes {width}",
+            model.feature_names.len()
+        )));
+    }
+    model
+        .estimator
+        .check_shape(width, n_classes)
+        .map_err(|e| inconsistent(format!("the model contradicts itself: {e}")))?;
+    Ok(model)
 }
 
 #[cfg(test)]
@@ -165,6 +182,29 @@ mod tests {
         ModelKind::GaussianNb,
         ModelKind::LinearSvm,
     ];
+
+    /// A file whose checksum is valid but whose parts disagree (one coefficient too few, a tree
+    /// that splits on a feature the pipeline does not make) is refused when it is loaded.
+    #[test]
+    fn a_model_that_contradicts_itself_is_refused() {
+        let (mut model, _) = trained(ModelKind::LogisticRegression, 7);
+        let Estimator::BinaryLogistic { coefficients, .. } = &mut model.estimator else { panic!("binary logistic") };
+        coefficients.pop();
+        let (bytes, _) = encode(&model);
+        let error = decode(&bytes, "short.model").unwrap_err().to_string();
+        assert!(error.contains("short.model") && error.contains("contradicts itself"), "{error}");
+
+        let (mut model, _) = trained(ModelKind::DecisionTree, 7);
+        let Estimator::DecisionTree { tree, .. } = &mut model.estimator else { panic!("a tree") };
+        for node in &mut tree.nodes {
+            if let crate::model::estimator::Node::Split { feature, .. } = node {
+                *feature = 99;
+            }
+        }
+        let (bytes, _) = encode(&model);
+        let error = decode(&bytes, "tree.model").unwrap_err().to_string();
+        assert!(error.contains("feature 99"), "{error}");
+    }
 
     #[test]
     fn a_reloaded_model_predicts_bit_identically() {

@@ -504,7 +504,119 @@ fn fit_gaussian_nb(params: &Params<'_>, x: &Array2<f64>, y: &[usize], n_classes:
     Ok(Estimator::GaussianNb { priors, means, variances })
 }
 
+impl Tree {
+    /// Whether every node refers to features below `width`, children inside the tree, and leaves
+    /// with `n_classes` shares (0: a regression tree, not checked).
+    fn fits(&self, width: usize, n_classes: usize) -> Result<(), String> {
+        for (i, node) in self.nodes.iter().enumerate() {
+            match node {
+                Node::Split { feature, threshold, left, right } => {
+                    if *feature >= width
+                        || *left >= self.nodes.len()
+                        || *right >= self.nodes.len()
+                        || !threshold.is_finite()
+                    {
+                        return Err(format!(
+                            "tree node {i} splits on feature {feature} of {width}, or points outside the tree"
+                        ));
+                    }
+                }
+                Node::Leaf { class, probabilities } => {
+                    if n_classes > 0 && (*class >= n_classes || probabilities.len() != n_classes) {
+                        return Err(format!(
+                            "tree leaf {i} has {} class shares for {n_classes} classes",
+                            probabilities.len()
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Estimator {
+    /// Whether the fitted parts agree with `width` pipeline outputs and `n_classes` classes (0 for
+    /// a regression) and hold only finite numbers: a model file that contradicts itself is refused
+    /// when it is loaded, not discovered as a wrong prediction.
+    pub fn check_shape(&self, width: usize, n_classes: usize) -> Result<(), String> {
+        let finite = |xs: &[f64], what: &str| {
+            if xs.iter().all(|x| x.is_finite()) {
+                Ok(())
+            } else {
+                Err(format!("{what} holds a non-finite number"))
+            }
+        };
+        let vector = |v: &[f64], what: &str| {
+            if v.len() == width {
+                finite(v, what)
+            } else {
+                Err(format!("{} {what} for {width} features", v.len()))
+            }
+        };
+        let per_class = |rows: &[Vec<f64>], n: usize, what: &str| -> Result<(), String> {
+            if rows.len() != n {
+                return Err(format!("{} rows of {what} for {n} classes", rows.len()));
+            }
+            rows.iter().try_for_each(|r| vector(r, what))
+        };
+        match self {
+            Estimator::BinaryLogistic { intercept, coefficients } => {
+                finite(&[*intercept], "the intercept")?;
+                vector(coefficients, "coefficients")
+            }
+            Estimator::Linear { intercept, coefficients } => {
+                finite(&[*intercept], "the intercept")?;
+                vector(coefficients, "coefficients")
+            }
+            Estimator::MultinomialLogistic { intercepts, coefficients } => {
+                if intercepts.len() != n_classes {
+                    return Err(format!("{} intercepts for {n_classes} classes", intercepts.len()));
+                }
+                finite(intercepts, "the intercepts")?;
+                per_class(coefficients, n_classes, "coefficients")
+            }
+            Estimator::GaussianNb { priors, means, variances } => {
+                if priors.len() != n_classes {
+                    return Err(format!("{} priors for {n_classes} classes", priors.len()));
+                }
+                finite(priors, "the priors")?;
+                per_class(means, n_classes, "means")?;
+                per_class(variances, n_classes, "variances")
+            }
+            Estimator::LinearSvm { weights, biases, platt, n_classes: n } => {
+                let scored = if *n == 2 { 1 } else { *n };
+                if *n != n_classes || biases.len() != scored || platt.len() != scored {
+                    return Err(format!("{} hyperplanes for {n_classes} classes", biases.len()));
+                }
+                finite(biases, "the biases")?;
+                per_class(weights, scored, "weights")
+            }
+            Estimator::DecisionTree { tree, n_classes: n } => {
+                if *n != n_classes {
+                    return Err(format!("a tree of {n} classes for {n_classes} classes"));
+                }
+                tree.fits(width, n_classes)
+            }
+            Estimator::RandomForest { trees, features, n_classes: n } => {
+                if *n != n_classes || features.len() != trees.len() {
+                    return Err(format!(
+                        "{} trees, {} feature lists, {n} classes for {n_classes}",
+                        trees.len(),
+                        features.len()
+                    ));
+                }
+                for (tree, seen) in trees.iter().zip(features) {
+                    if let Some(f) = seen.iter().find(|f| **f >= width) {
+                        return Err(format!("a tree sees feature {f} of {width}"));
+                    }
+                    tree.fits(width, n_classes)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
     /// Fit `kind` on `x` with checked `params`; `seed` makes randomised models reproducible.
     pub fn fit(
         kind: ModelKind,
