@@ -87,7 +87,7 @@ pub fn json_schema() -> &'static serde_json::Value {
 /// Load and check the config at `path`. Every problem found is returned at once.
 pub fn load(path: &Path) -> Result<Config, InputError> {
     let display = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let bytes = std::fs::read(path).map_err(|e| {
         InputError::one(Problem {
             file: display.clone(),
             position: None,
@@ -97,6 +97,21 @@ pub fn load(path: &Path) -> Result<Config, InputError> {
                 }
                 _ => format!("cannot read the config file: {e}"),
             },
+            suggestion: None,
+        })
+    })?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        // Where the first byte that is not UTF-8 is, as a line and a column.
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
+        let col = String::from_utf8_lossy(&valid[valid.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1)..])
+            .chars()
+            .count()
+            + 1;
+        InputError::one(Problem {
+            file: display.clone(),
+            position: Some((line, col)),
+            message: "the config file is not UTF-8 text: save it as UTF-8".to_string(),
             suggestion: None,
         })
     })?;

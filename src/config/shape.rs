@@ -52,6 +52,8 @@ impl<'a> Shape<'a> {
         let Value::Object(obj) = schema else {
             if schema == &Value::Bool(false) {
                 out.push(issue(node.pos, path, format!("'{}' is not allowed here", leaf(path)), None));
+            } else if matches!(node.kind, Kind::Alias) {
+                out.push(issue(node.pos, path, "YAML aliases (*name) are not supported in ml-gates.yaml".into(), None));
             } else if let Kind::Scalar { text, plain } = &node.kind {
                 // Free-form values (train.params) are numbers too.
                 if scalar_type(text, *plain) == ScalarType::Float && !is_finite(text) {
