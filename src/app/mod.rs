@@ -13,7 +13,7 @@ use crate::config::raw::{StageName, TrainConfig};
 use crate::config::Config;
 use crate::core::{Check, Stage};
 use crate::data::Inputs;
-use crate::error::{InputError, Problem};
+use crate::error::InputError;
 use crate::evaluate::{self, ChampionRef, Evaluation};
 use crate::model::{artifact, Model};
 use crate::registry::{self, AliasMove, Lineage, Registry, RegistryError};
@@ -738,9 +738,4 @@ fn deploy_candidate(
     report.add_stage(Stage::Deploy, checks);
     report.deploy = Some(detail);
     Ok(())
-}
-
-/// An unusable-input problem with the action's inputs (not the config file).
-pub fn input_problem(message: String) -> InputError {
-    InputError::one(Problem { file: "action inputs".into(), position: None, message, suggestion: None })
 }

@@ -85,7 +85,7 @@ pub fn action(args: ActionArgs) -> anyhow::Result<u8> {
 /// The action's inputs and the event, read and checked; a bad one is unusable input.
 fn read_request(vars: &BTreeMap<String, String>) -> anyhow::Result<Request> {
     let ctx = env::Context::from_env(vars);
-    let problem = app::input_problem;
+    let problem = input_problem;
     let folder = match env::input(vars, "working-directory") {
         Some(dir) => ctx.workspace.join(dir),
         None => ctx.workspace.clone(),
@@ -120,6 +120,16 @@ fn read_request(vars: &BTreeMap<String, String>) -> anyhow::Result<Request> {
         overrides.force_retrain |= yes("force-retrain") || yes("force_retrain");
     }
     Ok(Request { ctx, event, config_path, config_file, fail_on_warn, overrides })
+}
+
+/// An unusable-input problem with the action's inputs (not the config file).
+fn input_problem(message: String) -> InputError {
+    InputError::one(ml_gates::error::Problem {
+        file: "action inputs".into(),
+        position: None,
+        message,
+        suggestion: None,
+    })
 }
 
 /// Annotate each problem of an unusable input on its line of the config file.
