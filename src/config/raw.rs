@@ -216,6 +216,10 @@ pub struct ValidateConfig {
     /// Maximum share of missing values per column (check `null-percent`).
     #[serde(default)]
     pub nulls: Option<NullsCheck>,
+    /// Maximum share of NaN and infinite values (check `non-finite-values`): on by default, with
+    /// no such value allowed, for the target and every floating-point feature.
+    #[serde(default)]
+    pub non_finite: Option<NonFiniteCheck>,
     /// Numeric bounds per column (check `value-range`): `column: [min, max]` or `column: {min, max, severity}`.
     #[serde(default)]
     pub ranges: Option<IndexMap<String, RangeCheck>>,
@@ -322,6 +326,23 @@ pub struct NullsCheck {
     #[schemars(range(min = 0.0, max = 100.0))]
     pub max_percent: Option<f64>,
     /// Per-column maximum percent, overriding `max_percent`.
+    #[serde(default)]
+    pub columns: IndexMap<String, Percent>,
+    /// `error` (default) blocks; `warn` only reports.
+    #[serde(default)]
+    pub severity: Option<Severity>,
+}
+
+/// NaN and ±infinity are not missing values: a model cannot learn from them, nor score them.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NonFiniteCheck {
+    /// Maximum percent (0-100) of NaN or infinite values in the target and each floating-point
+    /// feature. Default 0.
+    #[serde(default)]
+    #[schemars(range(min = 0.0, max = 100.0))]
+    pub max_percent: Option<f64>,
+    /// Per-column maximum percent, overriding `max_percent`; any floating-point column.
     #[serde(default)]
     pub columns: IndexMap<String, Percent>,
     /// `error` (default) blocks; `warn` only reports.

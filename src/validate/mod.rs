@@ -23,6 +23,10 @@ pub const CHECKS: &[(&str, &str)] = &[
     ("schema-column", "A required column exists with the declared type."),
     ("schema-extra-columns", "With schema.strict, the dataset has no column beyond those declared."),
     ("null-percent", "A column's share of missing values is at most its limit."),
+    (
+        "non-finite-values",
+        "A floating-point column's share of NaN and infinite values is at most its limit (0 by default).",
+    ),
     ("value-range", "A numeric column's values lie within [min, max]."),
     ("allowed-values", "A column holds only the allowed values."),
     ("unique-values", "A column's non-null values do not repeat."),

@@ -24,6 +24,10 @@ pub(super) fn run(ctx: &Ctx<'_>, ds: &Dataset) -> PolarsResult<Vec<Check>> {
             exprs.push(col(c.as_str()).null_count().alias(format!("null:{c}")));
         }
     }
+    let non_finite_columns = non_finite_columns(ctx, ds);
+    for c in &non_finite_columns {
+        exprs.push(col(c.as_str()).is_finite().not().sum().alias(format!("nonfinite:{c}")));
+    }
     let mut range_checks = Vec::new();
     for (c, range) in v.ranges.iter().flatten() {
         if has(c) && ds.dtype(c).is_some_and(is_numeric) {
@@ -60,6 +64,7 @@ pub(super) fn run(ctx: &Ctx<'_>, ds: &Dataset) -> PolarsResult<Vec<Check>> {
     rows(ctx, ds, n_rows, &mut checks);
     schema(ctx, ds, &mut checks);
     nulls(ctx, ds, &stats, n_rows, &mut checks)?;
+    non_finite(ctx, ds, &stats, &non_finite_columns, n_rows, &mut checks)?;
     ranges(ctx, ds, &stats, n_rows, &mut checks)?;
     categories(ctx, ds, &stats, n_rows, &mut checks)?;
     unique(ctx, ds, &stats, &unique_columns, &mut checks)?;
@@ -257,6 +262,61 @@ fn nulls(ctx: &Ctx<'_>, ds: &Dataset, stats: &DataFrame, n_rows: f64, checks: &m
                 ))
                 .line(ctx.line(&key))
                 .details(json!({"null_count": count})),
+        );
+    }
+    Ok(())
+}
+
+/// The floating-point columns the `non-finite-values` check judges: the target and the features,
+/// plus any column `validate.non_finite.columns` names.
+fn non_finite_columns(ctx: &Ctx<'_>, ds: &Dataset) -> Vec<String> {
+    let float = |c: &str| ds.dtype(c).is_some_and(DataType::is_float);
+    let named: Vec<String> =
+        ctx.validate.non_finite.as_ref().map(|n| n.columns.keys().cloned().collect()).unwrap_or_default();
+    let mut columns: Vec<String> = Vec::new();
+    for c in std::iter::once(ctx.config.raw.data.target.clone()).chain(ctx.features(ds)).chain(named) {
+        if float(&c) && !columns.contains(&c) {
+            columns.push(c);
+        }
+    }
+    columns
+}
+
+fn non_finite(
+    ctx: &Ctx<'_>,
+    ds: &Dataset,
+    stats: &DataFrame,
+    columns: &[String],
+    n_rows: f64,
+    checks: &mut Vec<Check>,
+) -> PolarsResult<()> {
+    let cfg = ctx.validate.non_finite.as_ref();
+    let severity = cfg.and_then(|c| c.severity).unwrap_or_default();
+    if let Some(cfg) = cfg {
+        for name in cfg.columns.keys().filter(|c| ds.dtype(c).is_none()) {
+            let key = format!("validate.non_finite.columns.{name}");
+            checks.push(ctx.missing_column("non-finite-values", ds, name, severity, &key));
+        }
+    }
+    for name in columns {
+        let (limit, key) = match cfg.and_then(|c| c.columns.get(name)) {
+            Some(p) => (p.0, format!("validate.non_finite.columns.{name}")),
+            None => match cfg.and_then(|c| c.max_percent) {
+                Some(p) => (p, "validate.non_finite.max_percent".to_string()),
+                None => (0.0, "validate.non_finite".to_string()),
+            },
+        };
+        let count = scalar_f64(stats, &format!("nonfinite:{name}"))?.unwrap_or(0.0);
+        let share = percent(count, n_rows);
+        checks.push(
+            Check::judged("non-finite-values", Stage::Validate, share <= limit, severity)
+                .dataset(&ds.role)
+                .column(name)
+                .value(share)
+                .threshold(Threshold::max(limit).unit("percent"))
+                .message(format!("{} of {} values are NaN or ±infinity", format_number(count), format_number(n_rows)))
+                .line(ctx.line(&key).or(ctx.line("validate")))
+                .details(json!({"non_finite_count": count})),
         );
     }
     Ok(())
