@@ -166,53 +166,58 @@ impl<'a> Shape<'a> {
                     }
                 }
             }
-            Kind::Scalar { text, plain } => {
-                let ty = scalar_type(text, *plain);
-                // NaN and infinities are never a bound, a rate or a parameter ml-gates can use.
-                let types = types_of(schema);
-                if ty == ScalarType::Float
-                    && !is_finite(text)
-                    && (types.is_empty() || types.iter().any(|t| t == "number"))
-                {
-                    out.push(issue(
-                        node.pos,
-                        path,
-                        format!("{} must be a finite number, found {text}", describe_path(path)),
-                        None,
-                    ));
-                    return;
-                }
-                if matches!(ty, ScalarType::Int | ScalarType::Float) {
-                    if let Ok(x) = text.parse::<f64>() {
-                        let min = obj.get("minimum").and_then(Value::as_f64);
-                        let max = obj.get("maximum").and_then(Value::as_f64);
-                        let out_of_range = min.is_some_and(|m| x < m) || max.is_some_and(|m| x > m);
-                        if out_of_range {
-                            let bound = match (min, max) {
-                                (Some(a), Some(b)) if a == b => format!("must be {}", num(a)),
-                                (Some(a), Some(b)) => format!("must be between {} and {}", num(a), num(b)),
-                                (Some(a), None) => format!("must be at least {}", num(a)),
-                                (None, Some(b)) => format!("must be at most {}", num(b)),
-                                (None, None) => unreachable!("out_of_range needs a bound"),
-                            };
-                            out.push(issue(
-                                node.pos,
-                                path,
-                                format!("{} {bound}, found {text}", describe_path(path)),
-                                None,
-                            ));
-                        }
-                    }
-                }
-                if ty == ScalarType::Str {
-                    if let Some(min) = obj.get("minLength").and_then(Value::as_u64) {
-                        if (text.chars().count() as u64) < min {
-                            out.push(issue(node.pos, path, format!("{} must not be empty", describe_path(path)), None));
-                        }
-                    }
+            Kind::Scalar { text, plain } => self.scalar(obj, schema, node, text, *plain, path, out),
+            Kind::Alias => {}
+        }
+    }
+
+    /// A scalar against its schema: finite numbers within their range, non-empty strings.
+    #[allow(clippy::too_many_arguments)]
+    fn scalar(
+        &self,
+        obj: &serde_json::Map<String, Value>,
+        schema: &Value,
+        node: &Node,
+        text: &str,
+        plain: bool,
+        path: &str,
+        out: &mut Vec<Issue>,
+    ) {
+        let ty = scalar_type(text, plain);
+        // NaN and infinities are never a bound, a rate or a parameter ml-gates can use.
+        let types = types_of(schema);
+        if ty == ScalarType::Float && !is_finite(text) && (types.is_empty() || types.iter().any(|t| t == "number")) {
+            out.push(issue(
+                node.pos,
+                path,
+                format!("{} must be a finite number, found {text}", describe_path(path)),
+                None,
+            ));
+            return;
+        }
+        if matches!(ty, ScalarType::Int | ScalarType::Float) {
+            if let Ok(x) = text.parse::<f64>() {
+                let min = obj.get("minimum").and_then(Value::as_f64);
+                let max = obj.get("maximum").and_then(Value::as_f64);
+                let out_of_range = min.is_some_and(|m| x < m) || max.is_some_and(|m| x > m);
+                if out_of_range {
+                    let bound = match (min, max) {
+                        (Some(a), Some(b)) if a == b => format!("must be {}", num(a)),
+                        (Some(a), Some(b)) => format!("must be between {} and {}", num(a), num(b)),
+                        (Some(a), None) => format!("must be at least {}", num(a)),
+                        (None, Some(b)) => format!("must be at most {}", num(b)),
+                        (None, None) => unreachable!("out_of_range needs a bound"),
+                    };
+                    out.push(issue(node.pos, path, format!("{} {bound}, found {text}", describe_path(path)), None));
                 }
             }
-            Kind::Alias => {}
+        }
+        if ty == ScalarType::Str {
+            if let Some(min) = obj.get("minLength").and_then(Value::as_u64) {
+                if (text.chars().count() as u64) < min {
+                    out.push(issue(node.pos, path, format!("{} must not be empty", describe_path(path)), None));
+                }
+            }
         }
     }
 

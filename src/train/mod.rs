@@ -94,30 +94,13 @@ pub fn run(config: &Config, train_cfg: &TrainConfig, inputs: &Inputs) -> Result<
         inputs_schema.push(InputColumn { name: name.clone(), kind: ColumnKind::of(numeric) });
         columns.push((name.clone(), values));
     }
-    // A NaN or an infinity is not a missing value: it would train a model with NaN parameters.
-    if train.column(&data.target).is_ok_and(|c| c.dtype().is_float()) {
-        let target = target_values(&train, &data.target).map_err(read)?;
-        let non_finite = target.iter().flatten().filter(|x| !x.is_finite()).count();
-        if non_finite > 0 {
-            let what = format!("the target '{}'", data.target);
-            problems.insert(0, non_finite_problem(config, inputs, "data.target", &what, non_finite, target.len()));
-        }
+    if let Some(problem) = non_finite_target(config, inputs, &train).map_err(read)? {
+        problems.insert(0, problem);
     }
     if !problems.is_empty() {
         return Err(InputError { problems });
     }
-    let options = PipelineOptions {
-        scale: preprocess.as_ref().and_then(|p| p.scale).unwrap_or_default(),
-        impute: preprocess.as_ref().and_then(|p| p.impute).unwrap_or_default(),
-        impute_value: preprocess.as_ref().and_then(|p| p.impute_value),
-        impute_text: preprocess.as_ref().and_then(|p| p.impute_value).map(crate::core::format_number),
-        unseen: preprocess.as_ref().and_then(|p| p.unseen).unwrap_or_default(),
-        cyclical: preprocess
-            .as_ref()
-            .map(|p| p.cyclical.iter().map(|(k, v)| (k.clone(), *v)).collect())
-            .unwrap_or_default(),
-    };
-    let pipeline = Pipeline::fit(&columns, &options);
+    let pipeline = Pipeline::fit(&columns, &pipeline_options(preprocess.as_ref()));
     let lookup = |name: &str| columns.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
     let x = pipeline.transform(&lookup).map_err(|e| InputError::one(source.problem("train", e.to_string(), None)))?;
 
@@ -181,6 +164,35 @@ pub fn run(config: &Config, train_cfg: &TrainConfig, inputs: &Inputs) -> Result<
         },
     };
     Ok(Trained { model, train, test })
+}
+
+/// The feature pipeline's options from `train.preprocess`, with their defaults.
+fn pipeline_options(preprocess: Option<&crate::config::raw::PreprocessConfig>) -> PipelineOptions {
+    PipelineOptions {
+        scale: preprocess.and_then(|p| p.scale).unwrap_or_default(),
+        impute: preprocess.and_then(|p| p.impute).unwrap_or_default(),
+        impute_value: preprocess.and_then(|p| p.impute_value),
+        impute_text: preprocess.and_then(|p| p.impute_value).map(crate::core::format_number),
+        unseen: preprocess.and_then(|p| p.unseen).unwrap_or_default(),
+        cyclical: preprocess.map(|p| p.cyclical.iter().map(|(k, v)| (k.clone(), *v)).collect()).unwrap_or_default(),
+    }
+}
+
+/// A NaN or an infinity in a floating-point target is not a missing value: it would train a
+/// model with NaN parameters.
+fn non_finite_target(
+    config: &Config,
+    inputs: &Inputs,
+    train: &DataFrame,
+) -> PolarsResult<Option<crate::error::Problem>> {
+    let target = &config.raw.data.target;
+    if !train.column(target).is_ok_and(|c| c.dtype().is_float()) {
+        return Ok(None);
+    }
+    let values = target_values(train, target)?;
+    let n = values.iter().flatten().filter(|x| !x.is_finite()).count();
+    let what = format!("the target '{target}'");
+    Ok((n > 0).then(|| non_finite_problem(config, inputs, "data.target", &what, n, values.len())))
 }
 
 /// `what` holds `n` NaN or infinite values among `rows` training rows.
