@@ -18,8 +18,8 @@ use ort::value::{DynValue, TensorElementType, ValueType};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
-/// Where ONNX Runtime's library is looked for, in order (docs/models.md).
-pub fn library_candidates() -> Vec<PathBuf> {
+/// Where ONNX Runtime's library is looked for first, in order (docs/models.md).
+fn fixed_candidates() -> Vec<PathBuf> {
     let mut candidates = Vec::new();
     if let Some(path) = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty()) {
         candidates.push(PathBuf::from(path));
@@ -31,7 +31,12 @@ pub fn library_candidates() -> Vec<PathBuf> {
     for dir in ["/usr/local/lib", "/usr/lib", "/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu"] {
         candidates.push(Path::new(dir).join("libonnxruntime.so"));
     }
-    // The library the `onnxruntime` wheel ships, for the python3 on the PATH.
+    candidates
+}
+
+/// Last, the library the `onnxruntime` wheel ships, for the python3 on the PATH (asked only when
+/// no earlier place has one: it starts a Python).
+fn wheel_candidates() -> Vec<PathBuf> {
     let wheel = std::process::Command::new("python3")
         .args(["-c", "import onnxruntime, os; print(os.path.dirname(onnxruntime.__file__))"])
         .stderr(std::process::Stdio::null())
@@ -39,17 +44,15 @@ pub fn library_candidates() -> Vec<PathBuf> {
         .ok()
         .filter(|o| o.status.success())
         .and_then(|o| String::from_utf8(o.stdout).ok());
-    if let Some(dir) = wheel.map(|d| PathBuf::from(d.trim()).join("capi")) {
-        let mut libraries: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .into_iter()
-            .flatten()
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("libonnxruntime.so")))
-            .collect();
-        libraries.sort();
-        candidates.extend(libraries);
-    }
-    candidates
+    let Some(dir) = wheel.map(|d| PathBuf::from(d.trim()).join("capi")) else { return Vec::new() };
+    let mut libraries: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("libonnxruntime.so")))
+        .collect();
+    libraries.sort();
+    libraries
 }
 
 /// The ONNX Runtime environment, made once per process from the first library that loads.
@@ -57,7 +60,10 @@ fn environment() -> Result<&'static ort::environment::Environment, String> {
     static ENVIRONMENT: OnceLock<Result<ort::environment::Environment, String>> = OnceLock::new();
     ENVIRONMENT
         .get_or_init(|| {
-            let candidates = library_candidates();
+            let mut candidates = fixed_candidates();
+            if !candidates.iter().any(|p| p.is_file()) {
+                candidates.extend(wheel_candidates());
+            }
             let Some(library) = candidates.iter().find(|p| p.is_file()) else {
                 let tried: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
                 return Err(format!(
