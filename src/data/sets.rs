@@ -20,7 +20,8 @@ pub struct Inputs {
     pub reference: Option<Dataset>,
 }
 
-/// Open every dataset the config names; every file problem is reported at once.
+/// Open every dataset the config names; every file problem, and a target missing from the
+/// training or test data, is reported at once.
 pub fn open_inputs(config: &Config) -> Result<Inputs, InputError> {
     let source = &config.source;
     let data = &config.raw.data;
@@ -40,6 +41,12 @@ pub fn open_inputs(config: &Config) -> Result<Inputs, InputError> {
         .as_ref()
         .and_then(|v| v.drift.as_ref())
         .and_then(|d| take(open(source, "validate.drift.reference", &d.reference, "reference")));
+    // Every stage needs the target in the training and test data.
+    for dataset in train.iter().chain(&test) {
+        if let Err(e) = target_present(config, dataset) {
+            problems.extend(e.problems);
+        }
+    }
     match train {
         Some(train) if problems.is_empty() => Ok(Inputs { train, test, reference }),
         _ => Err(InputError { problems }),
@@ -92,6 +99,17 @@ pub fn datasets(config: &Config, inputs: &Inputs) -> Result<(DataFrame, DataFram
         train.take(&IdxCa::from_vec("idx".into(), rows)).map_err(|e| inputs.train.read_error(source, e))
     };
     Ok((take(train_rows)?, take(test_rows)?))
+}
+
+/// The target must be a column of `dataset`: an input error at `data.target` otherwise.
+fn target_present(config: &Config, dataset: &Dataset) -> Result<(), InputError> {
+    let target = &config.raw.data.target;
+    if dataset.dtype(target).is_some() {
+        return Ok(());
+    }
+    let suggestion = crate::error::did_you_mean(target, dataset.columns().iter().map(String::as_str));
+    let message = format!("target column '{target}' is not in the {} data", dataset.role);
+    Err(InputError::one(config.source.problem("data.target", message, suggestion)))
 }
 
 /// The target column as text labels (classification).

@@ -9,11 +9,11 @@ mod leakage;
 mod table;
 mod target;
 
-use crate::config::raw::{DatasetRole, ValidateConfig};
+use crate::config::raw::{DatasetRole, SchemaCheck, ValidateConfig};
 use crate::config::Config;
 use crate::core::{Check, Severity, Stage};
 use crate::data::{self, Dataset, Inputs};
-use crate::error::{did_you_mean, InputError};
+use crate::error::{did_you_mean, InputError, Problem};
 use chrono::{DateTime, Utc};
 use polars::prelude::*;
 
@@ -40,11 +40,13 @@ pub const CHECKS: &[(&str, &str)] = &[
     ("dataset-drift", "The share of drifted columns is below drift_share."),
 ];
 
-/// What every check family gets: the config, the data and the clock.
+/// What every check family gets: the config, the data and the clock, and where the columns the
+/// config names but the data lacks are gathered.
 pub(crate) struct Ctx<'a> {
     pub config: &'a Config,
     pub validate: &'a ValidateConfig,
     pub now: DateTime<Utc>,
+    absent: std::sync::Mutex<Vec<Problem>>,
 }
 
 impl Ctx<'_> {
@@ -52,7 +54,10 @@ impl Ctx<'_> {
         self.config.source.line(key)
     }
 
-    /// A check that could not run because `column` is not in `dataset`.
+    /// `column`, named at `key`, is not in `dataset`. One rule for every check: a column that
+    /// `validate.schema` declares is the schema's to judge (its `schema-column` check fails, and
+    /// every other check on the column is skipped); any other column the config names but the data
+    /// lacks is an input error, gathered here so that [`run`] reports all of them at once (exit 2).
     pub fn missing_column(
         &self,
         id: &'static str,
@@ -62,8 +67,21 @@ impl Ctx<'_> {
         key: &str,
     ) -> Check {
         let columns = dataset.columns();
+        let suggestion = did_you_mean(column, columns.iter().map(String::as_str));
         let mut message = format!("column '{column}' is not in the {} data", dataset.role);
-        if let Some(s) = did_you_mean(column, columns.iter().map(String::as_str)) {
+        if id != "schema-column" && self.declared(column) {
+            message.push_str(": see schema-column");
+            return Check::judged(id, Stage::Validate, true, severity)
+                .skipped()
+                .dataset(&dataset.role)
+                .column(column)
+                .message(message)
+                .line(self.line(key));
+        }
+        if id != "schema-column" {
+            self.absent(key, dataset, column);
+        }
+        if let Some(s) = suggestion {
             message.push_str(&format!("; did you mean '{s}'?"));
         }
         Check::unmeasured(id, Stage::Validate, severity)
@@ -72,6 +90,25 @@ impl Ctx<'_> {
             .value("missing")
             .message(message)
             .line(self.line(key))
+    }
+
+    /// Note an input error: `column`, named at `key`, is not in `dataset`.
+    fn absent(&self, key: &str, dataset: &Dataset, column: &str) {
+        let suggestion = did_you_mean(column, dataset.columns().iter().map(String::as_str));
+        let message = format!("column '{column}' is not in the {} data", dataset.role);
+        let problem = self.config.source.problem(key, message, suggestion);
+        let mut absent = self.absent.lock().unwrap_or_else(|e| e.into_inner());
+        if !absent.contains(&problem) {
+            absent.push(problem);
+        }
+    }
+
+    /// Whether `validate.schema` declares `column`.
+    fn declared(&self, column: &str) -> bool {
+        self.validate.schema.as_ref().is_some_and(|schema| match schema {
+            SchemaCheck::Columns(c) => c.contains_key(column),
+            SchemaCheck::Full(f) => f.columns.contains_key(column),
+        })
     }
 
     /// Feature columns: `data.features`, or every column but target, id, timestamp and sensitive ones.
@@ -85,7 +122,7 @@ pub fn run(config: &Config, inputs: &Inputs, now: DateTime<Utc>) -> Result<Vec<C
     let Some(validate) = config.raw.validate.as_ref() else {
         return Ok(Vec::new());
     };
-    let ctx = Ctx { config, validate, now };
+    let ctx = Ctx { config, validate, now, absent: Default::default() };
     let roles = validate.datasets.clone().unwrap_or_else(|| {
         let mut roles = vec![DatasetRole::Train];
         if inputs.test.is_some() {
@@ -115,6 +152,7 @@ pub fn run(config: &Config, inputs: &Inputs, now: DateTime<Utc>) -> Result<Vec<C
         });
         checks.extend(guard(table)?);
         checks.extend(guard(others)?);
+        model_columns(&ctx, dataset);
     }
     if let Some(leakage) = &validate.leakage {
         checks.extend(leakage::run(&ctx, leakage, &inputs.train, inputs.test.as_ref())?);
@@ -122,7 +160,22 @@ pub fn run(config: &Config, inputs: &Inputs, now: DateTime<Utc>) -> Result<Vec<C
     if let (Some(drift), Some(reference)) = (&validate.drift, &inputs.reference) {
         checks.extend(drift::run(&ctx, drift, &inputs.train, reference)?);
     }
+    let absent = ctx.absent.into_inner().unwrap_or_else(|e| e.into_inner());
+    if !absent.is_empty() {
+        return Err(InputError { problems: absent });
+    }
     Ok(checks)
+}
+
+/// The listed features must be in every dataset the gate reads: training and evaluation need
+/// them, and the gate says so before anything is trained. (The target is checked when the data
+/// is opened, for every stage.)
+fn model_columns(ctx: &Ctx<'_>, dataset: &Dataset) {
+    for (i, feature) in ctx.config.raw.data.features.iter().flatten().enumerate() {
+        if dataset.dtype(feature).is_none() && !ctx.declared(feature) {
+            ctx.absent(&format!("data.features[{i}]"), dataset, feature);
+        }
+    }
 }
 
 /// Collect a query with the streaming engine.
