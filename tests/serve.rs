@@ -197,11 +197,11 @@ async fn bad_requests_get_json_errors_and_the_server_keeps_serving() {
             400,
             "has 2 values for 1 columns",
         ),
-        ("application/json", r#"{"inputs": {"age": [30]}}"#.into(), 422, "missing column tenure_months"),
+        ("application/json", r#"{"inputs": {"age": [30]}}"#.into(), 400, "missing column tenure_months"),
         (
             "application/json",
             r#"{"inputs": {"age": ["old"], "tenure_months": [3]}}"#.into(),
-            422,
+            400,
             "column 'age' must be numeric",
         ),
         ("text/plain", "age\n1\n".into(), 415, "not supported"),
@@ -245,10 +245,14 @@ async fn bad_requests_get_json_errors_and_the_server_keeps_serving() {
     assert_eq!(status, 200);
     let window = running.server.metrics.snapshot().version(1);
     // Routed: the 7 bad MLflow bodies that arrived whole (not the 413), the bad v2 body, the good one.
-    assert_eq!((window.requests, window.errors), (9, 2), "400 and 415 are not the version's errors; 422 are");
+    assert_eq!(
+        (window.requests, window.errors),
+        (9, 2),
+        "malformed bodies and 415 are not the version's errors; rows it cannot score are"
+    );
     let text = client.get(format!("{}/metrics", running.url)).send().await.unwrap().text().await.unwrap();
     assert!(
-        text.contains(r#"ml_gates_requests_total{model="churn",version="1",role="stable",code="422"} 2"#),
+        text.contains(r#"ml_gates_requests_total{model="churn",version="1",role="stable",code="400"} 7"#),
         "{text}"
     );
     assert!(text.contains(r#"ml_gates_request_errors_total{model="churn",version="1",role="stable"} 2"#));

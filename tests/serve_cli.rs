@@ -19,11 +19,17 @@ impl Workspace {
     /// The churn example's data, a config, and two registered versions: the bundled two-feature
     /// champion (1) and a decision tree on the same features (2); version 1 is the champion.
     fn new() -> Self {
+        Self::with_features("[age, tenure_months]")
+    }
+
+    /// As [`Workspace::new`], with version 2 trained on `features`.
+    fn with_features(features: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let data = std::fs::canonicalize("examples/churn/data").unwrap();
         let config = format!(
-            "version: 1\nname: churn\ndata:\n  train: {0}/train.parquet\n  test: {0}/test.parquet\n  target: churn\n  task: classification\n  id: customer_id\n  timestamp: event_time\n  sensitive: [gender]\n  features: [age, tenure_months]\ntrain:\n  model: decision_tree\n",
-            data.display()
+            "version: 1\nname: churn\ndata:\n  train: {0}/train.parquet\n  test: {0}/test.parquet\n  target: churn\n  task: classification\n  id: customer_id\n  timestamp: event_time\n  sensitive: [gender]\n  features: {1}\ntrain:\n  model: decision_tree\n",
+            data.display(),
+            features
         );
         std::fs::write(dir.path().join("ml-gates.yaml"), config).unwrap();
         let ws = Workspace { dir };
@@ -60,6 +66,11 @@ struct Serving {
 
 impl Serving {
     fn start(ws: &Workspace, extra: &[&str]) -> Serving {
+        Self::start_serving(ws, extra, "v1 100 %")
+    }
+
+    /// Start the server and check that its first line says it serves `routing`.
+    fn start_serving(ws: &Workspace, extra: &[&str], routing: &str) -> Serving {
         let mut child = Command::new(BIN)
             .args(["serve", "--listen", "127.0.0.1:0", "--watch", "100ms"])
             .args(extra)
@@ -80,7 +91,7 @@ impl Serving {
         let first = log.recv_timeout(Duration::from_secs(30)).expect("the server starts");
         let url = first.split(" on ").nth(1).unwrap().split(':').take(3).collect::<Vec<_>>().join(":");
         assert!(first.starts_with("serving churn on http://127.0.0.1:"), "{first}");
-        assert!(first.ends_with("v1 100 % (routing generation 0)"), "{first}");
+        assert!(first.ends_with(&format!("{routing} (routing generation 0)")), "{first}");
         Serving { child, url, log }
     }
 
@@ -140,6 +151,77 @@ fn mlflows_own_client_reads_the_version_and_sends_nan() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines, [env!("CARGO_PKG_VERSION"), "2"], "{stdout}");
+}
+
+/// Triton's own client (`tritonclient[http]`) as people call it: tensors set with
+/// `set_data_from_numpy`, which sends them in the binary tensor extension, and no outputs named,
+/// which asks for every output in binary. Its answers equal the JSON protocol's on the same rows.
+#[test]
+fn tritons_own_client_in_its_default_binary_mode() {
+    let ws = Workspace::with_features("[age, tenure_months, plan]");
+    ws.ok(&["promote", "2"]);
+    let serving = Serving::start_serving(&ws, &[], "v2 100 %");
+    let address = serving.url.trim_start_matches("http://").to_string();
+    let script = r#"
+import json, sys
+import numpy as np
+import tritonclient.http as http
+c = http.InferenceServerClient(url=sys.argv[1])
+assert c.is_server_live() and c.is_model_ready("churn", model_version="2")
+print(json.dumps(c.get_server_metadata()["extensions"]))
+print(json.dumps([(i["name"], i["datatype"]) for i in c.get_model_metadata("churn", model_version="2")["inputs"]]))
+age = http.InferInput("age", [4], "FP64")
+age.set_data_from_numpy(np.array([44.0, np.nan, 23.0, 61.0]))
+tenure = http.InferInput("tenure_months", [4], "INT64")
+tenure.set_data_from_numpy(np.array([12, 3, 40, 1], dtype=np.int64))
+plan = http.InferInput("plan", [4], "BYTES")
+plan.set_data_from_numpy(np.array(["basic", "pro", "enterprise", "basic"], dtype=object))
+assert all(t._get_binary_data() is not None for t in (age, tenure, plan)), "sent in binary"
+r = c.infer("churn", [age, tenure, plan], model_version="2")
+assert all("binary_data_size" in o["parameters"] for o in r.get_response()["outputs"]), "answered in binary"
+print(json.dumps({"predict": r.as_numpy("predict").tolist(), "proba": r.as_numpy("predict_proba").tolist()}))
+asked = [http.InferRequestedOutput("predict", binary_data=False)]
+r = c.infer("churn", [age, tenure, plan], model_version="2", outputs=asked)
+print(json.dumps(r.as_numpy("predict").tolist()), json.dumps(r.get_response()["outputs"][0]["data"]))
+"#;
+    let out = Command::new("python3")
+        .args(["-c", script, &address])
+        .output()
+        .expect("python3 with tritonclient (scripts/test.sh installs it)");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines[0], r#"["binary_tensor_data"]"#);
+    assert_eq!(lines[1], r#"[["age", "FP64"], ["tenure_months", "FP64"], ["plan", "BYTES"]]"#);
+
+    // The same rows through the JSON protocol (a missing value as null).
+    let body = r#"{"inputs": [
+        {"name": "age", "shape": [4], "datatype": "FP64", "data": [44.0, null, 23.0, 61.0]},
+        {"name": "tenure_months", "shape": [4], "datatype": "INT64", "data": [12, 3, 40, 1]},
+        {"name": "plan", "shape": [4], "datatype": "BYTES", "data": ["basic", "pro", "enterprise", "basic"]}]}"#;
+    let json: Value = reqwest::blocking::Client::new()
+        .post(format!("{}/v2/models/churn/versions/2/infer", serving.url))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let binary: Value = serde_json::from_str(lines[2]).unwrap();
+    assert_eq!(binary["predict"], json["outputs"][0]["data"], "{stdout}");
+    let proba: Vec<f64> = binary["proba"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r.as_array().unwrap().clone())
+        .map(|x| x.as_f64().unwrap())
+        .collect();
+    let expected: Vec<f64> =
+        json["outputs"][1]["data"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+    assert_eq!(proba, expected, "bit for bit");
+    assert_eq!(json["outputs"][1]["shape"], serde_json::json!([4, 2]));
+    let as_json = format!("{} {}", json["outputs"][0]["data"], json["outputs"][0]["data"]).replace(',', ", ");
+    assert_eq!(lines[3], as_json, "an output asked for as JSON comes as JSON");
 }
 
 #[test]

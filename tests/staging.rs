@@ -75,7 +75,7 @@ fn a_latency_bound_nothing_meets_and_unscorable_requests_fail_staging() {
     assert_eq!(p99["status"], "fail");
     assert!(p99["value"].as_f64().unwrap() > 0.001);
 
-    // Recorded requests without the columns this model reads: every one is a 422.
+    // Recorded requests without the columns this model reads: every one is a 400 the version is to blame for.
     let ws = Workspace::new("  load_test: {rps: 50, duration: 1s, requests: old-clients.jsonl}\n");
     std::fs::write(
         ws.dir.path().join("old-clients.jsonl"),
@@ -85,8 +85,8 @@ fn a_latency_bound_nothing_meets_and_unscorable_requests_fail_staging() {
     let report = ws.report(1);
     let errors = check(&report, "staging-error-rate");
     assert_eq!((errors["status"].as_str(), errors["value"].as_f64()), (Some("fail"), Some(1.0)));
-    assert_eq!(errors["message"], "50 of 50 requests not answered with a 2xx (first: HTTP 422)");
-    assert_eq!(report["staging"]["load_test"]["statuses"], serde_json::json!({"422": 50}));
+    assert_eq!(errors["message"], "50 of 50 requests not answered with a 2xx (first: HTTP 400)");
+    assert_eq!(report["staging"]["load_test"]["statuses"], serde_json::json!({"400": 50}));
     assert_eq!(check(&report, "staging-smoke")["status"], "pass", "the smoke rows come from the evaluation set");
 }
 

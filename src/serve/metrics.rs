@@ -25,7 +25,7 @@ pub struct Series {
     /// Requests by HTTP status code.
     codes: Mutex<BTreeMap<u16, u64>>,
     requests: AtomicU64,
-    /// Well-formed requests the version failed to answer (422 and 5xx).
+    /// Well-formed requests the version failed to answer (rows it cannot score, and 5xx).
     errors: AtomicU64,
     rows: AtomicU64,
     buckets: [AtomicU64; BUCKETS.len()],
@@ -187,12 +187,13 @@ impl Metrics {
         self.shadow.write().expect("metrics lock").entry(version).or_default().clone()
     }
 
-    /// One answered request.
-    pub fn record(&self, version: u64, role: Role, status: u16, rows: usize, seconds: f64) {
+    /// One answered request; `by_version` when it failed because of the version (rows it cannot
+    /// score, a crash), not the client.
+    pub fn record(&self, version: u64, role: Role, status: u16, by_version: bool, rows: usize, seconds: f64) {
         let s = self.series(version, role);
         s.requests.fetch_add(1, Relaxed);
         *s.codes.lock().expect("metrics lock").entry(status).or_default() += 1;
-        if status == 422 || status >= 500 {
+        if by_version || status >= 500 {
             s.errors.fetch_add(1, Relaxed);
         }
         s.rows.fetch_add(rows as u64, Relaxed);
@@ -278,7 +279,7 @@ impl Metrics {
             |version: &u64, role: &Role| format!("model=\"{model}\",version=\"{version}\",role=\"{}\"", role.as_str());
         let _ = writeln!(
             out,
-            "# HELP ml_gates_request_errors_total Well-formed requests a version failed to answer (422 and 5xx).\n# TYPE ml_gates_request_errors_total counter"
+            "# HELP ml_gates_request_errors_total Well-formed requests a version failed to answer (rows it cannot score, and 5xx).\n# TYPE ml_gates_request_errors_total counter"
         );
         for ((version, role), s) in series.iter() {
             let _ =
@@ -362,14 +363,14 @@ mod tests {
     fn windows_subtract_and_quantiles_are_exact() {
         let metrics = Metrics::new("churn");
         for ms in 1..=100 {
-            metrics.record(1, Role::Stable, 200, 1, ms as f64 / 1000.0);
+            metrics.record(1, Role::Stable, 200, false, 1, ms as f64 / 1000.0);
         }
         let start = metrics.snapshot();
         for _ in 0..10 {
-            metrics.record(2, Role::Canary, 200, 2, 0.5);
+            metrics.record(2, Role::Canary, 200, false, 2, 0.5);
         }
-        metrics.record(2, Role::Canary, 500, 0, 0.001);
-        metrics.record(1, Role::Stable, 400, 0, 0.001);
+        metrics.record(2, Role::Canary, 500, false, 0, 0.001);
+        metrics.record(1, Role::Stable, 400, false, 0, 0.001);
         let window = metrics.snapshot().since(&start);
         let canary = window.version(2);
         assert_eq!((canary.requests, canary.errors), (11, 1));
@@ -384,8 +385,8 @@ mod tests {
     #[test]
     fn the_text_format_has_cumulative_buckets() {
         let metrics = Metrics::new("ch\"urn");
-        metrics.record(1, Role::Stable, 200, 3, 0.0004);
-        metrics.record(1, Role::Stable, 200, 3, 0.02);
+        metrics.record(1, Role::Stable, 200, false, 3, 0.0004);
+        metrics.record(1, Role::Stable, 200, false, 3, 0.02);
         metrics.record_shadow(2, Some((3, 1)));
         let mut table = RoutingTable::single(1, "");
         table.mirror = Some(crate::routing::Mirror { version: 2, percent: 50.0, tolerance: 0.0 });

@@ -10,6 +10,7 @@
 pub mod metrics;
 pub mod protocol;
 pub mod store;
+pub mod v2;
 
 use crate::model::{Model, Predictions};
 use crate::routing::{self, Choice, RequestKeys, Role, RoutingTable};
@@ -417,10 +418,24 @@ impl RequestKeys for Keys<'_> {
     }
 }
 
-/// A failure to answer, with the status it gets.
+/// A failure to answer, with the status it gets and whether it is the version's failure (rows
+/// it cannot score, or a crash: these count against it in a rollout) or the client's mistake.
 struct Failure {
     status: StatusCode,
     message: String,
+    by_version: bool,
+}
+
+impl Failure {
+    fn client(status: StatusCode, message: String) -> Self {
+        Self { status, message, by_version: false }
+    }
+
+    /// Well-formed rows the version cannot score: a 400 with MLflow's (and Triton's) code for a
+    /// bad input, counted as the version's error.
+    fn unscorable(message: String) -> Self {
+        Self { status: StatusCode::BAD_REQUEST, message, by_version: true }
+    }
 }
 
 fn body_failure(rejection: BytesRejection) -> Failure {
@@ -430,18 +445,18 @@ fn body_failure(rejection: BytesRejection) -> Failure {
     } else {
         format!("cannot read the request body: {}", rejection.body_text())
     };
-    Failure { status, message }
+    Failure::client(status, message)
 }
 
 fn bad_request(e: BadRequest) -> Failure {
     match e {
-        BadRequest::Malformed(m) => Failure { status: StatusCode::BAD_REQUEST, message: m },
-        BadRequest::MediaType(m) => Failure { status: StatusCode::UNSUPPORTED_MEDIA_TYPE, message: m },
+        BadRequest::Malformed(m) => Failure::client(StatusCode::BAD_REQUEST, m),
+        BadRequest::MediaType(m) => Failure::client(StatusCode::UNSUPPORTED_MEDIA_TYPE, m),
     }
 }
 
-/// Predict `batch` with `model`: rows the version cannot score are a 422, a panic a 500; neither
-/// takes the server down.
+/// Predict `batch` with `model`: rows the version cannot score are a 400 (as MLflow answers
+/// them), a panic a 500; both count as the version's errors, and neither takes the server down.
 fn predict(model: &Model, batch: &Batch) -> Result<Predictions, Failure> {
     let missing: Vec<&str> = model
         .inputs
@@ -451,10 +466,11 @@ fn predict(model: &Model, batch: &Batch) -> Result<Predictions, Failure> {
         .collect();
     if !missing.is_empty() {
         let expected: Vec<&str> = model.inputs.iter().map(|c| c.name.as_str()).collect();
-        return Err(Failure {
-            status: StatusCode::UNPROCESSABLE_ENTITY,
-            message: format!("missing column {} (this version reads: {})", missing.join(", "), expected.join(", ")),
-        });
+        return Err(Failure::unscorable(format!(
+            "missing column {} (this version reads: {})",
+            missing.join(", "),
+            expected.join(", ")
+        )));
     }
     let type_error = std::cell::RefCell::new(None);
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -471,14 +487,16 @@ fn predict(model: &Model, batch: &Batch) -> Result<Predictions, Failure> {
         model.predict_with(&lookup)
     }));
     if let Some(e) = type_error.into_inner() {
-        return Err(Failure { status: StatusCode::UNPROCESSABLE_ENTITY, message: e });
+        return Err(Failure::unscorable(e));
     }
     match outcome {
         Ok(Ok(predictions)) => Ok(predictions),
-        Ok(Err(e)) => Err(Failure { status: StatusCode::UNPROCESSABLE_ENTITY, message: e.to_string() }),
-        Err(_) => {
-            Err(Failure { status: StatusCode::INTERNAL_SERVER_ERROR, message: "the model failed on these rows".into() })
-        }
+        Ok(Err(e)) => Err(Failure::unscorable(e.to_string())),
+        Err(_) => Err(Failure {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            message: "the model failed on these rows".into(),
+            by_version: true,
+        }),
     }
 }
 
@@ -508,11 +526,11 @@ fn mirror(server: &Arc<Server>, active: &Arc<Active>, version: u64, batch: Arc<B
         let seconds = started.elapsed().as_secs_f64();
         match result {
             Ok(p) => {
-                server.metrics.record(version, Role::Shadow, 200, batch.n_rows, seconds);
+                server.metrics.record(version, Role::Shadow, 200, false, batch.n_rows, seconds);
                 server.metrics.record_shadow(version, Some(disagreements(&answer, &p, tolerance)));
             }
             Err(f) => {
-                server.metrics.record(version, Role::Shadow, f.status.as_u16(), 0, seconds);
+                server.metrics.record(version, Role::Shadow, f.status.as_u16(), f.by_version, 0, seconds);
                 server.metrics.record_shadow(version, None);
             }
         }
@@ -537,7 +555,7 @@ fn handle(
     headers: &HeaderMap,
     pinned: Option<u64>,
     read: impl FnOnce(&ServedModel) -> Result<Batch, Failure>,
-    answer: impl FnOnce(&ServedModel, &Predictions) -> Value,
+    answer: impl FnOnce(&ServedModel, &Predictions) -> Result<Response, Failure>,
     error: fn(StatusCode, &str) -> Response,
 ) -> Response {
     let multi_thread = tokio::runtime::Handle::try_current()
@@ -555,7 +573,7 @@ fn handle_now(
     headers: &HeaderMap,
     pinned: Option<u64>,
     read: impl FnOnce(&ServedModel) -> Result<Batch, Failure>,
-    answer: impl FnOnce(&ServedModel, &Predictions) -> Value,
+    answer: impl FnOnce(&ServedModel, &Predictions) -> Result<Response, Failure>,
     error: fn(StatusCode, &str) -> Response,
 ) -> Response {
     let started = Instant::now();
@@ -574,13 +592,14 @@ fn handle_now(
         if let Some(shadow) = choice.mirror {
             mirror(server, &active, shadow, batch.clone(), predictions.clone());
         }
-        Ok((batch.n_rows, answer(&served, &predictions)))
+        Ok((batch.n_rows, answer(&served, &predictions)?))
     });
-    let (status, rows, response) = match result {
-        Ok((rows, body)) => (StatusCode::OK, rows, json_response(StatusCode::OK, body)),
-        Err(f) => (f.status, 0, error(f.status, &f.message)),
+    let (status, by_version, rows, response) = match result {
+        Ok((rows, response)) => (StatusCode::OK, false, rows, response),
+        Err(f) => (f.status, f.by_version, 0, error(f.status, &f.message)),
     };
-    server.metrics.record(choice.version, choice.role, status.as_u16(), rows, started.elapsed().as_secs_f64());
+    let seconds = started.elapsed().as_secs_f64();
+    server.metrics.record(choice.version, choice.role, status.as_u16(), by_version, rows, seconds);
     served_headers(response, &choice)
 }
 
@@ -620,7 +639,7 @@ async fn invocations(AxumState(server): Shared, headers: HeaderMap, body: Result
             }
             .map_err(bad_request)
         },
-        |_, p| protocol::mlflow_response(p),
+        |_, p| Ok(json_response(StatusCode::OK, protocol::mlflow_response(p))),
         mlflow_error,
     )
 }
@@ -663,17 +682,47 @@ async fn v2_infer_inner(
             return v2_error(f.status, &f.message);
         }
     };
-    let id = protocol::v2_request_id(&body);
     let name = server.name.clone();
+    let header_length = headers.get(v2::HEADER_LENGTH).map(|v| v.to_str().unwrap_or("(not text)").to_string());
+    // What the request asks of the answer, read with its tensors and used once they are predicted.
+    let reply = std::cell::OnceCell::new();
     handle(
         body.len(),
         &server,
         &headers,
         pinned,
-        |served| Batch::from_v2(&body, &served.model.inputs).map_err(bad_request),
-        |served, p| protocol::v2_response(&name, served.version, id.as_ref(), p, &served.model.classes),
+        |served| {
+            let (batch, asked) =
+                v2::read(&body, header_length.as_deref(), &served.model.inputs).map_err(bad_request)?;
+            let _ = reply.set(asked);
+            Ok(batch)
+        },
+        |served, p| {
+            let asked: &v2::Reply = reply.get().expect("the request was read before it was answered");
+            let answer = asked.answer(&name, served.version, p, &served.model.classes).map_err(bad_request)?;
+            Ok(v2_answer(answer))
+        },
         v2_error,
     )
+}
+
+/// An inference answer: JSON, or (when any output is binary) the JSON header and the tensors
+/// after it, with `Inference-Header-Content-Length`.
+fn v2_answer(answer: v2::Answer) -> Response {
+    if answer.binary.is_empty() {
+        return ([(header::CONTENT_TYPE, "application/json")], answer.json).into_response();
+    }
+    let length = answer.json.len();
+    let mut body = answer.json;
+    body.extend_from_slice(&answer.binary);
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream")),
+            (header::HeaderName::from_static(v2::HEADER_LENGTH), HeaderValue::from(length)),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 async fn v2_infer(
@@ -701,7 +750,10 @@ async fn v2_version_infer(
 }
 
 async fn v2_server() -> Response {
-    json_response(StatusCode::OK, json!({"name": "ml-gates", "version": env!("CARGO_PKG_VERSION"), "extensions": []}))
+    json_response(
+        StatusCode::OK,
+        json!({"name": "ml-gates", "version": env!("CARGO_PKG_VERSION"), "extensions": ["binary_tensor_data"]}),
+    )
 }
 
 fn metadata(server: &Server, served: &ServedModel, versions: Vec<String>) -> Value {
@@ -711,15 +763,13 @@ fn metadata(server: &Server, served: &ServedModel, versions: Vec<String>) -> Val
         .iter()
         .map(|c| json!({"name": c.name, "datatype": if c.is_numeric() { "FP64" } else { "BYTES" }, "shape": [-1]}))
         .collect();
-    let label_type = match model.classes.iter().all(|c| c.parse::<i64>().is_ok()) {
-        _ if model.classes.is_empty() => "FP64",
-        true => "INT64",
-        false => "BYTES",
-    };
-    let mut outputs = vec![json!({"name": "predict", "datatype": label_type, "shape": [-1]})];
-    if !model.classes.is_empty() {
-        outputs.push(json!({"name": "predict_proba", "datatype": "FP64", "shape": [-1, model.classes.len()]}));
-    }
+    let outputs: Vec<Value> = v2::outputs(&model.classes)
+        .into_iter()
+        .map(|(name, datatype)| {
+            let shape = if name == "predict" { json!([-1]) } else { json!([-1, model.classes.len()]) };
+            json!({"name": name, "datatype": datatype, "shape": shape})
+        })
+        .collect();
     json!({"name": server.name, "versions": versions, "platform": "ml-gates", "inputs": inputs, "outputs": outputs})
 }
 

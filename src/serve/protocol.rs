@@ -1,10 +1,10 @@
 //! The wire formats: MLflow's scoring protocol (`/invocations`: dataframe_split,
-//! dataframe_records, instances, inputs; JSON or CSV) and the Open Inference Protocol v2
-//! (`/v2/models/{name}/infer`), read into one [`Batch`] of named columns, and predictions written
-//! back in each protocol's shape.
+//! dataframe_records, instances, inputs; JSON or CSV) read into one [`Batch`] of named columns,
+//! and predictions written back in its shape; the cells and JSON reading that the Open Inference
+//! Protocol (`v2.rs`) shares.
 
 use crate::model::pipeline::Values;
-use crate::model::{InputColumn, Predictions};
+use crate::model::Predictions;
 use serde_json::{json, Map, Value};
 
 /// One cell as the request gave it.
@@ -38,13 +38,13 @@ impl BadRequest {
     }
 }
 
-fn bad(message: impl Into<String>) -> BadRequest {
+pub(super) fn bad(message: impl Into<String>) -> BadRequest {
     BadRequest::Malformed(message.into())
 }
 
 const MLFLOW_FIELDS: [&str; 4] = ["dataframe_split", "dataframe_records", "instances", "inputs"];
 
-fn cell(value: &Value) -> Result<Cell, BadRequest> {
+pub(super) fn cell(value: &Value) -> Result<Cell, BadRequest> {
     Ok(match value {
         Value::Null => Cell::Null,
         Value::Bool(b) => Cell::Number(if *b { 1.0 } else { 0.0 }),
@@ -197,60 +197,6 @@ impl Batch {
         Ok(Batch { columns, n_rows })
     }
 
-    /// An inference request of the Open Inference Protocol v2. Each input tensor is a column
-    /// (shape `[n]` or `[n, 1]`), or one `[n, k]` tensor holds the model's k inputs in order.
-    pub fn from_v2(body: &[u8], inputs: &[InputColumn]) -> Result<Batch, BadRequest> {
-        let value = parse_json(body)?;
-        let Some(tensors) = value.get("inputs").and_then(Value::as_array) else {
-            return Err(bad("an inference request needs \"inputs\": a list of tensors"));
-        };
-        let mut columns = Vec::new();
-        let mut n_rows = None;
-        for (i, tensor) in tensors.iter().enumerate() {
-            let name = tensor["name"].as_str().ok_or_else(|| bad(format!("inputs[{i}] needs a \"name\"")))?;
-            let shape: Vec<i64> = tensor["shape"]
-                .as_array()
-                .map(|s| s.iter().filter_map(Value::as_i64).collect())
-                .ok_or_else(|| bad(format!("inputs[{i}] ('{name}') needs a \"shape\"")))?;
-            let datatype = tensor["datatype"].as_str().unwrap_or("");
-            if datatype.is_empty() {
-                return Err(bad(format!("inputs[{i}] ('{name}') needs a \"datatype\"")));
-            }
-            let mut flat = Vec::new();
-            flatten(&tensor["data"], &mut flat);
-            let cells: Vec<Cell> = flat.iter().map(|v| cell(v)).collect::<Result<_, _>>()?;
-            let expected: i64 = shape.iter().product();
-            if shape.iter().any(|d| *d < 0) || expected as usize != cells.len() {
-                return Err(bad(format!("inputs[{i}] ('{name}') has shape {shape:?} but {} values", cells.len())));
-            }
-            let known = inputs.iter().any(|c| c.name == name);
-            match shape.as_slice() {
-                [n] | [n, 1] if known || tensors.len() > 1 => {
-                    columns.push((name.to_string(), cells));
-                    check_rows(&mut n_rows, *n as usize, name)?;
-                }
-                [n, k] if tensors.len() == 1 && *k as usize == inputs.len() => {
-                    let k = *k as usize;
-                    for (j, column) in inputs.iter().enumerate() {
-                        columns.push((column.name.clone(), (0..*n as usize).map(|r| cells[r * k + j].clone()).collect()));
-                    }
-                    check_rows(&mut n_rows, *n as usize, name)?;
-                }
-                [n] if inputs.len() == 1 => {
-                    columns.push((inputs[0].name.clone(), cells));
-                    check_rows(&mut n_rows, *n as usize, name)?;
-                }
-                _ => {
-                    return Err(bad(format!(
-                        "inputs[{i}] ('{name}'): send one tensor of shape [n] per input column, or one tensor of shape [n, {}] with the columns in the model's order",
-                        inputs.len()
-                    )))
-                }
-            }
-        }
-        Ok(Batch { columns, n_rows: n_rows.unwrap_or(0) })
-    }
-
     /// The column as the pipeline reads it: numbers for numeric inputs, text otherwise.
     pub fn values(&self, name: &str, numeric: bool) -> Option<Result<Values, String>> {
         let (_, cells) = self.columns.iter().find(|(n, _)| n == name)?;
@@ -285,7 +231,7 @@ impl Batch {
     }
 }
 
-fn check_rows(n_rows: &mut Option<usize>, n: usize, name: &str) -> Result<(), BadRequest> {
+pub(super) fn check_rows(n_rows: &mut Option<usize>, n: usize, name: &str) -> Result<(), BadRequest> {
     match *n_rows {
         Some(m) if m != n => Err(bad(format!("input '{name}' has {n} rows, the inputs before it {m}"))),
         _ => {
@@ -295,7 +241,7 @@ fn check_rows(n_rows: &mut Option<usize>, n: usize, name: &str) -> Result<(), Ba
     }
 }
 
-fn flatten<'a>(value: &'a Value, out: &mut Vec<&'a Value>) {
+pub(super) fn flatten<'a>(value: &'a Value, out: &mut Vec<&'a Value>) {
     match value {
         Value::Array(items) => items.iter().for_each(|v| flatten(v, out)),
         other => out.push(other),
@@ -311,7 +257,7 @@ fn number_text(x: f64) -> String {
     }
 }
 
-fn shorten(text: &str) -> String {
+pub(super) fn shorten(text: &str) -> String {
     let mut s: String = text.chars().take(40).collect();
     if text.chars().count() > 40 {
         s.push('…');
@@ -367,7 +313,7 @@ fn parse_csv(text: &str) -> Result<Vec<Vec<String>>, BadRequest> {
 }
 
 /// A class label as JSON: a number when the label is one (as the training target was), else text.
-fn label_json(label: &str) -> Value {
+pub(super) fn label_json(label: &str) -> Value {
     if let Ok(i) = label.parse::<i64>() {
         return json!(i);
     }
@@ -387,53 +333,9 @@ pub fn mlflow_response(predictions: &Predictions) -> Value {
     }
 }
 
-/// The v2 answer: `predict` (labels or values) and, for a classifier, `predict_proba` ([n, k]).
-pub fn v2_response(
-    name: &str,
-    version: u64,
-    id: Option<&Value>,
-    predictions: &Predictions,
-    classes: &[String],
-) -> Value {
-    let mut outputs = Vec::new();
-    match predictions {
-        Predictions::Classes { labels, probabilities } => {
-            let numeric = labels.iter().all(|l| l.parse::<i64>().is_ok());
-            outputs.push(json!({
-                "name": "predict",
-                "datatype": if numeric { "INT64" } else { "BYTES" },
-                "shape": [labels.len()],
-                "data": labels.iter().map(|l| label_json(l)).collect::<Vec<_>>(),
-            }));
-            outputs.push(json!({
-                "name": "predict_proba",
-                "datatype": "FP64",
-                "shape": [probabilities.len(), classes.len()],
-                "data": probabilities.iter().flatten().collect::<Vec<_>>(),
-            }));
-        }
-        Predictions::Values(values) => outputs.push(json!({
-            "name": "predict",
-            "datatype": "FP64",
-            "shape": [values.len()],
-            "data": values,
-        })),
-    }
-    let mut answer = json!({"model_name": name, "model_version": version.to_string(), "outputs": outputs});
-    if let Some(id) = id.filter(|v| !v.is_null()) {
-        answer["id"] = id.clone();
-    }
-    answer
-}
-
-/// The `id` of a v2 request, echoed in the answer.
-pub fn v2_request_id(body: &[u8]) -> Option<Value> {
-    serde_json::from_slice::<Value>(body).ok().and_then(|v| v.get("id").cloned())
-}
-
 /// A JSON body, read as MLflow's server reads it: Python's `json` writes a missing float as the
 /// bare token `NaN`, which is a missing value here too. `Infinity` is refused: no model scores it.
-fn parse_json(body: &[u8]) -> Result<Value, BadRequest> {
+pub(super) fn parse_json(body: &[u8]) -> Result<Value, BadRequest> {
     let error = match serde_json::from_slice(body) {
         Ok(value) => return Ok(value),
         Err(e) => e,
@@ -477,13 +379,6 @@ fn parse_json(body: &[u8]) -> Result<Value, BadRequest> {
 mod tests {
     use super::*;
 
-    fn inputs() -> Vec<InputColumn> {
-        vec![
-            InputColumn { name: "age".into(), kind: crate::model::ColumnKind::Numeric },
-            InputColumn { name: "plan".into(), kind: crate::model::ColumnKind::Text },
-        ]
-    }
-
     fn expected() -> Batch {
         Batch {
             columns: vec![
@@ -517,21 +412,6 @@ mod tests {
         let quoted = Batch::from_csv(b"plan\n\"a, \"\"b\"\"\"\n").unwrap();
         assert_eq!(quoted.columns[0].1, vec![Cell::Text("a, \"b\"".into())]);
         assert!(Batch::from_csv(b"a,b\n1\n").unwrap_err().message().contains("line 2 has 1 fields"));
-    }
-
-    #[test]
-    fn v2_tensors_by_column_or_as_one_matrix() {
-        let by_column = r#"{"id": "r1", "inputs": [
-            {"name": "age", "shape": [2], "datatype": "FP64", "data": [30, 41.5]},
-            {"name": "plan", "shape": [2, 1], "datatype": "BYTES", "data": [["basic"], [null]]}]}"#;
-        assert_eq!(Batch::from_v2(by_column.as_bytes(), &inputs()).unwrap(), expected());
-        let matrix = r#"{"inputs": [{"name": "input-0", "shape": [2, 2], "datatype": "BYTES", "data": [30, "basic", 41.5, null]}]}"#;
-        assert_eq!(Batch::from_v2(matrix.as_bytes(), &inputs()).unwrap(), expected());
-        let wrong = r#"{"inputs": [{"name": "age", "shape": [3], "datatype": "FP64", "data": [1, 2]}]}"#;
-        assert_eq!(
-            Batch::from_v2(wrong.as_bytes(), &inputs()).unwrap_err().message(),
-            "inputs[0] ('age') has shape [3] but 2 values"
-        );
     }
 
     #[test]
@@ -574,10 +454,6 @@ mod tests {
             probabilities: vec![vec![0.9, 0.1], vec![0.2, 0.8]],
         };
         assert_eq!(mlflow_response(&p), json!({"predictions": [0, 1]}));
-        let v2 = v2_response("churn", 3, Some(&json!("r1")), &p, &["0".into(), "1".into()]);
-        assert_eq!(v2["outputs"][0], json!({"name": "predict", "datatype": "INT64", "shape": [2], "data": [0, 1]}));
-        assert_eq!(v2["outputs"][1]["shape"], json!([2, 2]));
-        assert_eq!(v2["id"], json!("r1"));
         let text = Predictions::Classes { labels: vec!["yes".into()], probabilities: vec![vec![0.3, 0.7]] };
         assert_eq!(mlflow_response(&text), json!({"predictions": ["yes"]}));
     }
