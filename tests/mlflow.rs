@@ -184,6 +184,8 @@ fn a_real_mlflow_server_holds_versions_lineage_and_aliases() {
     let local = ws.dir.path().join(".ml-gates/churn.model");
     let (sha, bytes) = ml_gates::registry::sha256_file(&local).unwrap();
     assert_eq!(tag(&mv["tags"], "ml_gates.artifact_sha256"), Some(sha.as_str()));
+    // Registered `pending`, it reads its verdict once the alias has moved.
+    assert_eq!(tag(&mv["tags"], "ml_gates.verdict"), Some("pass"));
     // The artifact went through the server's artifact proxy and comes back byte for byte.
     let artifact_uri = run["info"]["artifact_uri"].as_str().unwrap();
     let relative = artifact_uri.strip_prefix("mlflow-artifacts:/").unwrap();
@@ -282,6 +284,41 @@ fn a_real_mlflow_server_holds_versions_lineage_and_aliases() {
     assert_eq!(answer.headers()["x-ml-gates-version"], "2");
     let _ = serving.kill();
     let _ = serving.wait();
+
+    // A registration cut short two hours ago (its run still RUNNING, its version `pending`, as a
+    // crash leaves them) and one in progress now: the next registration marks the first FAILED
+    // and its version incomplete, and leaves the second alone.
+    let client = reqwest::blocking::Client::new();
+    let post = |path: &str, body: serde_json::Value| -> serde_json::Value {
+        let response = client.post(format!("{uri}/api/2.0/{path}")).json(&body).send().unwrap();
+        assert!(response.status().is_success(), "{path}");
+        response.json().unwrap()
+    };
+    let experiment_id = experiment["experiment"]["experiment_id"].as_str().unwrap();
+    let now = chrono::Utc::now().timestamp_millis();
+    let begun = |ago_ms: i64| {
+        let run = post(
+            "mlflow/runs/create",
+            serde_json::json!({"experiment_id": experiment_id, "start_time": now - ago_ms, "run_name": "ml-gates churn",
+                "tags": [{"key": "mlflow.source.name", "value": "ml-gates"}, {"key": "mlflow.runName", "value": "ml-gates churn"}]}),
+        );
+        run["run"]["info"]["run_id"].as_str().unwrap().to_string()
+    };
+    let (stale, live) = (begun(2 * 3600 * 1000), begun(1000));
+    let left = post(
+        "mlflow/model-versions/create",
+        serde_json::json!({"name": "churn", "source": format!("runs:/{stale}/model"), "run_id": stale,
+            "tags": [{"key": "ml_gates.verdict", "value": "pending"}]}),
+    );
+    let left = left["model_version"]["version"].as_str().unwrap().to_string();
+    ws.ok(&["register"]);
+    let status = |run_id: &str| api(uri, &format!("mlflow/runs/get?run_id={run_id}"))["run"].clone();
+    let stale_run = status(&stale);
+    assert_eq!(stale_run["info"]["status"], "FAILED");
+    assert!(tag(&stale_run["data"]["tags"], "ml_gates.registration").unwrap().starts_with("failed: cut short"));
+    assert_eq!(status(&live)["info"]["status"], "RUNNING", "a registration in progress is not stale");
+    let mv = api(uri, &format!("mlflow/model-versions/get?name=churn&version={left}"))["model_version"].clone();
+    assert_eq!(tag(&mv["tags"], "ml_gates.verdict"), Some("incomplete"));
 }
 
 #[test]
@@ -392,6 +429,70 @@ mod fake {
         assert!(requests
             .iter()
             .all(|r| r.headers.get("authorization").unwrap() == "Bearer s3cr3t-t0ken-never-printed"));
+    }
+
+    /// The gates passed but MLflow refuses the alias: the version was registered `pending` and
+    /// is marked `incomplete`, never `pass`; the command fails naming the version.
+    #[tokio::test]
+    async fn a_refused_alias_leaves_the_version_incomplete_never_pass() {
+        let server = server().await;
+        let ok = |body: serde_json::Value| ResponseTemplate::new(200).set_body_json(body);
+        let version = serde_json::json!({"model_version": {
+            "name": "churn", "version": "4", "run_id": "0123456789abcdef0123456789abcdef", "status": "READY", "tags": []}});
+        Mock::given(method("POST"))
+            .and(path("/api/2.0/mlflow/model-versions/create"))
+            .respond_with(ok(version.clone()))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/api/2.0/mlflow/model-versions/get"))
+            .respond_with(ok(version))
+            .mount(&server)
+            .await;
+        for p in ["/api/2.0/mlflow/model-versions/set-tag", "/api/2.0/mlflow/runs/search"] {
+            Mock::given(method("POST")).and(path(p)).respond_with(ok(serde_json::json!({}))).mount(&server).await;
+        }
+        Mock::given(method("GET"))
+            .and(path("/api/2.0/mlflow/runs/get"))
+            .respond_with(ok(serde_json::json!({"run": {"info": {}, "data": {}}})))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/api/2.0/mlflow/registered-models/get"))
+            .respond_with(ok(serde_json::json!({"registered_model": {"name": "churn"}})))
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/api/2.0/mlflow/registered-models/alias"))
+            .respond_with(ResponseTemplate::new(403).set_body_json(serde_json::json!({
+                "error_code": "PERMISSION_DENIED", "message": "may not set aliases"})))
+            .mount(&server)
+            .await;
+        let ws = trained(&server.uri()).await;
+        std::fs::write(ws.path().join("report.json"), r#"{"name": "churn", "verdict": "pass", "metrics": {}}"#)
+            .unwrap();
+        let out = tokio::task::spawn_blocking(move || ws.command(&["register", "--report", "report.json"]).output())
+            .await
+            .unwrap()
+            .unwrap();
+        no_secret(&out);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("registered churn version 4, which reads 'incomplete'"), "{stderr}");
+        assert!(stderr.contains("may not set aliases"), "{stderr}");
+        let requests = server.received_requests().await.unwrap();
+        let body = |suffix: &str| -> Vec<serde_json::Value> {
+            requests
+                .iter()
+                .filter(|r| r.url.path().ends_with(suffix))
+                .map(|r| serde_json::from_slice(&r.body).unwrap())
+                .collect()
+        };
+        let created = &body("model-versions/create")[0];
+        let verdict = created["tags"].as_array().unwrap().iter().find(|t| t["key"] == "ml_gates.verdict").unwrap();
+        assert_eq!(verdict["value"], "pending");
+        let set: Vec<String> = body("model-versions/set-tag").iter().map(|b| b["value"].to_string()).collect();
+        assert_eq!(set, vec!["\"incomplete\""]);
     }
 
     #[tokio::test]

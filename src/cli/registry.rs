@@ -189,18 +189,15 @@ pub fn register(args: RegisterArgs) -> anyhow::Result<u8> {
         },
     };
     let passed = passed || (args.record.is_some() && matches!(record.verdict.as_str(), "pass" | "warn"));
-    let version = registry.register(&record, Some(&artifact))?;
-    let mut moved = None;
-    if passed {
-        let alias = ml_gates::registry::pass_alias(&config);
-        moved = Some(registry.move_alias(
-            &alias,
-            version.version,
-            ml_gates::registry::MoveKind::Promote,
-            "every blocking gate passed",
-            Some(&version.record.lineage.run_id),
-        )?);
+    let alias = ml_gates::registry::pass_alias(&config);
+    let registered = ml_gates::register::register_version(registry.as_ref(), &alias, passed, record, Some(&artifact))?;
+    if let Some(e) = registered.alias_error {
+        return Err(anyhow::Error::new(e).context(format!(
+            "registered {} version {}, which reads '{}'",
+            registered.version.name, registered.version.version, registered.version.record.verdict
+        )));
     }
+    let (version, moved) = (registered.version, registered.moved);
     match args.registry.format {
         ListFormat::Json => print_json(&serde_json::json!({"version": version, "moved": moved})),
         ListFormat::Text => {

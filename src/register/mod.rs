@@ -87,6 +87,62 @@ pub fn data_fingerprints(config: &Config, inputs: &crate::data::Inputs) -> std::
     Ok((train, test))
 }
 
+/// What registering a candidate did.
+pub struct Registered {
+    /// The new version, with the verdict it reads now.
+    pub version: Version,
+    /// The pass alias's move, when the gates passed and it moved.
+    pub moved: Option<AliasMove>,
+    /// Why the pass alias, or the verdict once it had moved, could not be written.
+    pub alias_error: Option<RegistryError>,
+}
+
+/// Register `record` with `artifact` and, when its gates passed, point `alias` at it. The one
+/// order every path follows (the register stage and `ml-gates register`): a version whose alias
+/// is still to move is registered `pending`, and gets its verdict only once the alias has moved;
+/// if the move fails it reads `incomplete`. So no version reads `pass` whose registration did not
+/// complete, even when the process dies between the two steps.
+pub fn register_version(
+    registry: &dyn Registry,
+    alias: &str,
+    gates_passed: bool,
+    mut record: NewVersion,
+    artifact: Option<&Path>,
+) -> Result<Registered, RegistryError> {
+    let verdict = record.verdict.clone();
+    if gates_passed {
+        record.verdict = crate::registry::PENDING.to_string();
+    }
+    let mut version = registry.register(&record, artifact)?;
+    if !gates_passed {
+        return Ok(Registered { version, moved: None, alias_error: None });
+    }
+    let run_id = version.record.lineage.run_id.clone();
+    match registry.move_alias(alias, version.version, MoveKind::Promote, "every blocking gate passed", Some(&run_id)) {
+        Ok(moved) => {
+            let alias_error = match registry.set_verdict(version.version, &verdict) {
+                Ok(()) => {
+                    version.record.verdict = verdict;
+                    None
+                }
+                Err(e) => Some(RegistryError::Remote(format!(
+                    "'{alias}' points at version {}, but its verdict could not be recorded: {e}",
+                    version.version
+                ))),
+            };
+            Ok(Registered { version, moved: Some(moved), alias_error })
+        }
+        Err(e) => {
+            // Best effort: the registry that refused the alias may refuse this too, and the
+            // version then stays `pending`, which is not `pass` either.
+            if registry.set_verdict(version.version, crate::registry::INCOMPLETE).is_ok() {
+                version.record.verdict = crate::registry::INCOMPLETE.to_string();
+            }
+            Ok(Registered { version, moved: None, alias_error: Some(e) })
+        }
+    }
+}
+
 /// Register the candidate (`record`: its verdict and metrics) with `artifact`, then give it the
 /// pass alias if no blocking check failed (`gates_passed`). Returns the stage's checks and the version; a registry
 /// failure is an `error` check, never a half-registered version.
@@ -98,73 +154,55 @@ pub fn register(
     artifact: Option<&Path>,
 ) -> (Vec<Check>, Option<Version>, Vec<AliasMove>) {
     let line = config.source.line("registry");
-    let mut checks = Vec::new();
-    let version = match registry.register(&record, artifact) {
-        Ok(v) => v,
+    let alias = pass_alias(config);
+    let verdict = record.verdict.clone();
+    let registered = match register_version(registry, &alias, gates_passed, record, artifact) {
+        Ok(r) => r,
         Err(e) => {
-            checks.push(
-                Check::unmeasured("registered", Stage::Register, Severity::Error)
-                    .line(line)
-                    .message(format!("not registered in {}: {e}", registry.describe())),
-            );
-            return (checks, None, Vec::new());
+            let check = Check::unmeasured("registered", Stage::Register, Severity::Error)
+                .line(line)
+                .message(format!("not registered in {}: {e}", registry.describe()));
+            return (vec![check], None, Vec::new());
         }
     };
-    checks.push(
-        Check::judged("registered", Stage::Register, true, Severity::Error)
-            .line(line)
-            .value(version.version)
-            .message(format!(
-                "registered {} version {} in {} (run {}, verdict {})",
-                version.name,
-                version.version,
-                registry.describe(),
-                version.record.lineage.run_id,
-                version.record.verdict
-            ))
-            .details(serde_json::json!({"artifact": version.artifact})),
-    );
-    let alias = pass_alias(config);
-    let alias_line = config.source.line("registry.alias_on_pass").or(line);
-    let mut moved = Vec::new();
-    if !gates_passed {
-        checks.push(
-            Check::judged("alias", Stage::Register, true, Severity::Error)
-                .skipped()
-                .line(alias_line)
-                .column(&alias)
-                .message(format!("'{alias}' not moved to version {}: a blocking gate failed", version.version)),
-        );
-    } else {
-        match registry.move_alias(
-            &alias,
+    let version = registered.version;
+    let mut checks = vec![Check::judged("registered", Stage::Register, true, Severity::Error)
+        .line(line)
+        .value(version.version)
+        .message(format!(
+            "registered {} version {} in {} (run {}, verdict {verdict})",
+            version.name,
             version.version,
-            MoveKind::Promote,
-            "every blocking gate passed",
-            Some(&version.record.lineage.run_id),
-        ) {
-            Ok(m) => {
-                checks.push(
-                    Check::judged("alias", Stage::Register, true, Severity::Error)
-                        .line(alias_line)
-                        .column(&alias)
-                        .value(version.version)
-                        .message(match m.from {
-                            Some(from) => format!("'{alias}' moved from version {from} to {}", version.version),
-                            None => format!("'{alias}' now points at version {}", version.version),
-                        }),
-                );
-                moved.push(m);
-            }
-            Err(e) => checks.push(
-                Check::unmeasured("alias", Stage::Register, Severity::Error)
-                    .line(alias_line)
-                    .column(&alias)
-                    .message(format!("version {} registered, but '{alias}' could not be moved: {e}", version.version)),
-            ),
-        }
-    }
-    (checks, Some(version), moved)
+            registry.describe(),
+            version.record.lineage.run_id,
+        ))
+        .details(serde_json::json!({"artifact": version.artifact}))];
+    let alias_line = config.source.line("registry.alias_on_pass").or(line);
+    let alias_check = |ok: bool| {
+        let check = if ok {
+            Check::judged("alias", Stage::Register, true, Severity::Error)
+        } else {
+            Check::unmeasured("alias", Stage::Register, Severity::Error)
+        };
+        check.line(alias_line).column(&alias)
+    };
+    checks.push(match (&registered.moved, &registered.alias_error) {
+        _ if !gates_passed => alias_check(true)
+            .skipped()
+            .message(format!("'{alias}' not moved to version {}: a blocking gate failed", version.version)),
+        (Some(m), None) => alias_check(true).value(version.version).message(match m.from {
+            Some(from) => format!("'{alias}' moved from version {from} to {}", version.version),
+            None => format!("'{alias}' now points at version {}", version.version),
+        }),
+        (Some(_), Some(e)) => alias_check(false).message(e.to_string()),
+        (None, e) => alias_check(false).message(format!(
+            "version {} registered, but '{alias}' could not be moved: {}; the version reads '{}'",
+            version.version,
+            e.as_ref().map(ToString::to_string).unwrap_or_default(),
+            version.record.verdict
+        )),
+    });
+    (checks, Some(version), registered.moved.into_iter().collect())
 }
 
 /// The registry's part of the report: aliases, the last `n` versions' metrics.

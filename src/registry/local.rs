@@ -197,6 +197,17 @@ impl Registry for LocalRegistry {
         result
     }
 
+    fn set_verdict(&self, version: u64, verdict: &str) -> Result<(), RegistryError> {
+        let _lock = self.lock()?;
+        let mut current = self.version(version)?;
+        current.record.verdict = verdict.to_string();
+        let path = self.versions_dir().join(version.to_string()).join("version.json");
+        let mut text = serde_json::to_vec_pretty(&VersionFile { format_version: FORMAT_VERSION, version: current })
+            .expect("a version serializes");
+        text.push(b'\n');
+        write_atomic(&path, &text).map_err(RegistryError::io(format!("cannot write {}", path.display())))
+    }
+
     fn versions(&self) -> Result<Vec<Version>, RegistryError> {
         self.numbers()?.into_iter().map(|n| self.version(n)).collect()
     }
@@ -342,6 +353,12 @@ mod tests {
         assert!(registry.artifact(&v2, dir.path()).is_err());
         let missing = registry.version(7).unwrap_err().to_string();
         assert_eq!(missing, "churn has no version 7 (versions 1 to 2)");
+        // The verdict is the one field that changes (pending, then the gates' verdict).
+        registry.set_verdict(2, "incomplete").unwrap();
+        let mut expected = v2.clone();
+        expected.record.verdict = "incomplete".into();
+        assert_eq!(registry.version(2).unwrap(), expected);
+        assert!(registry.set_verdict(7, "pass").is_err());
     }
 
     #[test]

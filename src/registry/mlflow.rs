@@ -19,6 +19,9 @@ use std::time::Duration;
 
 /// Tag keys: the lineage and the facts ml-gates reads back.
 const TAG_PREFIX: &str = "ml_gates.";
+/// A registration's run still RUNNING this long after it began was cut short: no registration
+/// takes that long (its calls time out well before).
+const STALE_RUN_AFTER: std::time::Duration = std::time::Duration::from_secs(3600);
 /// The registered-model tag that holds the serving routing table.
 const ROUTING_TAG: &str = "ml_gates.routing";
 const ALIAS_MOVE_PREFIX: &str = "ml_gates.alias_move.";
@@ -382,6 +385,34 @@ impl MlflowRegistry {
         })
     }
 
+    /// Runs of ml-gates' registrations of this model still RUNNING long after they began were cut
+    /// short (a crash, a killed job, a server that went away): mark them FAILED, and a version
+    /// one of them left `pending` incomplete. Best effort: it never stops a registration.
+    fn fail_stale_runs(&self, experiment_id: &str) {
+        let before = chrono::Utc::now().timestamp_millis() - STALE_RUN_AFTER.as_millis() as i64;
+        let filter = format!(
+            "attributes.status = 'RUNNING' and tags.`mlflow.source.name` = 'ml-gates' and tags.`mlflow.runName` = 'ml-gates {}' and attributes.start_time < {before}",
+            self.name
+        );
+        let Ok(found) = self.post(
+            "mlflow/runs/search",
+            &json!({"experiment_ids": [experiment_id], "filter": filter, "max_results": 100}),
+        ) else {
+            return;
+        };
+        for run in found["runs"].as_array().into_iter().flatten() {
+            let Some(run_id) = run["info"]["run_id"].as_str() else { continue };
+            self.fail_run(run_id, "cut short: still RUNNING when a later registration began");
+            for mv in self.versions_of_run(run_id).unwrap_or_default() {
+                let pending = tag_map(&mv["tags"]).get(&format!("{TAG_PREFIX}verdict")).map(String::as_str)
+                    == Some(super::PENDING);
+                if let (true, Some(Ok(version))) = (pending, mv["version"].as_str().map(str::parse::<u64>)) {
+                    let _ = self.set_verdict(version, super::INCOMPLETE);
+                }
+            }
+        }
+    }
+
     /// Mark a run FAILED, best effort: the registration already failed for another reason.
     fn fail_run(&self, run_id: &str, why: &str) {
         let _ = self.post(
@@ -474,6 +505,7 @@ impl Registry for MlflowRegistry {
             None => None,
         };
         let experiment_id = self.experiment_id()?;
+        self.fail_stale_runs(&experiment_id);
         let now_ms = chrono::Utc::now().timestamp_millis();
         let lineage_tags = |prefix_git: bool| {
             let mut t = tags(&[
@@ -574,7 +606,7 @@ impl Registry for MlflowRegistry {
                 "source": format!("runs:/{run_id}/model"),
                 "run_id": run_id,
                 "tags": version_tags,
-                "description": format!("registered by ml-gates; verdict {}", record.verdict),
+                "description": "registered by ml-gates (its verdict is the ml_gates.verdict tag)",
             });
             let created = self.create_version(&body, &run_id)?;
             let status = created["status"].as_str().unwrap_or("READY");
@@ -591,6 +623,25 @@ impl Registry for MlflowRegistry {
             self.fail_run(&run_id, &e.to_string());
         }
         result
+    }
+
+    /// The verdict is a tag of the model version and of its run (which MLflow's UI shows).
+    fn set_verdict(&self, version: u64, verdict: &str) -> Result<(), RegistryError> {
+        let what = format!("cannot record the verdict of version {version}");
+        let key = format!("{TAG_PREFIX}verdict");
+        let mv = self
+            .get("mlflow/model-versions/get", &[("name", self.name.clone()), ("version", version.to_string())])
+            .map_err(|f| self.error(&what, f))?;
+        self.post(
+            "mlflow/model-versions/set-tag",
+            &json!({"name": self.name, "version": version.to_string(), "key": key, "value": verdict}),
+        )
+        .map_err(|f| self.error(&what, f))?;
+        if let Some(run_id) = mv["model_version"]["run_id"].as_str().filter(|r| !r.is_empty()) {
+            self.post("mlflow/runs/set-tag", &json!({"run_id": run_id, "key": key, "value": verdict}))
+                .map_err(|f| self.error(&what, f))?;
+        }
+        Ok(())
     }
 
     fn versions(&self) -> Result<Vec<Version>, RegistryError> {

@@ -48,7 +48,8 @@ pub struct NewVersion {
     /// The evaluation's metrics on the test set.
     pub metrics: IndexMap<String, f64>,
     /// The report's verdict when the version was registered: `pass`, `warn`, `fail`, or
-    /// `not_evaluated` (registered by `ml-gates register` without a report).
+    /// `not_evaluated` (registered by `ml-gates register` without a report); `pending` while its
+    /// alias is moved, `incomplete` when that failed.
     pub verdict: String,
 }
 
@@ -134,6 +135,12 @@ impl RegistryError {
     }
 }
 
+/// The verdict of a version whose registration has not completed (its alias not yet moved).
+pub const PENDING: &str = "pending";
+/// The verdict of a version that passed its gates but whose alias could not be moved (or whose
+/// registration was cut short): it is not what its gates made it.
+pub const INCOMPLETE: &str = "incomplete";
+
 /// The operations both backends offer.
 pub trait Registry: Send {
     /// Where the registry lives, for messages: a folder or a server URL (never credentials).
@@ -141,6 +148,11 @@ pub trait Registry: Send {
     /// Register a new version with `artifact` (copied, checksummed); returns it with its number.
     /// Concurrent registrations get distinct numbers; a failure leaves no version behind.
     fn register(&self, record: &NewVersion, artifact: Option<&Path>) -> Result<Version, RegistryError>;
+    /// Rewrite the verdict `version` records (the one field a version ever changes). The register
+    /// stage registers a version whose alias is still to move as [`PENDING`], and writes its
+    /// verdict only once the alias has moved: no version reads `pass` whose registration did not
+    /// complete.
+    fn set_verdict(&self, version: u64, verdict: &str) -> Result<(), RegistryError>;
     /// Every version, oldest first.
     fn versions(&self) -> Result<Vec<Version>, RegistryError>;
     /// The newest `n` versions, oldest first (for the report's history).
