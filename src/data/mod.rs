@@ -121,6 +121,21 @@ pub fn open(source: &Source, key: &str, data_source: &DataSource, role: &str) ->
             }
         }
     }
+    if format == Format::Ndjson {
+        // A record that names a key twice is read with one of the two values: refuse it.
+        for file in &files {
+            if let Some((name, line)) = ndjson_repeated_key(file) {
+                return Err(InputError::one(source.problem(
+                    key,
+                    format!(
+                        "{role} data '{}': line {line} names the key '{name}' twice; a column has one value per row",
+                        file.display()
+                    ),
+                    None,
+                )));
+            }
+        }
+    }
     let paths: Buffer<PlRefPath> = files.iter().map(|f| PlRefPath::new(f.to_string_lossy().as_ref())).collect();
     let scanned = match format {
         Format::Parquet => LazyFrame::scan_parquet_files(paths, ScanArgsParquet { glob: false, ..Default::default() }),
@@ -133,7 +148,55 @@ pub fn open(source: &Source, key: &str, data_source: &DataSource, role: &str) ->
 }
 
 fn read_problem(source: &Source, key: &str, role: &str, files: &[PathBuf], e: PolarsError) -> InputError {
-    InputError::one(source.problem(key, format!("cannot read {role} data {}: {e}", describe_files(files)), None))
+    let message = match &e {
+        // A Parquet schema with a repeated column name.
+        PolarsError::Duplicate(what) => {
+            format!("{role} data {}: {what}; rename one of the columns", describe_files(files))
+        }
+        _ => format!("cannot read {role} data {}: {e}", describe_files(files)),
+    };
+    InputError::one(source.problem(key, message, None))
+}
+
+/// How many lines of an NDJSON file are checked for a repeated key: the records a writer makes
+/// have the same keys, so the first ones tell, without parsing a large file twice.
+const NDJSON_LINES_CHECKED: usize = 1000;
+
+/// The first top-level key that a record of the file's first lines names twice, with its line.
+fn ndjson_repeated_key(path: &Path) -> Option<(String, usize)> {
+    use std::io::BufRead;
+    let file = std::io::BufReader::new(std::fs::File::open(path).ok()?);
+    for (i, line) in file.lines().take(NDJSON_LINES_CHECKED).enumerate() {
+        let line = line.ok()?;
+        let mut de = serde_json::Deserializer::from_str(&line);
+        if let Ok(Some(name)) = serde::Deserializer::deserialize_any(&mut de, RepeatedKey) {
+            return Some((name, i + 1));
+        }
+    }
+    None
+}
+
+/// A visitor that reads a JSON object's keys (skipping values) and returns the first repeated one.
+struct RepeatedKey;
+
+impl<'de> serde::de::Visitor<'de> for RepeatedKey {
+    type Value = Option<String>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut seen = std::collections::HashSet::new();
+        let mut repeated = None;
+        while let Some(key) = map.next_key::<String>()? {
+            map.next_value::<serde::de::IgnoredAny>()?;
+            if repeated.is_none() && !seen.insert(key.clone()) {
+                repeated = Some(key);
+            }
+        }
+        Ok(repeated)
+    }
 }
 
 /// The column names of a CSV file's header line (comma-separated, `"` quoting as polars reads it).
