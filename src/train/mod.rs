@@ -142,6 +142,16 @@ pub fn run(config: &Config, train_cfg: &TrainConfig, inputs: &Inputs) -> Result<
         }
     };
     let estimator = estimator.map_err(|e| InputError::one(source.problem("train.model", e, None)))?;
+    // The data is finite, but a fit can still overflow (huge values, no regularisation): no model
+    // with a non-finite parameter, or parts that disagree, is ever written.
+    let n_classes = if data.task == Task::Classification { classes.len() } else { 0 };
+    estimator.check_shape(pipeline.output_names().len(), n_classes).map_err(|e| {
+        InputError::one(source.problem(
+            "train.model",
+            format!("the fitted model is unusable ({e}): scale the features (train.preprocess.scale) or regularise"),
+            None,
+        ))
+    })?;
     let model = Model {
         name: config.raw.name.clone(),
         task: data.task,
