@@ -21,6 +21,19 @@ pub struct Trained {
     pub test: DataFrame,
 }
 
+/// The data is finite, but a fit can still overflow (huge values, no regularisation): no model
+/// with a non-finite parameter, or parts that disagree, is ever written.
+fn usable(config: &Config, estimator: &Estimator, width: usize, classes: &[String]) -> Result<(), InputError> {
+    let n_classes = if config.raw.data.task == Task::Classification { classes.len() } else { 0 };
+    estimator.check_shape(width, n_classes).map_err(|e| {
+        InputError::one(config.source.problem(
+            "train.model",
+            format!("the fitted model is unusable ({e}): scale the features (train.preprocess.scale) or regularise"),
+            None,
+        ))
+    })
+}
+
 /// Train the configured built-in model.
 pub fn run(config: &Config, train_cfg: &TrainConfig, inputs: &Inputs) -> Result<Trained, InputError> {
     let source = &config.source;
@@ -142,16 +155,7 @@ pub fn run(config: &Config, train_cfg: &TrainConfig, inputs: &Inputs) -> Result<
         }
     };
     let estimator = estimator.map_err(|e| InputError::one(source.problem("train.model", e, None)))?;
-    // The data is finite, but a fit can still overflow (huge values, no regularisation): no model
-    // with a non-finite parameter, or parts that disagree, is ever written.
-    let n_classes = if data.task == Task::Classification { classes.len() } else { 0 };
-    estimator.check_shape(pipeline.output_names().len(), n_classes).map_err(|e| {
-        InputError::one(source.problem(
-            "train.model",
-            format!("the fitted model is unusable ({e}): scale the features (train.preprocess.scale) or regularise"),
-            None,
-        ))
-    })?;
+    usable(config, &estimator, pipeline.output_names().len(), &classes)?;
     let model = Model {
         name: config.raw.name.clone(),
         task: data.task,
