@@ -102,11 +102,11 @@ fn main() -> ExitCode {
         Err(error) => {
             match error.downcast_ref::<InputError>() {
                 Some(input) => {
-                    eprintln!("{input}");
+                    eprintln!("{}", ml_gates::github::commands::inert(&input.to_string()));
                     let n = input.problems.len();
                     eprintln!("{n} problem{} found; stopped", if n == 1 { "" } else { "s" });
                 }
-                None => eprintln!("error: {error:#}"),
+                None => eprintln!("{}", ml_gates::github::commands::inert(&format!("error: {error:#}"))),
             }
             // The registry or the network failed, not the input: like a failed gate, exit 1.
             match error.downcast_ref::<ml_gates::registry::RegistryError>() {

@@ -174,7 +174,14 @@ fn a_broken_config_is_annotated_and_exits_2() {
             == "::error file=ml-gates.yaml,line=15,title=ml-gates%3A unusable input::unknown key 'minimum' in 'validate.rows', did you mean 'min'?"),
         "{stdout}"
     );
-    assert!(runner.read("output").is_empty(), "nothing is written back for unusable input");
+    // Reported where users look, like a failed gate: the verdict output and the summary.
+    assert_eq!(outputs(&runner.read("output")), vec![("verdict".to_string(), "error".to_string())]);
+    let summary = runner.read("summary.md");
+    assert!(summary.starts_with("## 🛑 ml-gates: unusable input"), "{summary}");
+    assert!(
+        summary.contains("- `ml-gates.yaml:15` unknown key 'minimum' in 'validate.rows', did you mean 'min'?"),
+        "{summary}"
+    );
 }
 
 #[test]
@@ -185,9 +192,75 @@ fn inputs_are_checked() {
         (vec![("skip-training", "yes")], "input 'skip-training' must be true or false, found 'yes'"),
         (vec![("stages", "validate,trian")], "did you mean 'train'"),
     ] {
+        let _ = std::fs::remove_file(runner.file("output"));
         let out = runner.run("pull_request", PULL_REQUEST, &inputs);
         assert_eq!(out.status.code(), Some(2));
         assert!(String::from_utf8_lossy(&out.stderr).contains(message), "{}", String::from_utf8_lossy(&out.stderr));
+        // Annotated (on no line: it is an input of the step), in the summary, and the verdict set.
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let annotation =
+            stdout.lines().find(|l| l.starts_with("::error title=ml-gates%3A unusable input::action inputs: "));
+        assert!(annotation.is_some_and(|a| a.contains(message)), "{stdout}");
+        assert!(runner.read("summary.md").replace('\\', "").contains(message), "{}", runner.read("summary.md"));
+        assert_eq!(outputs(&runner.read("output")), vec![("verdict".to_string(), "error".to_string())]);
+    }
+}
+
+/// A model of the runner's parsing of a log line (actions/runner `ActionCommand.TryParseV2` and
+/// `TryParse`): `::` at the start after whitespace and a second `::`, or `##[` anywhere with a `]`
+/// after it. The runner splits lines at `\n` and `\r`, on stdout and stderr alike.
+fn commands_in(stream: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(stream)
+        .split(['\n', '\r'])
+        .filter(|line| {
+            let v2 = line.trim_start();
+            let v2 = v2.starts_with("::") && v2[2..].contains("::");
+            let legacy = line.find("##[").is_some_and(|i| line[i..].contains(']'));
+            v2 || legacy
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+/// Text chosen by others (data values, a column name, the event's fields, the workspace path,
+/// input values) reaches neither stream as a workflow command: only ml-gates' own commands do.
+#[test]
+fn no_text_chosen_by_others_becomes_a_workflow_command_on_either_stream() {
+    let runner = Runner::with_example();
+    let forged = "##[set-output name=approved]true";
+    let csv = format!(
+        "id,\"{forged}\",plan,churn\nA,5,\"x {forged}\",0\nB,0.5,\"::warning::v\",1\nC,0.2,pro,0\nD,0.3,pro,1\n"
+    );
+    std::fs::write(runner.workspace.path().join("hostile.csv"), csv).unwrap();
+    std::fs::write(
+        runner.workspace.path().join("ml-gates.yaml"),
+        format!("version: 1\nname: hostile\ndata:\n  train: hostile.csv\n  target: churn\n  task: classification\n  id: id\nvalidate:\n  ranges: {{\"{forged}\": [0, 1]}}\n  categories: {{plan: [basic, pro]}}\n"),
+    )
+    .unwrap();
+    let ours = |line: &str| {
+        ["::error ", "::warning ", "::notice ", "::group::", "::endgroup::", "::add-mask::"]
+            .iter()
+            .any(|p| line.starts_with(p))
+            && !line.contains("##[")
+    };
+    // A repository_dispatch event whose type is a command, in the plan line.
+    let dispatch = format!(r#"{{"action": "{forged} ::error::x", "client_payload": {{}}}}"#);
+    let out = runner.run("repository_dispatch", &dispatch, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stdout));
+    for stream in [&out.stdout, &out.stderr] {
+        let found: Vec<String> = commands_in(stream).into_iter().filter(|l| !ours(l)).collect();
+        assert!(found.is_empty(), "{found:?}");
+    }
+    // Our own annotations still work, with the hostile text escaped inside them.
+    assert!(commands_in(&out.stdout).iter().any(|l| l.starts_with("::error file=ml-gates.yaml,line=9")));
+
+    // An input value with a newline and a command, echoed in the error; the workspace path in
+    // the messages on standard error.
+    let out = runner.run("pull_request", PULL_REQUEST, &[("fail-on", "x\n::error::forged ##[error]y")]);
+    assert_eq!(out.status.code(), Some(2));
+    for stream in [&out.stdout, &out.stderr] {
+        let found: Vec<String> = commands_in(stream).into_iter().filter(|l| !ours(l)).collect();
+        assert!(found.is_empty(), "{found:?}");
     }
 }
 

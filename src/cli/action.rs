@@ -45,19 +45,19 @@ pub fn action(args: ActionArgs) -> anyhow::Result<u8> {
             println!("{mask}");
         }
     }
-    let request = read_request(&vars)?;
+    let ctx = env::Context::from_env(&vars);
+    let request = match read_request(&vars, ctx.clone()) {
+        Ok(r) => r,
+        Err(e) => return Err(unusable(&ctx, None, e)),
+    };
     let Request { event, config_path, config_file, fail_on_warn, overrides, .. } = &request;
     let config = match config::load(config_path) {
         Ok(c) => c,
-        Err(e) => {
-            let e = anyhow::Error::from(e);
-            annotate_input_error(&e, config_file);
-            return Err(e);
-        }
+        Err(e) => return Err(unusable(&ctx, Some(config_file), anyhow::Error::from(e))),
     };
     let plan = plan::plan(event.as_ref(), config.raw.stages.as_ref(), overrides);
     println!("{}", commands::group("ml-gates plan"));
-    println!("event {}: {} ({})", plan.event, plan.joined(", "), plan.reason);
+    say!("event {}: {} ({})", plan.event, plan.joined(", "), plan.reason);
     println!("{}", commands::end_group());
     let mut report = Report::new(&config.raw.name, config_file);
     report.plan = Some(plan.clone());
@@ -69,9 +69,9 @@ pub fn action(args: ActionArgs) -> anyhow::Result<u8> {
     let hooks = app::Hooks { progress: &super::progress, group: &group, env: &super::env };
     let options = Options::new(config_path, now_or(args.now));
     if let Err(e) = app::run_plan(&config, &plan, &options, &hooks, &mut report) {
-        let e = lift(e);
-        annotate_input_error(&e, config_file);
-        return Err(e);
+        // What the stages wrote before they stopped is the workspace's too.
+        files::own_like(&config.source.resolve(".ml-gates"), &ctx.workspace);
+        return Err(unusable(&ctx, Some(config_file), lift(e)));
     }
     write_back(&config, &request, &report)?;
     publish(&vars, &request, &config, &report);
@@ -83,8 +83,7 @@ pub fn action(args: ActionArgs) -> anyhow::Result<u8> {
 }
 
 /// The action's inputs and the event, read and checked; a bad one is unusable input.
-fn read_request(vars: &BTreeMap<String, String>) -> anyhow::Result<Request> {
-    let ctx = env::Context::from_env(vars);
+fn read_request(vars: &BTreeMap<String, String>, ctx: env::Context) -> anyhow::Result<Request> {
     let problem = input_problem;
     let folder = match env::input(vars, "working-directory") {
         Some(dir) => ctx.workspace.join(dir),
@@ -132,23 +131,61 @@ fn input_problem(message: String) -> InputError {
     })
 }
 
-/// Annotate each problem of an unusable input on its line of the config file.
-fn annotate_input_error(error: &anyhow::Error, config_file: &str) {
-    if let Some(input) = error.downcast_ref::<InputError>() {
-        for p in &input.problems {
-            let a = commands::Annotation {
-                level: commands::Level::Error,
-                file: Some(config_file.to_string()),
-                line: p.position.map(|(line, _)| line),
-                title: "ml-gates: unusable input".into(),
-                message: match &p.suggestion {
+/// Report an unusable input (or a run that stopped) where users look, like a failed gate: an
+/// annotation per problem, on its line of the config file when it has one; the problems in the
+/// job summary; `verdict=error` in the step outputs. Returns the error for the exit code.
+fn unusable(ctx: &env::Context, config_file: Option<&str>, error: anyhow::Error) -> anyhow::Error {
+    let problems: Vec<(Option<String>, Option<usize>, String)> = match error.downcast_ref::<InputError>() {
+        Some(input) => input
+            .problems
+            .iter()
+            .map(|p| {
+                let message = match &p.suggestion {
                     Some(s) => format!("{}, did you mean '{s}'?", p.message),
                     None => p.message.clone(),
-                },
+                };
+                // A problem of the config is annotated on its line; others (the action's inputs,
+                // a data or model file) name their file in the message.
+                let in_config = config_file.is_some() && p.position.is_some();
+                let shown = if in_config { message } else { format!("{}: {message}", p.file) };
+                (config_file.filter(|_| in_config).map(str::to_string), p.position.map(|(line, _)| line), shown)
+            })
+            .collect(),
+        None => vec![(config_file.map(str::to_string), None, format!("{error:#}"))],
+    };
+    for (file, line, message) in &problems {
+        let title = "ml-gates: unusable input".to_string();
+        let a = commands::Annotation {
+            level: commands::Level::Error,
+            file: file.clone(),
+            line: *line,
+            title,
+            message: message.clone(),
+        };
+        println!("{}", a.command());
+    }
+    if let Some(path) = &ctx.step_summary {
+        let mut summary = String::from("## 🛑 ml-gates: unusable input\n\nNothing was measured: ");
+        summary.push_str("fix what follows and run again (exit code 2).\n\n");
+        for (file, line, message) in &problems {
+            let place = match (file, line) {
+                (Some(f), Some(l)) => format!("`{}:{l}` ", f.replace('`', "'")),
+                _ => String::new(),
             };
-            println!("{}", a.command());
+            summary.push_str(&format!("- {place}{}\n", markdown::escape(message)));
+        }
+        if let Err(e) = files::append(path, &summary) {
+            tell!("cannot write the job summary to {}: {e}", path.display());
         }
     }
+    if let Some(path) = &ctx.output {
+        let delimiter = files::random_delimiter();
+        let text = files::output("verdict", "error", &delimiter).unwrap_or_default();
+        if let Err(e) = files::append(path, &text) {
+            tell!("cannot write the step outputs to {}: {e}", path.display());
+        }
+    }
+    error
 }
 
 /// The report file, the log's report and annotations, the step outputs and the job summary.
@@ -170,7 +207,7 @@ fn write_back(config: &config::Config, request: &Request, report: &Report) -> an
     let report_shown = report_path.strip_prefix(&ctx.workspace).unwrap_or(&report_path).display().to_string();
 
     println!("{}", commands::group("ml-gates report"));
-    print!("{}", text::render(report, false));
+    print!("{}", commands::inert(&text::render(report, false)));
     println!("{}", commands::end_group());
     let annotations = writeback::annotations(report, config_file);
     let (shown, dropped) = commands::capped(&annotations, 10);
@@ -232,10 +269,10 @@ fn publish(vars: &BTreeMap<String, String>, request: &Request, config: &config::
         let warn = |message: String| warning("ml-gates PR comment", message);
         match outcome {
             Ok(ml_gates::github::comment::Outcome::Created(id)) => {
-                println!("created the report comment {id} on #{number}")
+                say!("created the report comment {id} on #{number}")
             }
             Ok(ml_gates::github::comment::Outcome::Updated(id)) => {
-                println!("updated the report comment {id} on #{number}")
+                say!("updated the report comment {id} on #{number}")
             }
             Ok(ml_gates::github::comment::Outcome::Skipped(why)) => {
                 println!("{}", warn(format!("no PR comment: {why}")))
@@ -255,7 +292,7 @@ fn publish(vars: &BTreeMap<String, String>, request: &Request, config: &config::
             rt.block_on(ml_gates::github::checks::publish(&client, &head_sha, report, config_file, &summary))
         });
         match outcome {
-            Ok((id, _)) => println!("published the check run {id} on {head_sha}"),
+            Ok((id, _)) => say!("published the check run {id} on {head_sha}"),
             Err(e) => println!("{}", warning("ml-gates check run", format!("the check run failed: {e}"))),
         }
     }

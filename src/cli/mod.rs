@@ -1,6 +1,17 @@
 //! The command line's shared pieces: report formats and colours, printing a report, the
 //! pipeline's hooks for a terminal, and the errors of the library as the binary reports them.
 
+/// `println!` for text that may hold data, a path or a name: inert to the runner, which reads
+/// workflow commands in a step's output (`github::commands::inert`).
+macro_rules! say {
+    ($($arg:tt)*) => { println!("{}", ml_gates::github::commands::inert(&format!($($arg)*))) };
+}
+
+/// `eprintln!` likewise: the runner reads standard error for commands too.
+macro_rules! tell {
+    ($($arg:tt)*) => { eprintln!("{}", ml_gates::github::commands::inert(&format!($($arg)*))) };
+}
+
 pub mod action;
 pub mod gates;
 pub mod registry;
@@ -49,9 +60,10 @@ pub fn print_report(report: &Report, format: Format, color: Color) -> anyhow::Re
                 Color::Never => false,
                 Color::Auto => std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
             };
-            text::render(report, color)
+            ml_gates::github::commands::inert(&text::render(report, color))
         }
-        Format::Json => serde_json::to_string_pretty(report)? + "\n",
+        Format::Json => json_text(report)? + "\n",
+        // Escaped already: `#`, `[` and `:` of data come out as `\#`, `\[` and `\:`.
         Format::Markdown => markdown::render(report),
     };
     let mut stdout = std::io::stdout().lock();
@@ -61,8 +73,15 @@ pub fn print_report(report: &Report, format: Format, color: Color) -> anyhow::Re
 }
 
 pub fn print_json(value: &impl serde::Serialize) -> anyhow::Result<u8> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    println!("{}", json_text(value)?);
     Ok(0)
+}
+
+/// Pretty JSON that the runner reads as no workflow command: `##[` can only be inside a string,
+/// where `#\u0023[` means the same to every JSON reader. (A line of pretty JSON never starts with
+/// `::`: newlines in strings are escaped.)
+pub fn json_text(value: &impl serde::Serialize) -> serde_json::Result<String> {
+    Ok(serde_json::to_string_pretty(value)?.replace("##[", "#\\u0023["))
 }
 
 /// The environment of this process, as the pipeline reads it.
@@ -72,7 +91,7 @@ pub fn env(key: &str) -> Option<String> {
 
 /// Progress on standard error, for people at a terminal or in a log.
 pub fn progress(line: &str) {
-    eprintln!("{line}");
+    tell!("{line}");
 }
 
 /// The pipeline's hooks outside GitHub Actions: progress on standard error, no log groups.

@@ -201,7 +201,7 @@ pub fn register(args: RegisterArgs) -> anyhow::Result<u8> {
     match args.registry.format {
         ListFormat::Json => print_json(&serde_json::json!({"version": version, "moved": moved})),
         ListFormat::Text => {
-            println!(
+            say!(
                 "registered {} version {} in {} (run_id {}, verdict {})",
                 version.name,
                 version.version,
@@ -210,7 +210,7 @@ pub fn register(args: RegisterArgs) -> anyhow::Result<u8> {
                 version.record.verdict
             );
             if let Some(m) = moved {
-                println!("{}", describe_move(&m));
+                say!("{}", describe_move(&m));
             }
             Ok(0)
         }
@@ -236,10 +236,10 @@ pub fn models_list(args: RegistryArgs) -> anyhow::Result<u8> {
         }));
     }
     if versions.is_empty() {
-        println!("{} has no registered versions in {}", config.raw.name, registry.describe());
+        say!("{} has no registered versions in {}", config.raw.name, registry.describe());
         return Ok(0);
     }
-    println!("{} in {}", config.raw.name, registry.describe());
+    say!("{} in {}", config.raw.name, registry.describe());
     // The headline metrics: those the config gates on, else the newest version's first; at most three.
     let gated: Vec<String> =
         config.raw.evaluate.as_ref().map(|e| e.metrics.keys().cloned().collect()).unwrap_or_default();
@@ -275,7 +275,7 @@ pub fn models_list(args: RegistryArgs) -> anyhow::Result<u8> {
         (0..rows[0].len()).map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
     for row in rows {
         let line: Vec<String> = row.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
-        println!("  {}", line.join("  ").trim_end());
+        say!("  {}", line.join("  ").trim_end());
     }
     Ok(0)
 }
@@ -332,7 +332,7 @@ pub fn models_show(args: ShowArgs) -> anyhow::Result<u8> {
         }
     }
     for line in lines {
-        println!("{}", text::clean(&line));
+        say!("{}", text::clean(&line));
     }
     Ok(0)
 }
@@ -352,7 +352,7 @@ pub fn promote(args: PromoteArgs) -> anyhow::Result<u8> {
     match args.registry.format {
         ListFormat::Json => print_json(&moved),
         ListFormat::Text => {
-            println!("{}", describe_move(&moved));
+            say!("{}", describe_move(&moved));
             Ok(0)
         }
     }
@@ -385,9 +385,9 @@ pub fn rollback(args: RollbackArgs) -> anyhow::Result<u8> {
     match args.registry.format {
         ListFormat::Json => print_json(&moved),
         ListFormat::Text => {
-            println!("{}", describe_move(&moved));
+            say!("{}", describe_move(&moved));
             if let Some(t) = routed {
-                println!("routing generation {}: {}", t.generation, t.summary());
+                say!("routing generation {}: {}", t.generation, t.summary());
             }
             Ok(0)
         }

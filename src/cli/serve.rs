@@ -105,9 +105,9 @@ fn input(message: String) -> anyhow::Error {
 
 fn show_event(event: Event) {
     match event {
-        Event::Applied(t) => eprintln!("routing generation {}: {} ({})", t.generation, t.summary(), t.reason),
-        Event::Rejected { generation, why } => eprintln!("routing generation {generation} not applied: {why}"),
-        Event::StoreFailed(e) => eprintln!("cannot read the routing table: {e}"),
+        Event::Applied(t) => tell!("routing generation {}: {} ({})", t.generation, t.summary(), t.reason),
+        Event::Rejected { generation, why } => tell!("routing generation {generation} not applied: {why}"),
+        Event::StoreFailed(e) => tell!("cannot read the routing table: {e}"),
     }
 }
 
@@ -161,17 +161,17 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<u8> {
             tokio::net::TcpListener::bind(address).await.with_context(|| format!("cannot listen on {address}"))?;
         let local = listener.local_addr()?;
         let active = server.active();
-        eprintln!(
+        tell!(
             "serving {name} on http://{local}: {} (routing generation {})",
             active.table.summary(),
             active.table.generation
         );
-        eprintln!(
+        tell!(
             "  POST /invocations (MLflow), POST /v2/models/{name}/infer (Open Inference Protocol), GET /metrics{}",
             if server_has_admin() { ", PUT /admin/routing" } else { "" }
         );
         serve::run(listener, server, shutdown_signal()).await.context("the server failed")?;
-        eprintln!("stopped: every request in flight was answered");
+        tell!("stopped: every request in flight was answered");
         anyhow::Ok(0)
     })
 }
@@ -249,16 +249,16 @@ pub fn loadtest(args: LoadtestArgs) -> anyhow::Result<u8> {
         if tty {
             eprint!("\r{line}");
         } else {
-            eprintln!("{line}");
+            tell!("{line}");
         }
     };
-    eprintln!("sending {} requests per second to {} for {} s", plan.rps, plan.target, plan.duration.as_secs_f64());
+    tell!("sending {} requests per second to {} for {} s", plan.rps, plan.target, plan.duration.as_secs_f64());
     let outcome = runtime.block_on(ml_gates::loadtest::run(&plan, &progress)).map_err(input)?;
     if tty {
         eprintln!();
     }
     match args.format {
-        ListFormat::Json => println!("{}", serde_json::to_string_pretty(&outcome)?),
+        ListFormat::Json => println!("{}", super::json_text(&outcome)?),
         ListFormat::Text => print!("{}", loadtest_text(&outcome)),
     }
     Ok(0)
@@ -293,14 +293,14 @@ pub fn routing(command: RoutingCommand) -> anyhow::Result<u8> {
             let (_, registry) = registry_of(&args)?;
             let table = registry.routing()?;
             match (args.format, table) {
-                (ListFormat::Json, t) => println!("{}", serde_json::to_string_pretty(&t)?),
+                (ListFormat::Json, t) => println!("{}", super::json_text(&t)?),
                 (ListFormat::Text, Some(t)) => {
-                    println!("generation {}: {}", t.generation, t.summary());
+                    say!("generation {}: {}", t.generation, t.summary());
                     if !t.reason.is_empty() {
-                        println!("reason: {} ({})", t.reason, t.updated_at);
+                        say!("reason: {} ({})", t.reason, t.updated_at);
                     }
                 }
-                (ListFormat::Text, None) => println!("no routing table yet: `ml-gates serve` serves the champion"),
+                (ListFormat::Text, None) => say!("no routing table yet: `ml-gates serve` serves the champion"),
             }
             Ok(0)
         }
@@ -344,8 +344,8 @@ pub fn routing(command: RoutingCommand) -> anyhow::Result<u8> {
 
 fn print_stored(table: &RoutingTable, format: ListFormat) -> anyhow::Result<u8> {
     match format {
-        ListFormat::Json => println!("{}", serde_json::to_string_pretty(table)?),
-        ListFormat::Text => println!("routing generation {}: {}", table.generation, table.summary()),
+        ListFormat::Json => println!("{}", super::json_text(table)?),
+        ListFormat::Text => say!("routing generation {}: {}", table.generation, table.summary()),
     }
     Ok(0)
 }

@@ -22,12 +22,52 @@ impl Level {
 
 /// Escape a command's message.
 pub fn escape_data(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    // The command is read in its `::` form first, but `##[` inside it is made inert too.
+    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A").replace("##[", "##\u{200B}[")
 }
 
 /// Escape a command's property value.
 pub fn escape_property(s: &str) -> String {
     escape_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// A zero-width space: invisible in the log, and not whitespace to the runner (.NET's
+/// `TrimStart` keeps it), so a line that holds it before `::` or inside `##[` is no command.
+const ZERO_WIDTH_SPACE: char = '\u{200B}';
+
+/// Text for the log that the runner reads as text, never as workflow commands, on stdout and
+/// stderr alike. The runner (actions/runner `ActionCommand.cs`) reads a command from a line that
+/// starts with `::` after leading whitespace (`TryParseV2`) or that holds `##[` anywhere
+/// (`TryParse`, the legacy form), and splits lines at `\n` and at `\r`. So every line of `text`
+/// that would start with `::` gets a zero-width space first, and every `##[` one inside.
+/// (`::stop-commands::` would do it too, but its pause is one state for both streams, which the
+/// runner reads concurrently: a pause on one would swallow our own annotations on the other.)
+pub fn inert(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut line_start = true;
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        if line_start {
+            let trimmed = rest.trim_start_matches(|c: char| c.is_whitespace() && c != '\n' && c != '\r');
+            out.push_str(&rest[..rest.len() - trimmed.len()]);
+            rest = trimmed;
+            line_start = false;
+            if rest.starts_with("::") {
+                out.push(ZERO_WIDTH_SPACE);
+            }
+            continue;
+        }
+        if rest.starts_with("##[") {
+            out.push_str("##");
+            out.push(ZERO_WIDTH_SPACE);
+            rest = &rest[2..];
+            continue;
+        }
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+        line_start = c == '\n' || c == '\r';
+    }
+    out
 }
 
 /// One annotation, pointing at `file:line` when known.
@@ -101,6 +141,41 @@ mod tests {
         );
         // The message stays on one line, so `::warning::` inside it starts no command.
         assert_eq!(a.command().lines().count(), 1);
+    }
+
+    /// A model of the runner's parsing (actions/runner `ActionCommandManager.TryProcessCommand`
+    /// with `ActionCommand.TryParseV2` and `TryParse`): whether a line would be read as a command.
+    fn runner_reads_a_command(line: &str) -> bool {
+        // .NET's TrimStart removes Unicode white space, which the zero-width space is not.
+        let v2 = line.trim_start();
+        let v2 = v2.starts_with("::") && v2[2..].contains("::");
+        let legacy = line.find("##[").is_some_and(|i| line[i..].contains(']'));
+        v2 || legacy
+    }
+
+    #[test]
+    fn inert_text_is_never_a_command_on_either_form() {
+        let hostile = [
+            "::error::forged",
+            "   ::set-output name=approved::true",
+            "value ##[set-output name=approved]true",
+            "##[error]at the start",
+            "a\n::warning::second line\r::notice::after a carriage return",
+            "\t::add-mask::x ##[group]y ##[endgroup]",
+        ];
+        for text in hostile {
+            let safe = inert(text);
+            for line in safe.split(['\n', '\r']) {
+                assert!(!runner_reads_a_command(line), "{line:?} from {text:?}");
+            }
+            // Nothing but zero-width spaces was added.
+            assert_eq!(safe.replace(ZERO_WIDTH_SPACE, ""), text);
+        }
+        // The model itself finds the commands the raw text holds.
+        assert!(hostile.iter().all(|t| t.split(['\n', '\r']).any(runner_reads_a_command)));
+        assert_eq!(inert("plain: text :: here"), "plain: text :: here");
+        // Inside our own commands too.
+        assert_eq!(escape_data("a ##[error]b"), "a ##\u{200B}[error]b");
     }
 
     #[test]
