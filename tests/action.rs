@@ -404,3 +404,31 @@ fn a_failing_api_only_warns() {
         "{stdout}"
     );
 }
+
+/// Every output the action writes is declared in action.yml with a description: the fixed ones
+/// and one per metric of the catalogue; and a run writes no other.
+#[test]
+fn every_output_written_is_declared() {
+    let action: serde_yaml::Value = serde_yaml::from_str(&std::fs::read_to_string("action.yml").unwrap()).unwrap();
+    let declared: std::collections::BTreeMap<String, String> = action["outputs"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.as_str().unwrap().to_string(), v["description"].as_str().unwrap_or("").to_string()))
+        .collect();
+    let fixed = ["verdict", "report", "plan", "model_version", "run_id", "rollout"];
+    for name in fixed.iter().copied().chain(ml_gates::measure::CATALOGUE.iter().map(|m| m.name)) {
+        assert!(
+            declared.get(name).is_some_and(|d| !d.is_empty()),
+            "output '{name}' is not declared with a description"
+        );
+    }
+    let runner = Runner::with_example();
+    let out = runner.run("pull_request", PULL_REQUEST, &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let written = outputs(&runner.read("output"));
+    assert!(written.len() > 10, "{written:?}");
+    for (name, _) in written {
+        assert!(declared.contains_key(&name), "output '{name}' is written but not declared in action.yml");
+    }
+}

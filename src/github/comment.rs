@@ -28,13 +28,7 @@ pub fn body(marker: &str, markdown: &str) -> String {
     }
     let note =
         "\n\n> **The report was cut here** to fit GitHub's comment limit; the full report is in the job summary.\n";
-    let keep = MAX_BODY - note.chars().count();
-    let cut: String = full.chars().take(keep).collect();
-    let cut = match cut.rfind('\n') {
-        Some(i) => &cut[..i],
-        None => &cut[..],
-    };
-    format!("{cut}{note}")
+    crate::report::markdown::cut(&full, MAX_BODY, note, crate::report::markdown::Measure::Chars)
 }
 
 /// What happened to the comment.

@@ -44,15 +44,7 @@ pub fn fit_summary(markdown: &str, existing: usize, limit: usize, full_report: &
         limit / 1024,
         full_report.replace('`', "'")
     );
-    let mut cut = room.saturating_sub(note.len());
-    while cut > 0 && !markdown.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    let kept = match markdown[..cut].rfind('\n') {
-        Some(i) => &markdown[..i],
-        None => "",
-    };
-    format!("{kept}{note}")
+    crate::report::markdown::cut(markdown, room, &note, crate::report::markdown::Measure::Bytes)
 }
 
 /// Give `path` (and, for a folder, what is inside) the owner of `workspace`: a container action

@@ -54,8 +54,11 @@ pub fn outputs(report: &Report, report_path: &str) -> Vec<(String, String)> {
                 .unwrap_or_default(),
         ),
     ];
+    // One per metric of the catalogue, each declared in action.yml (a test keeps them in step).
     for (name, value) in &report.metrics {
-        out.push((name.clone(), crate::report::format_number(*value)));
+        if crate::measure::CATALOGUE.iter().any(|m| m.name == name) {
+            out.push((name.clone(), crate::report::format_number(*value)));
+        }
     }
     out
 }

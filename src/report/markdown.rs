@@ -572,6 +572,63 @@ fn icon(status: Status) -> &'static str {
     }
 }
 
+/// How a limit counts text: GitHub limits a job summary in bytes and a comment in characters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Measure {
+    Bytes,
+    Chars,
+}
+
+impl Measure {
+    fn len(self, text: &str) -> usize {
+        match self {
+            Measure::Bytes => text.len(),
+            Measure::Chars => text.chars().count(),
+        }
+    }
+
+    /// The byte index where the longest prefix of `text` at most `n` long ends.
+    fn prefix_end(self, text: &str, n: usize) -> usize {
+        match self {
+            Measure::Bytes => (0..=n.min(text.len())).rev().find(|i| text.is_char_boundary(*i)).unwrap_or(0),
+            Measure::Chars => text.char_indices().nth(n).map_or(text.len(), |(i, _)| i),
+        }
+    }
+}
+
+/// `markdown` cut at a line so that, with `note` after it, it is at most `limit` long (as
+/// `measure` counts); every `<details>` and code fence the cut leaves open is closed before the
+/// note, so the note is never hidden inside a closed block or swallowed by a fence.
+pub fn cut(markdown: &str, limit: usize, note: &str, measure: Measure) -> String {
+    if measure.len(markdown) <= limit {
+        return markdown.to_string();
+    }
+    let room = limit.saturating_sub(measure.len(note));
+    let end = measure.prefix_end(markdown, room);
+    let mut kept = markdown[..end].rfind('\n').map_or("", |i| &markdown[..i]);
+    loop {
+        let closers = closers(kept);
+        if measure.len(kept) + measure.len(&closers) <= room || kept.is_empty() {
+            return format!("{kept}{closers}{note}");
+        }
+        kept = kept.rfind('\n').map_or("", |i| &kept[..i]);
+    }
+}
+
+/// What closes the blocks `text` leaves open: a code fence, then each `<details>`.
+fn closers(text: &str) -> String {
+    let mut out = String::new();
+    let fences = text.lines().filter(|l| l.trim_start().starts_with("```")).count();
+    if fences % 2 == 1 {
+        out.push_str("\n```");
+    }
+    let open = text.matches("<details>").count().saturating_sub(text.matches("</details>").count());
+    for _ in 0..open {
+        out.push_str("\n\n</details>");
+    }
+    out
+}
+
 /// Escape untrusted text for a GFM table cell: no Markdown syntax, no HTML, no mentions, one line.
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -581,7 +638,9 @@ pub fn escape(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '&' => out.push_str("&amp;"),
             '"' => out.push_str("&quot;"),
-            '@' => out.push_str("&#64;"),
+            // GitHub decodes `&#64;` before it links mentions; a zero-width space after the `@`
+            // (as Dependabot writes) is what stops one.
+            '@' => out.push_str("@\u{200B}"),
             '\\' | '`' | '*' | '_' | '{' | '}' | '[' | ']' | '(' | ')' | '#' | '+' | '-' | '!' | '|' | '~' | '$'
             | ':' => {
                 out.push('\\');
@@ -600,10 +659,29 @@ mod tests {
     use super::escape;
 
     #[test]
+    fn a_cut_closes_every_open_block_before_its_note() {
+        let text = "# report\n<details><summary>All</summary>\n\n| a |\n|---|\n| 1 |\n| 2 |\n</details>\n```mermaid\nline\n```\n";
+        use super::Measure;
+        assert_eq!(super::cut(text, 1000, "\nNOTE", Measure::Bytes), text, "nothing is cut when it fits");
+        for limit in 20..text.len() {
+            let cut = super::cut(text, limit, "\nNOTE", Measure::Bytes);
+            assert!(cut.len() <= limit || cut == "\nNOTE", "{limit}: {cut:?}");
+            assert!(cut.ends_with("\nNOTE"));
+            assert_eq!(cut.matches("<details>").count(), cut.matches("</details>").count(), "{limit}: {cut:?}");
+            assert_eq!(cut.matches("```").count() % 2, 0, "{limit}: {cut:?}");
+        }
+        let wide = "ééééé\n".repeat(10);
+        let cut = super::cut(&wide, 20, "!", Measure::Chars);
+        assert!(cut.chars().count() <= 20 && cut.ends_with('!'), "{cut:?}");
+        let cut = super::cut(&wide, 20, "!", Measure::Bytes);
+        assert!(cut.len() <= 20 && cut.ends_with('!'), "{cut:?}");
+    }
+
+    #[test]
     fn untrusted_text_cannot_inject() {
         assert_eq!(escape("<img src=x onerror=alert(1)>"), "&lt;img src=x onerror=alert\\(1\\)&gt;");
         assert_eq!(escape("a|b"), "a\\|b");
-        assert_eq!(escape("@octocat"), "&#64;octocat");
+        assert_eq!(escape("@octocat"), "@\u{200B}octocat");
         assert_eq!(escape("<!-- ml-gates -->"), "&lt;\\!\\-\\- ml\\-gates \\-\\-&gt;");
         assert_eq!(escape("line\nbreak"), "line break");
         assert_eq!(escape("[x](javascript:alert)"), "\\[x\\]\\(javascript\\:alert\\)");
