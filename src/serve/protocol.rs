@@ -376,10 +376,11 @@ pub(super) fn parse_json(body: &[u8]) -> Result<Value, BadRequest> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn expected() -> Batch {
+    /// Two rows of a number and a text column, as every protocol reads them.
+    pub(crate) fn expected() -> Batch {
         Batch {
             columns: vec![
                 ("age".into(), vec![Cell::Number(30.0), Cell::Number(41.5)]),

@@ -312,22 +312,13 @@ impl Reply {
 mod tests {
     use super::*;
     use crate::model::ColumnKind;
+    use crate::serve::protocol::tests::expected;
 
     fn inputs() -> Vec<InputColumn> {
         vec![
             InputColumn { name: "age".into(), kind: ColumnKind::Numeric },
             InputColumn { name: "plan".into(), kind: ColumnKind::Text },
         ]
-    }
-
-    fn expected() -> Batch {
-        Batch {
-            columns: vec![
-                ("age".into(), vec![Cell::Number(30.0), Cell::Number(41.5)]),
-                ("plan".into(), vec![Cell::Text("basic".into()), Cell::Null]),
-            ],
-            n_rows: 2,
-        }
     }
 
     fn batch(body: &[u8], header: Option<&str>) -> Result<Batch, BadRequest> {
