@@ -432,3 +432,52 @@ fn every_output_written_is_declared() {
         assert!(declared.contains_key(&name), "output '{name}' is written but not declared in action.yml");
     }
 }
+
+/// Every file under `root` (and `root` itself) that is not owned by `uid`.
+fn not_owned_by(root: &Path, uid: u32) -> Vec<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let mut wrong = Vec::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(p) = pending.pop() {
+        let meta = std::fs::symlink_metadata(&p).unwrap();
+        if meta.uid() != uid {
+            wrong.push(p.clone());
+        }
+        if meta.is_dir() {
+            pending.extend(std::fs::read_dir(&p).unwrap().flatten().map(|e| e.path()));
+        }
+    }
+    wrong
+}
+
+/// A container action runs as root, but the workspace belongs to the runner's user (uid 1001 on
+/// GitHub-hosted runners): every file ml-gates writes there ends owned like the workspace, on a
+/// passing run and on one that stops with exit 2 after it had written files. (The test runs as
+/// root, as the action does; chown fails otherwise.)
+#[test]
+fn every_file_written_is_owned_like_the_workspace_on_every_path() {
+    let chown = |path: &Path| {
+        let status = Command::new("chown").args(["-R", "1001:1001"]).arg(path).status().unwrap();
+        assert!(status.success(), "chown needs root, as the action's container has");
+    };
+    let runner = Runner::with_example();
+    chown(runner.workspace.path());
+    let out = runner.run("pull_request", PULL_REQUEST, &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(runner.workspace.path().join(".ml-gates/report.json").is_file());
+    assert_eq!(not_owned_by(runner.workspace.path(), 1001), Vec::<PathBuf>::new());
+
+    // An external trainer whose predictions do not fit: exit 2 after ml-gates wrote its inputs.
+    let runner = Runner::with_example();
+    std::fs::write(
+        runner.workspace.path().join("ml-gates.yaml"),
+        "version: 1\nname: churn\ndata:\n  train: data/train.parquet\n  test: data/test.parquet\n  target: churn\n  task: classification\n  id: customer_id\n  timestamp: event_time\ntrain:\n  command: printf \"prediction\\n1\\n\" > \"$ML_GATES_PREDICTIONS\"\n",
+    )
+    .unwrap();
+    chown(runner.workspace.path());
+    let out = runner.run("pull_request", PULL_REQUEST, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    let inputs = runner.workspace.path().join(".ml-gates/churn-external/inputs");
+    assert!(std::fs::read_dir(&inputs).unwrap().count() > 0, "the trainer's inputs were written");
+    assert_eq!(not_owned_by(runner.workspace.path(), 1001), Vec::<PathBuf>::new());
+}
