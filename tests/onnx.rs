@@ -334,3 +334,77 @@ fn a_missing_onnx_runtime_says_how_to_get_it() {
     assert!(stderr.contains("model.onnx") && stderr.contains("set ORT_DYLIB_PATH"), "{stderr}");
     assert!(stderr.contains("pip install onnxruntime") && stderr.contains("no-such-libonnxruntime.so"), "{stderr}");
 }
+
+/// `ml-gates serve` of an ONNX model file: both protocols answer what ONNX Runtime's Python API
+/// answers on the same rows (labels exactly, probabilities to 1e-6), and the v2 metadata says
+/// the graph runs on ONNX Runtime.
+#[test]
+fn serve_answers_an_onnx_model_as_onnx_runtime_does() {
+    use polars::prelude::*;
+    use std::io::BufRead;
+    let dir = example();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ml-gates"))
+        .args(["serve", "--model", "examples/churn-onnx/model.onnx", "--config", "examples/churn-onnx/ml-gates.yaml"])
+        .args(["--listen", "127.0.0.1:0"])
+        .current_dir(dir.path())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    let mut log = std::io::BufReader::new(child.stderr.take().unwrap());
+    log.read_line(&mut first).unwrap();
+    // Keep reading its log, so the server never writes to a closed pipe.
+    std::thread::spawn(move || std::io::copy(&mut log, &mut std::io::sink()));
+    assert!(first.starts_with("serving churn-onnx on http://127.0.0.1:"), "{first}");
+    let url = first.split(" on ").nth(1).unwrap().split(": ").next().unwrap().to_string();
+    let client = reqwest::blocking::Client::new();
+    let meta: serde_json::Value = client.get(format!("{url}/v2/models/churn-onnx")).send().unwrap().json().unwrap();
+    assert_eq!(meta["platform"], "onnxruntime_onnx", "{meta}");
+    let inputs: Vec<(String, bool)> = meta["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["name"].as_str().unwrap().to_string(), i["datatype"] == "FP64"))
+        .collect();
+    assert!(inputs.iter().any(|(_, numeric)| !numeric), "a text column is fed as text: {meta}");
+
+    // The first 50 evaluation rows, column by column.
+    let frame = test_frame().head(Some(50));
+    let mut columns = serde_json::Map::new();
+    let mut tensors = Vec::new();
+    for (name, numeric) in &inputs {
+        let column = frame.column(name).unwrap();
+        let values: Vec<serde_json::Value> = if *numeric {
+            column.cast(&DataType::Float64).unwrap().f64().unwrap().iter().map(|v| serde_json::json!(v)).collect()
+        } else {
+            column.cast(&DataType::String).unwrap().str().unwrap().iter().map(|v| serde_json::json!(v)).collect()
+        };
+        let datatype = if *numeric { "FP64" } else { "BYTES" };
+        tensors.push(serde_json::json!({"name": name, "shape": [50], "datatype": datatype, "data": values}));
+        columns.insert(name.clone(), serde_json::Value::Array(values));
+    }
+    let r = record("logistic_binary");
+    let labels: Vec<String> = strings(&r["ort_labels"])[..50].to_vec();
+    let mlflow: serde_json::Value = client
+        .post(format!("{url}/invocations"))
+        .json(&serde_json::json!({"inputs": columns}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let answered: Vec<String> =
+        mlflow["predictions"].as_array().expect("predictions").iter().map(|v| v.to_string()).collect();
+    assert_eq!(answered, labels, "{mlflow}");
+    let v2: serde_json::Value = client
+        .post(format!("{url}/v2/models/churn-onnx/infer"))
+        .json(&serde_json::json!({"inputs": tensors}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let ours = numbers(&v2["outputs"][1]["data"]);
+    let theirs = rows(&r["ort_probabilities"])[..50].concat();
+    assert!(largest_difference(&ours, &theirs) <= 1e-6, "{}", largest_difference(&ours, &theirs));
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -41,7 +41,7 @@ fn test_frame() -> DataFrame {
 fn served(version: u64, path: &Path) -> (u64, Arc<ServedModel>) {
     let model = artifact::load(path).unwrap();
     let (sha256, _) = ml_gates::registry::sha256_file(path).unwrap();
-    (version, Arc::new(ServedModel { version, model, sha256 }))
+    (version, Arc::new(ServedModel { version, model: ml_gates::serve::Served::BuiltIn(Box::new(model)), sha256 }))
 }
 
 struct Running {

@@ -447,6 +447,33 @@ fn prepared_model(config: &Config) -> Option<&str> {
     train.model_file.as_deref()
 }
 
+/// Load an ONNX graph bound to the config's data: its classes from the training set, its inputs
+/// by the columns of the evaluation set (or `data.features` for a single `[N, F]` input).
+fn bind_onnx(
+    config: &Config,
+    train: &DataFrame,
+    test: &DataFrame,
+    path: &Path,
+) -> Result<crate::model::onnx::OnnxModel, InputError> {
+    let file_error = |e: String| InputError::file(path, e);
+    let classes = evaluate::external::training_classes(config, train).map_err(file_error)?;
+    let features = crate::data::feature_columns(config, train);
+    let columns = |c: &str| test.column(c).ok().map(|col| crate::data::is_numeric(col.dtype()));
+    crate::model::onnx::OnnxModel::load(path, config.raw.data.task, &classes, &features, &columns).map_err(file_error)
+}
+
+/// A model file to serve: an ml-gates artifact as it is, an ONNX graph bound to the config's
+/// data (its classes and column types; `config` is needed only then).
+pub fn served_model(path: &Path, config: impl FnOnce() -> Result<Config, Error>) -> Result<serve::Served, Error> {
+    if crate::model::artifact::starts_like_an_artifact(path) {
+        return Ok(serve::Served::BuiltIn(Box::new(load_model(path)?)));
+    }
+    let config = config()?;
+    let inputs = crate::data::open_inputs(&config)?;
+    let (train, test) = crate::data::datasets(&config, &inputs)?;
+    Ok(serve::Served::Onnx(std::sync::Arc::new(bind_onnx(&config, &train, &test, path)?)))
+}
+
 /// Evaluate an ONNX model made elsewhere, in process: every gate, as for a built-in model.
 fn evaluate_onnx(
     config: &Config,
@@ -456,11 +483,7 @@ fn evaluate_onnx(
     champion: Option<&ChampionRef>,
 ) -> Result<Evaluation, Error> {
     let file_error = |e: String| InputError::file(path, e);
-    let classes = evaluate::external::training_classes(config, train).map_err(file_error)?;
-    let features = crate::data::feature_columns(config, train);
-    let columns = |c: &str| test.column(c).ok().map(|col| crate::data::is_numeric(col.dtype()));
-    let model = crate::model::onnx::OnnxModel::load(path, config.raw.data.task, &classes, &features, &columns)
-        .map_err(file_error)?;
+    let model = bind_onnx(config, train, test, path)?;
     let predictions = model.predict_frame(test).map_err(file_error)?;
     let mut candidate = evaluate::external::candidate(config, train, predictions).map_err(file_error)?;
     candidate.inputs = model.inputs.clone();
@@ -647,7 +670,8 @@ fn stage_candidate(
         None => {
             let (sha256, _) = crate::core::digest::sha256_file(path)
                 .map_err(|source| Error::Io { what: format!("cannot read {}", path.display()), source })?;
-            let served = serve::ServedModel { version: 0, model: model.clone(), sha256 };
+            let served =
+                serve::ServedModel { version: 0, model: serve::Served::BuiltIn(Box::new(model.clone())), sha256 };
             let models = std::collections::BTreeMap::from([(0, std::sync::Arc::new(served))]);
             (0, Box::new(serve::MemoryStore { models, table: None }))
         }

@@ -18,7 +18,8 @@ pub struct ServeArgs {
     /// The config file: its `name` and `registry:` say which model's versions to serve.
     #[arg(short, long, default_value = "ml-gates.yaml", value_name = "FILE")]
     config: PathBuf,
-    /// Serve this model file alone (as version 0), without a registry or a config.
+    /// Serve this model file alone (as version 0), without a registry: an ml-gates model, or an
+    /// ONNX graph (`model.onnx`, bound to the config's data: its classes and column types).
     #[arg(short, long, value_name = "FILE")]
     model: Option<PathBuf>,
     /// Without a routing table in the registry: serve this version or alias.
@@ -127,9 +128,12 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<u8> {
     };
     let (name, store, fallback): (String, Box<dyn serve::Store>, Option<RoutingTable>) = match &args.model {
         Some(path) => {
-            let model = ml_gates::model::artifact::load(path)?;
+            let model = ml_gates::app::served_model(path, || Ok(config::load(&args.config)?)).map_err(super::lift)?;
             let (sha256, _) = ml_gates::registry::sha256_file(path)?;
-            let name = model.name.clone();
+            let name = match &model {
+                ml_gates::serve::Served::BuiltIn(m) => m.name.clone(),
+                ml_gates::serve::Served::Onnx(_) => config::load(&args.config)?.raw.name,
+            };
             let served = Arc::new(ServedModel { version: 0, model, sha256 });
             let store = MemoryStore { models: BTreeMap::from([(0, served)]), table: None };
             (name, Box::new(store), Some(RoutingTable::single(0, &format!("serving {}", path.display()))))

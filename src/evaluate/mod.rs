@@ -256,7 +256,7 @@ fn load_champion(
         (None, Some(r)) => format!("the champion ({})", r.label),
         _ => "the champion model".to_string(),
     };
-    if !starts_like_an_artifact(&path) {
+    if !crate::model::artifact::starts_like_an_artifact(&path) {
         let task = config.raw.data.task;
         let model =
             crate::model::onnx::OnnxModel::load(&path, task, binding.classes, binding.features, binding.columns)
@@ -275,13 +275,6 @@ fn load_champion(
         )));
     }
     Ok(Some(ChampionModel::BuiltIn(model)))
-}
-
-/// Whether the file begins as an ml-gates artifact does (its JSON header): `{`.
-fn starts_like_an_artifact(path: &std::path::Path) -> bool {
-    use std::io::Read;
-    let mut first = [0u8; 1];
-    std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut first)).is_ok_and(|_| first[0] == b'{')
 }
 
 /// The fairness attribute and the config key that names it.

@@ -51,6 +51,14 @@ pub fn encode(model: &Model) -> (Vec<u8>, String) {
 
 /// Write `model` to `path` atomically (temporary file, fsync, rename): a crash leaves either the
 /// old file or the new one, never half of one. Returns the body's sha256 and the file size.
+/// Whether the file begins as an ml-gates artifact does (its JSON header): `{`. Anything else
+/// is read as an ONNX graph.
+pub fn starts_like_an_artifact(path: &Path) -> bool {
+    use std::io::Read;
+    let mut first = [0u8; 1];
+    std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut first)).is_ok_and(|_| first[0] == b'{')
+}
+
 pub fn save(model: &Model, path: &Path) -> Result<(String, u64), ArtifactError> {
     let (bytes, sha) = encode(model);
     let error = |source| ArtifactError::Write { path: path.display().to_string(), source };

@@ -33,8 +33,53 @@ use std::time::{Duration, Instant};
 #[derive(Debug)]
 pub struct ServedModel {
     pub version: u64,
-    pub model: Model,
+    pub model: Served,
     pub sha256: String,
+}
+
+/// A model the server answers with: ml-gates' own, or an ONNX graph (run by ONNX Runtime in
+/// process) bound to the columns and classes of its data.
+#[derive(Debug, Clone)]
+pub enum Served {
+    BuiltIn(Box<Model>),
+    Onnx(Arc<crate::model::onnx::OnnxModel>),
+}
+
+impl Served {
+    /// The raw columns the model reads.
+    pub fn inputs(&self) -> &[crate::model::InputColumn] {
+        match self {
+            Served::BuiltIn(m) => &m.inputs,
+            Served::Onnx(m) => &m.inputs,
+        }
+    }
+
+    /// The classes, in the order of the probabilities (none for a regression).
+    pub fn classes(&self) -> &[String] {
+        match self {
+            Served::BuiltIn(m) => &m.classes,
+            Served::Onnx(m) => &m.classes,
+        }
+    }
+
+    /// What runs the model, as the v2 metadata's `platform` says (Triton's name for ONNX).
+    pub fn platform(&self) -> &'static str {
+        match self {
+            Served::BuiltIn(_) => "ml-gates",
+            Served::Onnx(_) => "onnxruntime_onnx",
+        }
+    }
+
+    fn predict_with(
+        &self,
+        lookup: &dyn Fn(&str) -> Option<crate::model::pipeline::Values>,
+        rows: usize,
+    ) -> Result<Predictions, String> {
+        match self {
+            Served::BuiltIn(m) => m.predict_with(lookup).map_err(|e| e.to_string()),
+            Served::Onnx(m) => m.predict(lookup, rows),
+        }
+    }
 }
 
 /// The table in force and the versions it reaches.
@@ -457,15 +502,15 @@ fn bad_request(e: BadRequest) -> Failure {
 
 /// Predict `batch` with `model`: rows the version cannot score are a 400 (as MLflow answers
 /// them), a panic a 500; both count as the version's errors, and neither takes the server down.
-fn predict(model: &Model, batch: &Batch) -> Result<Predictions, Failure> {
+fn predict(model: &Served, batch: &Batch) -> Result<Predictions, Failure> {
     let missing: Vec<&str> = model
-        .inputs
+        .inputs()
         .iter()
         .map(|c| c.name.as_str())
         .filter(|name| !batch.columns.iter().any(|(n, _)| n == name))
         .collect();
     if !missing.is_empty() {
-        let expected: Vec<&str> = model.inputs.iter().map(|c| c.name.as_str()).collect();
+        let expected: Vec<&str> = model.inputs().iter().map(|c| c.name.as_str()).collect();
         return Err(Failure::unscorable(format!(
             "missing column {} (this version reads: {})",
             missing.join(", "),
@@ -475,7 +520,7 @@ fn predict(model: &Model, batch: &Batch) -> Result<Predictions, Failure> {
     let type_error = std::cell::RefCell::new(None);
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let lookup = |name: &str| {
-            let numeric = model.inputs.iter().find(|c| c.name == name).is_some_and(|c| c.is_numeric());
+            let numeric = model.inputs().iter().find(|c| c.name == name).is_some_and(|c| c.is_numeric());
             match batch.values(name, numeric)? {
                 Ok(values) => Some(values),
                 Err(e) => {
@@ -484,14 +529,14 @@ fn predict(model: &Model, batch: &Batch) -> Result<Predictions, Failure> {
                 }
             }
         };
-        model.predict_with(&lookup)
+        model.predict_with(&lookup, batch.n_rows)
     }));
     if let Some(e) = type_error.into_inner() {
         return Err(Failure::unscorable(e));
     }
     match outcome {
         Ok(Ok(predictions)) => Ok(predictions),
-        Ok(Err(e)) => Err(Failure::unscorable(e.to_string())),
+        Ok(Err(e)) => Err(Failure::unscorable(e)),
         Err(_) => Err(Failure {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             message: "the model failed on these rows".into(),
@@ -693,13 +738,13 @@ async fn v2_infer_inner(
         pinned,
         |served| {
             let (batch, asked) =
-                v2::read(&body, header_length.as_deref(), &served.model.inputs).map_err(bad_request)?;
+                v2::read(&body, header_length.as_deref(), served.model.inputs()).map_err(bad_request)?;
             let _ = reply.set(asked);
             Ok(batch)
         },
         |served, p| {
             let asked: &v2::Reply = reply.get().expect("the request was read before it was answered");
-            let answer = asked.answer(&name, served.version, p, &served.model.classes).map_err(bad_request)?;
+            let answer = asked.answer(&name, served.version, p, served.model.classes()).map_err(bad_request)?;
             Ok(v2_answer(answer))
         },
         v2_error,
@@ -759,18 +804,20 @@ async fn v2_server() -> Response {
 fn metadata(server: &Server, served: &ServedModel, versions: Vec<String>) -> Value {
     let model = &served.model;
     let inputs: Vec<Value> = model
-        .inputs
+        .inputs()
         .iter()
         .map(|c| json!({"name": c.name, "datatype": if c.is_numeric() { "FP64" } else { "BYTES" }, "shape": [-1]}))
         .collect();
-    let outputs: Vec<Value> = v2::outputs(&model.classes)
+    let n_classes = model.classes().len();
+    let outputs: Vec<Value> = v2::outputs(model.classes())
         .into_iter()
         .map(|(name, datatype)| {
-            let shape = if name == "predict" { json!([-1]) } else { json!([-1, model.classes.len()]) };
+            let shape = if name == "predict" { json!([-1]) } else { json!([-1, n_classes]) };
             json!({"name": name, "datatype": datatype, "shape": shape})
         })
         .collect();
-    json!({"name": server.name, "versions": versions, "platform": "ml-gates", "inputs": inputs, "outputs": outputs})
+    let platform = model.platform();
+    json!({"name": server.name, "versions": versions, "platform": platform, "inputs": inputs, "outputs": outputs})
 }
 
 async fn v2_metadata(AxumState(server): Shared, Path(name): Path<String>) -> Response {

@@ -26,6 +26,6 @@ impl Store for RegistryStore {
         let path = self.registry.artifact(&record, &self.scratch).map_err(|e| e.to_string())?;
         let model = crate::model::artifact::load(&path).map_err(|e| e.to_string())?;
         let sha256 = record.artifact.map(|a| a.sha256).unwrap_or_default();
-        Ok(ServedModel { version, model, sha256 })
+        Ok(ServedModel { version, model: super::Served::BuiltIn(Box::new(model)), sha256 })
     }
 }
