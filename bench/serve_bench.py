@@ -84,6 +84,37 @@ def loadtest(url, rps, seconds, requests):
     return json.loads(out.stdout)
 
 
+def measure(servers, rates, seconds, requests, check=False):
+    """Start each server (name → command for a port), wait until it is ready, warm it up, then
+    load-test it at each rate: {name: (startup s, idle MiB, [(rate, outcome, rss, peak)])}.
+    With `check`, a server that fails the first requests stops the benchmark."""
+    results = {}
+    for name, command in servers.items():
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        proc = subprocess.Popen(command(port), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
+        try:
+            startup = wait_ready(url)
+            idle_rss, _ = tree_memory(proc.pid)
+            if check:
+                first = loadtest(url, 20, 1, requests)
+                if first["error_rate"] > 0:
+                    raise SystemExit(f"{name} does not answer the requests: {first['statuses']}")
+            loadtest(url, 50, 2, requests)
+            rows = []
+            for rps in rates:
+                outcome = loadtest(url, rps, seconds, requests)
+                rss, peak = tree_memory(proc.pid)
+                rows.append((rps, outcome, rss, peak))
+            results[name] = (startup, idle_rss, rows)
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=30)
+            time.sleep(2)
+    return results
+
+
 def main():
     seconds = int(sys.argv[1]) if len(sys.argv) > 1 else 10
     rates = [int(r) for r in sys.argv[2:]] or [100, 500, 1000, 2000]
@@ -132,26 +163,7 @@ def main():
             sys.executable, "-m", "mlflow", "models", "serve", "-m", sk_dir, "--env-manager", "local",
             "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
     }
-    results = {}
-    for name, command in servers.items():
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        proc = subprocess.Popen(command(port), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        try:
-            startup = wait_ready(url)
-            idle_rss, _ = tree_memory(proc.pid)
-            # Warm up, then the measured rates.
-            loadtest(url, 50, 2, requests)
-            rows = []
-            for rps in rates:
-                outcome = loadtest(url, rps, seconds, requests)
-                rss, peak = tree_memory(proc.pid)
-                rows.append((rps, outcome, rss, peak))
-            results[name] = (startup, idle_rss, rows)
-        finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=30)
-            time.sleep(2)
+    results = measure(servers, rates, seconds, requests)
 
     print(f"{len(open(requests).readlines())} recorded requests of 1 row; {seconds} s per rate; 2 cores shared with the load generator\n")
     print("| server | rate asked | answered/s | errors | statuses | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | RSS MiB | peak MiB |")

@@ -16,16 +16,14 @@ Needs the release binary, mlflow, onnx, onnxruntime, skl2onnx, scikit-learn, pan
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 
 import pandas as pd
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from serve_bench import BIN, ROOT, free_port, loadtest, tree_memory, wait_ready  # noqa: E402
+from serve_bench import BIN, ROOT, measure  # noqa: E402
 
 FEATURES = ["age", "monthly_spend", "tenure_months", "plan"]
 
@@ -90,29 +88,7 @@ def main():
             sys.executable, "-m", "mlflow", "models", "serve", "-m", mlflow_dir, "--env-manager", "local",
             "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
     }
-    results = {}
-    for name, command in servers.items():
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        proc = subprocess.Popen(command(port), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                start_new_session=True)
-        try:
-            startup = wait_ready(url)
-            idle_rss, _ = tree_memory(proc.pid)
-            check = loadtest(url, 20, 1, requests)
-            if check["error_rate"] > 0:
-                raise SystemExit(f"{name} does not answer the requests: {check['statuses']}")
-            loadtest(url, 50, 2, requests)
-            rows = []
-            for rps in rates:
-                outcome = loadtest(url, rps, seconds, requests)
-                rss, peak = tree_memory(proc.pid)
-                rows.append((rps, outcome, rss, peak))
-            results[name] = (startup, idle_rss, rows)
-        finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=30)
-            time.sleep(2)
+    results = measure(servers, rates, seconds, requests, check=True)
 
     print(f"{len(open(requests).readlines())} recorded requests of 1 row; {seconds} s per rate; 2 cores shared with the load generator\n")
     print("| server | rate asked | answered/s | errors | p50 ms | p90 ms | p99 ms | max ms | peak MiB |")
