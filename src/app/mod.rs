@@ -462,16 +462,22 @@ fn bind_onnx(
     crate::model::onnx::OnnxModel::load(path, config.raw.data.task, &classes, &features, &columns).map_err(file_error)
 }
 
-/// A model file to serve: an ml-gates artifact as it is, an ONNX graph bound to the config's
-/// data (its classes and column types; `config` is needed only then).
-pub fn served_model(path: &Path, config: impl FnOnce() -> Result<Config, Error>) -> Result<serve::Served, Error> {
+/// A model file to serve, with the model's name: an ml-gates artifact as it is, an ONNX graph
+/// bound to the config's data (its classes and column types; `config` is read only then, and
+/// names the model).
+pub fn served_model(
+    path: &Path,
+    config: impl FnOnce() -> Result<Config, Error>,
+) -> Result<(String, serve::Served), Error> {
     if crate::model::artifact::starts_like_an_artifact(path) {
-        return Ok(serve::Served::BuiltIn(Box::new(load_model(path)?)));
+        let model = load_model(path)?;
+        return Ok((model.name.clone(), serve::Served::BuiltIn(Box::new(model))));
     }
     let config = config()?;
     let inputs = crate::data::open_inputs(&config)?;
     let (train, test) = crate::data::datasets(&config, &inputs)?;
-    Ok(serve::Served::Onnx(std::sync::Arc::new(bind_onnx(&config, &train, &test, path)?)))
+    let model = bind_onnx(&config, &train, &test, path)?;
+    Ok((config.raw.name.clone(), serve::Served::Onnx(std::sync::Arc::new(model))))
 }
 
 /// Evaluate an ONNX model made elsewhere, in process: every gate, as for a built-in model.

@@ -128,12 +128,9 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<u8> {
     };
     let (name, store, fallback): (String, Box<dyn serve::Store>, Option<RoutingTable>) = match &args.model {
         Some(path) => {
-            let model = ml_gates::app::served_model(path, || Ok(config::load(&args.config)?)).map_err(super::lift)?;
+            let (name, model) =
+                ml_gates::app::served_model(path, || Ok(config::load(&args.config)?)).map_err(super::lift)?;
             let (sha256, _) = ml_gates::registry::sha256_file(path)?;
-            let name = match &model {
-                ml_gates::serve::Served::BuiltIn(m) => m.name.clone(),
-                ml_gates::serve::Served::Onnx(_) => config::load(&args.config)?.raw.name,
-            };
             let served = Arc::new(ServedModel { version: 0, model, sha256 });
             let store = MemoryStore { models: BTreeMap::from([(0, served)]), table: None };
             (name, Box::new(store), Some(RoutingTable::single(0, &format!("serving {}", path.display()))))
