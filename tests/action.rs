@@ -2,6 +2,9 @@
 //! GitHub's runner gives a container action (workspace, GITHUB_OUTPUT, GITHUB_STEP_SUMMARY, an event
 //! payload, INPUT_* variables, all in temporary folders), and the tests read what it wrote.
 
+mod common;
+
+use common::{chown, commands_in, foreign_commands, not_owned_by, outputs};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -64,25 +67,6 @@ impl Runner {
     fn read(&self, name: &str) -> String {
         std::fs::read_to_string(self.file(name)).unwrap_or_default()
     }
-}
-
-/// The outputs file parsed: `name<<DELIM\nvalue\nDELIM`.
-fn outputs(text: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut lines = text.lines();
-    while let Some(head) = lines.next() {
-        let (name, delimiter) = head.split_once("<<").expect("heredoc form");
-        assert!(delimiter.starts_with("ghadelimiter_") && delimiter.len() == 45, "{delimiter}");
-        let mut value = Vec::new();
-        for line in lines.by_ref() {
-            if line == delimiter {
-                break;
-            }
-            value.push(line);
-        }
-        out.push((name.to_string(), value.join("\n")));
-    }
-    out
 }
 
 /// A full pull_request payload, valid against GitHub's webhook schema (scripts/event-fixtures.cjs).
@@ -206,22 +190,6 @@ fn inputs_are_checked() {
     }
 }
 
-/// A model of the runner's parsing of a log line (actions/runner `ActionCommand.TryParseV2` and
-/// `TryParse`): `::` at the start after whitespace and a second `::`, or `##[` anywhere with a `]`
-/// after it. The runner splits lines at `\n` and `\r`, on stdout and stderr alike.
-fn commands_in(stream: &[u8]) -> Vec<String> {
-    String::from_utf8_lossy(stream)
-        .split(['\n', '\r'])
-        .filter(|line| {
-            let v2 = line.trim_start();
-            let v2 = v2.starts_with("::") && v2[2..].contains("::");
-            let legacy = line.find("##[").is_some_and(|i| line[i..].contains(']'));
-            v2 || legacy
-        })
-        .map(str::to_string)
-        .collect()
-}
-
 /// Text chosen by others (data values, a column name, the event's fields, the workspace path,
 /// input values) reaches neither stream as a workflow command: only ml-gates' own commands do.
 #[test]
@@ -237,18 +205,12 @@ fn no_text_chosen_by_others_becomes_a_workflow_command_on_either_stream() {
         format!("version: 1\nname: hostile\ndata:\n  train: hostile.csv\n  target: churn\n  task: classification\n  id: id\nvalidate:\n  ranges: {{\"{forged}\": [0, 1]}}\n  categories: {{plan: [basic, pro]}}\n"),
     )
     .unwrap();
-    let ours = |line: &str| {
-        ["::error ", "::warning ", "::notice ", "::group::", "::endgroup::", "::add-mask::"]
-            .iter()
-            .any(|p| line.starts_with(p))
-            && !line.contains("##[")
-    };
     // A repository_dispatch event whose type is a command, in the plan line.
     let dispatch = format!(r#"{{"action": "{forged} ::error::x", "client_payload": {{}}}}"#);
     let out = runner.run("repository_dispatch", &dispatch, &[]);
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stdout));
     for stream in [&out.stdout, &out.stderr] {
-        let found: Vec<String> = commands_in(stream).into_iter().filter(|l| !ours(l)).collect();
+        let found = foreign_commands(stream);
         assert!(found.is_empty(), "{found:?}");
     }
     // Our own annotations still work, with the hostile text escaped inside them.
@@ -259,7 +221,7 @@ fn no_text_chosen_by_others_becomes_a_workflow_command_on_either_stream() {
     let out = runner.run("pull_request", PULL_REQUEST, &[("fail-on", "x\n::error::forged ##[error]y")]);
     assert_eq!(out.status.code(), Some(2));
     for stream in [&out.stdout, &out.stderr] {
-        let found: Vec<String> = commands_in(stream).into_iter().filter(|l| !ours(l)).collect();
+        let found = foreign_commands(stream);
         assert!(found.is_empty(), "{found:?}");
     }
 }
@@ -433,33 +395,13 @@ fn every_output_written_is_declared() {
     }
 }
 
-/// Every file under `root` (and `root` itself) that is not owned by `uid`.
-fn not_owned_by(root: &Path, uid: u32) -> Vec<PathBuf> {
-    use std::os::unix::fs::MetadataExt;
-    let mut wrong = Vec::new();
-    let mut pending = vec![root.to_path_buf()];
-    while let Some(p) = pending.pop() {
-        let meta = std::fs::symlink_metadata(&p).unwrap();
-        if meta.uid() != uid {
-            wrong.push(p.clone());
-        }
-        if meta.is_dir() {
-            pending.extend(std::fs::read_dir(&p).unwrap().flatten().map(|e| e.path()));
-        }
-    }
-    wrong
-}
-
 /// A container action runs as root, but the workspace belongs to the runner's user (uid 1001 on
 /// GitHub-hosted runners): every file ml-gates writes there ends owned like the workspace, on a
 /// passing run and on one that stops with exit 2 after it had written files. (The test runs as
 /// root, as the action does; chown fails otherwise.)
 #[test]
 fn every_file_written_is_owned_like_the_workspace_on_every_path() {
-    let chown = |path: &Path| {
-        let status = Command::new("chown").args(["-R", "1001:1001"]).arg(path).status().unwrap();
-        assert!(status.success(), "chown needs root, as the action's container has");
-    };
+    let chown = |path: &Path| chown(path, 1001);
     let runner = Runner::with_example();
     chown(runner.workspace.path());
     let out = runner.run("pull_request", PULL_REQUEST, &[]);

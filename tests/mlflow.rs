@@ -569,6 +569,7 @@ fn concurrent_first_alias_moves_all_succeed() {
             params: Default::default(),
             metrics: Default::default(),
             verdict: "pass".into(),
+            binding: None,
         };
         let version = open(&name).register(&record, None).unwrap().version;
         let results: Vec<_> = std::thread::scope(|scope| {

@@ -408,3 +408,79 @@ fn serve_answers_an_onnx_model_as_onnx_runtime_does() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// The release stages with ONNX versions: staged on loopback (the smoke answers equal the
+/// in-process model bit for bit), then rolled out on the built-in server: the first version is
+/// switched to, a canary from the ONNX champion to a built-in challenger completes, and a canary
+/// of an ONNX challenger whose traffic it cannot score rolls back to the built-in champion.
+#[test]
+fn onnx_versions_are_staged_and_rolled_out_against_built_in_ones() {
+    let dir = example();
+    let config = dir.path().join("examples/churn-onnx/ml-gates.yaml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let release = "staging:\n  smoke: {rows: 60}\n  load_test: {rps: 50, duration: 1s, p99_ms: 5000}\ndeploy:\n  strategy: canary\n  steps: [50, 100]\n  interval: 1s\n  min_samples: 5\n  traffic: {rps: 100}\n  analysis: {error_rate: {max: 0.01}}\n";
+    let onnx = format!("{text}{release}");
+    let built_in = onnx.replace(
+        "  model_file: model.onnx\n",
+        "  model: logistic_regression\n  preprocess: {scale: standard, one_hot: [plan]}\n",
+    );
+    assert_ne!(built_in, onnx);
+    // Old clients send two of the four columns the ONNX graph reads.
+    std::fs::write(
+        dir.path().join("examples/churn-onnx/old-clients.jsonl"),
+        "{\"dataframe_records\": [{\"age\": 30, \"tenure_months\": 3}]}\n",
+    )
+    .unwrap();
+    let run = |config_text: &str, code: i32| {
+        std::fs::write(&config, config_text).unwrap();
+        let out = ml_gates(dir.path(), &["run", "--format", "json", "--now", "2026-11-27T00:00:00Z"]);
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        let unpassed: Vec<&serde_json::Value> = report["checks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|c| !matches!(c["status"].as_str(), Some("pass" | "skip")))
+            .collect();
+        assert_eq!(out.status.code(), Some(code), "{}\n{unpassed:#?}", String::from_utf8_lossy(&out.stderr));
+        report
+    };
+    let check = |report: &serde_json::Value, id: &str| {
+        report["checks"].as_array().unwrap().iter().find(|c| c["id"] == id).cloned().unwrap_or_default()
+    };
+
+    let first = run(&onnx, 0);
+    let smoke = check(&first, "staging-smoke");
+    assert_eq!(smoke["status"], "pass", "{smoke}");
+    let staged = &first["staging"]["smoke"];
+    assert_eq!((staged["rows"].as_u64(), staged["mismatched_rows"].as_u64()), (Some(60), Some(0)), "{staged}");
+    assert_eq!(staged["failed_requests"], 0, "{staged}");
+    assert_eq!(first["deploy"]["ending"], "completed", "{}", first["deploy"]);
+    assert_eq!(first["deploy"]["candidate"], 1);
+
+    let second = run(&built_in, 0);
+    let deploy = &second["deploy"];
+    assert_eq!((deploy["stable"].as_u64(), deploy["candidate"].as_u64()), (Some(1), Some(2)), "{deploy}");
+    assert_eq!(deploy["ending"], "completed", "{deploy}");
+    assert_eq!(deploy["phases"].as_array().unwrap().len(), 2, "{deploy}");
+    let half = &deploy["phases"][0];
+    assert!(half["stable_requests"].as_u64().unwrap() > 0, "the ONNX champion answered at 50 %: {half}");
+    assert_eq!(half["measurements"][0]["value"], 0.0, "{half}");
+
+    let failing = onnx.replace("  traffic: {rps: 100}\n", "  traffic: {rps: 100, requests: old-clients.jsonl}\n");
+    let third = run(&failing, 1);
+    let deploy = &third["deploy"];
+    assert_eq!((deploy["stable"].as_u64(), deploy["candidate"].as_u64()), (Some(2), Some(3)), "{deploy}");
+    assert_eq!(deploy["ending"], "rolled_back", "{deploy}");
+    let aliases: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join("examples/churn-onnx/.ml-gates/registry/churn-onnx/aliases.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(aliases["aliases"]["champion"], 2, "{aliases}");
+    let version: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join("examples/churn-onnx/.ml-gates/registry/churn-onnx/versions/3/version.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(version["binding"]["classes"], serde_json::json!(["0", "1"]), "{version}");
+    assert_eq!(version["binding"]["inputs"].as_array().unwrap().len(), 4, "{version}");
+}

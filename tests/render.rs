@@ -192,6 +192,7 @@ fn markdown_registry_lineage_and_history() {
         params: Default::default(),
         metrics: [("accuracy".to_string(), accuracy), ("roc_auc".to_string(), accuracy - 0.05)].into_iter().collect(),
         verdict: verdict.into(),
+        binding: None,
     };
     for (i, accuracy, verdict) in [(1, 0.78, "pass"), (2, 0.74, "fail"), (3, 0.81, "pass")] {
         registry.register(&record(i, accuracy, verdict), None).unwrap();

@@ -462,6 +462,14 @@ fn bind_onnx(
     crate::model::onnx::OnnxModel::load(path, config.raw.data.task, &classes, &features, &columns).map_err(file_error)
 }
 
+/// How `path`, an ONNX graph, is fed and read with this config's data: what the registry records
+/// with the version.
+pub fn onnx_binding(config: &Config, inputs: &Inputs, path: &Path) -> Result<registry::Binding, Error> {
+    let (train, test) = crate::data::datasets(config, inputs)?;
+    let model = bind_onnx(config, &train, &test, path)?;
+    Ok(registry::Binding { task: config.raw.data.task, classes: model.classes.clone(), inputs: model.inputs.clone() })
+}
+
 /// A model file to serve, with the model's name: an ml-gates artifact as it is, an ONNX graph
 /// bound to the config's data (its classes and column types; `config` is read only then, and
 /// names the model).
@@ -587,12 +595,17 @@ fn register_candidate(
 ) -> Result<(), Error> {
     let run_id = report.run_id.clone().unwrap_or_else(registry::new_run_id);
     let lineage = lineage(&options.config_path, config, inputs, &run_id, hooks.env)?;
+    let binding = match (&outcome.model, &outcome.artifact) {
+        (Some(ModelKind::Onnx), Some(path)) => Some(onnx_binding(config, inputs, path)?),
+        _ => None,
+    };
     let record = registry::NewVersion {
         lineage: lineage.clone(),
         model: outcome.model.as_ref().map_or("external", ModelKind::as_str).to_string(),
         params: train_params(config),
         metrics: report.metrics.clone(),
         verdict: report.verdict.as_str().to_string(),
+        binding,
     };
     let passed = report.exit_code() == 0;
     let (checks, version, moved) = register::register(registry, config, passed, record, outcome.artifact.as_deref());
@@ -641,6 +654,8 @@ fn stage_candidate(
         Check::judged("staging-smoke", Stage::Staging, true, Default::default()).skipped().message(message)
     };
     let scratch = config.source.resolve(".ml-gates/serve");
+    let unservable =
+        |e: String| InputError::one(config.source.problem("staging", format!("cannot load the candidate: {e}"), None));
     let (Some(path), Some(kind)) = (&outcome.artifact, &outcome.model) else {
         let registry = open_registry(config, hooks.env)?;
         let alias = registry::pass_alias(config);
@@ -651,18 +666,10 @@ fn stage_candidate(
             );
             return Ok(());
         };
-        let path = registry.artifact(&version, &scratch)?;
-        let model = load_model(&path)?;
-        let store = Box::new(serve::store::RegistryStore { registry, scratch });
-        return run_staging(config, inputs, &model, version.version, store, hooks, report);
+        let mut store = serve::store::RegistryStore { registry, scratch };
+        let served = serve::Store::model(&mut store, version.version).map_err(unservable)?;
+        return run_staging(config, inputs, &served.model, version.version, Box::new(store), hooks, report);
     };
-    if *kind == ModelKind::Onnx {
-        report.add_stage(
-            Stage::Staging,
-            vec![skipped("the built-in server serves ml-gates artifacts, not ONNX models: stage this one with deploy.target: command")],
-        );
-        return Ok(());
-    }
     if *kind == ModelKind::External {
         report.add_stage(
             Stage::Staging,
@@ -670,26 +677,30 @@ fn stage_candidate(
         );
         return Ok(());
     }
-    let model = load_model(path)?;
-    let (version, store): (u64, Box<dyn serve::Store>) = match report.model_version {
-        Some(v) => (v, Box::new(serve::store::RegistryStore { registry: open_registry(config, hooks.env)?, scratch })),
-        None => {
-            let (sha256, _) = crate::core::digest::sha256_file(path)
-                .map_err(|source| Error::Io { what: format!("cannot read {}", path.display()), source })?;
-            let served =
-                serve::ServedModel { version: 0, model: serve::Served::BuiltIn(Box::new(model.clone())), sha256 };
-            let models = std::collections::BTreeMap::from([(0, std::sync::Arc::new(served))]);
-            (0, Box::new(serve::MemoryStore { models, table: None }))
-        }
+    if let Some(v) = report.model_version {
+        let mut store = serve::store::RegistryStore { registry: open_registry(config, hooks.env)?, scratch };
+        let served = serve::Store::model(&mut store, v).map_err(unservable)?;
+        return run_staging(config, inputs, &served.model, v, Box::new(store), hooks, report);
+    }
+    // Not registered by this run: served from its file as version 0.
+    let model = if *kind == ModelKind::Onnx {
+        let (train, test) = crate::data::datasets(config, inputs)?;
+        serve::Served::Onnx(std::sync::Arc::new(bind_onnx(config, &train, &test, path)?))
+    } else {
+        serve::Served::BuiltIn(Box::new(load_model(path)?))
     };
-    run_staging(config, inputs, &model, version, store, hooks, report)
+    let (sha256, _) = crate::core::digest::sha256_file(path)
+        .map_err(|source| Error::Io { what: format!("cannot read {}", path.display()), source })?;
+    let served = serve::ServedModel { version: 0, model: model.clone(), sha256 };
+    let models = std::collections::BTreeMap::from([(0, std::sync::Arc::new(served))]);
+    run_staging(config, inputs, &model, 0, Box::new(serve::MemoryStore { models, table: None }), hooks, report)
 }
 
 /// Serve `model` (version `version`, from `store`), smoke-test and load-test it.
 fn run_staging(
     config: &Config,
     inputs: &Inputs,
-    model: &Model,
+    model: &serve::Served,
     version: u64,
     store: Box<dyn serve::Store>,
     hooks: &Hooks,
@@ -740,17 +751,6 @@ fn deploy_candidate(
             }
         },
     };
-    let builtin =
-        section.target.unwrap_or(crate::config::raw::TargetKind::Builtin) == crate::config::raw::TargetKind::Builtin;
-    if builtin && registry.version(candidate)?.record.model == ModelKind::Onnx.as_str() {
-        report.add_stage(
-            Stage::Deploy,
-            vec![skipped(format!(
-                "version {candidate} is an ONNX model: the built-in server serves ml-gates artifacts, roll it out with deploy.target: command"
-            ))],
-        );
-        return Ok(());
-    }
     let (_, test) = crate::data::datasets(config, inputs)?;
     let input = deploy::Input {
         config,

@@ -131,9 +131,18 @@ pub fn register(args: RegisterArgs) -> anyhow::Result<u8> {
         },
         (given, None) => {
             let path = app::model_path(&config, given.as_deref());
-            let model = ml_gates::model::artifact::load(&path).map_err(|e| InputError::file(&path, e.to_string()))?;
-            (path, model.kind.as_str().to_string())
+            if path.is_file() && !ml_gates::model::artifact::starts_like_an_artifact(&path) {
+                (path, "onnx".to_string())
+            } else {
+                let model =
+                    ml_gates::model::artifact::load(&path).map_err(|e| InputError::file(&path, e.to_string()))?;
+                (path, model.kind.as_str().to_string())
+            }
         }
+    };
+    let binding = match model.as_str() {
+        "onnx" => Some(app::onnx_binding(&config, &inputs, &artifact).map_err(super::lift)?),
+        _ => None,
     };
     if !artifact.is_file() {
         return Err(InputError::file(&artifact, "no such model file: train first (ml-gates train)").into());
@@ -186,6 +195,7 @@ pub fn register(args: RegisterArgs) -> anyhow::Result<u8> {
             params: app::train_params(&config),
             metrics,
             verdict,
+            binding,
         },
     };
     let passed = passed || (args.record.is_some() && matches!(record.verdict.as_str(), "pass" | "warn"));

@@ -6,6 +6,7 @@ pub mod check;
 pub mod digest;
 pub mod format;
 pub mod names;
+pub mod shell;
 pub mod task;
 
 pub use check::{Check, Severity, Stage, Status, Threshold, Verdict};

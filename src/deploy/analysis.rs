@@ -324,7 +324,7 @@ pub fn run_command(line: &str, dir: &std::path::Path, timeout: Duration) -> Resu
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .map_err(|e| format!("cannot run `{}`: {e}", shorten(line)))?;
+        .map_err(|e| crate::core::shell::cannot_start(&format!("`{}`", shorten(line)), &e))?;
     let start = std::time::Instant::now();
     loop {
         match child.try_wait() {

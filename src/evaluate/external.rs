@@ -185,7 +185,7 @@ impl PredictProcess {
             .stderr(std::process::Stdio::inherit())
             .process_group(0)
             .spawn()
-            .map_err(|e| format!("cannot start train.predict_command: {e}"))?;
+            .map_err(|e| crate::core::shell::cannot_start("train.predict_command", &e))?;
         let stdin = child.stdin.take().ok_or("train.predict_command has no standard input")?;
         let stdout = child.stdout.take().ok_or("train.predict_command has no standard output")?;
         let (send, lines) = std::sync::mpsc::channel();

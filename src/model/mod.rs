@@ -14,14 +14,14 @@ use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// A raw input column the model expects.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct InputColumn {
     pub name: String,
     pub kind: ColumnKind,
 }
 
 /// What a raw input column holds, as the artifact records it (`numeric` or `text`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ColumnKind {
     Numeric,

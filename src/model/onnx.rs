@@ -171,6 +171,19 @@ impl OnnxModel {
         })
     }
 
+    /// Load `path` bound as it was when it was registered: the columns it read (`inputs`, in the
+    /// order of its feeds, which is also the order of an `[N, F]` input's features) and `classes`.
+    pub fn load_bound(
+        path: &Path,
+        task: Task,
+        classes: &[String],
+        inputs: &[InputColumn],
+    ) -> Result<OnnxModel, String> {
+        let features: Vec<String> = inputs.iter().map(|c| c.name.clone()).collect();
+        let columns = |name: &str| inputs.iter().find(|c| c.name == name).map(InputColumn::is_numeric);
+        OnnxModel::load(path, task, classes, &features, &columns)
+    }
+
     /// Predict every row whose columns `lookup` gives (`rows` of them).
     pub fn predict(&self, lookup: &dyn Fn(&str) -> Option<Values>, rows: usize) -> Result<Predictions, String> {
         let mut values: Vec<(String, DynValue)> = Vec::new();

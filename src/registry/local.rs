@@ -328,6 +328,7 @@ mod tests {
             params: [("max_iterations".to_string(), serde_json::json!(200))].into_iter().collect(),
             metrics: [("accuracy".to_string(), 0.9)].into_iter().collect(),
             verdict: verdict.into(),
+            binding: None,
         }
     }
 

@@ -380,6 +380,7 @@ impl MlflowRegistry {
                 params,
                 metrics,
                 verdict: tag("verdict").unwrap_or_default(),
+                binding: tag("binding").and_then(|b| serde_json::from_str(&b).ok()),
             },
             artifact,
         })
@@ -519,6 +520,7 @@ impl Registry for MlflowRegistry {
                 ("ml_gates.model", Some(record.model.clone())),
                 ("ml_gates.verdict", Some(record.verdict.clone())),
                 ("ml_gates.metric_order", Some(record.metrics.keys().cloned().collect::<Vec<_>>().join(","))),
+                ("ml_gates.binding", record.binding.as_ref().and_then(|b| serde_json::to_string(b).ok())),
             ]);
             if prefix_git {
                 // MLflow's own lineage tags, which its UI shows.

@@ -36,6 +36,16 @@ pub struct Lineage {
     pub test_data: String,
 }
 
+/// How an ONNX version is fed and read, recorded when it is registered so that serving, staging
+/// and rolling it out need no data: the task, the training classes (the order of its
+/// probabilities) and the columns the graph reads, with what each holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Binding {
+    pub task: crate::core::Task,
+    pub classes: Vec<String>,
+    pub inputs: Vec<crate::model::InputColumn>,
+}
+
 /// Everything recorded about a version, except its number and its artifact.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct NewVersion {
@@ -51,6 +61,9 @@ pub struct NewVersion {
     /// `not_evaluated` (registered by `ml-gates register` without a report); `pending` while its
     /// alias is moved, `incomplete` when that failed.
     pub verdict: String,
+    /// For an ONNX version (`model: onnx`): how it is fed and read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub binding: Option<Binding>,
 }
 
 /// The model file stored with a version.

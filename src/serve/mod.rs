@@ -70,6 +70,14 @@ impl Served {
         }
     }
 
+    /// Predict every row of `frame`, in process.
+    pub fn predict_frame(&self, frame: &polars::prelude::DataFrame) -> Result<Predictions, String> {
+        match self {
+            Served::BuiltIn(m) => m.predict(frame).map_err(|e| e.to_string()),
+            Served::Onnx(m) => m.predict_frame(frame),
+        }
+    }
+
     fn predict_with(
         &self,
         lookup: &dyn Fn(&str) -> Option<crate::model::pipeline::Values>,
@@ -105,19 +113,44 @@ pub struct MemoryStore {
     pub table: Option<RoutingTable>,
 }
 
+/// Keep `table` in `kept` as the next generation.
+fn keep(kept: &mut Option<RoutingTable>, table: &RoutingTable) -> RoutingTable {
+    let mut stored = table.clone();
+    stored.generation = kept.as_ref().map_or(0, |t| t.generation) + 1;
+    *kept = Some(stored.clone());
+    stored
+}
+
 impl Store for MemoryStore {
     fn table(&mut self) -> Result<Option<RoutingTable>, String> {
         Ok(self.table.clone())
     }
     fn save(&mut self, table: &RoutingTable) -> Result<RoutingTable, String> {
-        let mut stored = table.clone();
-        stored.generation = self.table.as_ref().map_or(0, |t| t.generation) + 1;
-        self.table = Some(stored.clone());
-        Ok(stored)
+        Ok(keep(&mut self.table, table))
     }
     fn model(&mut self, version: u64) -> Result<ServedModel, String> {
         let served = self.models.get(&version).ok_or_else(|| format!("version {version} is not available"))?;
         Ok(ServedModel { version, model: served.model.clone(), sha256: served.sha256.clone() })
+    }
+}
+
+/// Versions from another store, routing tables of its own in memory: for a server that must
+/// neither follow nor change the registry's routing (staging serves its candidate alone, whatever
+/// production routes).
+pub struct OwnTable {
+    pub versions: Box<dyn Store>,
+    pub table: Option<RoutingTable>,
+}
+
+impl Store for OwnTable {
+    fn table(&mut self) -> Result<Option<RoutingTable>, String> {
+        Ok(self.table.clone())
+    }
+    fn save(&mut self, table: &RoutingTable) -> Result<RoutingTable, String> {
+        Ok(keep(&mut self.table, table))
+    }
+    fn model(&mut self, version: u64) -> Result<ServedModel, String> {
+        self.versions.model(version)
     }
 }
 

@@ -1,5 +1,5 @@
 //! The registry as the server's [`Store`]: routing tables in the registry, versions loaded from
-//! their verified artifacts.
+//! their verified artifacts (an ONNX version bound as its record says).
 
 use super::{ServedModel, Store};
 use crate::registry::Registry;
@@ -24,8 +24,19 @@ impl Store for RegistryStore {
     fn model(&mut self, version: u64) -> Result<ServedModel, String> {
         let record = self.registry.version(version).map_err(|e| e.to_string())?;
         let path = self.registry.artifact(&record, &self.scratch).map_err(|e| e.to_string())?;
-        let model = crate::model::artifact::load(&path).map_err(|e| e.to_string())?;
+        let model = match &record.record.binding {
+            Some(b) if record.record.model == "onnx" => super::Served::Onnx(std::sync::Arc::new(
+                crate::model::onnx::OnnxModel::load_bound(&path, b.task, &b.classes, &b.inputs)?,
+            )),
+            None if record.record.model == "onnx" => {
+                return Err(format!(
+                    "version {version} is an ONNX model registered without its binding (the columns and classes it \
+                     was evaluated with): register it again with this ml-gates"
+                ))
+            }
+            _ => super::Served::BuiltIn(Box::new(crate::model::artifact::load(&path).map_err(|e| e.to_string())?)),
+        };
         let sha256 = record.artifact.map(|a| a.sha256).unwrap_or_default();
-        Ok(ServedModel { version, model: super::Served::BuiltIn(Box::new(model)), sha256 })
+        Ok(ServedModel { version, model, sha256 })
     }
 }

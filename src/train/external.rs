@@ -98,7 +98,7 @@ pub fn run(config: &Config, cfg: &TrainConfig, train: &DataFrame, test: &DataFra
             // Its own process group, so a timeout stops the command and everything it started.
             .process_group(0)
             .spawn()
-            .map_err(|e| problem("train.command", format!("cannot start train.command: {e}")))?
+            .map_err(|e| problem("train.command", crate::core::shell::cannot_start("train.command", &e)))?
     };
     let timeout = Duration::from_secs(cfg.timeout_seconds.unwrap_or(3600));
     let status = loop {
