@@ -595,3 +595,97 @@ fn concurrent_first_alias_moves_all_succeed() {
         assert_eq!(open(&name).aliases().unwrap().get("challenger"), Some(&version));
     }
 }
+
+/// An ONNX model registered in a real MLflow carries its binding (a version tag), so staging
+/// serves it from MLflow's copy with no data: the smoke answers equal the in-process model's.
+#[test]
+fn an_onnx_version_in_mlflow_is_staged_from_its_copy() {
+    let server = MlflowServer::start();
+    let uri = &server.uri;
+    let ws = Workspace::new(&format!("  mlflow: {{uri: \"{uri}\", experiment: churn-onnx}}\n"));
+    std::fs::copy("examples/churn-onnx/model.onnx", ws.path().join("model.onnx")).unwrap();
+    let config = std::fs::read_to_string(ws.path().join("ml-gates.yaml")).unwrap();
+    let config = config
+        .replace("  sensitive: [gender]\n", "  sensitive: [gender]\n  features: [age, monthly_spend, tenure_months, plan]\n")
+        .replace(
+            "  model: logistic_regression\n  params: {max_iterations: 200}\n  preprocess: {scale: standard, impute: median, one_hot: [plan]}\n",
+            "  model_file: model.onnx\n",
+        );
+    assert!(config.contains("model_file: model.onnx") && config.contains("features:"), "{config}");
+    std::fs::write(
+        ws.path().join("ml-gates.yaml"),
+        format!("{config}staging:\n  smoke: {{rows: 40}}\n  load_test: {{rps: 20, duration: 1s, p99_ms: 5000}}\n"),
+    )
+    .unwrap();
+    let report = ws.json(&["run", "--format", "json"]);
+    assert_eq!(report["model_version"], 1, "{report}");
+    let smoke = &report["staging"]["smoke"];
+    assert_eq!((smoke["rows"].as_u64(), smoke["mismatched_rows"].as_u64()), (Some(40), Some(0)), "{smoke}");
+    let mv = api(uri, "mlflow/model-versions/get?name=churn&version=1")["model_version"].clone();
+    assert_eq!(tag(&mv["tags"], "ml_gates.model"), Some("onnx"));
+    let binding: serde_json::Value = serde_json::from_str(tag(&mv["tags"], "ml_gates.binding").unwrap()).unwrap();
+    assert_eq!(binding["classes"], serde_json::json!(["0", "1"]), "{binding}");
+    let shown = ws.json(&["models", "show", "1", "--format", "json"]);
+    assert_eq!(shown["version"]["binding"], binding, "{shown}");
+
+    // What ml-gates registered is an MLflow model: `mlflow models serve` serves it by alias, and
+    // answers what ONNX Runtime's Python API answers on the same rows.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    use std::os::unix::process::CommandExt;
+    let log = ws.path().join("models-serve.log");
+    let child = Command::new("python3")
+        .args(["-m", "mlflow", "models", "serve", "-m", "models:/churn@challenger", "--env-manager", "local"])
+        .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--workers", "1"])
+        .env("MLFLOW_TRACKING_URI", uri)
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::fs::File::create(ws.path().join("models-serve.err")).unwrap())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let scoring = MlflowServer { child, uri: format!("http://127.0.0.1:{port}"), _dir: tempfile::tempdir().unwrap() };
+    let started = std::time::Instant::now();
+    while get(&format!("{}/ping", scoring.uri)).is_none_or(|(status, _)| status != 200) {
+        let err = std::fs::read_to_string(ws.path().join("models-serve.err")).unwrap_or_default();
+        assert!(started.elapsed() < std::time::Duration::from_secs(120), "mlflow models serve did not start:\n{err}");
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    let rows = r#"{"age": [[30.0], [61.0], [45.0]], "monthly_spend": [[50.0], [10.0], [120.5]], "tenure_months": [[3.0], [40.0], [12.0]], "plan": [["basic"], ["pro"], ["premium"]]}"#;
+    let answer = post_json(&format!("{}/invocations", scoring.uri), &format!(r#"{{"inputs": {rows}}}"#));
+    let expected = Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import json, sys, numpy as np, onnxruntime as ort\n\
+             rows = json.loads(sys.argv[2])\n\
+             s = ort.InferenceSession(sys.argv[1])\n\
+             feed = {k: np.array(v, dtype=object if k == 'plan' else np.float32) for k, v in rows.items()}\n\
+             label, proba = s.run(None, feed)\n\
+             print(json.dumps({'label': label.tolist(), 'probabilities': proba.tolist()}))",
+        )
+        .arg(ws.path().join("model.onnx"))
+        .arg(rows)
+        .output()
+        .unwrap();
+    assert!(expected.status.success(), "{}", String::from_utf8_lossy(&expected.stderr));
+    let expected: serde_json::Value = serde_json::from_slice(&expected.stdout).unwrap();
+    assert_eq!(answer["predictions"]["label"], expected["label"], "{answer}");
+    assert_eq!(answer["predictions"]["probabilities"], expected["probabilities"], "{answer}");
+}
+
+/// POST a JSON body with a plain HTTP/1.0 request; the answer's JSON.
+fn post_json(url: &str, body: &str) -> serde_json::Value {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_once('/').map(|(h, p)| (h, format!("/{p}"))).unwrap();
+    let mut stream = std::net::TcpStream::connect(host).unwrap();
+    write!(
+        stream,
+        "POST {path} HTTP/1.0\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let split = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    serde_json::from_slice(&response[split + 4..])
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&response)))
+}

@@ -364,9 +364,13 @@ fn serve_answers_an_onnx_model_as_onnx_runtime_does() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|i| (i["name"].as_str().unwrap().to_string(), i["datatype"] == "FP64"))
+        .map(|i| (i["name"].as_str().unwrap().to_string(), i["datatype"] != "BYTES"))
         .collect();
     assert!(inputs.iter().any(|(_, numeric)| !numeric), "a text column is fed as text: {meta}");
+    // The datatypes are the graph's: skl2onnx's FloatTensorType inputs are FP32.
+    let datatypes: Vec<&str> =
+        meta["inputs"].as_array().unwrap().iter().map(|i| i["datatype"].as_str().unwrap()).collect();
+    assert_eq!(datatypes.iter().filter(|d| **d == "FP32").count(), inputs.iter().filter(|(_, n)| *n).count(), "{meta}");
 
     // The first 50 evaluation rows, column by column.
     let frame = test_frame().head(Some(50));
@@ -379,7 +383,7 @@ fn serve_answers_an_onnx_model_as_onnx_runtime_does() {
         } else {
             column.cast(&DataType::String).unwrap().str().unwrap().iter().map(|v| serde_json::json!(v)).collect()
         };
-        let datatype = if *numeric { "FP64" } else { "BYTES" };
+        let datatype = if *numeric { "FP32" } else { "BYTES" };
         tensors.push(serde_json::json!({"name": name, "shape": [50], "datatype": datatype, "data": values}));
         columns.insert(name.clone(), serde_json::Value::Array(values));
     }

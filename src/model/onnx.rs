@@ -232,6 +232,52 @@ impl OnnxModel {
     }
 }
 
+/// The MLmodel file that makes a folder holding `file` (this graph, `bytes`) an MLflow model: the
+/// `onnx` and `python_function` flavors and a tensor signature read from the graph (inputs, and
+/// outputs when every one is a tensor: ZipMap's sequence of maps has no signature type), so
+/// `mlflow models serve` and `mlflow.pyfunc.load_model` serve what ml-gates registered.
+pub fn mlmodel(bytes: &[u8], file: &str, created: &str, uuid: &str) -> Result<String, String> {
+    let session = Session::builder(environment()?)
+        .and_then(|mut b| b.commit_from_memory(bytes))
+        .map_err(|e| format!("not an ONNX model ONNX Runtime can run: {e}"))?;
+    let spec = |name: &str, dtype: &ValueType| -> Option<serde_json::Value> {
+        let ValueType::Tensor { ty, shape, .. } = dtype else { return None };
+        let numpy = match ty {
+            TensorElementType::Float32 => "float32",
+            TensorElementType::Float64 => "float64",
+            TensorElementType::Float16 => "float16",
+            TensorElementType::Int8 => "int8",
+            TensorElementType::Int16 => "int16",
+            TensorElementType::Int32 => "int32",
+            TensorElementType::Int64 => "int64",
+            TensorElementType::Uint8 => "uint8",
+            TensorElementType::Uint16 => "uint16",
+            TensorElementType::Uint32 => "uint32",
+            TensorElementType::Uint64 => "uint64",
+            TensorElementType::Bool => "bool",
+            TensorElementType::String => "str",
+            _ => return None,
+        };
+        let dims: Vec<i64> = shape.iter().map(|d| if *d < 0 { -1 } else { *d }).collect();
+        Some(serde_json::json!({"type": "tensor", "tensor-spec": {"dtype": numpy, "shape": dims}, "name": name}))
+    };
+    let inputs: Option<Vec<serde_json::Value>> = session.inputs().iter().map(|i| spec(i.name(), i.dtype())).collect();
+    let inputs = inputs.ok_or("a graph input is not a tensor of a type MLflow's signature can say")?;
+    let outputs: Option<Vec<serde_json::Value>> = session.outputs().iter().map(|o| spec(o.name(), o.dtype())).collect();
+    let text = |v: &Vec<serde_json::Value>| serde_json::Value::String(serde_json::to_string(v).unwrap_or_default());
+    let mlmodel = serde_json::json!({
+        "artifact_path": "model",
+        "flavors": {
+            "onnx": {"code": null, "data": file, "providers": ["CPUExecutionProvider"]},
+            "python_function": {"data": file, "loader_module": "mlflow.onnx"},
+        },
+        "model_uuid": uuid,
+        "signature": {"inputs": text(&inputs), "outputs": outputs.as_ref().map(text), "params": null},
+        "utc_time_created": created,
+    });
+    serde_yaml::to_string(&mlmodel).map_err(|e| e.to_string())
+}
+
 fn check_rows(output: &str, got: usize, rows: usize) -> Result<(), String> {
     if got == rows {
         Ok(())

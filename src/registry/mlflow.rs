@@ -505,6 +505,20 @@ impl Registry for MlflowRegistry {
             )),
             None => None,
         };
+        // An ONNX model is stored as an MLflow model: its MLmodel beside it (read from the graph
+        // before anything is created, so a graph MLflow cannot describe registers nothing).
+        let mlmodel = match (&artifact_bytes, record.model.as_str()) {
+            (Some((file, bytes)), "onnx") => Some(
+                crate::model::onnx::mlmodel(
+                    bytes,
+                    file,
+                    &lineage.created_at.replace('T', " ").trim_end_matches('Z').to_string(),
+                    &crate::core::digest::random_hex(),
+                )
+                .map_err(|e| RegistryError::Remote(format!("cannot describe {file} for MLflow: {e}")))?,
+            ),
+            _ => None,
+        };
         let experiment_id = self.experiment_id()?;
         self.fail_stale_runs(&experiment_id);
         let now_ms = chrono::Utc::now().timestamp_millis();
@@ -581,6 +595,15 @@ impl Registry for MlflowRegistry {
                         Some(bytes),
                     )
                     .map_err(|f| self.error("cannot upload the model file", f))?;
+                    if let Some(text) = &mlmodel {
+                        self.call(
+                            reqwest::Method::PUT,
+                            &format!("mlflow-artifacts/artifacts/{}/model/MLmodel", relative.trim_matches('/')),
+                            &[],
+                            Some(text.as_bytes()),
+                        )
+                        .map_err(|f| self.error("cannot upload the model's MLmodel file", f))?;
+                    }
                     Some(Artifact {
                         file: file.clone(),
                         sha256: crate::core::digest::sha256_hex(bytes),

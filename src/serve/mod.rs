@@ -70,6 +70,25 @@ impl Served {
         }
     }
 
+    /// The v2 datatype of a raw column, as the model takes it: an ONNX graph's element type
+    /// (FP32 for a `tensor(float)` input, INT64, FP64, BYTES for strings); FP64 or BYTES for
+    /// ml-gates' own models. Any numeric datatype is accepted in a request either way.
+    pub fn datatype(&self, column: &crate::model::InputColumn) -> &'static str {
+        use crate::model::onnx::Element;
+        let element = match self {
+            Served::BuiltIn(_) => None,
+            Served::Onnx(m) => m.feeds.iter().find(|f| f.columns.contains(&column.name)).map(|f| f.element),
+        };
+        match element {
+            Some(Element::Float32) => "FP32",
+            Some(Element::Int64) => "INT64",
+            Some(Element::Float64) => "FP64",
+            Some(Element::Text) => "BYTES",
+            None if column.is_numeric() => "FP64",
+            None => "BYTES",
+        }
+    }
+
     /// Predict every row of `frame`, in process.
     pub fn predict_frame(&self, frame: &polars::prelude::DataFrame) -> Result<Predictions, String> {
         match self {
@@ -836,11 +855,8 @@ async fn v2_server() -> Response {
 
 fn metadata(server: &Server, served: &ServedModel, versions: Vec<String>) -> Value {
     let model = &served.model;
-    let inputs: Vec<Value> = model
-        .inputs()
-        .iter()
-        .map(|c| json!({"name": c.name, "datatype": if c.is_numeric() { "FP64" } else { "BYTES" }, "shape": [-1]}))
-        .collect();
+    let inputs: Vec<Value> =
+        model.inputs().iter().map(|c| json!({"name": c.name, "datatype": model.datatype(c), "shape": [-1]})).collect();
     let n_classes = model.classes().len();
     let outputs: Vec<Value> = v2::outputs(model.classes())
         .into_iter()
