@@ -422,8 +422,13 @@ fn onnx_versions_are_staged_and_rolled_out_against_built_in_ones() {
     let dir = example();
     let config = dir.path().join("examples/churn-onnx/ml-gates.yaml");
     let text = std::fs::read_to_string(&config).unwrap();
-    let release = "staging:\n  smoke: {rows: 60}\n  load_test: {rps: 50, duration: 1s, p99_ms: 5000}\ndeploy:\n  strategy: canary\n  steps: [50, 100]\n  interval: 1s\n  min_samples: 5\n  traffic: {rps: 100}\n  analysis: {error_rate: {max: 0.01}}\n";
-    let onnx = format!("{text}{release}");
+    // The example's own staging and deploy, with bounds a test can hold on a busy machine (speed is
+    // BENCHMARKS.md's) and 1 s steps.
+    let onnx = text
+        .replace("p99_ms: 100,", "p99_ms: 5000,")
+        .replace("latency_p99_ms: {max: 200}", "latency_p99_ms: {max: 5000}")
+        .replace("interval: 2s", "interval: 1s");
+    assert!(onnx.contains("p99_ms: 5000,") && onnx.contains("interval: 1s"), "{onnx}");
     let built_in = onnx.replace(
         "  model_file: model.onnx\n",
         "  model: logistic_regression\n  preprocess: {scale: standard, one_hot: [plan]}\n",
@@ -456,7 +461,7 @@ fn onnx_versions_are_staged_and_rolled_out_against_built_in_ones() {
     let smoke = check(&first, "staging-smoke");
     assert_eq!(smoke["status"], "pass", "{smoke}");
     let staged = &first["staging"]["smoke"];
-    assert_eq!((staged["rows"].as_u64(), staged["mismatched_rows"].as_u64()), (Some(60), Some(0)), "{staged}");
+    assert_eq!((staged["rows"].as_u64(), staged["mismatched_rows"].as_u64()), (Some(100), Some(0)), "{staged}");
     assert_eq!(staged["failed_requests"], 0, "{staged}");
     assert_eq!(first["deploy"]["ending"], "completed", "{}", first["deploy"]);
     assert_eq!(first["deploy"]["candidate"], 1);

@@ -486,6 +486,21 @@ fn tag_map(tags: &Value) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// An ONNX version is stored as an MLflow model: the MLmodel file to put beside its graph.
+fn mlmodel_of(record: &NewVersion, artifact: Option<&(String, Vec<u8>)>) -> Result<Option<String>, RegistryError> {
+    match (artifact, record.model.as_str()) {
+        (Some((file, bytes)), "onnx") => crate::model::onnx::mlmodel(
+            bytes,
+            file,
+            record.lineage.created_at.replace('T', " ").trim_end_matches('Z'),
+            &crate::core::digest::random_hex(),
+        )
+        .map(Some)
+        .map_err(|e| RegistryError::Remote(format!("cannot describe {file} for MLflow: {e}"))),
+        _ => Ok(None),
+    }
+}
+
 fn tags(pairs: &[(&str, Option<String>)]) -> Vec<Value> {
     pairs.iter().filter_map(|(k, v)| v.as_ref().map(|v| json!({"key": k, "value": v}))).collect()
 }
@@ -505,20 +520,8 @@ impl Registry for MlflowRegistry {
             )),
             None => None,
         };
-        // An ONNX model is stored as an MLflow model: its MLmodel beside it (read from the graph
-        // before anything is created, so a graph MLflow cannot describe registers nothing).
-        let mlmodel = match (&artifact_bytes, record.model.as_str()) {
-            (Some((file, bytes)), "onnx") => Some(
-                crate::model::onnx::mlmodel(
-                    bytes,
-                    file,
-                    &lineage.created_at.replace('T', " ").trim_end_matches('Z').to_string(),
-                    &crate::core::digest::random_hex(),
-                )
-                .map_err(|e| RegistryError::Remote(format!("cannot describe {file} for MLflow: {e}")))?,
-            ),
-            _ => None,
-        };
+        // Before anything is created, so a graph MLflow cannot describe registers nothing.
+        let mlmodel = mlmodel_of(record, artifact_bytes.as_ref())?;
         let experiment_id = self.experiment_id()?;
         self.fail_stale_runs(&experiment_id);
         let now_ms = chrono::Utc::now().timestamp_millis();
@@ -588,21 +591,14 @@ impl Registry for MlflowRegistry {
                             redact(&self.settings.uri)
                         ))
                     })?;
-                    self.call(
-                        reqwest::Method::PUT,
-                        &format!("mlflow-artifacts/artifacts/{}/model/{file}", relative.trim_matches('/')),
-                        &[],
-                        Some(bytes),
-                    )
-                    .map_err(|f| self.error("cannot upload the model file", f))?;
+                    let upload = |name: &str, body: &[u8]| {
+                        let path = format!("mlflow-artifacts/artifacts/{}/model/{name}", relative.trim_matches('/'));
+                        self.call(reqwest::Method::PUT, &path, &[], Some(body))
+                            .map_err(|f| self.error(&format!("cannot upload {name}"), f))
+                    };
+                    upload(file, bytes)?;
                     if let Some(text) = &mlmodel {
-                        self.call(
-                            reqwest::Method::PUT,
-                            &format!("mlflow-artifacts/artifacts/{}/model/MLmodel", relative.trim_matches('/')),
-                            &[],
-                            Some(text.as_bytes()),
-                        )
-                        .map_err(|f| self.error("cannot upload the model's MLmodel file", f))?;
+                        upload("MLmodel", text.as_bytes())?;
                     }
                     Some(Artifact {
                         file: file.clone(),

@@ -82,3 +82,15 @@ pub fn chown(path: &Path, uid: u32) {
     let status = std::process::Command::new("chown").arg("-R").arg(format!("{uid}:{uid}")).arg(path).status().unwrap();
     assert!(status.success(), "chown needs root, as the action's container has");
 }
+
+/// The bundled example's config with latency bounds a test can hold on a busy machine: tests
+/// check what the stages do, BENCHMARKS.md measures how fast (a p99 of 50 ms failed a debug build
+/// with every core busy).
+pub fn relaxed_latency(config: &str) -> String {
+    let relaxed = config
+        .replace("latency: {p99_ms: 50}", "latency: {p99_ms: 5000}")
+        .replace("p99_ms: 50, max_error_rate", "p99_ms: 5000, max_error_rate")
+        .replace("latency_p99_ms: {max: 100}", "latency_p99_ms: {max: 5000}");
+    assert_eq!(relaxed.matches("5000").count(), 3, "the example's latency bounds moved: {config}");
+    relaxed
+}
