@@ -153,6 +153,8 @@ impl Job {
         for example in ["churn", "churn-onnx"] {
             copy_dir(&Path::new("examples").join(example), &repo.join("examples").join(example));
         }
+        // As checked out: the ONNX example's model is made by its train.py (a step before the action).
+        let _ = std::fs::remove_file(repo.join("examples/churn-onnx/model.onnx"));
         let config = repo.join("examples/churn/ml-gates.yaml");
         std::fs::write(&config, relaxed_latency(&std::fs::read_to_string(&config).unwrap())).unwrap();
         for dir in ["temp/_github_home", "temp/_github_workflow", "temp/_runner_file_commands"] {
@@ -438,6 +440,11 @@ fn unusable_input_exits_2_with_an_annotation_summary_and_verdict() {
 #[test]
 fn an_onnx_model_from_an_earlier_step_is_gated_in_the_image() {
     let job = Job::new();
+    // The earlier step, on the runner with its Python (examples/workflows/onnx-pipeline.yml).
+    let train = job.workspace().join("examples/churn-onnx/train.py");
+    let out = Command::new("python3").arg(&train).output().unwrap();
+    assert!(out.status.success(), "train.py: {}", String::from_utf8_lossy(&out.stderr));
+    chown(&job.workspace(), RUNNER_UID);
     let step = job.run(
         "pull_request",
         PULL_REQUEST,

@@ -603,7 +603,10 @@ fn an_onnx_version_in_mlflow_is_staged_from_its_copy() {
     let server = MlflowServer::start();
     let uri = &server.uri;
     let ws = Workspace::new(&format!("  mlflow: {{uri: \"{uri}\", experiment: churn-onnx}}\n"));
-    std::fs::copy("examples/churn-onnx/model.onnx", ws.path().join("model.onnx")).unwrap();
+    // The example's model, trained and exported by its train.py (a clean checkout has no model.onnx).
+    let out =
+        Command::new("python3").arg("examples/churn-onnx/train.py").env("ML_GATES_OUTPUT", ws.path()).output().unwrap();
+    assert!(out.status.success(), "train.py: {}", String::from_utf8_lossy(&out.stderr));
     let config = std::fs::read_to_string(ws.path().join("ml-gates.yaml")).unwrap();
     let config = config
         .replace("  sensitive: [gender]\n", "  sensitive: [gender]\n  features: [age, monthly_spend, tenure_months, plan]\n")
