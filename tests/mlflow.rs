@@ -692,3 +692,54 @@ fn post_json(url: &str, body: &str) -> serde_json::Value {
     serde_json::from_slice(&response[split + 4..])
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&response)))
 }
+
+/// An ONNX model that MLflow itself logged and registered (`mlflow.onnx.log_model`, alias
+/// `champion`) is the champion ml-gates compares against: read from the logged model's folder
+/// by its MLmodel, and scored as the same graph scores when ml-gates gates it as a candidate.
+#[test]
+fn an_onnx_model_logged_by_mlflow_is_the_champion() {
+    let server = MlflowServer::start();
+    let uri = &server.uri;
+    let ws = Workspace::new(&format!("  mlflow: {{uri: \"{uri}\", experiment: churn-logged}}\n"));
+    let out =
+        Command::new("python3").arg("examples/churn-onnx/train.py").env("ML_GATES_OUTPUT", ws.path()).output().unwrap();
+    assert!(out.status.success(), "train.py: {}", String::from_utf8_lossy(&out.stderr));
+    let logged = Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import sys, mlflow, onnx\n\
+             mlflow.set_experiment('by-hand')\n\
+             with mlflow.start_run():\n\
+             \x20   mlflow.onnx.log_model(onnx.load(sys.argv[1]), name='model', registered_model_name='churn')\n\
+             mlflow.MlflowClient().set_registered_model_alias('churn', 'champion', 1)",
+        )
+        .arg(ws.path().join("model.onnx"))
+        .env("MLFLOW_TRACKING_URI", uri)
+        .output()
+        .unwrap();
+    assert!(logged.status.success(), "mlflow.onnx.log_model: {}", String::from_utf8_lossy(&logged.stderr));
+
+    // The graph alone, as a candidate (no champion comparison, nothing registered).
+    let config = std::fs::read_to_string(ws.path().join("ml-gates.yaml")).unwrap();
+    let onnx = config
+        .replace("  sensitive: [gender]\n", "  sensitive: [gender]\n  features: [age, monthly_spend, tenure_months, plan]\n")
+        .replace(
+            "  model: logistic_regression\n  params: {max_iterations: 200}\n  preprocess: {scale: standard, impute: median, one_hot: [plan]}\n",
+            "  model_file: model.onnx\n",
+        )
+        .replace("  champion: {metric: accuracy, noise: none}\n", "");
+    assert!(onnx.contains("model_file: model.onnx") && !onnx.contains("champion"), "{onnx}");
+    std::fs::write(ws.path().join("onnx.yaml"), onnx).unwrap();
+    let alone = ws.json(&["evaluate", "--config", "onnx.yaml", "--format", "json"]);
+
+    // A built-in candidate against MLflow's version 1.
+    let report = ws.json(&["run", "--no-register", "--format", "json"]);
+    let check = report["checks"].as_array().unwrap().iter().find(|c| c["id"] == "champion").unwrap().clone();
+    assert_ne!(check["status"], "error", "{check}");
+    let comparison = &report["evaluation"]["champion"];
+    // ROC AUC tells the two models apart (both have accuracy 0.78).
+    let auc = &comparison["metrics"]["roc_auc"];
+    assert_eq!(auc[1], alone["metrics"]["roc_auc"], "{comparison}");
+    assert_ne!(auc[0], auc[1], "{comparison}");
+    assert_eq!(comparison["source"], "version 1 (alias 'champion')", "{comparison}");
+}

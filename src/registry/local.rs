@@ -171,7 +171,8 @@ impl Registry for LocalRegistry {
                 }
                 None => None,
             };
-            let version = Version { name: self.name.clone(), version: number, record: record.clone(), artifact };
+            let version =
+                Version { name: self.name.clone(), version: number, record: record.clone(), artifact, source: None };
             let text =
                 serde_json::to_vec_pretty(&VersionFile { format_version: FORMAT_VERSION, version: version.clone() })
                     .expect("a version serializes");

@@ -382,6 +382,7 @@ impl MlflowRegistry {
                 verdict: tag("verdict").unwrap_or_default(),
                 binding: tag("binding").and_then(|b| serde_json::from_str(&b).ok()),
             },
+            source: mv["source"].as_str().filter(|_| artifact.is_none()).map(str::to_string),
             artifact,
         })
     }
@@ -484,6 +485,54 @@ fn tag_map(tags: &Value) -> BTreeMap<String, String> {
         .flatten()
         .filter_map(|t| Some((t["key"].as_str()?.to_string(), t["value"].as_str()?.to_string())))
         .collect()
+}
+
+impl MlflowRegistry {
+    /// The ONNX graph of a version another tool registered (`mlflow.onnx.log_model`): its folder
+    /// from `source` (a logged model `models:/m-…`, a run's `runs:/<run>/<path>`, or an artifact
+    /// URI), the file its MLmodel's `onnx` flavor names. Nothing was recorded to verify it against.
+    fn foreign_model(&self, version: u64, source: &str, scratch: &Path) -> Result<PathBuf, RegistryError> {
+        let folder = if let Some(id) = source.strip_prefix("models:/").filter(|id| id.starts_with("m-")) {
+            let model = self
+                .get(&format!("mlflow/logged-models/{id}"), &[])
+                .map_err(|f| self.error(&format!("cannot read logged model {id}"), f))?;
+            model["model"]["info"]["artifact_uri"].as_str().unwrap_or_default().to_string()
+        } else if let Some((run_id, path)) = source.strip_prefix("runs:/").and_then(|r| r.split_once('/')) {
+            let run = self
+                .get("mlflow/runs/get", &[("run_id", run_id.to_string())])
+                .map_err(|f| self.error(&format!("cannot read run {run_id}"), f))?;
+            format!("{}/{path}", run["run"]["info"]["artifact_uri"].as_str().unwrap_or_default())
+        } else {
+            source.to_string()
+        };
+        let relative = folder.strip_prefix("mlflow-artifacts:/").ok_or_else(|| {
+            RegistryError::Input(format!(
+                "version {version}'s model is at '{source}', outside the server's artifact proxy: ml-gates reads models through it"
+            ))
+        })?;
+        let download = |name: &str| {
+            let path = format!("mlflow-artifacts/artifacts/{}/{name}", relative.trim_matches('/'));
+            self.call(reqwest::Method::GET, &path, &[], None)
+                .map_err(|f| self.error(&format!("cannot download version {version}'s {name}"), f))
+        };
+        let mlmodel: serde_yaml::Value = serde_yaml::from_slice(&download("MLmodel")?)
+            .map_err(|e| RegistryError::Corrupt(format!("version {version}'s MLmodel is not YAML: {e}")))?;
+        let Some(file) = mlmodel["flavors"]["onnx"]["data"].as_str() else {
+            let flavors: Vec<&str> =
+                mlmodel["flavors"].as_mapping().into_iter().flatten().filter_map(|(k, _)| k.as_str()).collect();
+            return Err(RegistryError::Input(format!(
+                "version {version} is an MLflow model without the onnx flavor (it has {}): ml-gates runs ONNX models and its own",
+                flavors.join(", ")
+            )));
+        };
+        let bytes = download(file)?;
+        std::fs::create_dir_all(scratch).map_err(RegistryError::io(format!("cannot create {}", scratch.display())))?;
+        let name = Path::new(file).file_name().and_then(|n| n.to_str()).unwrap_or("model.onnx");
+        let path = scratch.join(format!("{}-v{version}-{name}", self.name));
+        super::local::write_atomic(&path, &bytes)
+            .map_err(RegistryError::io(format!("cannot write {}", path.display())))?;
+        Ok(path)
+    }
 }
 
 /// An ONNX version is stored as an MLflow model: the MLmodel file to put beside its graph.
@@ -753,6 +802,9 @@ impl Registry for MlflowRegistry {
 
     fn artifact(&self, version: &Version, scratch: &Path) -> Result<PathBuf, RegistryError> {
         let Some(artifact) = &version.artifact else {
+            if let Some(source) = &version.source {
+                return self.foreign_model(version.version, source, scratch);
+            }
             return Err(RegistryError::Input(format!("{} version {} has no model file", self.name, version.version)));
         };
         let run = self

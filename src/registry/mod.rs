@@ -86,6 +86,10 @@ pub struct Version {
     pub record: NewVersion,
     /// The model file, when the version has one (an external trainer may not).
     pub artifact: Option<Artifact>,
+    /// Where a version another tool registered keeps its model (MLflow's `source`, such as
+    /// `models:/m-…` for `mlflow.onnx.log_model`): read when it has no ml-gates artifact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 /// Why an alias moved: a promotion (by hand, by the pipeline, by a rollout) or a rollback.
