@@ -181,7 +181,7 @@ impl Job {
         let workspace = self.workspace();
         std::fs::write(temp.join("_github_workflow/event.json"), payload).unwrap();
         // The runner creates each file command's file before the step, named with a new GUID.
-        let guid = format!("{:032x}", rand_u128());
+        let guid = ml_gates::core::digest::random_hex();
         let files = ["set_output", "step_summary", "set_env", "add_path", "save_state"].map(|f| format!("{f}_{guid}"));
         for f in &files {
             std::fs::write(temp.join("_runner_file_commands").join(f), "").unwrap();
@@ -226,7 +226,7 @@ impl Job {
         for (k, v) in env {
             vars.push((k.to_string(), v.to_string()));
         }
-        let label = format!("{:06x}", rand_u128() & 0xff_ffff);
+        let label = ml_gates::core::digest::random_hex()[..6].to_string();
         let mut cmd = podman(&image.conf);
         cmd.arg("run")
             .args(["--name", &format!("ml-gates-test_{label}"), "--label", &label])
@@ -256,15 +256,6 @@ impl Job {
         let read = |i: usize| std::fs::read_to_string(temp.join("_runner_file_commands").join(&files[i])).unwrap();
         Step { output: read(0), summary: read(1), out, seconds }
     }
-}
-
-fn rand_u128() -> u128 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
-    let a = h.finish() as u128;
-    h.write_u8(1);
-    (a << 64) | h.finish() as u128
 }
 
 fn action() -> serde_yaml::Value {

@@ -129,6 +129,26 @@ impl Workspace {
         self.dir.path()
     }
 
+    /// examples/churn-onnx's model, trained and exported into the workspace by its train.py (a
+    /// clean checkout has no model.onnx), and the workspace's config gating it instead.
+    fn onnx_config(&self) -> String {
+        let out = Command::new("python3")
+            .arg("examples/churn-onnx/train.py")
+            .env("ML_GATES_OUTPUT", self.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "train.py: {}", String::from_utf8_lossy(&out.stderr));
+        let config = std::fs::read_to_string(self.path().join("ml-gates.yaml")).unwrap();
+        let config = config
+            .replace("  sensitive: [gender]\n", "  sensitive: [gender]\n  features: [age, monthly_spend, tenure_months, plan]\n")
+            .replace(
+                "  model: logistic_regression\n  params: {max_iterations: 200}\n  preprocess: {scale: standard, impute: median, one_hot: [plan]}\n",
+                "  model_file: model.onnx\n",
+            );
+        assert!(config.contains("model_file: model.onnx") && config.contains("features:"), "{config}");
+        config
+    }
+
     fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
         no_secret(&out);
@@ -603,18 +623,7 @@ fn an_onnx_version_in_mlflow_is_staged_from_its_copy() {
     let server = MlflowServer::start();
     let uri = &server.uri;
     let ws = Workspace::new(&format!("  mlflow: {{uri: \"{uri}\", experiment: churn-onnx}}\n"));
-    // The example's model, trained and exported by its train.py (a clean checkout has no model.onnx).
-    let out =
-        Command::new("python3").arg("examples/churn-onnx/train.py").env("ML_GATES_OUTPUT", ws.path()).output().unwrap();
-    assert!(out.status.success(), "train.py: {}", String::from_utf8_lossy(&out.stderr));
-    let config = std::fs::read_to_string(ws.path().join("ml-gates.yaml")).unwrap();
-    let config = config
-        .replace("  sensitive: [gender]\n", "  sensitive: [gender]\n  features: [age, monthly_spend, tenure_months, plan]\n")
-        .replace(
-            "  model: logistic_regression\n  params: {max_iterations: 200}\n  preprocess: {scale: standard, impute: median, one_hot: [plan]}\n",
-            "  model_file: model.onnx\n",
-        );
-    assert!(config.contains("model_file: model.onnx") && config.contains("features:"), "{config}");
+    let config = ws.onnx_config();
     std::fs::write(
         ws.path().join("ml-gates.yaml"),
         format!("{config}staging:\n  smoke: {{rows: 40}}\n  load_test: {{rps: 20, duration: 1s, p99_ms: 5000}}\n"),
@@ -701,9 +710,7 @@ fn an_onnx_model_logged_by_mlflow_is_the_champion() {
     let server = MlflowServer::start();
     let uri = &server.uri;
     let ws = Workspace::new(&format!("  mlflow: {{uri: \"{uri}\", experiment: churn-logged}}\n"));
-    let out =
-        Command::new("python3").arg("examples/churn-onnx/train.py").env("ML_GATES_OUTPUT", ws.path()).output().unwrap();
-    assert!(out.status.success(), "train.py: {}", String::from_utf8_lossy(&out.stderr));
+    let onnx = ws.onnx_config().replace("  champion: {metric: accuracy, noise: none}\n", "");
     let logged = Command::new("python3")
         .arg("-c")
         .arg(
@@ -720,14 +727,6 @@ fn an_onnx_model_logged_by_mlflow_is_the_champion() {
     assert!(logged.status.success(), "mlflow.onnx.log_model: {}", String::from_utf8_lossy(&logged.stderr));
 
     // The graph alone, as a candidate (no champion comparison, nothing registered).
-    let config = std::fs::read_to_string(ws.path().join("ml-gates.yaml")).unwrap();
-    let onnx = config
-        .replace("  sensitive: [gender]\n", "  sensitive: [gender]\n  features: [age, monthly_spend, tenure_months, plan]\n")
-        .replace(
-            "  model: logistic_regression\n  params: {max_iterations: 200}\n  preprocess: {scale: standard, impute: median, one_hot: [plan]}\n",
-            "  model_file: model.onnx\n",
-        )
-        .replace("  champion: {metric: accuracy, noise: none}\n", "");
     assert!(onnx.contains("model_file: model.onnx") && !onnx.contains("champion"), "{onnx}");
     std::fs::write(ws.path().join("onnx.yaml"), onnx).unwrap();
     let alone = ws.json(&["evaluate", "--config", "onnx.yaml", "--format", "json"]);

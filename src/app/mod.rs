@@ -100,6 +100,8 @@ struct GateOutcome {
     model: Option<ModelKind>,
     /// The registry version the champion comparison used.
     champion_version: Option<u64>,
+    /// How the evaluated ONNX model was fed and read, for its registration.
+    binding: Option<registry::Binding>,
 }
 
 /// Which kind of model the gated stages produced.
@@ -266,7 +268,9 @@ fn gates(
             return Ok(outcome);
         }
         let (train_rows, test_rows) = crate::data::datasets(config, inputs)?;
-        report.add_evaluation(evaluate_onnx(config, &train_rows, &test_rows, &path, champion.as_ref())?);
+        let (evaluation, binding) = evaluate_onnx(config, &train_rows, &test_rows, &path, champion.as_ref())?;
+        outcome.binding = Some(binding);
+        report.add_evaluation(evaluation);
         return Ok(outcome);
     }
     let evaluation = if let Some(train_cfg) = config.raw.train.as_ref().filter(|t| t.command.is_some()) {
@@ -304,7 +308,9 @@ fn gates(
                         format!("no model from train.command yet ({}): run `ml-gates train` first", path.display());
                     return Err(InputError::one(config.source.problem("train.model_file", message, None)).into());
                 }
-                evaluate_onnx(config, &train_rows, &test_rows, path, champion.as_ref())?
+                let (evaluation, binding) = evaluate_onnx(config, &train_rows, &test_rows, path, champion.as_ref())?;
+                outcome.binding = Some(binding);
+                evaluation
             }
             None => evaluate_external(
                 config,
@@ -466,8 +472,11 @@ fn bind_onnx(
 /// with the version.
 pub fn onnx_binding(config: &Config, inputs: &Inputs, path: &Path) -> Result<registry::Binding, Error> {
     let (train, test) = crate::data::datasets(config, inputs)?;
-    let model = bind_onnx(config, &train, &test, path)?;
-    Ok(registry::Binding { task: config.raw.data.task, classes: model.classes.clone(), inputs: model.inputs.clone() })
+    Ok(binding_of(config, &bind_onnx(config, &train, &test, path)?))
+}
+
+fn binding_of(config: &Config, model: &crate::model::onnx::OnnxModel) -> registry::Binding {
+    registry::Binding { task: config.raw.data.task, classes: model.classes.clone(), inputs: model.inputs.clone() }
 }
 
 /// A model file to serve, with the model's name: an ml-gates artifact as it is, an ONNX graph
@@ -495,15 +504,16 @@ fn evaluate_onnx(
     test: &DataFrame,
     path: &Path,
     champion: Option<&ChampionRef>,
-) -> Result<Evaluation, Error> {
+) -> Result<(Evaluation, registry::Binding), Error> {
     let file_error = |e: String| InputError::file(path, e);
     let model = bind_onnx(config, train, test, path)?;
+    let binding = binding_of(config, &model);
     let predictions = model.predict_frame(test).map_err(file_error)?;
     let mut candidate = evaluate::external::candidate(config, train, predictions).map_err(file_error)?;
     candidate.inputs = model.inputs.clone();
     candidate.model = Some(&model);
     let bytes = std::fs::metadata(path).map_err(|e| file_error(format!("cannot read the model file: {e}")))?.len();
-    Ok(evaluate::run_with_champion(config, &candidate, train, test, Some(bytes), champion)?)
+    Ok((evaluate::run_with_champion(config, &candidate, train, test, Some(bytes), champion)?, binding))
 }
 
 /// The champion from the registry, when the config compares with one and names no file: the
@@ -595,8 +605,10 @@ fn register_candidate(
 ) -> Result<(), Error> {
     let run_id = report.run_id.clone().unwrap_or_else(registry::new_run_id);
     let lineage = lineage(&options.config_path, config, inputs, &run_id, hooks.env)?;
-    let binding = match (&outcome.model, &outcome.artifact) {
-        (Some(ModelKind::Onnx), Some(path)) => Some(onnx_binding(config, inputs, path)?),
+    // Bound when it was evaluated; bound here only when it was not (nothing evaluated).
+    let binding = match (&outcome.model, &outcome.artifact, &outcome.binding) {
+        (_, _, Some(b)) => Some(b.clone()),
+        (Some(ModelKind::Onnx), Some(path), None) => Some(onnx_binding(config, inputs, path)?),
         _ => None,
     };
     let record = registry::NewVersion {

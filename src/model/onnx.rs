@@ -147,9 +147,7 @@ impl OnnxModel {
         let shown = path.display();
         let environment = environment()?;
         let bytes = std::fs::read(path).map_err(|e| format!("cannot read the ONNX model {shown}: {e}"))?;
-        let session = Session::builder(environment)
-            .and_then(|mut b| b.commit_from_memory(&bytes))
-            .map_err(|e| format!("{shown} is not an ONNX model ONNX Runtime can run: {e}"))?;
+        let session = session(environment, &bytes).map_err(|e| format!("{shown} {e}"))?;
         let feeds = bind_inputs(&session, features, columns).map_err(|e| format!("{shown}: {e}"))?;
         let reading = bind_outputs(&session, task).map_err(|e| format!("{shown}: {e}"))?;
         let mut inputs: Vec<InputColumn> = Vec::new();
@@ -232,14 +230,19 @@ impl OnnxModel {
     }
 }
 
+/// A session on the graph `bytes`, or why ONNX Runtime cannot run it.
+fn session(environment: &ort::environment::Environment, bytes: &[u8]) -> Result<Session, String> {
+    Session::builder(environment)
+        .and_then(|mut b| b.commit_from_memory(bytes))
+        .map_err(|e| format!("is not an ONNX model ONNX Runtime can run: {e}"))
+}
+
 /// The MLmodel file that makes a folder holding `file` (this graph, `bytes`) an MLflow model: the
 /// `onnx` and `python_function` flavors and a tensor signature read from the graph (inputs, and
 /// outputs when every one is a tensor: ZipMap's sequence of maps has no signature type), so
 /// `mlflow models serve` and `mlflow.pyfunc.load_model` serve what ml-gates registered.
 pub fn mlmodel(bytes: &[u8], file: &str, created: &str, uuid: &str) -> Result<String, String> {
-    let session = Session::builder(environment()?)
-        .and_then(|mut b| b.commit_from_memory(bytes))
-        .map_err(|e| format!("not an ONNX model ONNX Runtime can run: {e}"))?;
+    let session = session(environment()?, bytes).map_err(|e| format!("the graph {e}"))?;
     let spec = |name: &str, dtype: &ValueType| -> Option<serde_json::Value> {
         let ValueType::Tensor { ty, shape, .. } = dtype else { return None };
         let numpy = match ty {
