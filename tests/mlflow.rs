@@ -741,4 +741,44 @@ fn an_onnx_model_logged_by_mlflow_is_the_champion() {
     assert_eq!(auc[1], alone["metrics"]["roc_auc"], "{comparison}");
     assert_ne!(auc[0], auc[1], "{comparison}");
     assert_eq!(comparison["source"], "version 1 (alias 'champion')", "{comparison}");
+
+    // `ml-gates serve` serves MLflow's version, bound to the config's data (there is no routing
+    // table yet: the champion alias).
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    use std::os::unix::process::CommandExt;
+    let child = ws
+        .command(&["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(ws.path().join("serve.err")).unwrap())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let serving = MlflowServer { child, uri: format!("http://127.0.0.1:{port}"), _dir: tempfile::tempdir().unwrap() };
+    let started = std::time::Instant::now();
+    while get(&format!("{}/ping", serving.uri)).is_none_or(|(status, _)| status != 200) {
+        let err = std::fs::read_to_string(ws.path().join("serve.err")).unwrap_or_default();
+        assert!(started.elapsed() < std::time::Duration::from_secs(60), "ml-gates serve did not start:\n{err}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let rows = r#"{"dataframe_records": [{"age": 61, "monthly_spend": 10, "tenure_months": 40, "plan": "pro"}]}"#;
+    let answer = post_json(&format!("{}/invocations", serving.uri), rows);
+    assert_eq!(answer["predictions"].as_array().map(Vec::len), Some(1), "{answer}");
+    drop(serving);
+
+    // MLflow's version stays the stable side of a canary to a built-in challenger on the built-in
+    // server: bound to the config's data, it answers its share of the traffic.
+    let config = std::fs::read_to_string(ws.path().join("ml-gates.yaml")).unwrap();
+    std::fs::write(
+        ws.path().join("ml-gates.yaml"),
+        format!(
+            "{config}deploy:\n  strategy: canary\n  steps: [50, 100]\n  interval: 1s\n  min_samples: 10\n  traffic: {{rps: 50}}\n  analysis: {{error_rate: {{max: 0.01}}}}\n"
+        ),
+    )
+    .unwrap();
+    let report = ws.json(&["run", "--format", "json"]);
+    let deploy = &report["deploy"];
+    assert_eq!((deploy["stable"].as_u64(), deploy["candidate"].as_u64()), (Some(1), Some(2)), "{deploy}");
+    assert_eq!(deploy["ending"], "completed", "{deploy}");
+    let half = &deploy["phases"][0];
+    assert!(half["stable_requests"].as_u64().unwrap() > 0, "MLflow's version answered at 50 %: {half}");
 }

@@ -475,6 +475,20 @@ pub fn onnx_binding(config: &Config, inputs: &Inputs, path: &Path) -> Result<reg
     Ok(binding_of(config, &bind_onnx(config, &train, &test, path)?))
 }
 
+/// Binds another tool's ONNX version (registered without a binding) to this config's data, read
+/// the first time one is loaded (`inputs`, or the files the config names).
+pub fn binder(config: &Config, inputs: Option<&Inputs>) -> serve::store::Binder {
+    let (config, inputs) = (config.clone(), inputs.cloned());
+    Box::new(move |path| {
+        let inputs = match &inputs {
+            Some(inputs) => inputs.clone(),
+            None => crate::data::open_inputs(&config).map_err(|e| e.to_string())?,
+        };
+        let (train, test) = crate::data::datasets(&config, &inputs).map_err(|e| e.to_string())?;
+        bind_onnx(&config, &train, &test, path).map_err(|e| e.to_string())
+    })
+}
+
 fn binding_of(config: &Config, model: &crate::model::onnx::OnnxModel) -> registry::Binding {
     registry::Binding { task: config.raw.data.task, classes: model.classes.clone(), inputs: model.inputs.clone() }
 }
@@ -678,7 +692,8 @@ fn stage_candidate(
             );
             return Ok(());
         };
-        let mut store = serve::store::RegistryStore { registry, scratch };
+        let mut store =
+            serve::store::RegistryStore::new(registry, scratch).binding_unbound(binder(config, Some(inputs)));
         let served = serve::Store::model(&mut store, version.version).map_err(unservable)?;
         return run_staging(config, inputs, &served.model, version.version, Box::new(store), hooks, report);
     };
@@ -690,7 +705,8 @@ fn stage_candidate(
         return Ok(());
     }
     if let Some(v) = report.model_version {
-        let mut store = serve::store::RegistryStore { registry: open_registry(config, hooks.env)?, scratch };
+        let mut store = serve::store::RegistryStore::new(open_registry(config, hooks.env)?, scratch)
+            .binding_unbound(binder(config, Some(inputs)));
         let served = serve::Store::model(&mut store, v).map_err(unservable)?;
         return run_staging(config, inputs, &served.model, v, Box::new(store), hooks, report);
     }
@@ -768,7 +784,13 @@ fn deploy_candidate(
         config,
         deploy: section,
         registry,
-        store_registry: Some(open_registry(config, hooks.env)?),
+        store: Some(
+            serve::store::RegistryStore::new(
+                open_registry(config, hooks.env)?,
+                config.source.resolve(".ml-gates/serve"),
+            )
+            .binding_unbound(binder(config, Some(inputs))),
+        ),
         candidate,
         champion_alias: registry::champion_alias(config),
         run_id,

@@ -149,7 +149,8 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<u8> {
                 }
             };
             let scratch = config.source.resolve(".ml-gates/serve");
-            let store = serve::store::RegistryStore { registry, scratch };
+            let store = serve::store::RegistryStore::new(registry, scratch)
+                .binding_unbound(ml_gates::app::binder(&config, None));
             (config.raw.name.clone(), Box::new(store), fallback)
         }
     };

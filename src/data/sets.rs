@@ -14,6 +14,7 @@ use polars::prelude::*;
 pub const DEFAULT_SEED: u64 = 42;
 
 /// The datasets the data gate reads.
+#[derive(Clone)]
 pub struct Inputs {
     pub train: Dataset,
     pub test: Option<Dataset>,

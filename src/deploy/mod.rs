@@ -118,8 +118,8 @@ pub struct Input<'a> {
     pub deploy: &'a DeployConfig,
     /// The registry: versions, the routing table, the aliases.
     pub registry: &'a dyn Registry,
-    /// A second handle on the same registry, for the built-in server's store.
-    pub store_registry: Option<Box<dyn Registry>>,
+    /// A second handle on the same registry, as the built-in server's store.
+    pub store: Option<serve::store::RegistryStore>,
     pub candidate: u64,
     pub champion_alias: String,
     pub run_id: Option<String>,
@@ -256,9 +256,7 @@ impl BuiltIn {
         fail: &dyn Fn(String) -> InputError,
     ) -> Result<BuiltIn, InputError> {
         let deploy = input.deploy;
-        let registry = input.store_registry.take().ok_or_else(|| fail("no registry for the built-in server".into()))?;
-        let scratch = input.config.source.resolve(".ml-gates/serve");
-        let store = serve::store::RegistryStore { registry, scratch };
+        let store = input.store.take().ok_or_else(|| fail("no registry for the built-in server".into()))?;
         let start = RoutingTable::single(stable.unwrap_or(input.candidate), "deploy: start");
         let server = Server::start(
             &input.config.raw.name,

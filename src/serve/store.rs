@@ -1,15 +1,36 @@
 //! The registry as the server's [`Store`]: routing tables in the registry, versions loaded from
-//! their verified artifacts (an ONNX version bound as its record says).
+//! their verified artifacts (an ONNX version bound as its record says, or, registered by another
+//! tool without a binding, bound to the config's data).
 
 use super::{ServedModel, Store};
+use crate::model::onnx::OnnxModel;
 use crate::registry::Registry;
 use crate::routing::RoutingTable;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Binds an ONNX graph that carries no binding (`mlflow.onnx.log_model`'s) to the config's data:
+/// its classes from the training set, its columns and their kinds.
+pub type Binder = Box<dyn Fn(&Path) -> Result<OnnxModel, String> + Send>;
 
 pub struct RegistryStore {
     pub registry: Box<dyn Registry>,
     /// Where a remote registry's artifacts are downloaded.
     pub scratch: PathBuf,
+    /// For ONNX versions registered without a binding; without it they cannot be served.
+    pub unbound: Option<Binder>,
+}
+
+impl RegistryStore {
+    pub fn new(registry: Box<dyn Registry>, scratch: PathBuf) -> Self {
+        RegistryStore { registry, scratch, unbound: None }
+    }
+
+    /// The same, binding versions registered without a binding with `binder`.
+    pub fn binding_unbound(mut self, binder: Binder) -> Self {
+        self.unbound = Some(binder);
+        self
+    }
 }
 
 impl Store for RegistryStore {
@@ -24,19 +45,28 @@ impl Store for RegistryStore {
     fn model(&mut self, version: u64) -> Result<ServedModel, String> {
         let record = self.registry.version(version).map_err(|e| e.to_string())?;
         let path = self.registry.artifact(&record, &self.scratch).map_err(|e| e.to_string())?;
-        let model = match &record.record.binding {
-            Some(b) if record.record.model == "onnx" => super::Served::Onnx(std::sync::Arc::new(
-                crate::model::onnx::OnnxModel::load_bound(&path, b.task, &b.classes, &b.inputs)?,
-            )),
-            None if record.record.model == "onnx" => {
+        // Another tool's version (MLflow's `source`, no ml-gates artifact) is an ONNX graph: the
+        // registry refuses any other.
+        let onnx = record.record.model == "onnx" || (record.artifact.is_none() && record.source.is_some());
+        let model = match (&record.record.binding, &self.unbound) {
+            (Some(b), _) if onnx => {
+                super::Served::Onnx(Arc::new(OnnxModel::load_bound(&path, b.task, &b.classes, &b.inputs)?))
+            }
+            (None, Some(bind)) if onnx => super::Served::Onnx(Arc::new(bind(&path)?)),
+            (None, None) if onnx => {
                 return Err(format!(
                     "version {version} is an ONNX model registered without its binding (the columns and classes it \
-                     was evaluated with): register it again with this ml-gates"
+                     is fed with): serve it with the config whose data it reads, or register it with ml-gates"
                 ))
             }
             _ => super::Served::BuiltIn(Box::new(crate::model::artifact::load(&path).map_err(|e| e.to_string())?)),
         };
-        let sha256 = record.artifact.map(|a| a.sha256).unwrap_or_default();
+        let sha256 = match record.artifact {
+            Some(a) => a.sha256,
+            None => {
+                crate::core::digest::sha256_file(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?.0
+            }
+        };
         Ok(ServedModel { version, model, sha256 })
     }
 }
