@@ -451,10 +451,9 @@ mod fake {
             .all(|r| r.headers.get("authorization").unwrap() == "Bearer s3cr3t-t0ken-never-printed"));
     }
 
-    /// The gates passed but MLflow refuses the alias: the version was registered `pending` and
-    /// is marked `incomplete`, never `pass`; the command fails naming the version.
-    #[tokio::test]
-    async fn a_refused_alias_leaves_the_version_incomplete_never_pass() {
+    /// A fake MLflow that registers version 4 of churn and answers the alias move with `alias`;
+    /// `register --report` of a passing report against it: its output and the requests made.
+    async fn register_with_alias(alias: Vec<ResponseTemplate>) -> (Output, Vec<wiremock::Request>) {
         let server = server().await;
         let ok = |body: serde_json::Value| ResponseTemplate::new(200).set_body_json(body);
         let version = serde_json::json!({"model_version": {
@@ -469,7 +468,11 @@ mod fake {
             .respond_with(ok(version))
             .mount(&server)
             .await;
-        for p in ["/api/2.0/mlflow/model-versions/set-tag", "/api/2.0/mlflow/runs/search"] {
+        for p in [
+            "/api/2.0/mlflow/model-versions/set-tag",
+            "/api/2.0/mlflow/runs/search",
+            "/api/2.0/mlflow/registered-models/set-tag",
+        ] {
             Mock::given(method("POST")).and(path(p)).respond_with(ok(serde_json::json!({}))).mount(&server).await;
         }
         Mock::given(method("GET"))
@@ -482,12 +485,14 @@ mod fake {
             .respond_with(ok(serde_json::json!({"registered_model": {"name": "churn"}})))
             .mount(&server)
             .await;
-        Mock::given(method("POST"))
-            .and(path("/api/2.0/mlflow/registered-models/alias"))
-            .respond_with(ResponseTemplate::new(403).set_body_json(serde_json::json!({
-                "error_code": "PERMISSION_DENIED", "message": "may not set aliases"})))
-            .mount(&server)
-            .await;
+        let answers = alias.len();
+        for (i, answer) in alias.into_iter().enumerate() {
+            let mock = Mock::given(method("POST")).and(path("/api/2.0/mlflow/registered-models/alias"));
+            // Each answer once, in order; the last one for every later request.
+            let mock =
+                if i + 1 < answers { mock.respond_with(answer).up_to_n_times(1) } else { mock.respond_with(answer) };
+            mock.with_priority(1 + i as u8).mount(&server).await;
+        }
         let ws = trained(&server.uri()).await;
         std::fs::write(ws.path().join("report.json"), r#"{"name": "churn", "verdict": "pass", "metrics": {}}"#)
             .unwrap();
@@ -496,23 +501,59 @@ mod fake {
             .unwrap()
             .unwrap();
         no_secret(&out);
+        (out, server.received_requests().await.unwrap())
+    }
+
+    /// The JSON bodies of the requests to paths ending in `suffix`.
+    fn bodies(requests: &[wiremock::Request], suffix: &str) -> Vec<serde_json::Value> {
+        requests
+            .iter()
+            .filter(|r| r.url.path().ends_with(suffix))
+            .map(|r| serde_json::from_slice(&r.body).unwrap())
+            .collect()
+    }
+
+    /// The gates passed but MLflow refuses the alias: the version was registered `pending` and
+    /// is marked `incomplete`, never `pass`; the command fails naming the version.
+    #[tokio::test]
+    async fn a_refused_alias_leaves_the_version_incomplete_never_pass() {
+        let refused = ResponseTemplate::new(403).set_body_json(serde_json::json!({
+            "error_code": "PERMISSION_DENIED", "message": "may not set aliases"}));
+        let (out, requests) = register_with_alias(vec![refused]).await;
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{stderr}");
         assert!(stderr.contains("registered churn version 4, which reads 'incomplete'"), "{stderr}");
         assert!(stderr.contains("may not set aliases"), "{stderr}");
-        let requests = server.received_requests().await.unwrap();
-        let body = |suffix: &str| -> Vec<serde_json::Value> {
-            requests
-                .iter()
-                .filter(|r| r.url.path().ends_with(suffix))
-                .map(|r| serde_json::from_slice(&r.body).unwrap())
-                .collect()
-        };
-        let created = &body("model-versions/create")[0];
+        let created = &bodies(&requests, "model-versions/create")[0];
         let verdict = created["tags"].as_array().unwrap().iter().find(|t| t["key"] == "ml_gates.verdict").unwrap();
         assert_eq!(verdict["value"], "pending");
-        let set: Vec<String> = body("model-versions/set-tag").iter().map(|b| b["value"].to_string()).collect();
+        let set: Vec<String> =
+            bodies(&requests, "model-versions/set-tag").iter().map(|b| b["value"].to_string()).collect();
         assert_eq!(set, vec!["\"incomplete\""]);
+        assert_eq!(bodies(&requests, "registered-models/alias").len(), 1, "a 403 is final");
+    }
+
+    /// MLflow's select-then-insert answers a writer that lost the race for a new alias 400
+    /// `UNIQUE constraint failed` (what its SQL store raises): the move is tried again and the
+    /// version reads `pass`.
+    #[tokio::test]
+    async fn an_alias_move_that_lost_mlflows_race_is_tried_again() {
+        let lost = ResponseTemplate::new(400).set_body_json(serde_json::json!({
+            "error_code": "INVALID_STATE",
+            "message": "(sqlite3.IntegrityError) UNIQUE constraint failed: registered_model_aliases.name, registered_model_aliases.alias"}));
+        let (out, requests) = register_with_alias(vec![
+            lost.clone(),
+            lost,
+            ResponseTemplate::new(200).set_body_json(serde_json::json!({})),
+        ])
+        .await;
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        let moves = bodies(&requests, "registered-models/alias");
+        assert_eq!(moves.len(), 3, "{moves:?}");
+        assert!(moves.iter().all(|m| m["alias"] == "challenger" && m["version"] == "4"), "{moves:?}");
+        let set: Vec<String> =
+            bodies(&requests, "model-versions/set-tag").iter().map(|b| b["value"].to_string()).collect();
+        assert_eq!(set, vec!["\"pass\""]);
     }
 
     #[tokio::test]
