@@ -5,7 +5,7 @@ Usage (after `cargo build --release`; needs scikit-learn, skl2onnx, onnxruntime,
 
     python3 bench/onnx_bench.py
 
-It trains examples/churn-onnx/train.py's pipeline (into a temporary copy), then predicts the
+It trains examples/churn-sklearn/train.py's pipeline (into a temporary copy), then predicts the
 evaluation set's rows one at a time, after a warm-up, three ways: ml-gates' `latency-p99` gate
 (`ml-gates evaluate`, the model run by ONNX Runtime's library in process, the row taken from the
 frame), `InferenceSession.run` on one row, and `Pipeline.predict_proba` on a one-row frame.
@@ -26,12 +26,12 @@ root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 binary = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(root, "target")), "release", "ml-gates")
 
 work = tempfile.mkdtemp()
-for example in ["churn", "churn-onnx"]:
+for example in ["churn", "churn-sklearn"]:
     shutil.copytree(os.path.join(root, "examples", example), os.path.join(work, "examples", example),
                     ignore=shutil.ignore_patterns(".ml-gates", "model.onnx"))
-trained = runpy.run_path(os.path.join(work, "examples", "churn-onnx", "train.py"))
+trained = runpy.run_path(os.path.join(work, "examples", "churn-sklearn", "train.py"))
 pipeline, features = trained["model"], trained["numeric"] + trained["categorical"]
-model_file = os.path.join(work, "examples", "churn-onnx", "model.onnx")
+model_file = os.path.join(work, "examples", "churn-sklearn", "model.onnx")
 
 import pandas as pd  # noqa: E402
 
@@ -64,7 +64,7 @@ columns = {c: x[c].to_numpy().reshape(-1, 1) for c in features}
 ort_python = timed(lambda i: session.run(None, {c: v[i:i + 1] for c, v in columns.items()}))
 sklearn = timed(lambda i: pipeline.predict_proba(x.iloc[[i]]))
 
-config = os.path.join(work, "examples", "churn-onnx", "ml-gates.yaml")
+config = os.path.join(work, "examples", "churn-sklearn", "ml-gates.yaml")
 with open(config) as f:
     text = f.read().replace("latency: {p99_ms: 50, rows: 200, warmup: 20}",
                             f"latency: {{p99_ms: 50, rows: {ROWS}, warmup: {WARMUP}}}")

@@ -1,6 +1,6 @@
 """`ml-gates serve` of an ONNX model against `mlflow models serve` of the same ONNX file.
 
-examples/churn-onnx/train.py fits the scikit-learn pipeline (imputation, scaling, one-hot plan,
+examples/churn-sklearn/train.py fits the scikit-learn pipeline (imputation, scaling, one-hot plan,
 logistic regression) and exports model.onnx with skl2onnx. ml-gates serves that file in process
 through ONNX Runtime (`ml-gates serve --model model.onnx`). MLflow's onnx flavor cannot serve
 this graph (it feeds each DataFrame column as a 1-D array, and a pandas 3 string column as an
@@ -33,11 +33,11 @@ def main():
     rates = [int(r) for r in sys.argv[2:]] or [100, 200, 400, 1000, 2000]
     work = tempfile.mkdtemp(prefix="serve-onnx-bench-")
     env = dict(os.environ, ML_GATES_OUTPUT=work)
-    subprocess.run([sys.executable, os.path.join(ROOT, "examples/churn-onnx/train.py")], check=True, env=env,
+    subprocess.run([sys.executable, os.path.join(ROOT, "examples/churn-sklearn/train.py")], check=True, env=env,
                    capture_output=True)
     model = os.path.join(work, "model.onnx")
     config = os.path.join(work, "ml-gates.yaml")
-    text = open(os.path.join(ROOT, "examples/churn-onnx/ml-gates.yaml")).read()
+    text = open(os.path.join(ROOT, "examples/churn-sklearn/ml-gates.yaml")).read()
     with open(config, "w") as f:
         f.write(text.replace("../churn/data/", os.path.join(ROOT, "examples/churn/data") + "/"))
 
@@ -54,7 +54,7 @@ def main():
     except Exception as e:  # noqa: BLE001 - the point is to show what it says
         print(f"mlflow's onnx flavor cannot answer this graph: {type(e).__name__}: {str(e).splitlines()[0]}")
 
-    # The same pipeline as examples/churn-onnx/train.py, as MLflow users save it.
+    # The same pipeline as examples/churn-sklearn/train.py, as MLflow users save it.
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression

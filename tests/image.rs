@@ -150,11 +150,11 @@ impl Job {
     fn new() -> Job {
         let root = tempfile::tempdir().unwrap();
         let repo = root.path().join("work/churn/churn");
-        for example in ["churn", "churn-onnx"] {
+        for example in ["churn", "churn-sklearn"] {
             copy_dir(&Path::new("examples").join(example), &repo.join("examples").join(example));
         }
         // As checked out: the ONNX example's model is made by its train.py (a step before the action).
-        let _ = std::fs::remove_file(repo.join("examples/churn-onnx/model.onnx"));
+        let _ = std::fs::remove_file(repo.join("examples/churn-sklearn/model.onnx"));
         let config = repo.join("examples/churn/ml-gates.yaml");
         std::fs::write(&config, relaxed_latency(&std::fs::read_to_string(&config).unwrap())).unwrap();
         for dir in ["temp/_github_home", "temp/_github_workflow", "temp/_runner_file_commands"] {
@@ -426,13 +426,13 @@ fn unusable_input_exits_2_with_an_annotation_summary_and_verdict() {
     assert_eq!(not_owned_by(&job.workspace(), RUNNER_UID), Vec::<PathBuf>::new());
 }
 
-/// A model trained on the runner in an earlier step (examples/churn-onnx/model.onnx) is gated in
+/// A model trained on the runner in an earlier step (examples/churn-sklearn/model.onnx) is gated in
 /// the image by the ONNX Runtime it ships.
 #[test]
 fn an_onnx_model_from_an_earlier_step_is_gated_in_the_image() {
     let job = Job::new();
     // The earlier step, on the runner with its Python (examples/workflows/onnx-pipeline.yml).
-    let train = job.workspace().join("examples/churn-onnx/train.py");
+    let train = job.workspace().join("examples/churn-sklearn/train.py");
     let out = Command::new("python3").arg(&train).output().unwrap();
     assert!(out.status.success(), "train.py: {}", String::from_utf8_lossy(&out.stderr));
     chown(&job.workspace(), RUNNER_UID);
@@ -440,7 +440,7 @@ fn an_onnx_model_from_an_earlier_step_is_gated_in_the_image() {
         "pull_request",
         PULL_REQUEST,
         "refs/pull/7/merge",
-        &[("working-directory", "examples/churn-onnx"), ("comment", "false")],
+        &[("working-directory", "examples/churn-sklearn"), ("comment", "false")],
         &[],
     );
     eprintln!("ONNX pull request, start to verdict: {:.2} s", step.seconds);

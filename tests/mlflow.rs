@@ -129,11 +129,11 @@ impl Workspace {
         self.dir.path()
     }
 
-    /// examples/churn-onnx's model, trained and exported into the workspace by its train.py (a
+    /// examples/churn-sklearn's model, trained and exported into the workspace by its train.py (a
     /// clean checkout has no model.onnx), and the workspace's config gating it instead.
     fn onnx_config(&self) -> String {
         let out = Command::new("python3")
-            .arg("examples/churn-onnx/train.py")
+            .arg("examples/churn-sklearn/train.py")
             .env("ML_GATES_OUTPUT", self.path())
             .output()
             .unwrap();
@@ -663,7 +663,7 @@ fn concurrent_first_alias_moves_all_succeed() {
 fn an_onnx_version_in_mlflow_is_staged_from_its_copy() {
     let server = MlflowServer::start();
     let uri = &server.uri;
-    let ws = Workspace::new(&format!("  mlflow: {{uri: \"{uri}\", experiment: churn-onnx}}\n"));
+    let ws = Workspace::new(&format!("  mlflow: {{uri: \"{uri}\", experiment: churn-sklearn}}\n"));
     let config = ws.onnx_config();
     std::fs::write(
         ws.path().join("ml-gates.yaml"),

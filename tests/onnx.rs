@@ -143,10 +143,10 @@ fn a_graph_that_cannot_be_fed_names_the_file_and_the_input() {
     assert!(error.contains("no label output"), "{error}");
 }
 
-/// A copy of examples/churn-onnx (with the churn data it reads) whose train.py has run.
+/// A copy of examples/churn-sklearn (with the churn data it reads) whose train.py has run.
 fn example() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    for example in ["churn", "churn-onnx"] {
+    for example in ["churn", "churn-sklearn"] {
         let to = dir.path().join("examples").join(example);
         std::fs::create_dir_all(&to).unwrap();
         for entry in std::fs::read_dir(Path::new("examples").join(example)).unwrap() {
@@ -165,7 +165,7 @@ fn example() -> tempfile::TempDir {
         }
     }
     let out =
-        std::process::Command::new("python3").arg(dir.path().join("examples/churn-onnx/train.py")).output().unwrap();
+        std::process::Command::new("python3").arg(dir.path().join("examples/churn-sklearn/train.py")).output().unwrap();
     assert!(out.status.success(), "train.py failed:\n{}", String::from_utf8_lossy(&out.stderr));
     dir
 }
@@ -173,7 +173,7 @@ fn example() -> tempfile::TempDir {
 fn ml_gates(dir: &Path, args: &[&str]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_ml-gates"))
         .args(args)
-        .args(["--config", "examples/churn-onnx/ml-gates.yaml"])
+        .args(["--config", "examples/churn-sklearn/ml-gates.yaml"])
         .current_dir(dir)
         .env_remove("GITHUB_ACTIONS")
         .output()
@@ -202,14 +202,16 @@ fn run_gates_and_registers_an_onnx_model_made_elsewhere() {
     assert!((report["metrics"]["accuracy"].as_f64().unwrap() - expected).abs() < 1e-12, "{}", report["metrics"]);
     assert_eq!(report["model_version"], 1);
     let version: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(dir.path().join("examples/churn-onnx/.ml-gates/registry/churn-onnx/versions/1/version.json"))
-            .unwrap(),
+        &std::fs::read(
+            dir.path().join("examples/churn-sklearn/.ml-gates/registry/churn-sklearn/versions/1/version.json"),
+        )
+        .unwrap(),
     )
     .unwrap();
     assert_eq!(version["model"], "onnx", "{version}");
     assert_eq!(
         version["artifact"]["bytes"],
-        std::fs::metadata(dir.path().join("examples/churn-onnx/model.onnx")).unwrap().len()
+        std::fs::metadata(dir.path().join("examples/churn-sklearn/model.onnx")).unwrap().len()
     );
 }
 
@@ -218,7 +220,7 @@ fn run_gates_and_registers_an_onnx_model_made_elsewhere() {
 #[test]
 fn an_onnx_model_that_does_not_fit_is_unusable_input() {
     let dir = example();
-    let model = dir.path().join("examples/churn-onnx/model.onnx");
+    let model = dir.path().join("examples/churn-sklearn/model.onnx");
     std::fs::copy(exported().join("forest_regression.onnx"), &model).unwrap();
     let out = ml_gates(dir.path(), &["run", "--now", "2026-11-27T00:00:00Z"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -229,7 +231,7 @@ fn an_onnx_model_that_does_not_fit_is_unusable_input() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("model.onnx") && stderr.contains("not an ONNX model"), "{stderr}");
-    let versions = dir.path().join("examples/churn-onnx/.ml-gates/registry/churn-onnx/versions");
+    let versions = dir.path().join("examples/churn-sklearn/.ml-gates/registry/churn-sklearn/versions");
     assert!(!versions.exists() || std::fs::read_dir(&versions).unwrap().next().is_none(), "a version was registered");
 }
 
@@ -254,9 +256,9 @@ fn json_run(dir: &Path, config: &str, args: &[&str]) -> serde_json::Value {
 #[test]
 fn the_champion_comparison_works_between_any_two_kinds() {
     let dir = example();
-    let onnx_config = dir.path().join("examples/churn-onnx/ml-gates.yaml");
+    let onnx_config = dir.path().join("examples/churn-sklearn/ml-gates.yaml");
     let text = std::fs::read_to_string(&onnx_config).unwrap();
-    let alone = json_run(dir.path(), "examples/churn-onnx/ml-gates.yaml", &["run", "--no-register"]);
+    let alone = json_run(dir.path(), "examples/churn-sklearn/ml-gates.yaml", &["run", "--no-register"]);
     let built_in = json_run(
         dir.path(),
         "examples/churn/ml-gates.yaml",
@@ -269,7 +271,7 @@ fn the_champion_comparison_works_between_any_two_kinds() {
         format!("{text}  champion: {{model: ../churn/models/champion.model, metric: roc_auc}}\n"),
     )
     .unwrap();
-    let report = json_run(dir.path(), "examples/churn-onnx/ml-gates.yaml", &["run", "--no-register"]);
+    let report = json_run(dir.path(), "examples/churn-sklearn/ml-gates.yaml", &["run", "--no-register"]);
     let comparison = &report["evaluation"]["champion"];
     assert_eq!(comparison["metrics"]["roc_auc"][0].as_f64().unwrap(), metric(&alone, "roc_auc"), "{comparison}");
     assert_eq!(comparison["metrics"]["roc_auc"][1].as_f64().unwrap(), metric(&built_in, "roc_auc"), "{comparison}");
@@ -278,7 +280,7 @@ fn the_champion_comparison_works_between_any_two_kinds() {
     let built_in_candidate = text.replace("  model_file: model.onnx\n", "  model: logistic_regression\n");
     std::fs::write(&onnx_config, format!("{built_in_candidate}  champion: {{model: model.onnx, metric: roc_auc}}\n"))
         .unwrap();
-    let report = json_run(dir.path(), "examples/churn-onnx/ml-gates.yaml", &["run", "--no-register"]);
+    let report = json_run(dir.path(), "examples/churn-sklearn/ml-gates.yaml", &["run", "--no-register"]);
     let comparison = &report["evaluation"]["champion"];
     assert_eq!(comparison["metrics"]["roc_auc"][0].as_f64().unwrap(), metric(&report, "roc_auc"), "{comparison}");
     assert_eq!(comparison["metrics"]["roc_auc"][1].as_f64().unwrap(), metric(&alone, "roc_auc"), "{comparison}");
@@ -291,15 +293,16 @@ fn the_champion_comparison_works_between_any_two_kinds() {
 #[test]
 fn a_trainer_command_that_writes_onnx_is_gated_in_process() {
     let dir = example();
-    let config = dir.path().join("examples/churn-onnx/ml-gates.yaml");
+    let config = dir.path().join("examples/churn-sklearn/ml-gates.yaml");
     let text = std::fs::read_to_string(&config).unwrap();
     std::fs::write(
         &config,
         text.replace("  model_file: model.onnx\n", "  command: python3 train.py\n  model_file: model.onnx\n"),
     )
     .unwrap();
-    std::fs::remove_file(dir.path().join("examples/churn-onnx/model.onnx")).unwrap();
-    let report = json_run(dir.path(), "examples/churn-onnx/ml-gates.yaml", &["run", "--now", "2026-11-27T00:00:00Z"]);
+    std::fs::remove_file(dir.path().join("examples/churn-sklearn/model.onnx")).unwrap();
+    let report =
+        json_run(dir.path(), "examples/churn-sklearn/ml-gates.yaml", &["run", "--now", "2026-11-27T00:00:00Z"]);
     assert_eq!(report["verdict"], "pass", "{}", report["checks"]);
     let latency = report["checks"].as_array().unwrap().iter().find(|c| c["id"] == "latency-p99").unwrap();
     assert_eq!(latency["status"], "pass", "{latency}");
@@ -309,8 +312,10 @@ fn a_trainer_command_that_writes_onnx_is_gated_in_process() {
     let expected = truth.iter().zip(&labels).filter(|(t, l)| t == l).count() as f64 / truth.len() as f64;
     assert!((metric(&report, "accuracy") - expected).abs() < 1e-12);
     let version: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(dir.path().join("examples/churn-onnx/.ml-gates/registry/churn-onnx/versions/1/version.json"))
-            .unwrap(),
+        &std::fs::read(
+            dir.path().join("examples/churn-sklearn/.ml-gates/registry/churn-sklearn/versions/1/version.json"),
+        )
+        .unwrap(),
     )
     .unwrap();
     assert_eq!(version["model"], "onnx");
@@ -322,7 +327,7 @@ fn a_trainer_command_that_writes_onnx_is_gated_in_process() {
 fn a_missing_onnx_runtime_says_how_to_get_it() {
     let dir = example();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_ml-gates"))
-        .args(["evaluate", "--config", "examples/churn-onnx/ml-gates.yaml"])
+        .args(["evaluate", "--config", "examples/churn-sklearn/ml-gates.yaml"])
         .current_dir(dir.path())
         .env_clear()
         .env("PATH", "/usr/bin:/bin")
@@ -344,7 +349,13 @@ fn serve_answers_an_onnx_model_as_onnx_runtime_does() {
     use std::io::BufRead;
     let dir = example();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ml-gates"))
-        .args(["serve", "--model", "examples/churn-onnx/model.onnx", "--config", "examples/churn-onnx/ml-gates.yaml"])
+        .args([
+            "serve",
+            "--model",
+            "examples/churn-sklearn/model.onnx",
+            "--config",
+            "examples/churn-sklearn/ml-gates.yaml",
+        ])
         .args(["--listen", "127.0.0.1:0"])
         .current_dir(dir.path())
         .stderr(std::process::Stdio::piped())
@@ -355,10 +366,10 @@ fn serve_answers_an_onnx_model_as_onnx_runtime_does() {
     log.read_line(&mut first).unwrap();
     // Keep reading its log, so the server never writes to a closed pipe.
     std::thread::spawn(move || std::io::copy(&mut log, &mut std::io::sink()));
-    assert!(first.starts_with("serving churn-onnx on http://127.0.0.1:"), "{first}");
+    assert!(first.starts_with("serving churn-sklearn on http://127.0.0.1:"), "{first}");
     let url = first.split(" on ").nth(1).unwrap().split(": ").next().unwrap().to_string();
     let client = reqwest::blocking::Client::new();
-    let meta: serde_json::Value = client.get(format!("{url}/v2/models/churn-onnx")).send().unwrap().json().unwrap();
+    let meta: serde_json::Value = client.get(format!("{url}/v2/models/churn-sklearn")).send().unwrap().json().unwrap();
     assert_eq!(meta["platform"], "onnxruntime_onnx", "{meta}");
     let inputs: Vec<(String, bool)> = meta["inputs"]
         .as_array()
@@ -400,7 +411,7 @@ fn serve_answers_an_onnx_model_as_onnx_runtime_does() {
         mlflow["predictions"].as_array().expect("predictions").iter().map(|v| v.to_string()).collect();
     assert_eq!(answered, labels, "{mlflow}");
     let v2: serde_json::Value = client
-        .post(format!("{url}/v2/models/churn-onnx/infer"))
+        .post(format!("{url}/v2/models/churn-sklearn/infer"))
         .json(&serde_json::json!({"inputs": tensors}))
         .send()
         .unwrap()
@@ -420,7 +431,7 @@ fn serve_answers_an_onnx_model_as_onnx_runtime_does() {
 #[test]
 fn onnx_versions_are_staged_and_rolled_out_against_built_in_ones() {
     let dir = example();
-    let config = dir.path().join("examples/churn-onnx/ml-gates.yaml");
+    let config = dir.path().join("examples/churn-sklearn/ml-gates.yaml");
     let text = std::fs::read_to_string(&config).unwrap();
     // The example's own staging and deploy, with bounds a test can hold on a busy machine (speed is
     // BENCHMARKS.md's) and 1 s steps.
@@ -436,7 +447,7 @@ fn onnx_versions_are_staged_and_rolled_out_against_built_in_ones() {
     assert_ne!(built_in, onnx);
     // Old clients send two of the four columns the ONNX graph reads.
     std::fs::write(
-        dir.path().join("examples/churn-onnx/old-clients.jsonl"),
+        dir.path().join("examples/churn-sklearn/old-clients.jsonl"),
         "{\"dataframe_records\": [{\"age\": 30, \"tenure_months\": 3}]}\n",
     )
     .unwrap();
@@ -481,13 +492,16 @@ fn onnx_versions_are_staged_and_rolled_out_against_built_in_ones() {
     assert_eq!((deploy["stable"].as_u64(), deploy["candidate"].as_u64()), (Some(2), Some(3)), "{deploy}");
     assert_eq!(deploy["ending"], "rolled_back", "{deploy}");
     let aliases: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(dir.path().join("examples/churn-onnx/.ml-gates/registry/churn-onnx/aliases.json")).unwrap(),
+        &std::fs::read(dir.path().join("examples/churn-sklearn/.ml-gates/registry/churn-sklearn/aliases.json"))
+            .unwrap(),
     )
     .unwrap();
     assert_eq!(aliases["aliases"]["champion"], 2, "{aliases}");
     let version: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(dir.path().join("examples/churn-onnx/.ml-gates/registry/churn-onnx/versions/3/version.json"))
-            .unwrap(),
+        &std::fs::read(
+            dir.path().join("examples/churn-sklearn/.ml-gates/registry/churn-sklearn/versions/3/version.json"),
+        )
+        .unwrap(),
     )
     .unwrap();
     assert_eq!(version["binding"]["classes"], serde_json::json!(["0", "1"]), "{version}");

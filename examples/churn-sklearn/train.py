@@ -1,41 +1,50 @@
-"""An external trainer for ml-gates: scikit-learn on the churn example's data.
+"""The churn model trained in Python and exported to ONNX, for ml-gates to gate in process.
 
-ml-gates runs this through `train.command` with the variables of docs/external.md: it reads the
-training and evaluation rows ml-gates chose, fits a scikit-learn pipeline, and writes one
-prediction per evaluation row (with class probabilities) and the pickled model. ml-gates gates
-the predictions exactly as it gates its built-in models.
+The step a workflow runs before the ml-gates action (with actions/setup-python):
+
+    pip install scikit-learn skl2onnx onnxruntime pandas pyarrow
+    python3 train.py            # writes model.onnx beside this file
+
+ml-gates then reads `train.model_file: model.onnx` and runs every gate on it through ONNX
+Runtime: metrics, baseline, slices, fairness, behavioural tests, single-row p99 latency, size.
+
+Run by ml-gates as `train.command` instead, it trains on the rows ml-gates chose
+($ML_GATES_TRAIN) and writes model.onnx into $ML_GATES_OUTPUT (docs/external.md).
 """
 import os
-import pickle
 
 import pandas as pd
+from skl2onnx import to_onnx
+from skl2onnx.common.data_types import FloatTensorType, StringTensorType
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-train = pd.read_parquet(os.environ["ML_GATES_TRAIN"])
-test = pd.read_parquet(os.environ["ML_GATES_TEST"])
-target = os.environ["ML_GATES_TARGET"]
-features = os.environ["ML_GATES_FEATURES"].split(",")
-seed = int(os.environ["ML_GATES_SEED"])
+here = os.path.dirname(os.path.abspath(__file__))
+train = pd.read_parquet(os.environ.get("ML_GATES_TRAIN", os.path.join(here, "..", "churn", "data", "train.parquet")))
+out = os.environ.get("ML_GATES_OUTPUT", here)
+numeric = ["age", "monthly_spend", "tenure_months"]
+categorical = ["plan"]
+x = train[numeric + categorical].copy()
+# ONNX Runtime has no Imputer for doubles: numbers go in as float32.
+for c in numeric:
+    x[c] = x[c].astype("float64").astype("float32")
 
-numeric = [c for c in features if pd.api.types.is_numeric_dtype(train[c])]
-categorical = [c for c in features if c not in numeric]
 model = Pipeline([
     ("prepare", ColumnTransformer([
         ("numeric", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numeric),
         ("categorical", OneHotEncoder(handle_unknown="ignore"), categorical),
     ])),
-    ("classify", LogisticRegression(max_iter=200, random_state=seed)),
+    ("classify", LogisticRegression(max_iter=500)),
 ])
-model.fit(train[features], train[target])
+model.fit(x, train["churn"])
 
-predictions = pd.DataFrame({"prediction": model.predict(test[features])})
-for i, label in enumerate(model.classes_):
-    predictions[f"probability_{label}"] = model.predict_proba(test[features])[:, i]
-predictions.to_csv(os.environ["ML_GATES_PREDICTIONS"], index=False)
-with open(os.path.join(os.environ["ML_GATES_OUTPUT"], "model.pkl"), "wb") as f:
-    pickle.dump(model, f)
-print(f"trained scikit-learn {type(model[-1]).__name__} on {len(train)} rows, {len(features)} features")
+# One named input per column (what ml-gates binds to the data's columns), probabilities as a tensor.
+inputs = [(c, FloatTensorType([None, 1])) for c in numeric] + [(c, StringTensorType([None, 1])) for c in categorical]
+onx = to_onnx(model, initial_types=inputs, options={id(model[-1]): {"zipmap": False}},
+              target_opset={"": 17, "ai.onnx.ml": 3})
+with open(os.path.join(out, "model.onnx"), "wb") as f:
+    f.write(onx.SerializeToString())
+print(f"trained scikit-learn {type(model[-1]).__name__} on {len(x)} rows; wrote model.onnx")
