@@ -86,7 +86,19 @@ impl Batch {
         let mut n_rows = None;
         for (name, values) in fields {
             let cells: Vec<Cell> = match values {
-                Value::Array(items) => items.iter().map(cell).collect::<Result<_, _>>()?,
+                Value::Array(items) => items
+                    .iter()
+                    .enumerate()
+                    .map(|(row, item)| match item {
+                        // A column sent as an [N, 1] tensor, as MLflow's clients of ONNX models do.
+                        Value::Array(one) if one.len() == 1 => cell(&one[0]),
+                        Value::Array(many) => Err(bad(format!(
+                            "{what}: column '{name}' row {row} holds {} values; a column holds one value per row (a list, or a list of one-value lists)",
+                            many.len()
+                        ))),
+                        scalar => cell(scalar),
+                    })
+                    .collect::<Result<_, _>>()?,
                 scalar => vec![cell(scalar)?],
             };
             match n_rows {
@@ -398,6 +410,7 @@ pub(crate) mod tests {
             r#"{"dataframe_records": [{"age": 30, "plan": "basic"}, {"age": 41.5}]}"#,
             r#"{"instances": [{"age": 30, "plan": "basic"}, {"age": 41.5, "plan": null}]}"#,
             r#"{"inputs": {"age": [30, 41.5], "plan": ["basic", null]}}"#,
+            r#"{"inputs": {"age": [[30], [41.5]], "plan": [["basic"], [null]]}}"#,
         ];
         for body in bodies {
             assert_eq!(Batch::from_mlflow_json(body.as_bytes()).unwrap(), expected(), "{body}");
@@ -443,6 +456,10 @@ pub(crate) mod tests {
         assert_eq!(
             message(r#"{"inputs": {"a": [1, 2], "b": [1]}}"#),
             "inputs: column 'b' has 1 values, the columns before it 2"
+        );
+        assert_eq!(
+            message(r#"{"inputs": {"a": [[1, 2]]}}"#),
+            "inputs: column 'a' row 0 holds 2 values; a column holds one value per row (a list, or a list of one-value lists)"
         );
         let batch = Batch::from_mlflow_json(br#"{"inputs": {"age": ["x"]}}"#).unwrap();
         assert_eq!(batch.values("age", true), Some(Err("column 'age' must be numeric, but row 0 holds 'x'".into())));
