@@ -26,7 +26,7 @@ import pandas as pd
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
-BIN = os.path.join(TARGET, "release", "ml-gates")
+BIN = os.environ.get("ML_GATES_BIN") or os.path.join(TARGET, "release", "ml-gates")
 FEATURES = ["age", "monthly_spend", "tenure_months", "plan"]
 
 

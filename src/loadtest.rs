@@ -307,8 +307,13 @@ pub fn read_jsonl(text: &str, path: &str, shown: &str) -> Result<Vec<Request>, S
         if line.trim().is_empty() {
             continue;
         }
-        let value: serde_json::Value =
-            serde_json::from_str(line).map_err(|e| format!("{shown}:{}: not a JSON object: {e}", i + 1))?;
+        // As the server reads bodies: a bare NaN (Python's json for a missing float) is JSON here.
+        let value = crate::core::json::parse_lenient(line.as_bytes()).map_err(|e| match e {
+            crate::core::json::JsonError::Invalid(e) => format!("{shown}:{}: not a JSON object: {e}", i + 1),
+            crate::core::json::JsonError::Infinity => {
+                format!("{shown}:{}: holds Infinity, which no model scores", i + 1)
+            }
+        })?;
         let Some(object) = value.as_object() else {
             return Err(format!("{shown}:{}: each line must be a JSON object", i + 1));
         };
@@ -447,6 +452,13 @@ mod tests {
         assert_eq!(requests[1].headers, vec![("x-user".to_string(), "7".to_string())]);
         assert_eq!(read_jsonl("[1]\n", "/", "r.jsonl").unwrap_err(), "r.jsonl:1: each line must be a JSON object");
         assert_eq!(read_jsonl("\n", "/", "r.jsonl").unwrap_err(), "r.jsonl holds no requests");
+        // A missing float as Python's json writes it is sent as written.
+        let nan = read_jsonl("{\"inputs\": {\"a\": [NaN]}}\n", "/invocations", "r.jsonl").unwrap();
+        assert_eq!(nan[0].body, b"{\"inputs\": {\"a\": [NaN]}}");
+        assert_eq!(
+            read_jsonl("{\"inputs\": {\"a\": [Infinity]}}\n", "/", "r.jsonl").unwrap_err(),
+            "r.jsonl:1: holds Infinity, which no model scores"
+        );
     }
 
     #[test]

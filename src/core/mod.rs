@@ -5,6 +5,7 @@
 pub mod check;
 pub mod digest;
 pub mod format;
+pub mod json;
 pub mod names;
 pub mod shell;
 pub mod task;

@@ -345,46 +345,15 @@ pub fn mlflow_response(predictions: &Predictions) -> Value {
     }
 }
 
-/// A JSON body, read as MLflow's server reads it: Python's `json` writes a missing float as the
-/// bare token `NaN`, which is a missing value here too. `Infinity` is refused: no model scores it.
+/// A JSON body, read as MLflow's server reads it (a bare `NaN` is a missing value;
+/// [`crate::core::json`]).
 pub(super) fn parse_json(body: &[u8]) -> Result<Value, BadRequest> {
-    let error = match serde_json::from_slice(body) {
-        Ok(value) => return Ok(value),
-        Err(e) => e,
-    };
-    let invalid = || bad(format!("the body is not valid JSON: {error}"));
-    let (mut out, mut i, mut in_string, mut replaced) = (Vec::with_capacity(body.len()), 0, false, false);
-    while i < body.len() {
-        let b = body[i];
-        if in_string {
-            out.push(b);
-            if b == b'\\' && i + 1 < body.len() {
-                out.push(body[i + 1]);
-                i += 1;
-            } else if b == b'"' {
-                in_string = false;
-            }
-        } else if b == b'"' {
-            in_string = true;
-            out.push(b);
-        } else if body[i..].starts_with(b"NaN") {
-            out.extend_from_slice(b"null");
-            replaced = true;
-            i += 3;
-            continue;
-        } else if body[i..].starts_with(b"Infinity") || body[i..].starts_with(b"-Infinity") {
-            return Err(bad(
-                "the body holds Infinity: ml-gates scores finite numbers (a missing value is NaN or null)",
-            ));
-        } else {
-            out.push(b);
+    crate::core::json::parse_lenient(body).map_err(|e| match e {
+        crate::core::json::JsonError::Invalid(error) => bad(format!("the body is not valid JSON: {error}")),
+        crate::core::json::JsonError::Infinity => {
+            bad("the body holds Infinity: ml-gates scores finite numbers (a missing value is NaN or null)")
         }
-        i += 1;
-    }
-    if !replaced {
-        return Err(invalid());
-    }
-    serde_json::from_slice(&out).map_err(|_| invalid())
+    })
 }
 
 #[cfg(test)]
