@@ -358,6 +358,26 @@ fn an_unreachable_server_is_a_clear_bounded_failure() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("set registry.mlflow.uri or MLFLOW_TRACKING_URI"));
 }
 
+/// A scoring server (`mlflow models serve`, `ml-gates serve`) started by `command` on `port`, its
+/// standard error to `err`, once `/ping` answers 200; its process group is stopped when dropped.
+fn scoring_server(mut command: Command, port: u16, err: &Path) -> MlflowServer {
+    use std::os::unix::process::CommandExt;
+    let child = command
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(err).unwrap())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let server = MlflowServer { child, uri: format!("http://127.0.0.1:{port}"), _dir: tempfile::tempdir().unwrap() };
+    let started = std::time::Instant::now();
+    while get(&format!("{}/ping", server.uri)).is_none_or(|(status, _)| status != 200) {
+        let log = std::fs::read_to_string(err).unwrap_or_default();
+        assert!(started.elapsed() < std::time::Duration::from_secs(120), "{command:?} did not start:\n{log}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    server
+}
+
 mod fake {
     //! Failure handling against a fake MLflow: retries of 503s, and a rejected model version
     //! that leaves the run marked FAILED and no version.
@@ -684,24 +704,12 @@ fn an_onnx_version_in_mlflow_is_staged_from_its_copy() {
     // What ml-gates registered is an MLflow model: `mlflow models serve` serves it by alias, and
     // answers what ONNX Runtime's Python API answers on the same rows.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    use std::os::unix::process::CommandExt;
-    let log = ws.path().join("models-serve.log");
-    let child = Command::new("python3")
+    let mut command = Command::new("python3");
+    command
         .args(["-m", "mlflow", "models", "serve", "-m", "models:/churn@challenger", "--env-manager", "local"])
         .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--workers", "1"])
-        .env("MLFLOW_TRACKING_URI", uri)
-        .stdout(std::fs::File::create(&log).unwrap())
-        .stderr(std::fs::File::create(ws.path().join("models-serve.err")).unwrap())
-        .process_group(0)
-        .spawn()
-        .unwrap();
-    let scoring = MlflowServer { child, uri: format!("http://127.0.0.1:{port}"), _dir: tempfile::tempdir().unwrap() };
-    let started = std::time::Instant::now();
-    while get(&format!("{}/ping", scoring.uri)).is_none_or(|(status, _)| status != 200) {
-        let err = std::fs::read_to_string(ws.path().join("models-serve.err")).unwrap_or_default();
-        assert!(started.elapsed() < std::time::Duration::from_secs(120), "mlflow models serve did not start:\n{err}");
-        std::thread::sleep(std::time::Duration::from_millis(250));
-    }
+        .env("MLFLOW_TRACKING_URI", uri);
+    let scoring = scoring_server(command, port, &ws.path().join("models-serve.err"));
     let rows = r#"{"age": [[30.0], [61.0], [45.0]], "monthly_spend": [[50.0], [10.0], [120.5]], "tenure_months": [[3.0], [40.0], [12.0]], "plan": [["basic"], ["pro"], ["premium"]]}"#;
     let answer = post_json(&format!("{}/invocations", scoring.uri), &format!(r#"{{"inputs": {rows}}}"#));
     let expected = Command::new("python3")
@@ -786,21 +794,8 @@ fn an_onnx_model_logged_by_mlflow_is_the_champion() {
     // `ml-gates serve` serves MLflow's version, bound to the config's data (there is no routing
     // table yet: the champion alias).
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    use std::os::unix::process::CommandExt;
-    let child = ws
-        .command(&["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(ws.path().join("serve.err")).unwrap())
-        .process_group(0)
-        .spawn()
-        .unwrap();
-    let serving = MlflowServer { child, uri: format!("http://127.0.0.1:{port}"), _dir: tempfile::tempdir().unwrap() };
-    let started = std::time::Instant::now();
-    while get(&format!("{}/ping", serving.uri)).is_none_or(|(status, _)| status != 200) {
-        let err = std::fs::read_to_string(ws.path().join("serve.err")).unwrap_or_default();
-        assert!(started.elapsed() < std::time::Duration::from_secs(60), "ml-gates serve did not start:\n{err}");
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    let command = ws.command(&["serve", "--listen", &format!("127.0.0.1:{port}")]);
+    let serving = scoring_server(command, port, &ws.path().join("serve.err"));
     let rows = r#"{"dataframe_records": [{"age": 61, "monthly_spend": 10, "tenure_months": 40, "plan": "pro"}]}"#;
     let answer = post_json(&format!("{}/invocations", serving.uri), rows);
     assert_eq!(answer["predictions"].as_array().map(Vec::len), Some(1), "{answer}");
