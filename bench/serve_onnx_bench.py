@@ -16,7 +16,7 @@ a missing age is a bare NaN token, as MLflow's Python client writes it), from `m
 at fixed rates: an open model, latency from when each request was due. Before timing, every
 evaluation row is sent to both in one request and the answers must be equal.
 
-    python3 bench/serve_onnx_bench.py [--seconds 10] [--ml-gates-rates 100,1000,...] [--mlflow-rates 50,100,...]
+    python3 bench/serve_onnx_bench.py [--seconds 10] [--ml-gates-rates 1000,4000,8000,16000] [--mlflow-rates 200,800,1200,1400,1600]
 
 Needs the release binary, mlflow, onnx, onnxruntime, skl2onnx, scikit-learn, pandas, pyarrow.
 """
@@ -93,8 +93,8 @@ def mlflow_server(work):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--ml-gates-rates", type=rates, default=[100, 1000, 2000, 4000, 6000])
-    parser.add_argument("--mlflow-rates", type=rates, default=[50, 100, 200, 300, 400])
+    parser.add_argument("--ml-gates-rates", type=rates, default=[1000, 4000, 8000, 16000])
+    parser.add_argument("--mlflow-rates", type=rates, default=[200, 800, 1200, 1400, 1600])
     args = parser.parse_args()
     work = tempfile.mkdtemp(prefix="serve-onnx-bench-")
     env = dict(os.environ, ML_GATES_OUTPUT=work)
@@ -159,12 +159,13 @@ def main():
         tracking.wait(timeout=30)
 
     print(f"{len(test)} recorded requests of 1 row; {args.seconds} s per rate; 2 cores shared with the load generator\n")
-    print("| server | rate asked | answered/s | errors | p50 ms | p90 ms | p99 ms | max ms | peak MiB |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| server | rate asked | answered/s | errors | statuses | p50 ms | p90 ms | p99 ms | max ms | peak MiB |")
+    print("|---|---:|---:|---:|---|---:|---:|---:|---:|---:|")
     for name, (startup, idle, rows) in results.items():
         for rps, o, rss, peak in rows:
             l = o["latency_ms"] or {}
-            print(f"| {name} | {rps} | {o['achieved_rps']} | {o['error_rate'] * 100:.1f} % | {l.get('p50')} | {l.get('p90')} | {l.get('p99')} | {l.get('max')} | {peak:.0f} |")
+            statuses = ", ".join(f"{k}: {v}" for k, v in o["statuses"].items())
+            print(f"| {name} | {rps} | {o['achieved_rps']} | {o['error_rate'] * 100:.1f} % | {statuses} | {l.get('p50')} | {l.get('p90')} | {l.get('p99')} | {l.get('max')} | {peak:.0f} |")
     print()
     for name, (startup, idle, rows) in results.items():
         kept = [(rps, (o["latency_ms"] or {}).get("p99", math.inf)) for rps, o, _, _ in rows if o["error_rate"] < 0.01]

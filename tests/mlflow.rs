@@ -818,3 +818,64 @@ fn an_onnx_model_logged_by_mlflow_is_the_champion() {
     let half = &deploy["phases"][0];
     assert!(half["stable_requests"].as_u64().unwrap() > 0, "MLflow's version answered at 50 %: {half}");
 }
+
+/// An ONNX model of a wide table (300 feature columns, one `[N, 300]` input) registers in a real
+/// MLflow: its binding, longer than MLflow's 5,000-character version tag, is stored in parts and
+/// read back whole, so the version is served from MLflow's copy.
+#[test]
+fn a_wide_onnx_binding_is_stored_in_parts() {
+    let server = MlflowServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let made = Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import sys, numpy as np, pandas as pd\n\
+             from sklearn.linear_model import LogisticRegression\n\
+             from skl2onnx import convert_sklearn\n\
+             from skl2onnx.common.data_types import FloatTensorType\n\
+             rng = np.random.default_rng(7)\n\
+             x = rng.normal(size=(600, 300)).astype(np.float32)\n\
+             y = (x[:, 0] + 0.5 * x[:, 1] > 0).astype(int)\n\
+             frame = pd.DataFrame(x, columns=[f'feature_{i:03d}' for i in range(300)]).assign(y=y)\n\
+             frame.iloc[:400].to_parquet(sys.argv[1] + '/train.parquet')\n\
+             frame.iloc[400:].to_parquet(sys.argv[1] + '/test.parquet')\n\
+             model = LogisticRegression(max_iter=500).fit(x[:400], y[:400])\n\
+             onx = convert_sklearn(model, initial_types=[('input', FloatTensorType([None, 300]))], options={id(model): {'zipmap': False}})\n\
+             open(sys.argv[1] + '/model.onnx', 'wb').write(onx.SerializeToString())",
+        )
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    std::fs::write(
+        dir.path().join("ml-gates.yaml"),
+        format!(
+            "version: 1\nname: wide\ndata:\n  train: train.parquet\n  test: test.parquet\n  target: y\n  task: classification\ntrain:\n  model_file: model.onnx\nevaluate:\n  metrics: {{accuracy: {{min: 0.7}}}}\nregistry:\n  mlflow: {{uri: \"{}\", experiment: wide}}\nstaging:\n  smoke: {{rows: 50}}\n  load_test: {{rps: 20, duration: 1s, p99_ms: 5000}}\n",
+            server.uri
+        ),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ml-gates"))
+        .args(["run", "--format", "json"])
+        .current_dir(dir.path())
+        .env_remove("MLFLOW_TRACKING_URI")
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    assert_eq!(out.status.code(), Some(0), "{}\n{report}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(report["model_version"], 1, "{report}");
+    let smoke = &report["staging"]["smoke"];
+    assert_eq!((smoke["rows"].as_u64(), smoke["mismatched_rows"].as_u64()), (Some(50), Some(0)), "{smoke}");
+    let mv = api(&server.uri, "mlflow/model-versions/get?name=wide&version=1")["model_version"].clone();
+    let first = tag(&mv["tags"], "ml_gates.binding").unwrap();
+    assert_eq!(first.chars().count(), 5000);
+    assert!(tag(&mv["tags"], "ml_gates.binding.2").is_some(), "{mv}");
+    let shown = Command::new(env!("CARGO_BIN_EXE_ml-gates"))
+        .args(["models", "show", "1", "--format", "json"])
+        .current_dir(dir.path())
+        .env_remove("MLFLOW_TRACKING_URI")
+        .output()
+        .unwrap();
+    let shown: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(shown["version"]["binding"]["inputs"].as_array().map(Vec::len), Some(300), "{shown}");
+}

@@ -160,7 +160,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<u8> {
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
     runtime.block_on(async move {
         let listener =
-            tokio::net::TcpListener::bind(address).await.with_context(|| format!("cannot listen on {address}"))?;
+            serve::listen(&address.to_string()).await.with_context(|| format!("cannot listen on {address}"))?;
         let local = listener.local_addr()?;
         let active = server.active();
         tell!(

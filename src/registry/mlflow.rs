@@ -342,8 +342,7 @@ impl MlflowRegistry {
                     Some((p["key"].as_str()?.to_string(), serde_json::from_str(text).unwrap_or_else(|_| json!(text))))
                 })
                 .collect();
-            let order: Vec<String> = tags
-                .get("ml_gates.metric_order")
+            let order: Vec<String> = long_tag(&tags, "ml_gates.metric_order")
                 .map(|o| o.split(',').map(str::to_string).collect())
                 .unwrap_or_default();
             let mut metrics: indexmap::IndexMap<String, f64> = run["run"]["data"]["metrics"]
@@ -355,7 +354,7 @@ impl MlflowRegistry {
             metrics.sort_by_cached_key(|k, _| order.iter().position(|o| o == k).unwrap_or(usize::MAX));
             (params, metrics)
         };
-        let tag = |k: &str| tags.get(&format!("{TAG_PREFIX}{k}")).cloned();
+        let tag = |k: &str| long_tag(&tags, &format!("{TAG_PREFIX}{k}"));
         let artifact = match (tag("artifact_file"), tag("artifact_sha256"), tag("artifact_bytes")) {
             (Some(file), Some(sha256), Some(bytes)) => {
                 Some(Artifact { file, sha256, bytes: bytes.parse().unwrap_or(0) })
@@ -550,6 +549,39 @@ fn mlmodel_of(record: &NewVersion, artifact: Option<&(String, Vec<u8>)>) -> Resu
     }
 }
 
+/// The longest value MLflow takes for a model version's tag, in characters (a run's is 8,000).
+const TAG_VALUE_MAX: usize = 5000;
+
+/// A value that may be longer than a tag can hold, as the tags `key`, `key.2`, `key.3`… of at
+/// most [`TAG_VALUE_MAX`] characters each (a wide table's binding).
+fn long_tags(key: &str, value: Option<String>) -> Vec<Value> {
+    let Some(value) = value else { return Vec::new() };
+    let chars: Vec<char> = value.chars().collect();
+    if chars.is_empty() {
+        return vec![json!({"key": key, "value": ""})];
+    }
+    chars
+        .chunks(TAG_VALUE_MAX)
+        .enumerate()
+        .map(|(i, part)| {
+            let name = if i == 0 { key.to_string() } else { format!("{key}.{}", i + 1) };
+            json!({"key": name, "value": part.iter().collect::<String>()})
+        })
+        .collect()
+}
+
+/// A value written by [`long_tags`], its parts joined.
+fn long_tag(tags: &BTreeMap<String, String>, key: &str) -> Option<String> {
+    let mut value = tags.get(key)?.clone();
+    for part in 2.. {
+        match tags.get(&format!("{key}.{part}")) {
+            Some(more) => value.push_str(more),
+            None => break,
+        }
+    }
+    Some(value)
+}
+
 fn tags(pairs: &[(&str, Option<String>)]) -> Vec<Value> {
     pairs.iter().filter_map(|(k, v)| v.as_ref().map(|v| json!({"key": k, "value": v}))).collect()
 }
@@ -585,9 +617,15 @@ impl Registry for MlflowRegistry {
                 ("ml_gates.test_data", Some(lineage.test_data.clone())),
                 ("ml_gates.model", Some(record.model.clone())),
                 ("ml_gates.verdict", Some(record.verdict.clone())),
-                ("ml_gates.metric_order", Some(record.metrics.keys().cloned().collect::<Vec<_>>().join(","))),
-                ("ml_gates.binding", record.binding.as_ref().and_then(|b| serde_json::to_string(b).ok())),
             ]);
+            t.extend(long_tags(
+                "ml_gates.metric_order",
+                Some(record.metrics.keys().cloned().collect::<Vec<_>>().join(",")),
+            ));
+            t.extend(long_tags(
+                "ml_gates.binding",
+                record.binding.as_ref().and_then(|b| serde_json::to_string(b).ok()),
+            ));
             if prefix_git {
                 // MLflow's own lineage tags, which its UI shows.
                 t.extend(tags(&[
@@ -858,6 +896,19 @@ impl Registry for MlflowRegistry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_tag_values_are_split_and_joined() {
+        let value: String = (0..12_001).map(|i| if i % 7 == 0 { 'é' } else { 'x' }).collect();
+        let parts = long_tags("ml_gates.binding", Some(value.clone()));
+        let keys: Vec<&str> = parts.iter().map(|t| t["key"].as_str().unwrap()).collect();
+        assert_eq!(keys, ["ml_gates.binding", "ml_gates.binding.2", "ml_gates.binding.3"]);
+        assert!(parts.iter().all(|t| t["value"].as_str().unwrap().chars().count() <= TAG_VALUE_MAX));
+        assert_eq!(long_tag(&tag_map(&Value::Array(parts)), "ml_gates.binding"), Some(value));
+        let short = long_tags("k", Some("v".into()));
+        assert_eq!(short, vec![json!({"key": "k", "value": "v"})]);
+        assert!(long_tags("k", None).is_empty());
+    }
 
     #[test]
     fn credentials_never_show_in_the_uri() {

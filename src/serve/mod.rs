@@ -397,6 +397,25 @@ pub struct Background {
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
+/// How many connections wait to be accepted: tokio's default of 1024 overflows under a burst of
+/// new connections (a client's pool growing after a pause), and each dropped SYN costs its client
+/// a retransmission (1 s or more). The kernel caps it at `net.core.somaxconn`.
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// A listener on `address` (`host:port`; port 0 for a free one) with [`LISTEN_BACKLOG`].
+pub async fn listen(address: &str) -> std::io::Result<tokio::net::TcpListener> {
+    let mut last = None;
+    for addr in tokio::net::lookup_host(address).await? {
+        let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+        socket.set_reuseaddr(true)?;
+        match socket.bind(addr).and_then(|_| socket.listen(LISTEN_BACKLOG)) {
+            Ok(listener) => return Ok(listener),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "the address resolves to nothing")))
+}
+
 impl Background {
     /// Serve `server` on `address` (`127.0.0.1:0`: a free loopback port).
     pub fn start(server: Arc<Server>, address: &str) -> Result<Background, String> {
@@ -410,9 +429,7 @@ impl Background {
             .enable_all()
             .build()
             .map_err(|e| format!("cannot start the clients' runtime: {e}"))?;
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind(address))
-            .map_err(|e| format!("cannot listen on {address}: {e}"))?;
+        let listener = runtime.block_on(listen(address)).map_err(|e| format!("cannot listen on {address}: {e}"))?;
         let url = format!("http://{}", listener.local_addr().map_err(|e| e.to_string())?);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = runtime.spawn(run(listener, server.clone(), async move {
