@@ -489,6 +489,13 @@ pub fn binder(config: &Config, inputs: Option<&Inputs>) -> serve::store::Binder 
     })
 }
 
+/// The registry as the built-in server's store, another tool's ONNX versions bound to this run's
+/// data.
+fn registry_store(config: &Config, inputs: &Inputs, registry: Box<dyn Registry>) -> serve::store::RegistryStore {
+    serve::store::RegistryStore::new(registry, config.source.resolve(".ml-gates/serve"))
+        .binding_unbound(binder(config, Some(inputs)))
+}
+
 fn binding_of(config: &Config, model: &crate::model::onnx::OnnxModel) -> registry::Binding {
     registry::Binding { task: config.raw.data.task, classes: model.classes.clone(), inputs: model.inputs.clone() }
 }
@@ -679,7 +686,6 @@ fn stage_candidate(
     let skipped = |message: &str| {
         Check::judged("staging-smoke", Stage::Staging, true, Default::default()).skipped().message(message)
     };
-    let scratch = config.source.resolve(".ml-gates/serve");
     let unservable =
         |e: String| InputError::one(config.source.problem("staging", format!("cannot load the candidate: {e}"), None));
     let (Some(path), Some(kind)) = (&outcome.artifact, &outcome.model) else {
@@ -692,8 +698,7 @@ fn stage_candidate(
             );
             return Ok(());
         };
-        let mut store =
-            serve::store::RegistryStore::new(registry, scratch).binding_unbound(binder(config, Some(inputs)));
+        let mut store = registry_store(config, inputs, registry);
         let served = serve::Store::model(&mut store, version.version).map_err(unservable)?;
         return run_staging(config, inputs, &served.model, version.version, Box::new(store), hooks, report);
     };
@@ -705,8 +710,7 @@ fn stage_candidate(
         return Ok(());
     }
     if let Some(v) = report.model_version {
-        let mut store = serve::store::RegistryStore::new(open_registry(config, hooks.env)?, scratch)
-            .binding_unbound(binder(config, Some(inputs)));
+        let mut store = registry_store(config, inputs, open_registry(config, hooks.env)?);
         let served = serve::Store::model(&mut store, v).map_err(unservable)?;
         return run_staging(config, inputs, &served.model, v, Box::new(store), hooks, report);
     }
@@ -784,13 +788,7 @@ fn deploy_candidate(
         config,
         deploy: section,
         registry,
-        store: Some(
-            serve::store::RegistryStore::new(
-                open_registry(config, hooks.env)?,
-                config.source.resolve(".ml-gates/serve"),
-            )
-            .binding_unbound(binder(config, Some(inputs))),
-        ),
+        store: Some(registry_store(config, inputs, open_registry(config, hooks.env)?)),
         candidate,
         champion_alias: registry::champion_alias(config),
         run_id,
