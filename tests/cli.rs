@@ -7,12 +7,15 @@ fn cli_cases() {
     trycmd::TestCases::new().case("tests/cmd/*.toml");
 }
 
+/// A text replaced in an example's config, and by what.
+type Change = (&'static str, &'static str);
+
 /// The CLI cases `example_run` and `house_prices_run` run the bundled examples' own configs,
 /// changed only where a test must not time the machine (latency bounds of 5 s) and in their paths
 /// (read from the case's folder).
 #[test]
 fn the_example_cases_are_the_bundled_examples() {
-    let cases: [(&str, &str, &[(&str, &str)]); 2] = [
+    let cases: [(&str, &str, &[Change]); 2] = [
         (
             "churn",
             "example_run",
