@@ -204,28 +204,6 @@ fn names(frame: &DataFrame) -> Vec<String> {
     frame.get_column_names().iter().map(|c| c.to_string()).collect()
 }
 
-/// A champion of either kind: ml-gates' own artifact, or an ONNX graph.
-enum ChampionModel {
-    BuiltIn(Model),
-    Onnx(crate::model::onnx::OnnxModel),
-}
-
-impl ChampionModel {
-    fn classes(&self) -> &[String] {
-        match self {
-            ChampionModel::BuiltIn(m) => &m.classes,
-            ChampionModel::Onnx(m) => &m.classes,
-        }
-    }
-
-    fn predict(&self, frame: &DataFrame) -> Result<Predictions, String> {
-        match self {
-            ChampionModel::BuiltIn(m) => m.predict(frame).map_err(|e| e.to_string()),
-            ChampionModel::Onnx(m) => m.predict_frame(frame),
-        }
-    }
-}
-
 /// The data an ONNX champion is bound to: the training classes, the columns (name → holds
 /// numbers) and the feature columns.
 struct Binding<'a> {
@@ -242,7 +220,7 @@ fn load_champion(
     cfg: &crate::config::raw::ChampionConfig,
     registered: Option<&ChampionRef>,
     binding: &Binding<'_>,
-) -> Result<Option<ChampionModel>, InputError> {
+) -> Result<Option<crate::serve::Served>, InputError> {
     let (path, key) = match (&cfg.model, registered) {
         (Some(model), _) => (config.source.resolve(model), "evaluate.champion.model"),
         (None, Some(r)) => (r.path.clone(), "evaluate.champion.alias"),
@@ -261,7 +239,7 @@ fn load_champion(
         let model =
             crate::model::onnx::OnnxModel::load(&path, task, binding.classes, binding.features, binding.columns)
                 .map_err(|e| problem(format!("{what}: {e}")))?;
-        return Ok(Some(ChampionModel::Onnx(model)));
+        return Ok(Some(crate::serve::Served::Onnx(std::sync::Arc::new(model))));
     }
     let model = crate::model::artifact::load(&path).map_err(|e| problem(format!("{what}: {e}")))?;
     if model.task != config.raw.data.task || model.target != config.raw.data.target {
@@ -274,7 +252,7 @@ fn load_champion(
             config.raw.data.task
         )));
     }
-    Ok(Some(ChampionModel::BuiltIn(model)))
+    Ok(Some(crate::serve::Served::BuiltIn(Box::new(model))))
 }
 
 /// The fairness attribute and the config key that names it.
@@ -708,7 +686,7 @@ fn champion_check(
             );
         return Ok((check, None));
     };
-    let champion_predictions = champion_model.predict(test).map_err(|e| {
+    let champion_predictions = champion_model.predict_frame(test).map_err(|e| {
         InputError::one(config.source.problem(
             "evaluate.champion.model",
             format!("the champion model cannot predict the evaluation set: {e}"),
