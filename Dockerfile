@@ -8,7 +8,8 @@ FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
-RUN cargo build --release --locked --bin ml-gates
+# The shipping profile (Cargo.toml `[profile.dist]`: fat LTO, one codegen unit, stripped).
+RUN cargo build --profile dist --locked --bin ml-gates
 
 # ONNX Runtime's library for ONNX models (train.model_file: model.onnx), taken from the
 # `onnxruntime` wheel: ml-gates loads it at run time (docs/models.md#onnx-models).
@@ -24,7 +25,7 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 COPY scripts/image-rootfs.sh /image-rootfs.sh
 COPY --from=onnxruntime /libonnxruntime.so /libonnxruntime.so
-RUN sh /image-rootfs.sh /src/target/release/ml-gates /libonnxruntime.so /rootfs
+RUN sh /image-rootfs.sh /src/target/dist/ml-gates /libonnxruntime.so /rootfs
 
 # A container action cannot see the Python that actions/setup-python installs on the runner, and a
 # bare python3 has none of the user's packages: train on the runner in an earlier step and give

