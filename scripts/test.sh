@@ -14,9 +14,12 @@ cd "$(dirname "$0")/.."
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -r requirements-test.txt
 npm ci --silent --no-audit --no-fund
 # Debian's packages: a real Prometheus for tests/serve_cli.rs (it scrapes `ml-gates serve` and
-# answers PromQL); podman and runc to build and run the action's image (tests/image.rs).
+# answers PromQL); podman and runc to build and run the action's image (tests/image.rs); the CNCF
+# distribution registry and skopeo for the OCI registry backend (tests/oci.rs).
 missing=()
 command -v prometheus >/dev/null || missing+=(prometheus)
+command -v docker-registry >/dev/null || missing+=(docker-registry)
+command -v skopeo >/dev/null || missing+=(skopeo)
 command -v podman >/dev/null || missing+=(podman)
 command -v runc >/dev/null || missing+=(runc)
 if [ ${#missing[@]} -gt 0 ]; then

@@ -1046,13 +1046,17 @@ pub enum Direction {
 #[serde(deny_unknown_fields)]
 pub struct RegistryConfig {
     /// Folder of the embedded registry, relative to ml-gates.yaml. Default `.ml-gates/registry`.
-    /// Ignored when `mlflow` is set.
+    /// Ignored when `mlflow` or `oci` is set.
     #[serde(default)]
     #[schemars(length(min = 1))]
     pub path: Option<String>,
     /// Register in an MLflow tracking server instead of the folder.
     #[serde(default)]
     pub mlflow: Option<MlflowConfig>,
+    /// Register in an OCI registry (GHCR, or any registry of the OCI distribution spec) instead of
+    /// the folder: each version a CNCF ModelPack artifact, with no server to run.
+    #[serde(default)]
+    pub oci: Option<OciConfig>,
     /// The alias a newly registered version gets when every blocking gate passed. Default
     /// `challenger`. A failed gate never moves an alias; `ml-gates promote` moves `champion`.
     #[serde(default)]
@@ -1085,6 +1089,32 @@ pub struct MlflowConfig {
     #[serde(default)]
     #[schemars(range(min = 1, max = 600))]
     pub timeout_seconds: Option<u64>,
+}
+
+/// The OCI backend: versions as CNCF ModelPack artifacts tagged `v<N>` in one repository of an OCI
+/// registry, the aliases, verdicts, history and routing table in a log of write-once `state.<G>`
+/// tags. Credentials from the environment only (ML_GATES_OCI_USERNAME and ML_GATES_OCI_PASSWORD,
+/// `docker login`'s config file, or in the action on ghcr.io its `token` input); never printed.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OciConfig {
+    /// The repository, `host[:port]/path` in lowercase, such as `ghcr.io/OWNER/REPO/churn`. HTTPS,
+    /// except plain HTTP for loopback hosts (127.0.0.0/8, `localhost`, `[::1]`).
+    #[schemars(length(min = 1))]
+    pub repository: String,
+    /// Attempts per request when the registry is unreachable or answers 429 or 5xx. Default 4.
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 10))]
+    pub attempts: Option<u32>,
+    /// Seconds one request may take. Default 60.
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 3600))]
+    pub timeout_seconds: Option<u64>,
+    /// Milliseconds a written state generation is left before it is read back to confirm no
+    /// concurrent writer took it. Default 1500. Raise it for a slow registry.
+    #[serde(default)]
+    #[schemars(range(min = 50, max = 60000))]
+    pub settle_ms: Option<u64>,
 }
 
 /// The staging stage: the candidate is served by `ml-gates serve` on loopback, answers smoke

@@ -10,6 +10,7 @@ use crate::error::Problem;
 pub fn check(raw: &RawConfig, source: &Source) -> Vec<Problem> {
     let mut r = Rules { source, problems: Vec::new() };
     names(raw, &mut r);
+    registry(raw, &mut r);
     staging(raw, &mut r);
     r.problems.extend(super::deploy::check(raw, source));
     data(raw, &mut r);
@@ -74,6 +75,19 @@ fn names(raw: &RawConfig, r: &mut Rules) {
                 "registry.alias_on_pass",
                 format!("registry.alias_on_pass is '{pass}', the champion's alias: a passing candidate would become the champion without a promotion"),
             );
+        }
+    }
+}
+
+/// `registry:`: one backend, and an OCI repository the registry can name.
+fn registry(raw: &RawConfig, r: &mut Rules) {
+    let Some(registry) = &raw.registry else { return };
+    if registry.mlflow.is_some() && registry.oci.is_some() {
+        r.problem("registry.oci", "registry.mlflow and registry.oci are both set: choose one backend".to_string());
+    }
+    if let Some(oci) = &registry.oci {
+        if let Err(e) = crate::core::names::oci_repository(&oci.repository) {
+            r.problem("registry.oci.repository", e);
         }
     }
 }

@@ -1,11 +1,13 @@
 //! The model registry: immutable numbered versions with their lineage, and aliases (`champion`,
 //! `challenger`, `staging`, any name) that move, with a history of every move.
 //!
-//! Two backends behind one trait: `local` (the embedded default, a folder) and `mlflow` (a
-//! tracking server through its REST API). Nothing here prints; callers render what comes back.
+//! Three backends behind one trait: `local` (the embedded default, a folder), `oci` (any OCI
+//! registry, GHCR on GitHub) and `mlflow` (a tracking server through its REST API). Nothing here
+//! prints; callers render what comes back.
 
 pub mod local;
 pub mod mlflow;
+pub mod oci;
 
 use crate::config::Config;
 use crate::routing::RoutingTable;
@@ -254,11 +256,15 @@ pub const DEFAULT_PASS_ALIAS: &str = "challenger";
 /// Default of `evaluate.champion.alias`.
 pub const DEFAULT_CHAMPION_ALIAS: &str = "champion";
 
-/// Open the registry the config names: MLflow when `registry.mlflow` is set, otherwise the folder
-/// (`registry.path`, default `.ml-gates/registry` beside ml-gates.yaml). `vars` reads the
-/// environment (MLFLOW_TRACKING_*).
+/// Open the registry the config names: MLflow when `registry.mlflow` is set, an OCI registry when
+/// `registry.oci` is, otherwise the folder (`registry.path`, default `.ml-gates/registry` beside
+/// ml-gates.yaml). `vars` reads the environment (MLFLOW_TRACKING_*, ML_GATES_OCI_*, …).
 pub fn open(config: &Config, vars: &dyn Fn(&str) -> Option<String>) -> Result<Box<dyn Registry>, RegistryError> {
     let section = config.raw.registry.as_ref();
+    if let Some(oci) = section.and_then(|r| r.oci.as_ref()) {
+        let settings = oci::Settings::from(oci, vars)?;
+        return Ok(Box::new(oci::OciRegistry::new(settings, &config.raw.name)?));
+    }
     if let Some(mlflow) = section.and_then(|r| r.mlflow.as_ref()) {
         let settings = mlflow::Settings::from(mlflow, &config.raw.name, vars)?;
         return Ok(Box::new(mlflow::MlflowRegistry::new(settings, &config.raw.name)?));
@@ -269,19 +275,22 @@ pub fn open(config: &Config, vars: &dyn Fn(&str) -> Option<String>) -> Result<Bo
 
 /// The key of ml-gates.yaml that configures the registry in use, where problems with it point.
 pub fn config_key(config: &Config) -> &'static str {
-    if config.raw.registry.as_ref().is_some_and(|r| r.mlflow.is_some()) {
+    let section = config.raw.registry.as_ref();
+    if section.is_some_and(|r| r.mlflow.is_some()) {
         "registry.mlflow"
+    } else if section.is_some_and(|r| r.oci.is_some()) {
+        "registry.oci"
     } else {
         "registry"
     }
 }
 
 /// The environment variables that hold a registry's secrets: masked in every log.
-pub const SECRET_VARS: &[&str] = &["MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_PASSWORD"];
+pub const SECRET_VARS: &[&str] = &["MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_PASSWORD", "ML_GATES_OCI_PASSWORD"];
 
 /// The folder a local registry was configured to live in (`registry.path`), if one was.
 pub fn configured_folder(config: &Config) -> Option<PathBuf> {
-    let section = config.raw.registry.as_ref().filter(|r| r.mlflow.is_none())?;
+    let section = config.raw.registry.as_ref().filter(|r| r.mlflow.is_none() && r.oci.is_none())?;
     section.path.as_ref().map(|p| config.source.resolve(p))
 }
 

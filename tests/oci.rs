@@ -1,0 +1,612 @@
+//! The OCI backend against a real OCI registry (Debian's `docker-registry`, the CNCF distribution
+//! registry, started by this test with htpasswd authentication), with what ml-gates wrote read back
+//! by tools nobody here wrote (`oras` from PyPI, `skopeo`); concurrent writers; and what the real
+//! registry cannot be made to do (403, 429 with Retry-After, 500s, a 307 to another host, paged
+//! tag lists) against a fake (wiremock).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+const USER: &str = "robot";
+const PASSWORD: &str = "s3cr3t-pa55word-never-printed";
+
+/// A distribution registry on a free loopback port, with htpasswd users; killed when dropped.
+struct OciServer {
+    child: std::process::Child,
+    /// The token service, when there is one.
+    helpers: Vec<std::process::Child>,
+    host: String,
+    dir: tempfile::TempDir,
+}
+
+/// How the registry authenticates: htpasswd (Basic), or a token service (Bearer, GHCR's flow).
+#[derive(Clone, Copy, PartialEq)]
+enum Auth {
+    Htpasswd,
+    Token,
+}
+
+/// The user that may only pull, in the token service.
+const READER: &str = "reader";
+
+impl OciServer {
+    fn start(auth: Auth) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let free = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = free();
+        let mut helpers = Vec::new();
+        let auth_section = match auth {
+            Auth::Htpasswd => {
+                let hash = Command::new("python3")
+                    .args([
+                        "-c",
+                        "import bcrypt, sys; print(bcrypt.hashpw(sys.argv[1].encode(), bcrypt.gensalt(5)).decode())",
+                        PASSWORD,
+                    ])
+                    .output()
+                    .expect("python3 with bcrypt (bash scripts/test.sh installs it)");
+                assert!(hash.status.success(), "bcrypt: {}", String::from_utf8_lossy(&hash.stderr));
+                let htpasswd = dir.path().join("htpasswd");
+                std::fs::write(&htpasswd, format!("{USER}:{}", String::from_utf8_lossy(&hash.stdout).trim())).unwrap();
+                format!("  htpasswd:\n    realm: ml-gates-tests\n    path: {}\n", htpasswd.display())
+            }
+            Auth::Token => {
+                let token_port = free();
+                let child = Command::new("python3")
+                    .arg("tests/oci/token_server.py")
+                    .arg(dir.path())
+                    .args([&token_port.to_string(), USER, PASSWORD, READER])
+                    .stderr(std::fs::File::create(dir.path().join("token.err")).unwrap())
+                    .spawn()
+                    .unwrap();
+                helpers.push(child);
+                let started = std::time::Instant::now();
+                while !dir.path().join("ready").exists() {
+                    let log = std::fs::read_to_string(dir.path().join("token.err")).unwrap_or_default();
+                    assert!(
+                        started.elapsed() < std::time::Duration::from_secs(30),
+                        "the token service did not start (PyJWT and cryptography: bash scripts/test.sh installs them):\n{log}"
+                    );
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                format!(
+                    "  token:\n    realm: http://127.0.0.1:{token_port}/token\n    service: ml-gates-tests\n    issuer: ml-gates-test-token-service\n    rootcertbundle: {}\n",
+                    dir.path().join("cert.pem").display()
+                )
+            }
+        };
+        let config = dir.path().join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: info\n  formatter: json\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: ml-gates-tests\nauth:\n{auth_section}",
+                dir.path().join("storage").display(),
+            ),
+        )
+        .unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config)
+            .stdout(std::fs::File::create(dir.path().join("access.log")).unwrap())
+            .stderr(std::fs::File::create(dir.path().join("registry.log")).unwrap())
+            .spawn()
+            .expect("docker-registry (Debian's package; bash scripts/test.sh installs it)");
+        let server = OciServer { child, helpers, host: format!("127.0.0.1:{port}"), dir };
+        let started = std::time::Instant::now();
+        while std::net::TcpStream::connect(&server.host).is_err() {
+            let log = std::fs::read_to_string(server.dir.path().join("registry.log")).unwrap_or_default();
+            assert!(started.elapsed() < std::time::Duration::from_secs(30), "docker-registry did not start:\n{log}");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        server
+    }
+
+    /// The requests the registry served so far that change it (neither GET nor HEAD), from its
+    /// access log.
+    fn writes(&self) -> Vec<String> {
+        let log = std::fs::read_to_string(self.dir.path().join("access.log")).unwrap_or_default()
+            + &std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default();
+        log.lines()
+            .filter_map(|l| {
+                // The combined log format: … "METHOD /path HTTP/1.1" status …
+                let request = l.split('"').nth(1)?;
+                let (method, rest) = request.split_once(' ')?;
+                (rest.starts_with("/v2/") && !matches!(method, "GET" | "HEAD")).then(|| request.to_string())
+            })
+            .collect()
+    }
+
+    fn repository(&self, path: &str) -> String {
+        format!("{}/{path}", self.host)
+    }
+}
+
+impl Drop for OciServer {
+    fn drop(&mut self) {
+        for child in std::iter::once(&mut self.child).chain(self.helpers.iter_mut()) {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A folder with the churn example's data and a config whose registry is `repository`.
+struct Workspace {
+    dir: tempfile::TempDir,
+    repository: String,
+}
+
+impl Workspace {
+    fn new(repository: &str, extra: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("data")).unwrap();
+        for f in ["train.parquet", "test.parquet"] {
+            std::fs::copy(Path::new("examples/churn/data").join(f), dir.path().join("data").join(f)).unwrap();
+        }
+        let config = format!(
+            "version: 1\nname: churn\ndata:\n  train: data/train.parquet\n  test: data/test.parquet\n  target: churn\n  task: classification\n  id: customer_id\n  timestamp: event_time\n  sensitive: [gender]\ntrain:\n  model: logistic_regression\n  params: {{max_iterations: 200}}\n  preprocess: {{scale: standard, impute: median, one_hot: [plan]}}\nevaluate:\n  metrics: {{accuracy: {{min: 0.7}}}}\n  champion: {{metric: accuracy, noise: none}}\nregistry:\n  oci:\n    repository: {repository}\n    settle_ms: 300\n    attempts: 3\n{extra}"
+        );
+        std::fs::write(dir.path().join("ml-gates.yaml"), config).unwrap();
+        Workspace { dir, repository: repository.to_string() }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ml-gates"));
+        cmd.args(args)
+            .current_dir(self.path())
+            .env_remove("GITHUB_SHA")
+            .env_remove("GITHUB_EVENT_NAME")
+            .env_remove("GITHUB_ACTIONS")
+            .env("DOCKER_CONFIG", self.path().join("no-docker-config"))
+            .env("ML_GATES_OCI_USERNAME", USER)
+            .env("ML_GATES_OCI_PASSWORD", PASSWORD);
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let out = self.command(args).output().unwrap();
+        no_secret(&out);
+        out
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(out.status.success(), "{args:?}: {}\n{}", text(&out.stdout), text(&out.stderr));
+        text(&out.stdout)
+    }
+
+    fn json(&self, args: &[&str]) -> serde_json::Value {
+        serde_json::from_str(&self.ok(args)).unwrap()
+    }
+
+    /// The registry as the library opens it from this workspace's config.
+    fn registry(&self) -> Box<dyn ml_gates::registry::Registry> {
+        let config = ml_gates::config::load(&self.path().join("ml-gates.yaml")).unwrap();
+        let vars = |k: &str| match k {
+            "ML_GATES_OCI_USERNAME" => Some(USER.to_string()),
+            "ML_GATES_OCI_PASSWORD" => Some(PASSWORD.to_string()),
+            _ => None,
+        };
+        ml_gates::registry::open(&config, &vars).unwrap()
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn no_secret(out: &Output) {
+    for stream in [&out.stdout, &out.stderr] {
+        assert!(!text(stream).contains("pa55word"), "the password was printed");
+    }
+}
+
+trait SpawnOutput {
+    fn output_spawned(&mut self) -> std::process::Child;
+}
+
+impl SpawnOutput for Command {
+    fn output_spawned(&mut self) -> std::process::Child {
+        self.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+    }
+}
+
+/// `oras` (PyPI, the ORAS project's Python SDK) pulls version `tag`'s files into `to`.
+fn oras_pull(server: &OciServer, repository: &str, tag: &str, to: &Path) -> Vec<PathBuf> {
+    let script = "import json, sys, oras.client\n\
+        c = oras.client.OrasClient(hostname=sys.argv[1], insecure=True, auth_backend='basic')\n\
+        c.login(username=sys.argv[2], password=sys.argv[3], hostname=sys.argv[1], tls_verify=False)\n\
+        files = c.pull(target=sys.argv[4], outdir=sys.argv[5])\n\
+        print(json.dumps(files))\n";
+    let out = Command::new("python3")
+        .args(["-c", script, &server.host, USER, PASSWORD, &format!("{repository}:{tag}")])
+        .arg(to)
+        .output()
+        .expect("python3 with oras (bash scripts/test.sh installs it)");
+    assert!(out.status.success(), "oras pull: {}\n{}", text(&out.stdout), text(&out.stderr));
+    let last = text(&out.stdout).lines().last().unwrap_or_default().to_string();
+    serde_json::from_str::<Vec<String>>(&last).unwrap().into_iter().map(PathBuf::from).collect()
+}
+
+/// `skopeo inspect --raw` of a tag: the manifest as the registry serves it.
+fn skopeo_raw(repository: &str, tag: &str) -> serde_json::Value {
+    let out = Command::new("skopeo")
+        .args(["inspect", "--raw", "--tls-verify=false", "--creds", &format!("{USER}:{PASSWORD}")])
+        .arg(format!("docker://{repository}:{tag}"))
+        .output()
+        .expect("skopeo (Debian's package; bash scripts/test.sh installs it)");
+    assert!(out.status.success(), "skopeo inspect: {}", text(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn versions_are_modelpack_artifacts_that_oras_and_skopeo_read() {
+    let server = OciServer::start(Auth::Htpasswd);
+    let repository = server.repository("acme/models/churn");
+    let ws = Workspace::new(&repository, "");
+    let report = ws.json(&["run", "--format", "json"]);
+    assert_eq!(report["model_version"], 1, "{report}");
+    let registry = ws.registry();
+    let v1 = registry.version(1).unwrap();
+    assert_eq!(v1.record.verdict, "pass");
+    let artifact = v1.artifact.clone().unwrap();
+
+    // The manifest is a ModelPack artifact: its type, its config, the model as a raw weight layer
+    // whose digest is the file's sha256, the record as a doc layer.
+    let manifest = skopeo_raw(&repository, "v1");
+    assert_eq!(manifest["mediaType"], "application/vnd.oci.image.manifest.v1+json");
+    assert_eq!(manifest["artifactType"], "application/vnd.cncf.model.manifest.v1+json");
+    assert_eq!(manifest["config"]["mediaType"], "application/vnd.cncf.model.config.v1+json");
+    let layers = manifest["layers"].as_array().unwrap();
+    assert_eq!(layers[0]["mediaType"], "application/vnd.cncf.model.weight.v1.raw");
+    assert_eq!(layers[0]["digest"], format!("sha256:{}", artifact.sha256));
+    assert_eq!(layers[0]["size"], artifact.bytes);
+    assert_eq!(layers[0]["annotations"]["org.opencontainers.image.title"], artifact.file.as_str());
+    assert_eq!(layers[1]["mediaType"], "application/vnd.cncf.model.doc.v1.raw");
+    assert_eq!(manifest["annotations"]["org.opencontainers.image.version"], "1");
+    assert!(manifest["annotations"]["org.opencontainers.image.created"].as_str().is_some());
+    // The alias is mirrored as a plain tag on the same manifest.
+    assert_eq!(skopeo_raw(&repository, "challenger"), manifest);
+
+    // oras pulls the model file: the same bytes, by sha256.
+    let out = ws.path().join("pulled");
+    let files = oras_pull(&server, &repository, "v1", &out);
+    let model = files.iter().find(|f| f.file_name().unwrap() == artifact.file.as_str()).expect("the model file");
+    assert_eq!(ml_gates::registry::sha256_file(model).unwrap().0, artifact.sha256);
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("ml-gates-version.json")).unwrap()).unwrap();
+    assert_eq!(record["version"], 1);
+    assert_eq!(record["run_id"], v1.record.lineage.run_id.as_str());
+
+    // And ml-gates' own pull checks it and loads it.
+    let copy = registry.artifact(&v1, &ws.path().join("scratch")).unwrap();
+    ml_gates::model::artifact::load(&copy).unwrap();
+}
+
+#[test]
+fn champion_challenger_promote_and_rollback_through_the_oci_registry() {
+    let server = OciServer::start(Auth::Htpasswd);
+    let ws = Workspace::new(&server.repository("team/churn"), "");
+    let report = ws.json(&["run", "--format", "json"]);
+    assert_eq!(report["model_version"], 1);
+    assert_eq!(report["registry"]["aliases"], serde_json::json!({"challenger": 1}));
+    ws.ok(&["promote", "challenger", "--reason", "first release"]);
+    // A second workspace (a new clone: nothing local) compares with the champion the first one
+    // promoted.
+    let fresh = Workspace::new(&ws.repository, "");
+    let report = fresh.json(&["run", "--format", "json"]);
+    assert_eq!(report["model_version"], 2);
+    assert_eq!(report["registry"]["champion_version"], 1);
+    assert_eq!(report["evaluation"]["champion"]["source"], "version 1 (alias 'champion')");
+    ws.ok(&["promote", "2", "--reason", "better"]);
+    let back = ws.json(&["rollback", "--format", "json"]);
+    assert_eq!((back["from"].as_u64(), back["to"].as_u64()), (Some(2), Some(1)));
+    let history = ws.registry().history().unwrap();
+    let moves: Vec<(&str, Option<u64>, u64)> = history.iter().map(|m| (m.alias.as_str(), m.from, m.to)).collect();
+    assert_eq!(
+        moves,
+        vec![
+            ("challenger", None, 1),
+            ("champion", None, 1),
+            ("challenger", Some(1), 2),
+            ("champion", Some(1), 2),
+            ("champion", Some(2), 1)
+        ]
+    );
+    let listed = ws.json(&["models", "list", "--format", "json"]);
+    assert_eq!(listed["versions"].as_array().unwrap().len(), 2);
+    // The routing table lives in the state too, with its generation.
+    let table = ws.path().join("table.json");
+    std::fs::write(&table, r#"{"stable": 1, "weights": [{"version": 1, "weight": 90}, {"version": 2, "weight": 10}]}"#)
+        .unwrap();
+    let out = ws.run(&["routing", "set", "table.json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stored = ws.registry().routing().unwrap().unwrap();
+    assert_eq!(stored.generation, 1);
+}
+
+#[test]
+fn concurrent_registrations_get_distinct_numbers_and_none_is_lost() {
+    let server = OciServer::start(Auth::Htpasswd);
+    let ws = Workspace::new(&server.repository("race/churn"), "");
+    // A settling delay with room for a loaded 2-core machine running 8 writers.
+    let config =
+        std::fs::read_to_string(ws.path().join("ml-gates.yaml")).unwrap().replace("settle_ms: 300", "settle_ms: 1000");
+    std::fs::write(ws.path().join("ml-gates.yaml"), config).unwrap();
+    ws.ok(&["train"]);
+    let model = ws.path().join(".ml-gates/churn.model");
+    let (sha, _) = ml_gates::registry::sha256_file(&model).unwrap();
+    let n = 8;
+    let children: Vec<_> = (0..n).map(|_| ws.command(&["register", "--format", "json"]).output_spawned()).collect();
+    let mut reported = std::collections::BTreeMap::new();
+    let mut failed = Vec::new();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        no_secret(&out);
+        if out.status.success() {
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            let number = v["version"]["version"].as_u64().unwrap();
+            let run_id = v["version"]["run_id"].as_str().unwrap().to_string();
+            assert!(reported.insert(number, run_id).is_none(), "two writers reported version {number}");
+        } else {
+            // A writer that could not confirm its generation fails, with exit 1, and says why.
+            assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+            failed.push(text(&out.stderr));
+        }
+    }
+    eprintln!("{} of {n} concurrent registrations succeeded; failed: {failed:?}", reported.len());
+    assert!(reported.len() >= n / 2, "only {} of {n} registrations succeeded: {failed:?}", reported.len());
+    // Every version that reported success is there under its number, with its own record and
+    // the model's bytes.
+    let registry = ws.registry();
+    let versions = registry.versions().unwrap();
+    for (number, run_id) in &reported {
+        let v = versions.iter().find(|v| v.version == *number).expect("a reported version is readable");
+        assert_eq!(&v.record.lineage.run_id, run_id);
+        assert_eq!(v.artifact.as_ref().unwrap().sha256, sha);
+    }
+    let numbers: Vec<u64> = versions.iter().map(|v| v.version).collect();
+    assert_eq!(numbers, (1..=numbers.len() as u64).collect::<Vec<_>>());
+    // A version that no writer reported is one a failed writer left, marked incomplete.
+    for v in versions.iter().filter(|v| !reported.contains_key(&v.version)) {
+        assert_eq!(v.record.verdict, "incomplete", "version {} nobody reported; failures: {failed:?}", v.version);
+    }
+}
+
+#[test]
+fn with_token_authentication_a_pull_request_only_reads() {
+    let server = OciServer::start(Auth::Token);
+    let ws = Workspace::new(&server.repository("acme/churn"), "");
+    // A push registers (the token service grants pull and push to USER) …
+    let report = ws.json(&["run", "--format", "json"]);
+    assert_eq!(report["model_version"], 1);
+    ws.ok(&["promote", "1", "--reason", "first release"]);
+    let requests = std::fs::read_to_string(server.dir.path().join("requests.jsonl")).unwrap();
+    assert!(requests.contains("repository:acme/churn:pull,push"), "{requests}");
+    // … and a pull request's gates, in a fresh clone with the credentials of a user who may only
+    // pull (a fork's token), read the champion and the history and write nothing.
+    let writes_before = server.writes();
+    assert!(!writes_before.is_empty(), "the access log shows the push's writes");
+    let fresh = Workspace::new(&ws.repository, "");
+    let out = fresh
+        .command(&["run", "--no-register", "--format", "json"])
+        .env("ML_GATES_OCI_USERNAME", READER)
+        .env("GITHUB_EVENT_NAME", "pull_request")
+        .output()
+        .unwrap();
+    no_secret(&out);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["evaluation"]["champion"]["source"], "version 1 (alias 'champion')");
+    assert_eq!(report["registry"]["history"].as_array().map(Vec::len), Some(1), "{}", report["registry"]);
+    assert_eq!(server.writes(), writes_before, "a pull request wrote to the registry");
+    // The reader cannot push: exit 1, and the message says which permission is missing.
+    fresh.ok(&["train"]);
+    let out = fresh.command(&["register"]).env("ML_GATES_OCI_USERNAME", READER).output().unwrap();
+    no_secret(&out);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("cannot push"), "{err}");
+    assert!(err.contains("ML_GATES_OCI_USERNAME and ML_GATES_OCI_PASSWORD"), "{err}");
+    // A wrong password is refused by the token service, named as such.
+    let out = fresh.command(&["models", "list"]).env("ML_GATES_OCI_PASSWORD", "wrong").output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("token service"), "{}", text(&out.stderr));
+}
+
+/// The fake registry of the failure cases: a wiremock server speaking the distribution API.
+mod fake {
+    use super::*;
+    use wiremock::matchers::{method, path, path_regex};
+    use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+    fn config(server: &MockServer) -> (Workspace, String) {
+        let host = server.uri().trim_start_matches("http://").to_string();
+        let ws = Workspace::new(&format!("{host}/acme/churn"), "");
+        (ws, host)
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap()
+    }
+
+    #[test]
+    fn a_refused_push_names_the_permission_and_exits_1() {
+        let rt = runtime();
+        let server = rt.block_on(MockServer::start());
+        rt.block_on(
+            Mock::given(method("GET"))
+                .and(path_regex(r"^/v2/acme/churn/(manifests|tags)/"))
+                .respond_with(ResponseTemplate::new(404).set_body_string(
+                    r#"{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known to registry"}]}"#,
+                ))
+                .mount(&server),
+        );
+        rt.block_on(Mock::given(method("HEAD")).respond_with(ResponseTemplate::new(404)).mount(&server));
+        rt.block_on(
+            Mock::given(method("POST"))
+                .respond_with(ResponseTemplate::new(403).set_body_string(
+                    r#"{"errors":[{"code":"DENIED","message":"requested access to the resource is denied"}]}"#,
+                ))
+                .mount(&server),
+        );
+        let (ws, host) = config(&server);
+        ws.ok(&["train"]);
+        let out = ws.run(&["register"]);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+        let err = text(&out.stderr);
+        assert!(err.contains(&format!("OCI registry {host}/acme/churn")), "{err}");
+        assert!(err.contains("HTTP 403 (DENIED requested access to the resource is denied)"), "{err}");
+        assert!(err.contains("cannot push"), "{err}");
+        // Reading the empty repository is an empty registry, not an error.
+        let listed = ws.json(&["models", "list", "--format", "json"]);
+        assert_eq!(listed["versions"], serde_json::json!([]));
+    }
+
+    /// Answers 429 (Retry-After 1) then 500, then the manifest.
+    struct Flaky {
+        calls: std::sync::atomic::AtomicUsize,
+        body: Vec<u8>,
+    }
+
+    impl Respond for Flaky {
+        fn respond(&self, _: &Request) -> ResponseTemplate {
+            match self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) {
+                0 => ResponseTemplate::new(429).insert_header("Retry-After", "1"),
+                1 => ResponseTemplate::new(500),
+                _ => ResponseTemplate::new(200)
+                    .insert_header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+                    .set_body_bytes(self.body.clone()),
+            }
+        }
+    }
+
+    #[test]
+    fn throttling_and_server_errors_are_retried_and_blobs_follow_redirects_without_credentials() {
+        let rt = runtime();
+        let server = rt.block_on(MockServer::start());
+        let storage = rt.block_on(MockServer::start());
+        // A state generation 1 holding one version whose model lives on another host.
+        let model = b"not really a model, but its sha256 is checked".to_vec();
+        let model_sha = sha256(&model);
+        let state = serde_json::json!({
+            "format_version": 1, "generation": 1, "previous": null, "change": "register a version",
+            "written_at": "2026-12-01T00:00:00Z",
+            "versions": [{
+                "name": "churn", "version": 1, "run_id": "r1", "created_at": "2026-12-01T00:00:00Z",
+                "git_sha": null, "git_ref": null, "event": "local", "config_hash": "c", "train_data": "t",
+                "test_data": "t", "model": "external", "params": {}, "metrics": {"accuracy": 0.9},
+                "verdict": "pass", "artifact": {"file": "model.bin", "sha256": model_sha, "bytes": model.len()}
+            }],
+            "aliases": {"champion": 1}, "history": [], "routing": null
+        });
+        let state_bytes = serde_json::to_vec(&state).unwrap();
+        let state_digest = format!("sha256:{}", sha256(&state_bytes));
+        let manifest = serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "artifactType": "application/vnd.ml-gates.registry.state.v1+json",
+            "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a", "size": 2},
+            "layers": [{"mediaType": "application/vnd.ml-gates.registry.state.v1+json", "digest": state_digest, "size": state_bytes.len()}],
+            "annotations": {"dev.ml-gates.generation": "1"}
+        }))
+        .unwrap();
+        rt.block_on(async {
+            Mock::given(method("GET"))
+                .and(path("/v2/acme/churn/manifests/state.head"))
+                .respond_with(Flaky { calls: Default::default(), body: manifest.clone() })
+                .mount(&server)
+                .await;
+            Mock::given(method("GET"))
+                .and(path("/v2/acme/churn/manifests/state.2"))
+                .respond_with(ResponseTemplate::new(404))
+                .mount(&server)
+                .await;
+            Mock::given(method("GET"))
+                .and(path(format!("/v2/acme/churn/blobs/{state_digest}")))
+                .respond_with(ResponseTemplate::new(200).set_body_bytes(state_bytes.clone()))
+                .mount(&server)
+                .await;
+            Mock::given(method("GET"))
+                .and(path(format!("/v2/acme/churn/blobs/sha256:{model_sha}")))
+                .respond_with(
+                    ResponseTemplate::new(307)
+                        .insert_header("Location", format!("{}/signed/model?sig=abc", storage.uri())),
+                )
+                .mount(&server)
+                .await;
+            Mock::given(method("GET"))
+                .and(path("/signed/model"))
+                .respond_with(ResponseTemplate::new(200).set_body_bytes(model.clone()))
+                .mount(&storage)
+                .await;
+        });
+        let (ws, _) = config(&server);
+        let registry = ws.registry();
+        let started = std::time::Instant::now();
+        let v = ml_gates::registry::resolve(registry.as_ref(), "champion").unwrap().unwrap();
+        // The 429's Retry-After (1 s) was honoured before the 500's retry.
+        assert!(started.elapsed() >= std::time::Duration::from_secs(1));
+        let copy = registry.artifact(&v, &ws.path().join("scratch")).unwrap();
+        assert_eq!(std::fs::read(copy).unwrap(), model);
+        let at_storage = rt.block_on(storage.received_requests()).unwrap();
+        assert_eq!(at_storage.len(), 1);
+        assert!(!at_storage[0].headers.contains_key("authorization"), "credentials went to the storage host");
+    }
+
+    #[test]
+    fn tag_lists_are_followed_through_their_link_pages() {
+        let rt = runtime();
+        let server = rt.block_on(MockServer::start());
+        rt.block_on(async {
+            Mock::given(method("GET"))
+                .and(path_regex(r"^/v2/acme/churn/manifests/"))
+                .respond_with(ResponseTemplate::new(404))
+                .mount(&server)
+                .await;
+            // Two pages, unordered; the newest generation is on the first.
+            Mock::given(method("GET"))
+                .and(path("/v2/acme/churn/tags/list"))
+                .and(wiremock::matchers::query_param("last", "v3"))
+                .respond_with(
+                    ResponseTemplate::new(200)
+                        .set_body_json(serde_json::json!({"name": "acme/churn", "tags": ["state.2", "v1"]})),
+                )
+                .mount(&server)
+                .await;
+            Mock::given(method("GET"))
+                .and(path("/v2/acme/churn/tags/list"))
+                .and(wiremock::matchers::query_param_is_missing("last"))
+                .respond_with(
+                    ResponseTemplate::new(200)
+                        .insert_header("Link", "</v2/acme/churn/tags/list?n=100&last=v3>; rel=\"next\"")
+                        .set_body_json(
+                            serde_json::json!({"name": "acme/churn", "tags": ["v3", "state.10", "champion"]}),
+                        ),
+                )
+                .mount(&server)
+                .await;
+        });
+        let (ws, _) = config(&server);
+        // No hint: the log's newest generation is found through both pages (state.10, not
+        // state.2), and asked for.
+        let err = ws.registry().versions().err().unwrap().to_string();
+        assert!(err.contains("lists state.10 but has no such manifest"), "{err}");
+        let asked: Vec<String> = rt
+            .block_on(server.received_requests())
+            .unwrap()
+            .iter()
+            .map(|r| format!("{} {}", r.method, r.url.path()))
+            .collect();
+        assert!(asked.contains(&"GET /v2/acme/churn/manifests/state.10".to_string()), "{asked:?}");
+        assert_eq!(asked.iter().filter(|a| a.ends_with("/tags/list")).count(), 2, "{asked:?}");
+    }
+
+    fn sha256(bytes: &[u8]) -> String {
+        use sha2::Digest;
+        ml_gates::core::digest::hex(&sha2::Sha256::digest(bytes))
+    }
+}
