@@ -23,7 +23,10 @@ import onnxruntime as ort
 
 WARMUP = 100
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-binary = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(root, "target")), "release", "ml-gates")
+# ML_GATES_BIN picks another build (BENCHMARKS.md "Building ml-gates" compares the profiles).
+binary = os.environ.get("ML_GATES_BIN") or os.path.join(
+    os.environ.get("CARGO_TARGET_DIR", os.path.join(root, "target")), "release", "ml-gates"
+)
 
 work = tempfile.mkdtemp()
 for example in ["churn", "churn-sklearn"]:

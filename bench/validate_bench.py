@@ -22,7 +22,10 @@ import pyarrow.parquet as pq
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DATA = ROOT / "bench" / "data"
-BINARY = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "release" / "ml-gates"
+# ML_GATES_BIN picks another build (BENCHMARKS.md "Building ml-gates" compares the profiles).
+BINARY = pathlib.Path(
+    os.environ.get("ML_GATES_BIN") or pathlib.Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "release" / "ml-gates"
+)
 
 LESSON_CONFIG = {
     "min_rows": 500,
