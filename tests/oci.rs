@@ -418,6 +418,53 @@ fn with_token_authentication_a_pull_request_only_reads() {
     assert!(text(&out.stderr).contains("token service"), "{}", text(&out.stderr));
 }
 
+#[test]
+fn registrations_killed_at_random_moments_leave_the_registry_readable_and_no_false_pass() {
+    let server = OciServer::start(Auth::Htpasswd);
+    let ws = Workspace::new(&server.repository("killed/churn"), "");
+    // How long a whole run takes here, to spread the kills over it.
+    let started = std::time::Instant::now();
+    ws.ok(&["run"]);
+    let whole = started.elapsed().as_millis() as u64;
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    let mut killed = 0;
+    for _ in 0..10 {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let delay = 50 + (seed >> 33) % whole.max(100);
+        let mut child = ws.command(&["run"]).output_spawned();
+        std::thread::sleep(std::time::Duration::from_millis(delay));
+        // SIGKILL: no destructor, no cleanup.
+        if child.try_wait().unwrap().is_none() {
+            killed += 1;
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        // Whatever the moment, the registry reads back whole, and no version reads `pass`
+        // unless its alias moved to it.
+        let registry = ws.registry();
+        let versions = registry.versions().unwrap();
+        let history = registry.history().unwrap();
+        for v in &versions {
+            if v.record.verdict == "pass" {
+                assert!(
+                    history.iter().any(|m| m.alias == "challenger" && m.to == v.version),
+                    "version {} reads pass but its alias never moved",
+                    v.version
+                );
+            }
+            let copy = registry.artifact(v, &ws.path().join("scratch")).unwrap();
+            ml_gates::model::artifact::load(&copy).unwrap();
+        }
+        let listed = ws.json(&["models", "list", "--format", "json"]);
+        assert_eq!(listed["versions"].as_array().unwrap().len(), versions.len());
+    }
+    assert!(killed >= 5, "only {killed} of 10 runs were caught before they ended");
+    // The next run registers under the next number.
+    let before = ws.registry().versions().unwrap().len() as u64;
+    let report = ws.json(&["run", "--format", "json"]);
+    assert_eq!(report["model_version"], before + 1);
+}
+
 /// The fake registry of the failure cases: a wiremock server speaking the distribution API.
 mod fake {
     use super::*;
