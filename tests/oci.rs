@@ -4,6 +4,8 @@
 //! registry cannot be made to do (403, 429 with Retry-After, 500s, a 307 to another host, paged
 //! tag lists) against a fake (wiremock).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -463,6 +465,90 @@ fn registrations_killed_at_random_moments_leave_the_registry_readable_and_no_fal
     let before = ws.registry().versions().unwrap().len() as u64;
     let report = ws.json(&["run", "--format", "json"]);
     assert_eq!(report["model_version"], before + 1);
+}
+
+/// A workspace holding the bundled example (its data, its config with relaxed latency bounds) whose
+/// registry is `repository` and whose champion is the registry's, not a committed file.
+fn example_workspace(repository: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    for f in ["train.parquet", "test.parquet", "reference.parquet"] {
+        std::fs::copy(Path::new("examples/churn/data").join(f), dir.path().join("data").join(f)).unwrap();
+    }
+    let config = common::relaxed_latency(&std::fs::read_to_string("examples/churn/ml-gates.yaml").unwrap());
+    let config =
+        config.replace("champion: {model: models/champion.model, metric: roc_auc}", "champion: {metric: roc_auc}");
+    assert!(config.contains("champion: {metric: roc_auc}"), "the example's champion line moved");
+    let config = format!("{config}\nregistry:\n  oci:\n    repository: {repository}\n    settle_ms: 300\n");
+    std::fs::write(dir.path().join("ml-gates.yaml"), config).unwrap();
+    dir
+}
+
+/// `ml-gates action` with the runner's environment for `event`, in `workspace`.
+fn action(workspace: &Path, event: &str, payload: &str, git_ref: &str) -> (Output, String) {
+    let temp = tempfile::tempdir().unwrap();
+    std::fs::write(temp.path().join("event.json"), payload).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ml-gates"))
+        .arg("action")
+        .arg("--now=2026-11-27T00:00:00Z")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_EVENT_NAME", event)
+        .env("GITHUB_EVENT_PATH", temp.path().join("event.json"))
+        .env("GITHUB_REPOSITORY", "octo/churn")
+        .env("GITHUB_SERVER_URL", "https://github.com")
+        .env("GITHUB_SHA", "0123456789abcdef")
+        .env("GITHUB_REF", git_ref)
+        .env("GITHUB_WORKSPACE", workspace)
+        .env("GITHUB_OUTPUT", temp.path().join("output"))
+        .env("GITHUB_STEP_SUMMARY", temp.path().join("summary.md"))
+        .env("INPUT_COMMENT", "false")
+        .env("DOCKER_CONFIG", temp.path().join("no-docker-config"))
+        .env("ML_GATES_OCI_USERNAME", USER)
+        .env("ML_GATES_OCI_PASSWORD", PASSWORD)
+        .current_dir(workspace)
+        .output()
+        .unwrap();
+    let outputs = std::fs::read_to_string(temp.path().join("output")).unwrap_or_default();
+    (out, outputs)
+}
+
+#[test]
+fn a_pull_request_in_a_fresh_workspace_is_gated_against_the_champion_a_push_released() {
+    let server = OciServer::start(Auth::Htpasswd);
+    let repository = server.repository("octo/churn/churn");
+    // A push to main: gates, registration, staging from the OCI registry, the first rollout, which
+    // makes version 1 the champion.
+    let push = example_workspace(&repository);
+    let (out, outputs) = action(push.path(), "push", include_str!("../fixtures/events/push.json"), "refs/heads/main");
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", text(&out.stderr));
+    // The password is masked before anything else is printed (the runner hides it from then on),
+    // and never printed otherwise.
+    let first = stdout.lines().position(|l| l == format!("::add-mask::{PASSWORD}")).expect("the password is masked");
+    assert!(stdout.lines().take(first).all(|l| !l.contains("pa55word")));
+    assert!(stdout.lines().skip(first + 1).all(|l| !l.contains("pa55word")), "{stdout}");
+    assert!(!text(&out.stderr).contains("pa55word"));
+    assert_eq!(common::output(&outputs, "model_version").as_deref(), Some("1"), "{outputs}");
+    assert_eq!(common::output(&outputs, "rollout").as_deref(), Some("completed"), "{outputs}");
+    // The version's manifest names the repository it came from (GHCR links the package by it).
+    let manifest = skopeo_raw(&repository, "v1");
+    assert_eq!(manifest["annotations"]["org.opencontainers.image.source"], "https://github.com/octo/churn");
+    assert_eq!(manifest["annotations"]["org.opencontainers.image.revision"], "0123456789abcdef");
+    assert_eq!(skopeo_raw(&repository, "champion"), manifest);
+    // A pull request, in a new workspace with nothing local: compared with that champion, and
+    // nothing written to the registry.
+    let writes = server.writes();
+    let pr = example_workspace(&repository);
+    let (out, outputs) =
+        action(pr.path(), "pull_request", include_str!("../fixtures/events/pull_request.json"), "refs/pull/7/merge");
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(common::output(&outputs, "model_version").as_deref(), Some(""), "nothing registered: {outputs}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(pr.path().join(".ml-gates/report.json")).unwrap()).unwrap();
+    assert_eq!(report["evaluation"]["champion"]["source"], "version 1 (alias 'champion')", "{}", report["evaluation"]);
+    assert_eq!(server.writes(), writes, "the pull request wrote to the registry");
 }
 
 /// The fake registry of the failure cases: a wiremock server speaking the distribution API.
