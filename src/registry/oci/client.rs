@@ -12,7 +12,6 @@ use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_LENGTH, LOC
 use reqwest::{Method, StatusCode, Url};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -98,9 +97,6 @@ pub struct Client {
     limits: Limits,
     /// The Authorization header in force (a Bearer token, or Basic), replaced on a 401.
     auth: Mutex<Option<String>>,
-    /// Requests that change the registry (POST, PATCH, PUT, DELETE) sent, and every request.
-    writes: AtomicU64,
-    requests: AtomicU64,
 }
 
 /// A request's parts, kept so that it can be sent again.
@@ -123,20 +119,7 @@ impl Client {
             .user_agent(concat!("ml-gates/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| RegistryError::Remote(format!("cannot build the HTTP client: {e}")))?;
-        Ok(Client {
-            endpoint,
-            credentials,
-            http,
-            limits,
-            auth: Mutex::new(None),
-            writes: AtomicU64::new(0),
-            requests: AtomicU64::new(0),
-        })
-    }
-
-    /// (requests that change the registry, all requests) sent so far.
-    pub fn counts(&self) -> (u64, u64) {
-        (self.writes.load(Ordering::Relaxed), self.requests.load(Ordering::Relaxed))
+        Ok(Client { endpoint, credentials, http, limits, auth: Mutex::new(None) })
     }
 
     /// One request to the registry, with the authentication it asks for; no retries.
@@ -155,10 +138,6 @@ impl Client {
                 builder = builder.body(body.to_vec());
             } else if matches!(req.method, Method::PUT | Method::POST | Method::PATCH) {
                 builder = builder.header(CONTENT_LENGTH, "0");
-            }
-            self.requests.fetch_add(1, Ordering::Relaxed);
-            if !matches!(req.method, Method::GET | Method::HEAD) {
-                self.writes.fetch_add(1, Ordering::Relaxed);
             }
             let response = builder.send().await.map_err(network)?;
             if response.status() != StatusCode::UNAUTHORIZED || renewed {
@@ -204,7 +183,6 @@ impl Client {
         if let Some((user, password)) = &self.credentials {
             builder = builder.header(AUTHORIZATION, basic(user, password));
         }
-        self.requests.fetch_add(1, Ordering::Relaxed);
         let response = builder.send().await.map_err(network)?;
         let status = response.status();
         if !status.is_success() {
@@ -471,7 +449,6 @@ impl Client {
                     .await?
             } else {
                 // Another host (GHCR's storage): a pre-signed URL, and never our credentials.
-                self.requests.fetch_add(1, Ordering::Relaxed);
                 self.http.get(target).send().await.map_err(network)?
             };
         }

@@ -22,8 +22,8 @@ mod client;
 
 use super::{AliasMove, Artifact, MoveKind, NewVersion, Registry, RegistryError, Version};
 use crate::routing::RoutingTable;
-pub use client::{is_loopback, Endpoint, Limits};
 use client::{Client, Failure, Source};
+pub use client::{Endpoint, Limits};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -240,11 +240,6 @@ impl OciRegistry {
             .map_err(RegistryError::io("cannot start the HTTP runtime"))?;
         let client = Client::new(settings.endpoint.clone(), settings.credentials.clone(), settings.limits.clone())?;
         Ok(Self { client, settings, name: name.to_string(), runtime, cache: Mutex::new(None) })
-    }
-
-    /// (requests that change the registry, all requests) this instance sent.
-    pub fn request_counts(&self) -> (u64, u64) {
-        self.client.counts()
     }
 
     fn repository(&self) -> String {
