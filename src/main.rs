@@ -89,6 +89,7 @@ fn main() -> ExitCode {
         Command::Register(args) => registry::register(args),
         Command::Models(registry::ModelsCommand::List(args)) => registry::models_list(args),
         Command::Models(registry::ModelsCommand::Show(args)) => registry::models_show(args),
+        Command::Models(registry::ModelsCommand::Copy(args)) => registry::models_copy(args),
         Command::Promote(args) => registry::promote(args),
         Command::Rollback(args) => registry::rollback(args),
         Command::Schema(args) => schema(args),

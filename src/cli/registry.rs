@@ -43,6 +43,19 @@ pub enum ModelsCommand {
     List(RegistryArgs),
     /// One version: lineage, params, metrics, artifact, aliases.
     Show(ShowArgs),
+    /// Copy every version, alias move and the routing table into the registry another config
+    /// names (folder, OCI or MLflow), keeping numbers, lineage and history. Run it again to bring
+    /// over what is new: nothing is copied twice.
+    Copy(CopyArgs),
+}
+
+#[derive(clap::Args)]
+pub struct CopyArgs {
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+    /// The config whose registry receives the copy (its `name` and `registry:` section).
+    #[arg(long, value_name = "FILE")]
+    pub to: PathBuf,
 }
 
 #[derive(clap::Args)]
@@ -344,6 +357,46 @@ pub fn models_show(args: ShowArgs) -> anyhow::Result<u8> {
     for line in lines {
         say!("{}", text::clean(&line));
     }
+    Ok(0)
+}
+
+pub fn models_copy(args: CopyArgs) -> anyhow::Result<u8> {
+    let (config, from) = registry_of(&args.registry)?;
+    let (_, to) = registry_of(&RegistryArgs { config: args.to.clone(), format: args.registry.format })?;
+    if from.describe() == to.describe() {
+        return Err(ml_gates::registry::RegistryError::Input(format!(
+            "--to names the same registry ({}) as --config",
+            from.describe()
+        ))
+        .into());
+    }
+    // Model files are downloaded beside the config, as the champion's are, and removed after.
+    let scratch = config.source.resolve(".ml-gates/copy");
+    let copied = ml_gates::registry::copy::copy(from.as_ref(), to.as_ref(), &scratch, &super::progress);
+    let _ = std::fs::remove_dir_all(&scratch);
+    let copied = copied?;
+    if let ListFormat::Json = args.registry.format {
+        return print_json(&serde_json::json!({"from": from.describe(), "to": to.describe(), "copied": copied}));
+    }
+    let versions = match copied.versions.as_slice() {
+        [] => "no new version".to_string(),
+        [one] => format!("version {one}"),
+        [first, .., last] => format!("versions {first} to {last}"),
+    };
+    let routing = copied.routing.map(|g| format!(", routing generation {g}")).unwrap_or_default();
+    say!(
+        "{} → {}: {versions}, {} alias moves{routing} copied; {} versions and {} moves were already there{}",
+        text::clean(&from.describe()),
+        text::clean(&to.describe()),
+        copied.moves,
+        copied.versions_present,
+        copied.moves_present,
+        if copied.verdicts.is_empty() {
+            String::new()
+        } else {
+            format!(" (verdicts brought up to date: {:?})", copied.verdicts)
+        }
+    );
     Ok(0)
 }
 

@@ -98,6 +98,64 @@ impl LocalRegistry {
         }
     }
 
+    /// Write version `number` (the caller holds the lock and checked the number is free) with
+    /// the model file at the path, stored under the name.
+    fn publish(
+        &self,
+        number: u64,
+        record: &NewVersion,
+        artifact: Option<(&str, &Path)>,
+    ) -> Result<Version, RegistryError> {
+        let staging = self.model_dir().join(format!(".staging-{}-{}", std::process::id(), super::new_run_id()));
+        let result = (|| {
+            std::fs::create_dir(&staging).map_err(RegistryError::io(format!("cannot create {}", staging.display())))?;
+            let artifact = match artifact {
+                Some((file, path)) => {
+                    let file = file.to_string();
+                    let (sha256, bytes) = copy_hashed(path, &staging.join(&file))
+                        .map_err(RegistryError::io(format!("cannot copy the model file {}", path.display())))?;
+                    Some(Artifact { file, sha256, bytes })
+                }
+                None => None,
+            };
+            let version =
+                Version { name: self.name.clone(), version: number, record: record.clone(), artifact, source: None };
+            let text =
+                serde_json::to_vec_pretty(&VersionFile { format_version: FORMAT_VERSION, version: version.clone() })
+                    .expect("a version serializes");
+            let meta = staging.join("version.json");
+            let mut file =
+                std::fs::File::create(&meta).map_err(RegistryError::io(format!("cannot write {}", meta.display())))?;
+            file.write_all(&text)
+                .and_then(|_| file.write_all(b"\n"))
+                .and_then(|_| file.sync_all())
+                .map_err(RegistryError::io(format!("cannot write {}", meta.display())))?;
+            sync_dir(&staging).map_err(RegistryError::io(format!("cannot sync {}", staging.display())))?;
+            // The one step that makes the version visible.
+            let target = self.versions_dir().join(number.to_string());
+            std::fs::rename(&staging, &target)
+                .map_err(RegistryError::io(format!("cannot publish version {number} at {}", target.display())))?;
+            sync_dir(&self.versions_dir())
+                .map_err(RegistryError::io(format!("cannot sync {}", self.versions_dir().display())))?;
+            Ok(version)
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_dir_all(&staging);
+        }
+        result
+    }
+
+    /// Rewrite version `version`'s verdict (the caller holds the lock).
+    fn write_verdict(&self, version: u64, verdict: &str) -> Result<(), RegistryError> {
+        let mut current = self.version(version)?;
+        current.record.verdict = verdict.to_string();
+        let path = self.versions_dir().join(version.to_string()).join("version.json");
+        let mut text = serde_json::to_vec_pretty(&VersionFile { format_version: FORMAT_VERSION, version: current })
+            .expect("a version serializes");
+        text.push(b'\n');
+        write_atomic(&path, &text).map_err(RegistryError::io(format!("cannot write {}", path.display())))
+    }
+
     /// Remove staging folders left by killed writers. Only called under the lock: every live
     /// writer holds it while its staging folder exists.
     fn sweep(&self) {
@@ -154,59 +212,13 @@ impl Registry for LocalRegistry {
         let _lock = self.lock()?;
         self.sweep();
         let number = self.numbers()?.last().copied().unwrap_or(0) + 1;
-        let staging = self.model_dir().join(format!(".staging-{}-{}", std::process::id(), super::new_run_id()));
-        let result = (|| {
-            std::fs::create_dir(&staging).map_err(RegistryError::io(format!("cannot create {}", staging.display())))?;
-            let artifact = match artifact {
-                Some(path) => {
-                    let file = path
-                        .file_name()
-                        .and_then(|n| n.to_str())
-                        .filter(|n| !n.starts_with('.') && *n != "version.json")
-                        .unwrap_or("model")
-                        .to_string();
-                    let (sha256, bytes) = copy_hashed(path, &staging.join(&file))
-                        .map_err(RegistryError::io(format!("cannot copy the model file {}", path.display())))?;
-                    Some(Artifact { file, sha256, bytes })
-                }
-                None => None,
-            };
-            let version =
-                Version { name: self.name.clone(), version: number, record: record.clone(), artifact, source: None };
-            let text =
-                serde_json::to_vec_pretty(&VersionFile { format_version: FORMAT_VERSION, version: version.clone() })
-                    .expect("a version serializes");
-            let meta = staging.join("version.json");
-            let mut file =
-                std::fs::File::create(&meta).map_err(RegistryError::io(format!("cannot write {}", meta.display())))?;
-            file.write_all(&text)
-                .and_then(|_| file.write_all(b"\n"))
-                .and_then(|_| file.sync_all())
-                .map_err(RegistryError::io(format!("cannot write {}", meta.display())))?;
-            sync_dir(&staging).map_err(RegistryError::io(format!("cannot sync {}", staging.display())))?;
-            // The one step that makes the version visible.
-            let target = self.versions_dir().join(number.to_string());
-            std::fs::rename(&staging, &target)
-                .map_err(RegistryError::io(format!("cannot publish version {number} at {}", target.display())))?;
-            sync_dir(&self.versions_dir())
-                .map_err(RegistryError::io(format!("cannot sync {}", self.versions_dir().display())))?;
-            Ok(version)
-        })();
-        if result.is_err() {
-            let _ = std::fs::remove_dir_all(&staging);
-        }
-        result
+        let named = artifact.map(|p| (super::stored_name(p.file_name().and_then(|n| n.to_str()), "version.json"), p));
+        self.publish(number, record, named.as_ref().map(|(n, p)| (n.as_str(), *p)))
     }
 
     fn set_verdict(&self, version: u64, verdict: &str) -> Result<(), RegistryError> {
         let _lock = self.lock()?;
-        let mut current = self.version(version)?;
-        current.record.verdict = verdict.to_string();
-        let path = self.versions_dir().join(version.to_string()).join("version.json");
-        let mut text = serde_json::to_vec_pretty(&VersionFile { format_version: FORMAT_VERSION, version: current })
-            .expect("a version serializes");
-        text.push(b'\n');
-        write_atomic(&path, &text).map_err(RegistryError::io(format!("cannot write {}", path.display())))
+        self.write_verdict(version, verdict)
     }
 
     fn versions(&self) -> Result<Vec<Version>, RegistryError> {
@@ -306,10 +318,50 @@ impl Registry for LocalRegistry {
         write_atomic(&path, &text).map_err(RegistryError::io(format!("cannot write {}", path.display())))?;
         Ok(stored)
     }
+
+    fn import(&self, batch: &super::Import) -> Result<(), RegistryError> {
+        let _lock = self.lock()?;
+        self.sweep();
+        let last = self.numbers()?.last().copied().unwrap_or(0);
+        let routing = self.routing()?;
+        batch.check(&self.name, last, routing.map_or(0, |t| t.generation))?;
+        for (version, path) in &batch.versions {
+            let file = version.artifact.as_ref().map(|a| super::stored_name(Some(&a.file), "version.json"));
+            let artifact = file.as_deref().zip(path.as_deref());
+            // Pending until the moves are in: no copied version reads `pass` before its alias moved.
+            let mut record = version.record.clone();
+            record.verdict = super::PENDING.to_string();
+            let stored = self.publish(version.version, &record, artifact)?;
+            if stored.artifact.as_ref().map(|a| &a.sha256) != version.artifact.as_ref().map(|a| &a.sha256) {
+                return Err(RegistryError::Corrupt(format!(
+                    "the model file copied into version {} is not the one it recorded",
+                    version.version
+                )));
+            }
+        }
+        if !batch.moves.is_empty() {
+            let mut file = self.read_aliases()?;
+            file.format_version = FORMAT_VERSION;
+            file.aliases.extend(batch.final_aliases());
+            file.history.extend(batch.moves.iter().cloned());
+            let path = self.model_dir().join("aliases.json");
+            let text = serde_json::to_vec_pretty(&file).expect("aliases serialize");
+            write_atomic(&path, &text).map_err(RegistryError::io(format!("cannot write {}", path.display())))?;
+        }
+        if let Some(table) = &batch.routing {
+            let path = self.model_dir().join("routing.json");
+            let text = serde_json::to_vec_pretty(table).expect("a routing table serializes");
+            write_atomic(&path, &text).map_err(RegistryError::io(format!("cannot write {}", path.display())))?;
+        }
+        for (version, _) in &batch.versions {
+            self.write_verdict(version.version, &version.record.verdict)?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::registry::{Lineage, MoveKind};
 

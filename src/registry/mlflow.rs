@@ -386,6 +386,172 @@ impl MlflowRegistry {
         })
     }
 
+    /// Register `record` as a new version (a run, its artifacts, the model version), with the
+    /// model file at the path stored under the name.
+    fn create(&self, record: &NewVersion, artifact: Option<(String, &Path)>) -> Result<Version, RegistryError> {
+        let lineage = &record.lineage;
+        // Read the artifact first: a missing file fails before anything is created.
+        let artifact_bytes = match artifact {
+            Some((name, p)) => Some((
+                name,
+                std::fs::read(p).map_err(RegistryError::io(format!("cannot read the model file {}", p.display())))?,
+            )),
+            None => None,
+        };
+        // Before anything is created, so a graph MLflow cannot describe registers nothing.
+        let mlmodel = mlmodel_of(record, artifact_bytes.as_ref())?;
+        let experiment_id = self.experiment_id()?;
+        self.fail_stale_runs(&experiment_id);
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let lineage_tags = |prefix_git: bool| {
+            let mut t = tags(&[
+                ("ml_gates.created_at", Some(lineage.created_at.clone())),
+                ("ml_gates.git_sha", lineage.git_sha.clone()),
+                ("ml_gates.git_ref", lineage.git_ref.clone()),
+                ("ml_gates.event", lineage.event.clone()),
+                ("ml_gates.config_hash", Some(lineage.config_hash.clone())),
+                ("ml_gates.train_data", Some(lineage.train_data.clone())),
+                ("ml_gates.test_data", Some(lineage.test_data.clone())),
+                ("ml_gates.model", Some(record.model.clone())),
+                ("ml_gates.verdict", Some(record.verdict.clone())),
+            ]);
+            t.extend(long_tags(
+                "ml_gates.metric_order",
+                Some(record.metrics.keys().cloned().collect::<Vec<_>>().join(",")),
+            ));
+            t.extend(long_tags(
+                "ml_gates.binding",
+                record.binding.as_ref().and_then(|b| serde_json::to_string(b).ok()),
+            ));
+            if prefix_git {
+                // MLflow's own lineage tags, which its UI shows.
+                t.extend(tags(&[
+                    ("mlflow.source.git.commit", lineage.git_sha.clone()),
+                    ("mlflow.source.name", Some("ml-gates".into())),
+                    ("mlflow.runName", Some(format!("ml-gates {}", self.name))),
+                ]));
+            }
+            t
+        };
+        let run = self
+            .post(
+                "mlflow/runs/create",
+                &json!({
+                    "experiment_id": experiment_id,
+                    "start_time": now_ms,
+                    "run_name": format!("ml-gates {}", self.name),
+                    "tags": lineage_tags(true),
+                }),
+            )
+            .map_err(|f| self.error("cannot create a run", f))?;
+        let run_id = run["run"]["info"]["run_id"].as_str().unwrap_or_default().to_string();
+        let artifact_uri = run["run"]["info"]["artifact_uri"].as_str().unwrap_or_default().to_string();
+        let result = (|| -> Result<Version, RegistryError> {
+            // Params and metrics, in batches within MLflow's limits (100 params, 1000 metrics).
+            let params: Vec<Value> = record
+                .params
+                .iter()
+                .map(|(k, v)| json!({"key": k, "value": match v { Value::String(s) => s.clone(), other => other.to_string() }}))
+                .collect();
+            let metrics: Vec<Value> = record
+                .metrics
+                .iter()
+                .filter(|(_, v)| v.is_finite())
+                .map(|(k, v)| json!({"key": k, "value": v, "timestamp": now_ms, "step": 0}))
+                .collect();
+            for chunk in params.chunks(100) {
+                self.post("mlflow/runs/log-batch", &json!({"run_id": run_id, "params": chunk}))
+                    .map_err(|f| self.error("cannot log the params", f))?;
+            }
+            for chunk in metrics.chunks(1000) {
+                self.post("mlflow/runs/log-batch", &json!({"run_id": run_id, "metrics": chunk}))
+                    .map_err(|f| self.error("cannot log the metrics", f))?;
+            }
+            let stored = match &artifact_bytes {
+                Some((file, bytes)) => {
+                    let relative = artifact_uri.strip_prefix("mlflow-artifacts:/").ok_or_else(|| {
+                        RegistryError::Remote(format!(
+                            "MLflow at {}: the run's artifact store is '{artifact_uri}', not the server's artifact proxy (start the server with --serve-artifacts, the default)",
+                            redact(&self.settings.uri)
+                        ))
+                    })?;
+                    let upload = |name: &str, body: &[u8]| {
+                        let path = format!("mlflow-artifacts/artifacts/{}/model/{name}", relative.trim_matches('/'));
+                        self.call(reqwest::Method::PUT, &path, &[], Some(body))
+                            .map_err(|f| self.error(&format!("cannot upload {name}"), f))
+                    };
+                    upload(file, bytes)?;
+                    if let Some(text) = &mlmodel {
+                        upload("MLmodel", text.as_bytes())?;
+                    }
+                    Some(Artifact {
+                        file: file.clone(),
+                        sha256: crate::core::digest::sha256_hex(bytes),
+                        bytes: bytes.len() as u64,
+                    })
+                }
+                None => None,
+            };
+            self.post(
+                "mlflow/runs/update",
+                &json!({"run_id": run_id, "status": "FINISHED", "end_time": chrono::Utc::now().timestamp_millis()}),
+            )
+            .map_err(|f| self.error("cannot finish the run", f))?;
+            self.ensure_registered_model()?;
+            let mut version_tags = lineage_tags(false);
+            if let Some(a) = &stored {
+                version_tags.extend(tags(&[
+                    ("ml_gates.artifact_file", Some(a.file.clone())),
+                    ("ml_gates.artifact_sha256", Some(a.sha256.clone())),
+                    ("ml_gates.artifact_bytes", Some(a.bytes.to_string())),
+                ]));
+            }
+            let body = json!({
+                "name": self.name,
+                "source": format!("runs:/{run_id}/model"),
+                "run_id": run_id,
+                "tags": version_tags,
+                "description": "registered by ml-gates (its verdict is the ml_gates.verdict tag)",
+            });
+            let created = self.create_version(&body, &run_id)?;
+            let status = created["status"].as_str().unwrap_or("READY");
+            if status == "FAILED_REGISTRATION" {
+                return Err(RegistryError::Remote(format!(
+                    "MLflow marked model version {} FAILED_REGISTRATION: {}",
+                    created["version"].as_str().unwrap_or("?"),
+                    created["status_message"].as_str().unwrap_or("")
+                )));
+            }
+            self.to_version(&created)
+        })();
+        if let Err(e) = &result {
+            self.fail_run(&run_id, &e.to_string());
+        }
+        result
+    }
+
+    /// Record `moved` in the model's tags, under a key that sorts by `millis` then `tie`.
+    fn record_move(&self, moved: &AliasMove, millis: i64, tie: &str) -> Result<(), RegistryError> {
+        let key = format!("{ALIAS_MOVE_PREFIX}{millis:015}.{tie}");
+        self.post(
+            "mlflow/registered-models/set-tag",
+            &json!({"name": self.name, "key": key, "value": serde_json::to_string(moved).expect("a move serializes")}),
+        )
+        .map(|_| ())
+        .map_err(|f| {
+            self.error(&format!("moved '{}' to version {} but cannot record the move", moved.alias, moved.to), f)
+        })
+    }
+
+    fn store_routing(&self, table: &RoutingTable) -> Result<(), RegistryError> {
+        self.post(
+            "mlflow/registered-models/set-tag",
+            &json!({"name": self.name, "key": ROUTING_TAG, "value": serde_json::to_string(table).expect("a table serializes")}),
+        )
+        .map(|_| ())
+        .map_err(|f| self.error("cannot store the routing table", f))
+    }
+
     /// Runs of ml-gates' registrations of this model still RUNNING long after they began were cut
     /// short (a crash, a killed job, a server that went away): mark them FAILED, and a version
     /// one of them left `pending` incomplete. Best effort: it never stops a registration.
@@ -592,145 +758,8 @@ impl Registry for MlflowRegistry {
     }
 
     fn register(&self, record: &NewVersion, artifact: Option<&Path>) -> Result<Version, RegistryError> {
-        let lineage = &record.lineage;
-        // Read the artifact first: a missing file fails before anything is created.
-        let artifact_bytes = match artifact {
-            Some(p) => Some((
-                p.file_name().and_then(|n| n.to_str()).unwrap_or("model").to_string(),
-                std::fs::read(p).map_err(RegistryError::io(format!("cannot read the model file {}", p.display())))?,
-            )),
-            None => None,
-        };
-        // Before anything is created, so a graph MLflow cannot describe registers nothing.
-        let mlmodel = mlmodel_of(record, artifact_bytes.as_ref())?;
-        let experiment_id = self.experiment_id()?;
-        self.fail_stale_runs(&experiment_id);
-        let now_ms = chrono::Utc::now().timestamp_millis();
-        let lineage_tags = |prefix_git: bool| {
-            let mut t = tags(&[
-                ("ml_gates.created_at", Some(lineage.created_at.clone())),
-                ("ml_gates.git_sha", lineage.git_sha.clone()),
-                ("ml_gates.git_ref", lineage.git_ref.clone()),
-                ("ml_gates.event", lineage.event.clone()),
-                ("ml_gates.config_hash", Some(lineage.config_hash.clone())),
-                ("ml_gates.train_data", Some(lineage.train_data.clone())),
-                ("ml_gates.test_data", Some(lineage.test_data.clone())),
-                ("ml_gates.model", Some(record.model.clone())),
-                ("ml_gates.verdict", Some(record.verdict.clone())),
-            ]);
-            t.extend(long_tags(
-                "ml_gates.metric_order",
-                Some(record.metrics.keys().cloned().collect::<Vec<_>>().join(",")),
-            ));
-            t.extend(long_tags(
-                "ml_gates.binding",
-                record.binding.as_ref().and_then(|b| serde_json::to_string(b).ok()),
-            ));
-            if prefix_git {
-                // MLflow's own lineage tags, which its UI shows.
-                t.extend(tags(&[
-                    ("mlflow.source.git.commit", lineage.git_sha.clone()),
-                    ("mlflow.source.name", Some("ml-gates".into())),
-                    ("mlflow.runName", Some(format!("ml-gates {}", self.name))),
-                ]));
-            }
-            t
-        };
-        let run = self
-            .post(
-                "mlflow/runs/create",
-                &json!({
-                    "experiment_id": experiment_id,
-                    "start_time": now_ms,
-                    "run_name": format!("ml-gates {}", self.name),
-                    "tags": lineage_tags(true),
-                }),
-            )
-            .map_err(|f| self.error("cannot create a run", f))?;
-        let run_id = run["run"]["info"]["run_id"].as_str().unwrap_or_default().to_string();
-        let artifact_uri = run["run"]["info"]["artifact_uri"].as_str().unwrap_or_default().to_string();
-        let result = (|| -> Result<Version, RegistryError> {
-            // Params and metrics, in batches within MLflow's limits (100 params, 1000 metrics).
-            let params: Vec<Value> = record
-                .params
-                .iter()
-                .map(|(k, v)| json!({"key": k, "value": match v { Value::String(s) => s.clone(), other => other.to_string() }}))
-                .collect();
-            let metrics: Vec<Value> = record
-                .metrics
-                .iter()
-                .filter(|(_, v)| v.is_finite())
-                .map(|(k, v)| json!({"key": k, "value": v, "timestamp": now_ms, "step": 0}))
-                .collect();
-            for chunk in params.chunks(100) {
-                self.post("mlflow/runs/log-batch", &json!({"run_id": run_id, "params": chunk}))
-                    .map_err(|f| self.error("cannot log the params", f))?;
-            }
-            for chunk in metrics.chunks(1000) {
-                self.post("mlflow/runs/log-batch", &json!({"run_id": run_id, "metrics": chunk}))
-                    .map_err(|f| self.error("cannot log the metrics", f))?;
-            }
-            let stored = match &artifact_bytes {
-                Some((file, bytes)) => {
-                    let relative = artifact_uri.strip_prefix("mlflow-artifacts:/").ok_or_else(|| {
-                        RegistryError::Remote(format!(
-                            "MLflow at {}: the run's artifact store is '{artifact_uri}', not the server's artifact proxy (start the server with --serve-artifacts, the default)",
-                            redact(&self.settings.uri)
-                        ))
-                    })?;
-                    let upload = |name: &str, body: &[u8]| {
-                        let path = format!("mlflow-artifacts/artifacts/{}/model/{name}", relative.trim_matches('/'));
-                        self.call(reqwest::Method::PUT, &path, &[], Some(body))
-                            .map_err(|f| self.error(&format!("cannot upload {name}"), f))
-                    };
-                    upload(file, bytes)?;
-                    if let Some(text) = &mlmodel {
-                        upload("MLmodel", text.as_bytes())?;
-                    }
-                    Some(Artifact {
-                        file: file.clone(),
-                        sha256: crate::core::digest::sha256_hex(bytes),
-                        bytes: bytes.len() as u64,
-                    })
-                }
-                None => None,
-            };
-            self.post(
-                "mlflow/runs/update",
-                &json!({"run_id": run_id, "status": "FINISHED", "end_time": chrono::Utc::now().timestamp_millis()}),
-            )
-            .map_err(|f| self.error("cannot finish the run", f))?;
-            self.ensure_registered_model()?;
-            let mut version_tags = lineage_tags(false);
-            if let Some(a) = &stored {
-                version_tags.extend(tags(&[
-                    ("ml_gates.artifact_file", Some(a.file.clone())),
-                    ("ml_gates.artifact_sha256", Some(a.sha256.clone())),
-                    ("ml_gates.artifact_bytes", Some(a.bytes.to_string())),
-                ]));
-            }
-            let body = json!({
-                "name": self.name,
-                "source": format!("runs:/{run_id}/model"),
-                "run_id": run_id,
-                "tags": version_tags,
-                "description": "registered by ml-gates (its verdict is the ml_gates.verdict tag)",
-            });
-            let created = self.create_version(&body, &run_id)?;
-            let status = created["status"].as_str().unwrap_or("READY");
-            if status == "FAILED_REGISTRATION" {
-                return Err(RegistryError::Remote(format!(
-                    "MLflow marked model version {} FAILED_REGISTRATION: {}",
-                    created["version"].as_str().unwrap_or("?"),
-                    created["status_message"].as_str().unwrap_or("")
-                )));
-            }
-            self.to_version(&created)
-        })();
-        if let Err(e) = &result {
-            self.fail_run(&run_id, &e.to_string());
-        }
-        result
+        let named = artifact.map(|p| (super::stored_name(p.file_name().and_then(|n| n.to_str()), "MLmodel"), p));
+        self.create(record, named)
     }
 
     /// The verdict is a tag of the model version and of its run (which MLflow's UI shows).
@@ -828,13 +857,7 @@ impl Registry for MlflowRegistry {
         self.set_alias(alias, version)
             .map_err(|f| self.error(&format!("cannot point '{alias}' at version {version}"), f))?;
         let moved = AliasMove::now(alias, from, version, kind, reason, run_id);
-        let key =
-            format!("{ALIAS_MOVE_PREFIX}{:015}.{}", chrono::Utc::now().timestamp_millis(), &super::new_run_id()[..8]);
-        self.post(
-            "mlflow/registered-models/set-tag",
-            &json!({"name": self.name, "key": key, "value": serde_json::to_string(&moved).expect("a move serializes")}),
-        )
-        .map_err(|f| self.error(&format!("moved '{alias}' to version {version} but cannot record the move"), f))?;
+        self.record_move(&moved, chrono::Utc::now().timestamp_millis(), &super::new_run_id()[..8])?;
         Ok(moved)
     }
 
@@ -884,12 +907,47 @@ impl Registry for MlflowRegistry {
 
     fn set_routing(&self, table: &RoutingTable) -> Result<RoutingTable, RegistryError> {
         let stored = super::next_routing(self, table, self.routing()?)?;
-        self.post(
-            "mlflow/registered-models/set-tag",
-            &json!({"name": self.name, "key": ROUTING_TAG, "value": serde_json::to_string(&stored).expect("a table serializes")}),
-        )
-        .map_err(|f| self.error("cannot store the routing table", f))?;
+        self.store_routing(&stored)?;
         Ok(stored)
+    }
+
+    /// Versions one by one (MLflow numbers them; each must get its number here), registered
+    /// `pending` until the moves are recorded, then their verdicts.
+    fn import(&self, batch: &super::Import) -> Result<(), RegistryError> {
+        let last = self.recent(1)?.last().map_or(0, |v| v.version);
+        batch.check(&self.name, last, self.routing()?.map_or(0, |t| t.generation))?;
+        for (version, path) in &batch.versions {
+            let mut record = version.record.clone();
+            record.verdict = super::PENDING.to_string();
+            let file = version.artifact.as_ref().map(|a| super::stored_name(Some(&a.file), "MLmodel"));
+            let created = self.create(&record, file.zip(path.as_deref()))?;
+            if created.version != version.version {
+                return Err(RegistryError::Remote(format!(
+                    "MLflow at {}: the copy of version {} became version {} (another writer registered meanwhile, or '{}' once had versions that were deleted); copy into a new registered model",
+                    redact(&self.settings.uri),
+                    version.version,
+                    created.version,
+                    self.name
+                )));
+            }
+        }
+        for (alias, version) in batch.final_aliases() {
+            self.set_alias(&alias, version)
+                .map_err(|f| self.error(&format!("cannot point '{alias}' at version {version}"), f))?;
+        }
+        for m in &batch.moves {
+            let millis = chrono::DateTime::parse_from_rfc3339(&m.at).map_or(0, |t| t.timestamp_millis());
+            // The same tie for the same move: copying it twice writes the same tag.
+            let tie = crate::core::digest::sha256_hex(serde_json::to_string(m).expect("a move serializes").as_bytes());
+            self.record_move(m, millis, &tie[..8])?;
+        }
+        if let Some(table) = &batch.routing {
+            self.store_routing(table)?;
+        }
+        for (version, _) in &batch.versions {
+            self.set_verdict(version.version, &version.record.verdict)?;
+        }
+        Ok(())
     }
 }
 

@@ -5,6 +5,7 @@
 //! registry, GHCR on GitHub) and `mlflow` (a tracking server through its REST API). Nothing here
 //! prints; callers render what comes back.
 
+pub mod copy;
 pub mod local;
 pub mod mlflow;
 pub mod oci;
@@ -202,6 +203,68 @@ pub trait Registry: Send {
     fn routing(&self) -> Result<Option<RoutingTable>, RegistryError>;
     /// Store `table` as the next generation (the stored generation plus one); returns it as stored.
     fn set_routing(&self, table: &RoutingTable) -> Result<RoutingTable, RegistryError>;
+    /// Add what a copy of another registry brings ([`copy::copy`]), keeping what it was: each
+    /// version with its number (the next free one), the moves with their times, the routing table
+    /// with its generation. Nothing reads as complete before all of it is in.
+    fn import(&self, batch: &Import) -> Result<(), RegistryError>;
+}
+
+/// What [`Registry::import`] adds.
+#[derive(Debug, Default)]
+pub struct Import {
+    /// New versions in order, numbered on from the registry's last, each with a local copy of
+    /// its model file (the name it is stored under is the version's `artifact.file`).
+    pub versions: Vec<(Version, Option<PathBuf>)>,
+    /// Moves to append to the alias history as they were made; each alias ends where its last
+    /// move here points.
+    pub moves: Vec<AliasMove>,
+    /// A routing table to store with its own generation, newer than the stored one.
+    pub routing: Option<RoutingTable>,
+}
+
+impl Import {
+    /// Where each alias the moves touch ends.
+    pub fn final_aliases(&self) -> BTreeMap<String, u64> {
+        self.moves.iter().map(|m| (m.alias.clone(), m.to)).collect()
+    }
+
+    /// The checks every backend makes before importing into a registry whose last version is
+    /// `last` and whose routing generation is `generation`: numbers follow on, the moves and the
+    /// table name versions that exist (or come with the batch), the table is newer.
+    pub fn check(&self, name: &str, last: u64, generation: u64) -> Result<(), RegistryError> {
+        for (i, (v, _)) in self.versions.iter().enumerate() {
+            let expected = last + 1 + i as u64;
+            if v.version != expected {
+                return Err(RegistryError::Remote(format!(
+                    "{name}: the copy of version {} would be version {expected} here (another writer registered meanwhile?); nothing more was copied, run the copy again",
+                    v.version
+                )));
+            }
+        }
+        let top = last + self.versions.len() as u64;
+        let named = self.moves.iter().map(|m| m.to).chain(self.routing.iter().flat_map(|t| t.versions()));
+        if let Some(missing) = named.into_iter().find(|v| *v == 0 || *v > top) {
+            return Err(RegistryError::Input(format!("{name} has no version {missing} to point at")));
+        }
+        for m in &self.moves {
+            crate::core::names::check_alias(&m.alias).map_err(RegistryError::Input)?;
+        }
+        match &self.routing {
+            Some(t) if t.generation <= generation => Err(RegistryError::Remote(format!(
+                "{name}: the routing table's generation {} is not newer than the stored {generation}",
+                t.generation
+            ))),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The name a model file is stored under in a version: its own, unless it is hidden or is
+/// `reserved` (the backend's record file).
+pub fn stored_name(file: Option<&str>, reserved: &str) -> String {
+    file.filter(|n| !n.is_empty() && !n.starts_with('.') && *n != reserved && !n.contains('/'))
+        .unwrap_or("model")
+        .to_string()
 }
 
 /// `table` as a backend stores it: every version it names must exist, and its generation is one

@@ -3,6 +3,8 @@
 //! the binary as the action (tests/action.rs) and of the image (tests/image.rs).
 #![allow(dead_code)]
 
+pub mod servers;
+
 use std::path::{Path, PathBuf};
 
 /// The outputs file parsed: `name<<DELIM\nvalue\nDELIM`, the form ml-gates writes (a random

@@ -765,6 +765,53 @@ impl Registry for OciRegistry {
         })?
         .sure()
     }
+
+    /// The model files first, then everything in one state generation, then the versions'
+    /// manifests and the alias tags.
+    fn import(&self, batch: &super::Import) -> Result<(), RegistryError> {
+        let mut versions = Vec::new();
+        for (version, path) in &batch.versions {
+            let mut version = version.clone();
+            version.name = self.name.clone();
+            if let (Some(artifact), Some(path)) = (&mut version.artifact, path) {
+                artifact.file = super::stored_name(Some(&artifact.file), RECORD_FILE);
+                let digest = format!("sha256:{}", artifact.sha256);
+                self.block(self.client.push_blob(&digest, artifact.bytes, Source::File(path)))
+                    .map_err(|f| self.error("cannot upload a model file", true, f))?;
+            }
+            versions.push(version);
+        }
+        let aliases = batch.final_aliases();
+        self.commit("copy versions, alias moves and routing from another registry", |state| {
+            let last = state.versions.last().map_or(0, |v| v.version);
+            batch.check(&self.name, last, state.routing.as_ref().map_or(0, |t| t.generation))?;
+            state.versions.extend(versions.iter().cloned());
+            state.aliases.extend(aliases.clone());
+            state.history.extend(batch.moves.iter().cloned());
+            if let Some(table) = &batch.routing {
+                state.routing = Some(table.clone());
+            }
+            Ok(())
+        })?
+        .sure()?;
+        for version in &versions {
+            self.block(async {
+                let manifest = self.version_manifest(version).await?;
+                let tag = format!("v{}", version.version);
+                self.client.put_manifest(&tag, &manifest).await.map_err(|f| {
+                    self.error(
+                        &format!("version {} is recorded but its manifest {tag} could not be written", version.version),
+                        true,
+                        f,
+                    )
+                })
+            })?;
+        }
+        for (alias, version) in aliases {
+            self.block(self.mirror_alias(&alias, version));
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,204 @@
+//! The servers the registry tests run against, started on free loopback ports and stopped when
+//! dropped: a CNCF distribution registry (Debian's `docker-registry`, with htpasswd or a token
+//! service) and an MLflow tracking server (`python3 -m mlflow server`). scripts/test.sh installs both.
+#![allow(dead_code)]
+
+use std::process::Command;
+
+pub const USER: &str = "robot";
+pub const PASSWORD: &str = "s3cr3t-pa55word-never-printed";
+
+/// A distribution registry on a free loopback port, with htpasswd users; killed when dropped.
+pub struct OciServer {
+    child: std::process::Child,
+    /// The token service, when there is one.
+    helpers: Vec<std::process::Child>,
+    pub host: String,
+    pub dir: tempfile::TempDir,
+}
+
+/// How the registry authenticates: htpasswd (Basic), or a token service (Bearer, GHCR's flow).
+#[derive(Clone, Copy, PartialEq)]
+pub enum Auth {
+    Htpasswd,
+    Token,
+}
+
+/// The user that may only pull, in the token service.
+pub const READER: &str = "reader";
+
+impl OciServer {
+    pub fn start(auth: Auth) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let free = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = free();
+        let mut helpers = Vec::new();
+        let auth_section = match auth {
+            Auth::Htpasswd => {
+                let hash = Command::new("python3")
+                    .args([
+                        "-c",
+                        "import bcrypt, sys; print(bcrypt.hashpw(sys.argv[1].encode(), bcrypt.gensalt(5)).decode())",
+                        PASSWORD,
+                    ])
+                    .output()
+                    .expect("python3 with bcrypt (bash scripts/test.sh installs it)");
+                assert!(hash.status.success(), "bcrypt: {}", String::from_utf8_lossy(&hash.stderr));
+                let htpasswd = dir.path().join("htpasswd");
+                std::fs::write(&htpasswd, format!("{USER}:{}", String::from_utf8_lossy(&hash.stdout).trim())).unwrap();
+                format!("  htpasswd:\n    realm: ml-gates-tests\n    path: {}\n", htpasswd.display())
+            }
+            Auth::Token => {
+                let token_port = free();
+                let child = Command::new("python3")
+                    .arg("tests/oci/token_server.py")
+                    .arg(dir.path())
+                    .args([&token_port.to_string(), USER, PASSWORD, READER])
+                    .stderr(std::fs::File::create(dir.path().join("token.err")).unwrap())
+                    .spawn()
+                    .unwrap();
+                helpers.push(child);
+                let started = std::time::Instant::now();
+                while !dir.path().join("ready").exists() {
+                    let log = std::fs::read_to_string(dir.path().join("token.err")).unwrap_or_default();
+                    assert!(
+                        started.elapsed() < std::time::Duration::from_secs(30),
+                        "the token service did not start (PyJWT and cryptography: bash scripts/test.sh installs them):\n{log}"
+                    );
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                format!(
+                    "  token:\n    realm: http://127.0.0.1:{token_port}/token\n    service: ml-gates-tests\n    issuer: ml-gates-test-token-service\n    rootcertbundle: {}\n",
+                    dir.path().join("cert.pem").display()
+                )
+            }
+        };
+        let config = dir.path().join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog:\n  level: info\n  formatter: json\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: ml-gates-tests\nauth:\n{auth_section}",
+                dir.path().join("storage").display(),
+            ),
+        )
+        .unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config)
+            .stdout(std::fs::File::create(dir.path().join("access.log")).unwrap())
+            .stderr(std::fs::File::create(dir.path().join("registry.log")).unwrap())
+            .spawn()
+            .expect("docker-registry (Debian's package; bash scripts/test.sh installs it)");
+        let server = OciServer { child, helpers, host: format!("127.0.0.1:{port}"), dir };
+        let started = std::time::Instant::now();
+        while std::net::TcpStream::connect(&server.host).is_err() {
+            let log = std::fs::read_to_string(server.dir.path().join("registry.log")).unwrap_or_default();
+            assert!(started.elapsed() < std::time::Duration::from_secs(30), "docker-registry did not start:\n{log}");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        server
+    }
+
+    /// The requests the registry served so far that change it (neither GET nor HEAD), from its
+    /// access log.
+    pub fn writes(&self) -> Vec<String> {
+        let log = std::fs::read_to_string(self.dir.path().join("access.log")).unwrap_or_default()
+            + &std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default();
+        log.lines()
+            .filter_map(|l| {
+                // The combined log format: … "METHOD /path HTTP/1.1" status …
+                let request = l.split('"').nth(1)?;
+                let (method, rest) = request.split_once(' ')?;
+                (rest.starts_with("/v2/") && !matches!(method, "GET" | "HEAD")).then(|| request.to_string())
+            })
+            .collect()
+    }
+
+    pub fn repository(&self, path: &str) -> String {
+        format!("{}/{path}", self.host)
+    }
+}
+
+impl Drop for OciServer {
+    fn drop(&mut self) {
+        for child in std::iter::once(&mut self.child).chain(self.helpers.iter_mut()) {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A tracking server on a free loopback port, stopped (with its workers) when dropped.
+pub struct MlflowServer {
+    pub child: std::process::Child,
+    pub uri: String,
+    pub _dir: tempfile::TempDir,
+}
+
+impl MlflowServer {
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        use std::os::unix::process::CommandExt;
+        let child = Command::new("python3")
+            .args(["-m", "mlflow", "server", "--host", "127.0.0.1", "--port", &port.to_string(), "--workers", "1"])
+            .arg("--backend-store-uri")
+            .arg(format!("sqlite:///{}", dir.path().join("mlflow.db").display()))
+            .arg("--artifacts-destination")
+            .arg(dir.path().join("artifacts"))
+            .stdout(std::fs::File::create(dir.path().join("server.log")).unwrap())
+            .stderr(std::fs::File::create(dir.path().join("server.err")).unwrap())
+            .process_group(0)
+            .spawn()
+            .expect("python3 -m mlflow: install the test requirements (bash scripts/test.sh does)");
+        let server = MlflowServer { child, uri: format!("http://127.0.0.1:{port}"), _dir: dir };
+        let started = std::time::Instant::now();
+        loop {
+            if get(&format!("{}/health", server.uri)).is_some_and(|(status, _)| status == 200) {
+                return server;
+            }
+            let log = std::fs::read_to_string(server._dir.path().join("server.err")).unwrap_or_default();
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(120),
+                "the MLflow server did not start within 120 s (is mlflow installed? bash scripts/test.sh installs it):\n{log}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(250));
+        }
+    }
+}
+
+impl Drop for MlflowServer {
+    fn drop(&mut self) {
+        // The whole process group: mlflow's uvicorn workers and job consumers too; KILL if TERM
+        // is not enough within 10 s.
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-s", "TERM", "--", &group]).status();
+        let started = std::time::Instant::now();
+        while self.child.try_wait().ok().flatten().is_none() {
+            if started.elapsed() > std::time::Duration::from_secs(10) {
+                let _ = Command::new("kill").args(["-s", "KILL", "--", &group]).status();
+                let _ = self.child.wait();
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        // Workers that outlive the parent still belong to the group.
+        let _ = Command::new("kill").args(["-s", "KILL", "--", &group]).stderr(std::process::Stdio::null()).status();
+    }
+}
+
+/// A GET with a plain HTTP/1.0 request (the test's own client, independent of ml-gates').
+pub fn get(url: &str) -> Option<(u16, Vec<u8>)> {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://")?;
+    let (host, path) = rest.split_once('/').map(|(h, p)| (h, format!("/{p}"))).unwrap_or((rest, "/".into()));
+    let mut stream = std::net::TcpStream::connect(host).ok()?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(30))).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").ok()?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).ok()?;
+    let split = response.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = String::from_utf8_lossy(&response[..split]);
+    let status = head.split_whitespace().nth(1)?.parse().ok()?;
+    Some((status, response[split + 4..].to_vec()))
+}
