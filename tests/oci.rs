@@ -266,7 +266,9 @@ fn registrations_killed_at_random_moments_leave_the_registry_readable_and_no_fal
 
 /// A workspace holding the bundled example (its data, its config with relaxed latency bounds) whose
 /// registry is `repository` and whose champion is the registry's, not a committed file.
-fn example_workspace(repository: &str) -> tempfile::TempDir {
+/// The churn example in a fresh workspace, its config naming an OCI registry that does not exist:
+/// the action's `registry` input names the real one.
+fn example_workspace() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("data")).unwrap();
     for f in ["train.parquet", "test.parquet", "reference.parquet"] {
@@ -276,13 +278,14 @@ fn example_workspace(repository: &str) -> tempfile::TempDir {
     let config =
         config.replace("champion: {model: models/champion.model, metric: roc_auc}", "champion: {metric: roc_auc}");
     assert!(config.contains("champion: {metric: roc_auc}"), "the example's champion line moved");
-    let config = format!("{config}\nregistry:\n  oci:\n    repository: {repository}\n    settle_ms: 300\n");
+    let config = format!("{config}\nregistry:\n  oci:\n    repository: 127.0.0.1:9/nothing/here\n    settle_ms: 300\n");
     std::fs::write(dir.path().join("ml-gates.yaml"), config).unwrap();
     dir
 }
 
-/// `ml-gates action` with the runner's environment for `event`, in `workspace`.
-fn action(workspace: &Path, event: &str, payload: &str, git_ref: &str) -> (Output, String) {
+/// `ml-gates action` with the runner's environment for `event`, in `workspace`, with `registry`
+/// as its `registry` input.
+fn action(workspace: &Path, registry: &str, event: &str, payload: &str, git_ref: &str) -> (Output, String) {
     let temp = tempfile::tempdir().unwrap();
     std::fs::write(temp.path().join("event.json"), payload).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_ml-gates"))
@@ -301,6 +304,7 @@ fn action(workspace: &Path, event: &str, payload: &str, git_ref: &str) -> (Outpu
         .env("GITHUB_OUTPUT", temp.path().join("output"))
         .env("GITHUB_STEP_SUMMARY", temp.path().join("summary.md"))
         .env("INPUT_COMMENT", "false")
+        .env("INPUT_REGISTRY", registry)
         .env("DOCKER_CONFIG", temp.path().join("no-docker-config"))
         .env("ML_GATES_OCI_USERNAME", USER)
         .env("ML_GATES_OCI_PASSWORD", PASSWORD)
@@ -317,8 +321,11 @@ fn a_pull_request_in_a_fresh_workspace_is_gated_against_the_champion_a_push_rele
     let repository = server.repository("octo/churn/churn");
     // A push to main: gates, registration, staging from the OCI registry, the first rollout, which
     // makes version 1 the champion.
-    let push = example_workspace(&repository);
-    let (out, outputs) = action(push.path(), "push", include_str!("../fixtures/events/push.json"), "refs/heads/main");
+    // As a workflow writes it: `oci://ghcr.io/${{ github.repository }}/churn`, in the owner's case.
+    let input = format!("oci://{}", repository.replace("octo/churn/", "Octo/Churn/"));
+    let push = example_workspace();
+    let (out, outputs) =
+        action(push.path(), &input, "push", include_str!("../fixtures/events/push.json"), "refs/heads/main");
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", text(&out.stderr));
     // The password is masked before anything else is printed (the runner hides it from then on),
@@ -337,9 +344,14 @@ fn a_pull_request_in_a_fresh_workspace_is_gated_against_the_champion_a_push_rele
     // A pull request, in a new workspace with nothing local: compared with that champion, and
     // nothing written to the registry.
     let writes = server.writes();
-    let pr = example_workspace(&repository);
-    let (out, outputs) =
-        action(pr.path(), "pull_request", include_str!("../fixtures/events/pull_request.json"), "refs/pull/7/merge");
+    let pr = example_workspace();
+    let (out, outputs) = action(
+        pr.path(),
+        &input,
+        "pull_request",
+        include_str!("../fixtures/events/pull_request.json"),
+        "refs/pull/7/merge",
+    );
     assert_eq!(out.status.code(), Some(0), "{}\n{}", text(&out.stdout), text(&out.stderr));
     assert_eq!(common::output(&outputs, "model_version").as_deref(), Some(""), "nothing registered: {outputs}");
     let report: serde_json::Value =

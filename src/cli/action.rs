@@ -66,7 +66,13 @@ pub fn action(args: ActionArgs) -> anyhow::Result<u8> {
         Some(title) => println!("{}", commands::group(title)),
         None => println!("{}", commands::end_group()),
     };
-    let hooks = app::Hooks { progress: &super::progress, group: &group, env: &super::env };
+    // The `registry` input names the registry for this run, as ML_GATES_REGISTRY does.
+    let registry_input = env::input(&vars, "registry");
+    let run_env = |key: &str| match (key, &registry_input) {
+        (ml_gates::registry::REGISTRY_VAR, Some(value)) => Some(value.clone()),
+        _ => super::env(key),
+    };
+    let hooks = app::Hooks { progress: &super::progress, group: &group, env: &run_env };
     let options = Options::new(config_path, now_or(args.now));
     if let Err(e) = app::run_plan(&config, &plan, &options, &hooks, &mut report) {
         // What the stages wrote before they stopped is the workspace's too.
@@ -96,6 +102,9 @@ fn read_request(vars: &BTreeMap<String, String>, ctx: env::Context) -> anyhow::R
         Some("warn") => true,
         Some(other) => return Err(problem(format!("input 'fail-on' must be error or warn, found '{other}'")).into()),
     };
+    if let Some(registry) = env::input(vars, "registry") {
+        ml_gates::registry::parse_override(&registry).map_err(|e| problem(format!("input 'registry': {e}")))?;
+    }
     let mut overrides = plan::Overrides {
         stages: env::input(vars, "stages").map(|s| plan::parse_stages(&s)).transpose().map_err(problem)?,
         skip_training: env::boolean(vars, "skip-training", false).map_err(problem)?,

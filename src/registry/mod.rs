@@ -324,6 +324,10 @@ pub const DEFAULT_CHAMPION_ALIAS: &str = "champion";
 /// ml-gates.yaml). `vars` reads the environment (MLFLOW_TRACKING_*, ML_GATES_OCI_*, …).
 pub fn open(config: &Config, vars: &dyn Fn(&str) -> Option<String>) -> Result<Box<dyn Registry>, RegistryError> {
     let section = config.raw.registry.as_ref();
+    if let Some(oci) = overridden(config, vars)? {
+        let settings = oci::Settings::from(&oci, vars)?;
+        return Ok(Box::new(oci::OciRegistry::new(settings, &config.raw.name)?));
+    }
     if let Some(oci) = section.and_then(|r| r.oci.as_ref()) {
         let settings = oci::Settings::from(oci, vars)?;
         return Ok(Box::new(oci::OciRegistry::new(settings, &config.raw.name)?));
@@ -334,6 +338,45 @@ pub fn open(config: &Config, vars: &dyn Fn(&str) -> Option<String>) -> Result<Bo
     }
     let shown = section.and_then(|r| r.path.clone()).unwrap_or_else(|| ".ml-gates/registry".to_string());
     Ok(Box::new(local::LocalRegistry::new(config.source.resolve(&shown), &config.raw.name, &shown)?))
+}
+
+/// The environment variable that names the registry for one run, overriding the config's
+/// `registry:` section (the action's `registry` input sets it): `oci://HOST[:PORT]/PATH`.
+pub const REGISTRY_VAR: &str = "ML_GATES_REGISTRY";
+
+/// The OCI registry [`REGISTRY_VAR`] names, with the tuning of the config's `registry.oci` if it
+/// has one. Lowercased, as OCI names are (GitHub's `github.repository` keeps the owner's case).
+fn overridden(
+    config: &Config,
+    vars: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<crate::config::raw::OciConfig>, RegistryError> {
+    let Some(value) = vars(REGISTRY_VAR).map(|v| v.trim().to_string()).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let repository = parse_override(&value)?;
+    let tuning = config.raw.registry.as_ref().and_then(|r| r.oci.clone());
+    Ok(Some(crate::config::raw::OciConfig {
+        repository,
+        attempts: tuning.as_ref().and_then(|t| t.attempts),
+        timeout_seconds: tuning.as_ref().and_then(|t| t.timeout_seconds),
+        settle_ms: tuning.as_ref().and_then(|t| t.settle_ms),
+    }))
+}
+
+/// The repository of an `oci://` registry reference, lowercased.
+pub fn parse_override(value: &str) -> Result<String, RegistryError> {
+    let shown = if value.contains('@') { "(a value with credentials, not shown)" } else { value };
+    match value.strip_prefix("oci://") {
+        Some(rest) if !rest.contains('@') => {
+            let repository = rest.trim_end_matches('/').to_lowercase();
+            crate::core::names::oci_repository(&repository)
+                .map_err(|e| RegistryError::Input(format!("{REGISTRY_VAR} (the action's `registry` input): {e}")))?;
+            Ok(repository)
+        }
+        _ => Err(RegistryError::Input(format!(
+            "{REGISTRY_VAR} (the action's `registry` input) is {shown}: expected oci://HOST[:PORT]/PATH, such as oci://ghcr.io/OWNER/REPO/MODEL (credentials come from the environment, never the reference)"
+        ))),
+    }
 }
 
 /// The key of ml-gates.yaml that configures the registry in use, where problems with it point.
@@ -408,6 +451,18 @@ mod tests {
         assert_eq!(rollback_target(&h, "champion"), None);
         assert_eq!(rollback_target(&h, "challenger"), None);
         assert_eq!(rollback_target(&[], "champion"), None);
+    }
+
+    #[test]
+    fn a_registry_reference_is_an_oci_repository_lowercased() {
+        assert_eq!(parse_override("oci://ghcr.io/Octo/Churn/churn").unwrap(), "ghcr.io/octo/churn/churn");
+        assert_eq!(parse_override("oci://127.0.0.1:5000/a/b/").unwrap(), "127.0.0.1:5000/a/b");
+        let wrong = parse_override("ghcr.io/octo/churn").unwrap_err().to_string();
+        assert!(wrong.contains("expected oci://HOST[:PORT]/PATH"), "{wrong}");
+        // Credentials in the reference are refused and never repeated.
+        let secret = parse_override("oci://me:hunter2@ghcr.io/octo/churn").unwrap_err().to_string();
+        assert!(!secret.contains("hunter2") && secret.contains("not shown"), "{secret}");
+        assert!(parse_override("oci://ghcr.io").is_err());
     }
 
     #[test]
