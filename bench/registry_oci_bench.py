@@ -24,38 +24,11 @@ import sys
 import tempfile
 import time
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-BINARY = pathlib.Path(
-    os.environ.get("ML_GATES_BIN") or pathlib.Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "release" / "ml-gates"
-)
+import benchkit
 
-CONFIG = """version: 1
-name: churn
-data:
-  train: data/train.parquet
-  test: data/test.parquet
-  target: churn
-  task: classification
-  id: customer_id
-  timestamp: event_time
-train:
-  model: logistic_regression
-  params: {max_iterations: 200}
-  preprocess: {scale: standard, impute: median, one_hot: [plan]}
-evaluate:
-  metrics: {accuracy: {min: 0.7}}
-registry:
-  oci: {repository: "REPO"}
-"""
+BINARY = benchkit.binary()
+free_port = benchkit.free_port
 
-# The combined log format: … "METHOD /path HTTP/1.1" status bytes …
-LINE = re.compile(r'"(\w+) (/v2/\S*) HTTP/[\d.]+" (\d+) (\d+|-)')
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def access(log):
@@ -91,11 +64,7 @@ def main():
                 break
             except OSError:
                 time.sleep(0.05)
-        ws = work / "ws"
-        (ws / "data").mkdir(parents=True)
-        for f in ["train.parquet", "test.parquet"]:
-            shutil.copy(ROOT / "examples" / "churn" / "data" / f, ws / "data" / f)
-        (ws / "ml-gates.yaml").write_text(CONFIG.replace("REPO", f"127.0.0.1:{port}/bench/churn"))
+        ws = benchkit.workspace(work / "ws", f'oci: {{repository: "127.0.0.1:{port}/bench/churn"}}')
         env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "ML_GATES_OCI_"))}
         env["DOCKER_CONFIG"] = str(work / "no-docker-config")
 

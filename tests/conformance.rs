@@ -7,10 +7,11 @@
 
 mod common;
 
-use common::servers::{Auth, MlflowServer, OciServer, PASSWORD, USER};
+use common::servers::{Auth, MlflowServer, OciServer};
+use common::workspace::{oci_section, text, Workspace};
 use ml_gates::registry::Registry;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// A case: what it is called, and the case.
@@ -54,6 +55,19 @@ enum Kind {
     Mlflow,
 }
 
+/// Where a case's registry is: the config's `name` and `registry:` section.
+#[derive(Clone)]
+struct Place {
+    name: String,
+    section: String,
+}
+
+impl Place {
+    fn workspace(&self) -> Workspace {
+        Workspace::named(&self.name, &self.section)
+    }
+}
+
 /// A backend and its server, handing out fresh registries.
 struct Backend {
     kind: Kind,
@@ -75,10 +89,12 @@ impl Backend {
         }
     }
 
-    /// The `registry:` section of a registry nothing has written to yet.
-    fn fresh(&self) -> String {
+    /// A registry nothing has written to yet.
+    fn fresh(&self) -> Place {
         let n = self.next.fetch_add(1, Ordering::SeqCst);
-        self.section(self.kind, n)
+        // MLflow keys the registered model by the config's `name`: one per registry.
+        let name = if self.kind == Kind::Mlflow { format!("churn-{n}") } else { "churn".into() };
+        Place { name, section: self.section(self.kind, n) }
     }
 
     /// The `registry:` section of registry `n` of `kind` (a folder of this backend's, whatever
@@ -88,10 +104,7 @@ impl Backend {
             Kind::Folder => {
                 format!("registry:\n  path: {}\n", self.shared.path().join(format!("registry-{n}")).display())
             }
-            Kind::Oci => format!(
-                "registry:\n  oci:\n    repository: {}\n    settle_ms: 300\n    attempts: 3\n",
-                self.oci.as_ref().unwrap().repository(&format!("conformance/churn-{n}"))
-            ),
+            Kind::Oci => oci_section(&self.oci.as_ref().unwrap().repository(&format!("conformance/churn-{n}"))),
             // A registered model per registry: MLflow's is named by the experiment's model name,
             // so the experiment and the workspace's `name` differ per registry.
             Kind::Mlflow => format!(
@@ -106,105 +119,6 @@ impl Backend {
     fn all_concurrent_succeed(&self) -> bool {
         self.kind != Kind::Oci
     }
-}
-
-/// A folder with the churn example's data and a config whose registry is `section`.
-struct Workspace {
-    dir: tempfile::TempDir,
-    /// Its config's `registry:` section.
-    section: String,
-    /// Its config's `name`.
-    name: String,
-}
-
-const MODEL: &str = "train:\n  model: logistic_regression\n  params: {max_iterations: 200}\n  preprocess: {scale: standard, impute: median, one_hot: [plan]}\nevaluate:\n  metrics: {accuracy: {min: 0.7}}\n  champion: {metric: accuracy, noise: none}\n";
-
-impl Workspace {
-    fn new(section: &str) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("data")).unwrap();
-        for f in ["train.parquet", "test.parquet"] {
-            std::fs::copy(Path::new("examples/churn/data").join(f), dir.path().join("data").join(f)).unwrap();
-        }
-        // MLflow keys the registered model by `name`: one per registry.
-        let name = section
-            .split("experiment: conformance-")
-            .nth(1)
-            .map(|rest| format!("churn-{}", rest.split('}').next().unwrap()))
-            .unwrap_or_else(|| "churn".into());
-        let config = format!(
-            "version: 1\nname: {name}\ndata:\n  train: data/train.parquet\n  test: data/test.parquet\n  target: churn\n  task: classification\n  id: customer_id\n  timestamp: event_time\n  sensitive: [gender]\nvalidate:\n  rows: {{min: 250}}\n{MODEL}{section}"
-        );
-        std::fs::write(dir.path().join("ml-gates.yaml"), config).unwrap();
-        Workspace { dir, section: section.to_string(), name }
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    /// What `ml-gates train` writes.
-    fn model_file(&self) -> std::path::PathBuf {
-        self.path().join(format!(".ml-gates/{}.model", self.name))
-    }
-
-    /// Another config in this workspace, the same but for its registry.
-    fn other_config(&self, file: &str, section: &str) -> String {
-        let other = Workspace::new(section);
-        std::fs::copy(other.path().join("ml-gates.yaml"), self.path().join(file)).unwrap();
-        file.to_string()
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ml-gates"));
-        cmd.args(args)
-            .current_dir(self.path())
-            .env_remove("GITHUB_SHA")
-            .env_remove("GITHUB_EVENT_NAME")
-            .env_remove("GITHUB_ACTIONS")
-            .env_remove("MLFLOW_TRACKING_URI")
-            .env("DOCKER_CONFIG", self.path().join("no-docker-config"))
-            .env("ML_GATES_OCI_USERNAME", USER)
-            .env("ML_GATES_OCI_PASSWORD", PASSWORD);
-        cmd
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        let out = self.command(args).output().unwrap();
-        for stream in [&out.stdout, &out.stderr] {
-            assert!(!text(stream).contains("pa55word"), "the password was printed");
-        }
-        out
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(out.status.success(), "{args:?}: {}\n{}", text(&out.stdout), text(&out.stderr));
-        text(&out.stdout)
-    }
-
-    fn json(&self, args: &[&str]) -> serde_json::Value {
-        serde_json::from_str(&self.ok(args)).unwrap()
-    }
-
-    /// The registry of `config` (a file in this workspace) as the library opens it.
-    fn registry_of(&self, config: &str) -> Box<dyn Registry> {
-        let config = ml_gates::config::load(&self.path().join(config)).unwrap();
-        let vars = |k: &str| match k {
-            "ML_GATES_OCI_USERNAME" => Some(USER.to_string()),
-            "ML_GATES_OCI_PASSWORD" => Some(PASSWORD.to_string()),
-            _ => None,
-        };
-        ml_gates::registry::open(&config, &vars).unwrap()
-    }
-
-    fn registry(&self) -> Box<dyn Registry> {
-        self.registry_of("ml-gates.yaml")
-    }
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 fn check<'a>(report: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
@@ -223,7 +137,7 @@ fn artifacts_load(registry: &dyn Registry, scratch: &Path) {
 }
 
 fn a_registration_keeps_lineage_metrics_and_the_model_file(backend: &Backend) {
-    let ws = Workspace::new(&backend.fresh());
+    let ws = backend.fresh().workspace();
     ws.ok(&["train"]);
     let (sha, bytes) = ml_gates::registry::sha256_file(&ws.model_file()).unwrap();
     // Without a report: `not_evaluated`, and no alias moves.
@@ -254,8 +168,8 @@ fn a_registration_keeps_lineage_metrics_and_the_model_file(backend: &Backend) {
 }
 
 fn champion_and_challenger_move_only_as_the_gates_and_people_say(backend: &Backend) {
-    let section = backend.fresh();
-    let ws = Workspace::new(&section);
+    let place = backend.fresh();
+    let ws = place.workspace();
     // First run: no champion yet (cold start passes), registered as 1, challenger → 1.
     let report = ws.json(&["run", "--format", "json"]);
     assert_eq!(report["model_version"], 1);
@@ -266,7 +180,7 @@ fn champion_and_challenger_move_only_as_the_gates_and_people_say(backend: &Backe
         "'champion': nothing → version 1 (first release)"
     );
     // A second workspace (a new clone: nothing local) compares with the champion the first promoted.
-    let fresh = Workspace::new(&section);
+    let fresh = place.workspace();
     let report = fresh.json(&["run", "--format", "json"]);
     assert_eq!(report["model_version"], 2);
     assert_eq!(report["registry"]["champion_version"], 1);
@@ -327,7 +241,9 @@ fn champion_and_challenger_move_only_as_the_gates_and_people_say(backend: &Backe
 
 fn concurrent_registrations_get_distinct_numbers(backend: &Backend) {
     // For OCI, a settling delay with room for a loaded 2-core machine running 8 writers.
-    let ws = Workspace::new(&backend.fresh().replace("settle_ms: 300", "settle_ms: 1000"));
+    let mut place = backend.fresh();
+    place.section = place.section.replace("settle_ms: 300", "settle_ms: 1000");
+    let ws = place.workspace();
     ws.ok(&["train"]);
     let (sha, _) = ml_gates::registry::sha256_file(&ws.model_file()).unwrap();
     let n = 8;
@@ -396,7 +312,7 @@ fn answered_by(url: &str) -> String {
 }
 
 fn serve_follows_the_routing_generations_of_the_registry(backend: &Backend) {
-    let ws = Workspace::new(&backend.fresh());
+    let ws = backend.fresh().workspace();
     ws.ok(&["run"]);
     ws.ok(&["promote", "1"]);
     ws.ok(&["run"]);
@@ -408,7 +324,7 @@ fn serve_follows_the_routing_generations_of_the_registry(backend: &Backend) {
     assert_eq!(serde_json::to_value(ws.registry().routing().unwrap().unwrap()).unwrap(), table);
     ws.ok(&["routing", "kill-switch", "off"]);
     // A server in another workspace (nothing local) loads version 2 from the registry…
-    let elsewhere = Workspace::new(&ws.section);
+    let elsewhere = Workspace::named(&ws.name, &ws.section);
     let (mut server, url, first) = serving(&elsewhere);
     assert!(first.trim_end().ends_with("v2 100 % (routing generation 3)"), "{first}");
     assert_eq!(answered_by(&url), "2");
@@ -427,7 +343,7 @@ fn serve_follows_the_routing_generations_of_the_registry(backend: &Backend) {
 }
 
 fn a_copy_keeps_numbers_history_and_routing_and_runs_twice(backend: &Backend) {
-    let ws = Workspace::new(&backend.fresh());
+    let ws = backend.fresh().workspace();
     ws.ok(&["run"]);
     ws.ok(&["promote", "1", "--reason", "first release"]);
     ws.ok(&["run"]);
@@ -439,9 +355,9 @@ fn a_copy_keeps_numbers_history_and_routing_and_runs_twice(backend: &Backend) {
     let source = ws.registry();
     // Into a folder, and from that folder into a fresh registry of this backend.
     let n = backend.next.fetch_add(1, Ordering::SeqCst);
-    let folder = ws.other_config("folder.yaml", &backend.section(Kind::Folder, 1000 + n));
-    let back_section = backend.fresh();
-    let back = ws.other_config("back.yaml", &back_section);
+    let folder = ws.other_config("folder.yaml", "churn", &backend.section(Kind::Folder, 1000 + n));
+    let back_place = backend.fresh();
+    let back = ws.other_config("back.yaml", &back_place.name, &back_place.section);
     let copied = ws.json(&["models", "copy", "--to", &folder, "--format", "json"]);
     assert_eq!(copied["copied"]["versions"], serde_json::json!([1, 2]));
     assert_eq!((copied["copied"]["moves"].as_u64(), copied["copied"]["routing"].as_u64()), (Some(5), Some(2)));
@@ -474,7 +390,7 @@ fn a_copy_keeps_numbers_history_and_routing_and_runs_twice(backend: &Backend) {
         (serde_json::json!([3]), Some(1))
     );
     // A run against the copy compares with the champion the source had.
-    let moved = Workspace::new(&back_section);
+    let moved = back_place.workspace();
     let report = moved.json(&["run", "--format", "json"]);
     assert_eq!((report["model_version"].as_u64(), report["registry"]["champion_version"].as_u64()), (Some(3), Some(1)));
     // A registry that holds something else is refused, and nothing is written to it.

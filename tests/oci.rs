@@ -10,75 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use common::servers::{Auth, OciServer, PASSWORD, READER, USER};
-
-/// A folder with the churn example's data and a config whose registry is `repository`.
-struct Workspace {
-    dir: tempfile::TempDir,
-    repository: String,
-}
-
-impl Workspace {
-    fn new(repository: &str, extra: &str) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("data")).unwrap();
-        for f in ["train.parquet", "test.parquet"] {
-            std::fs::copy(Path::new("examples/churn/data").join(f), dir.path().join("data").join(f)).unwrap();
-        }
-        let config = format!(
-            "version: 1\nname: churn\ndata:\n  train: data/train.parquet\n  test: data/test.parquet\n  target: churn\n  task: classification\n  id: customer_id\n  timestamp: event_time\n  sensitive: [gender]\ntrain:\n  model: logistic_regression\n  params: {{max_iterations: 200}}\n  preprocess: {{scale: standard, impute: median, one_hot: [plan]}}\nevaluate:\n  metrics: {{accuracy: {{min: 0.7}}}}\n  champion: {{metric: accuracy, noise: none}}\nregistry:\n  oci:\n    repository: {repository}\n    settle_ms: 300\n    attempts: 3\n{extra}"
-        );
-        std::fs::write(dir.path().join("ml-gates.yaml"), config).unwrap();
-        Workspace { dir, repository: repository.to_string() }
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ml-gates"));
-        cmd.args(args)
-            .current_dir(self.path())
-            .env_remove("GITHUB_SHA")
-            .env_remove("GITHUB_EVENT_NAME")
-            .env_remove("GITHUB_ACTIONS")
-            .env("DOCKER_CONFIG", self.path().join("no-docker-config"))
-            .env("ML_GATES_OCI_USERNAME", USER)
-            .env("ML_GATES_OCI_PASSWORD", PASSWORD);
-        cmd
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        let out = self.command(args).output().unwrap();
-        no_secret(&out);
-        out
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(out.status.success(), "{args:?}: {}\n{}", text(&out.stdout), text(&out.stderr));
-        text(&out.stdout)
-    }
-
-    fn json(&self, args: &[&str]) -> serde_json::Value {
-        serde_json::from_str(&self.ok(args)).unwrap()
-    }
-
-    /// The registry as the library opens it from this workspace's config.
-    fn registry(&self) -> Box<dyn ml_gates::registry::Registry> {
-        let config = ml_gates::config::load(&self.path().join("ml-gates.yaml")).unwrap();
-        let vars = |k: &str| match k {
-            "ML_GATES_OCI_USERNAME" => Some(USER.to_string()),
-            "ML_GATES_OCI_PASSWORD" => Some(PASSWORD.to_string()),
-            _ => None,
-        };
-        ml_gates::registry::open(&config, &vars).unwrap()
-    }
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use common::workspace::{oci_section, text, Workspace};
 
 fn no_secret(out: &Output) {
     for stream in [&out.stdout, &out.stderr] {
@@ -128,7 +60,7 @@ fn skopeo_raw(repository: &str, tag: &str) -> serde_json::Value {
 fn versions_are_modelpack_artifacts_that_oras_and_skopeo_read() {
     let server = OciServer::start(Auth::Htpasswd);
     let repository = server.repository("acme/models/churn");
-    let ws = Workspace::new(&repository, "");
+    let ws = Workspace::new(&oci_section(&repository));
     let report = ws.json(&["run", "--format", "json"]);
     assert_eq!(report["model_version"], 1, "{report}");
     let registry = ws.registry();
@@ -171,7 +103,7 @@ fn versions_are_modelpack_artifacts_that_oras_and_skopeo_read() {
 #[test]
 fn with_token_authentication_a_pull_request_only_reads() {
     let server = OciServer::start(Auth::Token);
-    let ws = Workspace::new(&server.repository("acme/churn"), "");
+    let ws = Workspace::new(&oci_section(&server.repository("acme/churn")));
     // A push registers (the token service grants pull and push to USER) …
     let report = ws.json(&["run", "--format", "json"]);
     assert_eq!(report["model_version"], 1);
@@ -190,7 +122,7 @@ fn with_token_authentication_a_pull_request_only_reads() {
     // pull (a fork's token), read the champion and the history and write nothing.
     let writes_before = server.writes();
     assert!(!writes_before.is_empty(), "the access log shows the push's writes");
-    let fresh = Workspace::new(&ws.repository, "");
+    let fresh = Workspace::new(&ws.section);
     let out = fresh
         .command(&["run", "--no-register", "--format", "json"])
         .env("ML_GATES_OCI_USERNAME", READER)
@@ -220,7 +152,7 @@ fn with_token_authentication_a_pull_request_only_reads() {
 #[test]
 fn registrations_killed_at_random_moments_leave_the_registry_readable_and_no_false_pass() {
     let server = OciServer::start(Auth::Htpasswd);
-    let ws = Workspace::new(&server.repository("killed/churn"), "");
+    let ws = Workspace::new(&oci_section(&server.repository("killed/churn")));
     // How long a whole run takes here, to spread the kills over it.
     let started = std::time::Instant::now();
     ws.ok(&["run"]);
@@ -368,7 +300,7 @@ mod fake {
 
     fn config(server: &MockServer) -> (Workspace, String) {
         let host = server.uri().trim_start_matches("http://").to_string();
-        let ws = Workspace::new(&format!("{host}/acme/churn"), "");
+        let ws = Workspace::new(&oci_section(&format!("{host}/acme/churn")));
         (ws, host)
     }
 

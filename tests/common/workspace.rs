@@ -1,0 +1,114 @@
+//! A workspace for the registry tests: the churn example's data and a config whose `registry:`
+//! section is the test's, with the commands run as users run them (credentials for the test
+//! registries in the environment, nothing of GitHub's).
+#![allow(dead_code)]
+
+use super::servers::{PASSWORD, USER};
+use ml_gates::registry::Registry;
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// The `registry:` section of an OCI registry on the test's server, with a short settling delay.
+pub fn oci_section(repository: &str) -> String {
+    format!("registry:\n  oci:\n    repository: {repository}\n    settle_ms: 300\n    attempts: 3\n")
+}
+
+/// A folder with the churn example's data and a config whose registry is `section`.
+pub struct Workspace {
+    pub dir: tempfile::TempDir,
+    /// Its config's `registry:` section.
+    pub section: String,
+    /// Its config's `name`.
+    pub name: String,
+}
+
+pub const MODEL: &str = "train:\n  model: logistic_regression\n  params: {max_iterations: 200}\n  preprocess: {scale: standard, impute: median, one_hot: [plan]}\nevaluate:\n  metrics: {accuracy: {min: 0.7}}\n  champion: {metric: accuracy, noise: none}\n";
+
+impl Workspace {
+    /// A workspace whose model is `churn`.
+    pub fn new(section: &str) -> Self {
+        Self::named("churn", section)
+    }
+
+    /// A workspace whose model (`name`, MLflow's registered model) is `name`.
+    pub fn named(name: &str, section: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("data")).unwrap();
+        for f in ["train.parquet", "test.parquet"] {
+            std::fs::copy(Path::new("examples/churn/data").join(f), dir.path().join("data").join(f)).unwrap();
+        }
+        let config = format!(
+            "version: 1\nname: {name}\ndata:\n  train: data/train.parquet\n  test: data/test.parquet\n  target: churn\n  task: classification\n  id: customer_id\n  timestamp: event_time\n  sensitive: [gender]\nvalidate:\n  rows: {{min: 250}}\n{MODEL}{section}"
+        );
+        std::fs::write(dir.path().join("ml-gates.yaml"), config).unwrap();
+        Workspace { dir, section: section.to_string(), name: name.to_string() }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// What `ml-gates train` writes.
+    pub fn model_file(&self) -> std::path::PathBuf {
+        self.path().join(format!(".ml-gates/{}.model", self.name))
+    }
+
+    /// Another config in this workspace, the same but for its registry.
+    pub fn other_config(&self, file: &str, name: &str, section: &str) -> String {
+        let other = Workspace::named(name, section);
+        std::fs::copy(other.path().join("ml-gates.yaml"), self.path().join(file)).unwrap();
+        file.to_string()
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ml-gates"));
+        cmd.args(args)
+            .current_dir(self.path())
+            .env_remove("GITHUB_SHA")
+            .env_remove("GITHUB_EVENT_NAME")
+            .env_remove("GITHUB_ACTIONS")
+            .env_remove("MLFLOW_TRACKING_URI")
+            .env("DOCKER_CONFIG", self.path().join("no-docker-config"))
+            .env("ML_GATES_OCI_USERNAME", USER)
+            .env("ML_GATES_OCI_PASSWORD", PASSWORD);
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        let out = self.command(args).output().unwrap();
+        for stream in [&out.stdout, &out.stderr] {
+            assert!(!text(stream).contains("pa55word"), "the password was printed");
+        }
+        out
+    }
+
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(out.status.success(), "{args:?}: {}\n{}", text(&out.stdout), text(&out.stderr));
+        text(&out.stdout)
+    }
+
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        serde_json::from_str(&self.ok(args)).unwrap()
+    }
+
+    /// The registry of `config` (a file in this workspace) as the library opens it.
+    pub fn registry_of(&self, config: &str) -> Box<dyn Registry> {
+        let config = ml_gates::config::load(&self.path().join(config)).unwrap();
+        let vars = |k: &str| match k {
+            "ML_GATES_OCI_USERNAME" => Some(USER.to_string()),
+            "ML_GATES_OCI_PASSWORD" => Some(PASSWORD.to_string()),
+            _ => None,
+        };
+        ml_gates::registry::open(&config, &vars).unwrap()
+    }
+
+    pub fn registry(&self) -> Box<dyn Registry> {
+        self.registry_of("ml-gates.yaml")
+    }
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
