@@ -35,7 +35,6 @@ BINARY = benchkit.binary()
 free_port = benchkit.free_port
 
 
-
 class Counter:
     def __init__(self):
         self.lock = threading.Lock()

@@ -29,6 +29,8 @@ import benchkit
 BINARY = benchkit.binary()
 free_port = benchkit.free_port
 
+# The combined log format: … "METHOD /path HTTP/1.1" status bytes …
+LINE = re.compile(r'"(\w+) (/v2/\S*) HTTP/[\d.]+" (\d+) (\d+|-)')
 
 
 def access(log):
