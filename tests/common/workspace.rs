@@ -111,4 +111,3 @@ impl Workspace {
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
-
