@@ -8,7 +8,7 @@
 mod common;
 
 use common::servers::{Auth, MlflowServer, OciServer};
-use common::workspace::{oci_section, text, Workspace};
+use common::workspace::{answered_by, get, metric, oci_section, text, Replica, Workspace};
 use ml_gates::registry::Registry;
 use std::path::Path;
 use std::process::Stdio;
@@ -23,6 +23,7 @@ const CASES: &[Case] = &[
     ("flow", champion_and_challenger_move_only_as_the_gates_and_people_say),
     ("concurrent", concurrent_registrations_get_distinct_numbers),
     ("routing", serve_follows_the_routing_generations_of_the_registry),
+    ("ready", a_replica_is_ready_only_once_the_versions_it_routes_to_are_loaded),
     ("copy", a_copy_keeps_numbers_history_and_routing_and_runs_twice),
 ];
 
@@ -287,30 +288,6 @@ fn concurrent_registrations_get_distinct_numbers(backend: &Backend) {
     artifacts_load(registry.as_ref(), &ws.path().join("scratch"));
 }
 
-/// `ml-gates serve`'s first log line, and the URL it listens on.
-fn serving(ws: &Workspace) -> (std::process::Child, String, String) {
-    let mut child = ws.command(&["serve", "--listen", "127.0.0.1:0"]).stderr(Stdio::piped()).spawn().unwrap();
-    let mut log = std::io::BufReader::new(child.stderr.take().unwrap());
-    let mut first = String::new();
-    std::io::BufRead::read_line(&mut log, &mut first).unwrap();
-    let url = first.split(" on ").nth(1).unwrap_or_default().split(": ").next().unwrap().to_string();
-    // Keep reading, so the server never blocks on a full pipe.
-    std::thread::spawn(move || std::io::copy(&mut log, &mut std::io::sink()));
-    (child, url, first)
-}
-
-/// The version that answered a prediction.
-fn answered_by(url: &str) -> String {
-    let answer = reqwest::blocking::Client::new()
-        .post(format!("{url}/invocations"))
-        .header("content-type", "application/json")
-        .body(r#"{"inputs": {"age": [40], "monthly_spend": [120.5], "tenure_months": [12], "plan": ["basic"]}}"#)
-        .send()
-        .unwrap();
-    assert_eq!(answer.status(), 200);
-    answer.headers()["x-ml-gates-version"].to_str().unwrap().to_string()
-}
-
 fn serve_follows_the_routing_generations_of_the_registry(backend: &Backend) {
     let ws = backend.fresh().workspace();
     ws.ok(&["run"]);
@@ -325,21 +302,56 @@ fn serve_follows_the_routing_generations_of_the_registry(backend: &Backend) {
     ws.ok(&["routing", "kill-switch", "off"]);
     // A server in another workspace (nothing local) loads version 2 from the registry…
     let elsewhere = Workspace::named(&ws.name, &ws.section);
-    let (mut server, url, first) = serving(&elsewhere);
+    let replica = Replica::start(&elsewhere, &[]);
+    let (url, first) = (&replica.url, &replica.first);
     assert!(first.trim_end().ends_with("v2 100 % (routing generation 3)"), "{first}");
-    assert_eq!(answered_by(&url), "2");
+    assert_eq!(answered_by(url), "2");
     // …and follows the next generation without a restart: promote 2, roll back the champion to 1
     // (which routes every request to it).
     ws.ok(&["promote", "2"]);
     let out = ws.ok(&["rollback"]);
     assert!(out.contains("routing generation 4: v1 100 %"), "{out}");
     let started = std::time::Instant::now();
-    while answered_by(&url) != "1" {
+    while answered_by(url) != "1" {
         assert!(started.elapsed() < std::time::Duration::from_secs(30), "serve did not follow generation 4");
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
-    let _ = server.kill();
-    let _ = server.wait();
+}
+
+fn a_replica_is_ready_only_once_the_versions_it_routes_to_are_loaded(backend: &Backend) {
+    let ws = backend.fresh().workspace();
+    ws.ok(&["run"]);
+    // No champion and no routing table yet: the replica listens, alive but not ready.
+    let replica = Replica::start(&ws, &["--watch", "1s"]);
+    let (url, first) = (replica.url.as_str(), &replica.first);
+    assert!(
+        first.contains(": not ready (no routing table is stored and no version has the alias 'champion' yet)"),
+        "{first}"
+    );
+    assert_eq!(get(&format!("{url}/ping")).0, 200);
+    let (status, body) = get(&format!("{url}/ready"));
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("no version has the alias 'champion'"), "{body}");
+    assert_eq!(get(&format!("{url}/v2/health/ready")).0, 503);
+    let refused = reqwest::blocking::Client::new()
+        .post(format!("{url}/invocations"))
+        .header("content-type", "application/json")
+        .body(r#"{"inputs": {"age": [40], "monthly_spend": [120.5], "tenure_months": [12], "plan": ["basic"]}}"#)
+        .send()
+        .unwrap();
+    assert_eq!(refused.status(), 503);
+    assert_eq!((metric(url, "ml_gates_ready"), metric(url, "ml_gates_routing_generation")), (0.0, 0.0));
+    // A champion appears: the replica loads it and becomes ready, without a restart.
+    ws.ok(&["promote", "1"]);
+    let started = std::time::Instant::now();
+    while get(&format!("{url}/ready")).0 != 200 {
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "not ready after the champion appeared");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert_eq!(answered_by(url), "1");
+    assert_eq!(metric(url, "ml_gates_ready"), 1.0);
+    assert_eq!(metric(url, "ml_gates_registry_up"), 1.0);
+    assert!(metric(url, "ml_gates_routing_applied_timestamp_seconds") > 1.7e9);
 }
 
 fn a_copy_keeps_numbers_history_and_routing_and_runs_twice(backend: &Backend) {

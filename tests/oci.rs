@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use common::servers::{Auth, OciServer, PASSWORD, READER, USER};
-use common::workspace::{oci_section, text, Workspace};
+use common::workspace::{answered_by, get, metric, oci_section, text, Replica, Workspace};
 
 fn no_secret(out: &Output) {
     for stream in [&out.stdout, &out.stderr] {
@@ -483,4 +483,71 @@ mod fake {
         use sha2::Digest;
         ml_gates::core::digest::hex(&sha2::Sha256::digest(bytes))
     }
+}
+
+#[test]
+fn a_replica_keeps_answering_while_the_registry_is_down_and_follows_it_again() {
+    let mut server = OciServer::start(Auth::Htpasswd);
+    let ws = Workspace::new(&oci_section(&server.repository("outage/churn")));
+    ws.ok(&["run"]);
+    ws.ok(&["promote", "1"]);
+    let replica = Replica::start(&ws, &["--watch", "300ms"]);
+    assert!(replica.first.contains("v1 100 %"), "{}", replica.first);
+    let url = replica.url.clone();
+    // Steady traffic from a client for the whole test: every request must be answered.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let traffic = {
+        let (stop, url) = (stop.clone(), url.clone());
+        std::thread::spawn(move || {
+            let client = reqwest::blocking::Client::new();
+            let (mut sent, mut failed) = (0, Vec::new());
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let answer = client
+                    .post(format!("{url}/invocations"))
+                    .header("content-type", "application/json")
+                    .body(common::workspace::ONE_ROW)
+                    .send();
+                sent += 1;
+                match answer {
+                    Ok(a) if a.status() == 200 => {}
+                    other => failed.push(format!("{other:?}")),
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            (sent, failed)
+        })
+    };
+    // The registry goes away for a while: the replica keeps its table and says so once.
+    server.pause();
+    let started = std::time::Instant::now();
+    while metric(&url, "ml_gates_registry_up") != 0.0 {
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "the outage was not noticed");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert!(metric(&url, "ml_gates_registry_read_failures_total") >= 2.0);
+    assert_eq!(get(&format!("{url}/ready")).0, 200, "a replica with a table in force stays ready");
+    // Back: the replica notices, and follows the next routing generation.
+    server.resume();
+    let started = std::time::Instant::now();
+    while metric(&url, "ml_gates_registry_up") != 1.0 {
+        assert!(started.elapsed() < std::time::Duration::from_secs(60), "the recovery was not noticed");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    ws.ok(&["run"]);
+    std::fs::write(ws.path().join("table.json"), r#"{"stable": 1, "weights": [{"version": 2, "weight": 1}]}"#).unwrap();
+    ws.ok(&["routing", "set", "table.json"]);
+    let started = std::time::Instant::now();
+    while answered_by(&url) != "2" {
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "the replica did not follow");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (sent, failed) = traffic.join().unwrap();
+    assert!(sent > 100, "{sent}");
+    assert!(failed.is_empty(), "{} of {sent} requests failed: {:?}", failed.len(), &failed[..failed.len().min(3)]);
+    let log = replica.log();
+    assert_eq!(log.matches("cannot read the routing table").count(), 1, "{log}");
+    assert_eq!(log.matches("the routing table can be read again").count(), 1, "{log}");
+    assert!(log.contains("routing generation 1: v2 100 %"), "{log}");
 }

@@ -426,7 +426,7 @@ async fn the_admin_endpoint_needs_its_token() {
     let unknown = put(Some(format!("Bearer {token}")), r#"{"stable": 7}"#.into()).await.unwrap();
     assert_eq!(unknown.status(), 409);
     assert!(unknown.text().await.unwrap().contains("cannot load version 7"));
-    assert_eq!(running.server.active().table.stable, 1, "a rejected table changes nothing");
+    assert_eq!(running.server.active().unwrap().table.stable, 1, "a rejected table changes nothing");
     let ok = put(Some(format!("Bearer {token}")), table).await.unwrap();
     assert_eq!(ok.status(), 200);
     let stored: Value = ok.json().await.unwrap();
@@ -470,4 +470,79 @@ async fn shutdown_finishes_the_requests_in_flight() {
     assert_eq!(status, 200);
     assert_eq!(body["predictions"].as_array().unwrap().len(), rows);
     assert_eq!(server.in_flight(), 0);
+}
+
+/// A store that fails while `down` is set, as a registry that cannot be reached.
+struct Flaky {
+    inner: MemoryStore,
+    down: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl serve::Store for Flaky {
+    fn table(&mut self) -> Result<Option<RoutingTable>, String> {
+        if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err("connection refused".into());
+        }
+        self.inner.table()
+    }
+    fn save(&mut self, table: &RoutingTable) -> Result<RoutingTable, String> {
+        self.inner.save(table)
+    }
+    fn model(&mut self, version: u64) -> Result<ServedModel, String> {
+        self.inner.model(version)
+    }
+}
+
+#[test]
+fn a_replica_waits_for_its_store_and_says_an_outage_once() {
+    let down = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let mut table = RoutingTable::single(1, "the champion");
+    table.generation = 1;
+    let store = Flaky {
+        inner: MemoryStore { models: BTreeMap::from([served(1, &champion())]), table: Some(table.clone()) },
+        down: down.clone(),
+    };
+    let events = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let heard = events.clone();
+    let options = Options { watch: Some(std::time::Duration::from_millis(20)), ..Options::default() };
+    let (server, first) =
+        Server::launch("churn", Box::new(store), None, options, Box::new(move |e| heard.lock().unwrap().push(e)))
+            .unwrap();
+    // Started while its store is down: alive, not ready, and it says why.
+    assert_eq!(first, Err("connection refused".to_string()));
+    assert!(server.active().is_none());
+    let wait_for = |what: &str, done: &dyn Fn() -> bool| {
+        let started = std::time::Instant::now();
+        while !done() {
+            assert!(started.elapsed() < std::time::Duration::from_secs(10), "{what}");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    };
+    down.store(false, std::sync::atomic::Ordering::SeqCst);
+    wait_for("ready once the store answers", &|| server.active().is_some());
+    // An outage of many reads: said once, the table stays, then the recovery.
+    down.store(true, std::sync::atomic::Ordering::SeqCst);
+    wait_for("the outage noticed", &|| events.lock().unwrap().len() >= 3);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert_eq!(server.active().unwrap().table, table);
+    down.store(false, std::sync::atomic::Ordering::SeqCst);
+    wait_for("the recovery noticed", &|| events.lock().unwrap().len() >= 4);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert_eq!(
+        *events.lock().unwrap(),
+        vec![
+            serve::Event::StoreRecovered,
+            serve::Event::Applied(table),
+            serve::Event::StoreFailed("connection refused".into()),
+            serve::Event::StoreRecovered
+        ]
+    );
+    let metrics = server.following.render("churn", true);
+    assert!(metrics.contains("ml_gates_registry_up{model=\"churn\"} 1"), "{metrics}");
+    let failures: f64 = metrics
+        .lines()
+        .find(|l| l.starts_with("ml_gates_registry_read_failures_total{"))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap();
+    assert!(failures >= 5.0, "{metrics}");
 }

@@ -32,8 +32,9 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 8.0, value_name = "MIB")]
     max_body_mb: f64,
     /// How often to read the registry's routing table: a change applies without a restart.
-    #[arg(long, default_value = "1s", value_name = "DURATION", value_parser = config::parse_duration)]
-    watch: Duration,
+    /// Default: 1s for a folder registry, 5s for OCI and MLflow (one small request each).
+    #[arg(long, value_name = "DURATION", value_parser = config::parse_duration)]
+    watch: Option<Duration>,
 }
 
 #[derive(clap::Args)]
@@ -108,7 +109,10 @@ fn show_event(event: Event) {
     match event {
         Event::Applied(t) => tell!("routing generation {}: {} ({})", t.generation, t.summary(), t.reason),
         Event::Rejected { generation, why } => tell!("routing generation {generation} not applied: {why}"),
-        Event::StoreFailed(e) => tell!("cannot read the routing table: {e}"),
+        Event::StoreFailed(e) => {
+            tell!("cannot read the routing table: {e}; serving the table in force, retrying")
+        }
+        Event::StoreRecovered => tell!("the routing table can be read again"),
     }
 }
 
@@ -121,55 +125,63 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<u8> {
         return Err(input("--max-body-mb must be more than 0".into()));
     }
     let admin_token = std::env::var("ML_GATES_ADMIN_TOKEN").ok().filter(|t| !t.is_empty());
-    let options = serve::Options {
+    let mut options = serve::Options {
         max_body_bytes: (args.max_body_mb * 1024.0 * 1024.0) as usize,
         admin_token,
-        watch: Some(args.watch),
+        watch: args.watch,
     };
-    let (name, store, fallback): (String, Box<dyn serve::Store>, Option<RoutingTable>) = match &args.model {
-        Some(path) => {
-            let (name, model) =
-                ml_gates::app::served_model(path, || Ok(config::load(&args.config)?)).map_err(super::lift)?;
-            let (sha256, _) = ml_gates::registry::sha256_file(path)?;
-            let served = Arc::new(ServedModel { version: 0, model, sha256 });
-            let store = MemoryStore { models: BTreeMap::from([(0, served)]), table: None };
-            (name, Box::new(store), Some(RoutingTable::single(0, &format!("serving {}", path.display()))))
-        }
-        None => {
-            let config = config::load(&args.config)?;
-            let registry = ml_gates::app::open_registry(&config, &super::env)?;
-            let fallback = match registry.routing()? {
-                Some(_) => None,
-                None => {
-                    let version = find_version(registry.as_ref(), &config.raw.name, &args.version)?;
-                    Some(RoutingTable::single(
-                        version.version,
-                        &format!("serving '{}' (no routing table yet)", args.version),
-                    ))
-                }
-            };
-            let scratch = config.source.resolve(".ml-gates/serve");
-            let store = serve::store::RegistryStore::new(registry, scratch)
-                .binding_unbound(ml_gates::app::binder(&config, None));
-            (config.raw.name.clone(), Box::new(store), fallback)
-        }
+    let (name, store, fallback, following): (String, Box<dyn serve::Store>, Option<RoutingTable>, bool) =
+        match &args.model {
+            Some(path) => {
+                let (name, model) =
+                    ml_gates::app::served_model(path, || Ok(config::load(&args.config)?)).map_err(super::lift)?;
+                let (sha256, _) = ml_gates::registry::sha256_file(path)?;
+                let served = Arc::new(ServedModel { version: 0, model, sha256 });
+                let store = MemoryStore { models: BTreeMap::from([(0, served)]), table: None };
+                let table = RoutingTable::single(0, &format!("serving {}", path.display()));
+                (name, Box::new(store), Some(table), false)
+            }
+            None => {
+                let config = config::load(&args.config)?;
+                let registry = ml_gates::app::open_registry(&config, &super::env)?;
+                options.watch = Some(args.watch.unwrap_or_else(|| registry.poll_interval()));
+                let scratch = config.source.resolve(".ml-gates/serve");
+                let store = serve::store::RegistryStore::new(registry, scratch)
+                    .serving_when_unrouted(&args.version)
+                    .binding_unbound(ml_gates::app::binder(&config, None));
+                (config.raw.name.clone(), Box::new(store), None, true)
+            }
+        };
+    let watch = options.watch;
+    // A replica following a registry listens even when its first read fails (the registry is
+    // down, the alias not set yet): not ready (503) until it loads, retrying at every interval.
+    let (server, first) =
+        serve::Server::launch(&name, store, fallback, options, Box::new(show_event)).map_err(anyhow::Error::msg)?;
+    let waiting = match first {
+        Err(e) if !following => return Err(anyhow::Error::msg(e)),
+        Err(e) => Some(e),
+        Ok(()) => None,
     };
-    let server =
-        serve::Server::start(&name, store, fallback, options, Box::new(show_event)).map_err(anyhow::Error::msg)?;
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the runtime")?;
     runtime.block_on(async move {
         let listener =
             serve::listen(&address.to_string()).await.with_context(|| format!("cannot listen on {address}"))?;
         let local = listener.local_addr()?;
-        let active = server.active();
+        match server.active() {
+            Some(active) => tell!(
+                "serving {name} on http://{local}: {} (routing generation {})",
+                active.table.summary(),
+                active.table.generation
+            ),
+            None => tell!(
+                "serving {name} on http://{local}: not ready ({}); retrying every {:?}, GET /ready answers 503 until then",
+                waiting.unwrap_or_default(),
+                watch.unwrap_or_default()
+            ),
+        }
         tell!(
-            "serving {name} on http://{local}: {} (routing generation {})",
-            active.table.summary(),
-            active.table.generation
-        );
-        tell!(
-            "  POST /invocations (MLflow), POST /v2/models/{name}/infer (Open Inference Protocol), GET /metrics{}",
+            "  POST /invocations (MLflow), POST /v2/models/{name}/infer (Open Inference Protocol), GET /ready, GET /metrics{}",
             if server_has_admin() { ", PUT /admin/routing" } else { "" }
         );
         serve::run(listener, server, shutdown_signal()).await.context("the server failed")?;

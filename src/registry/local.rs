@@ -319,6 +319,10 @@ impl Registry for LocalRegistry {
         Ok(stored)
     }
 
+    fn poll_interval(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(1)
+    }
+
     fn import(&self, batch: &super::Import) -> Result<(), RegistryError> {
         let _lock = self.lock()?;
         self.sweep();

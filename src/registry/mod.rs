@@ -207,6 +207,11 @@ pub trait Registry: Send {
     /// version with its number (the next free one), the moves with their times, the routing table
     /// with its generation. Nothing reads as complete before all of it is in.
     fn import(&self, batch: &Import) -> Result<(), RegistryError>;
+    /// How often a server following this registry reads its routing table by default: a read is
+    /// one file for the folder, one small request for the remote backends.
+    fn poll_interval(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(5)
+    }
 }
 
 /// What [`Registry::import`] adds.

@@ -252,7 +252,9 @@ impl Metrics {
     }
 
     /// Prometheus' text exposition format (version 0.0.4).
-    pub fn render(&self, table: &RoutingTable) -> String {
+    /// The metrics text; `table` is the table in force (None before the first is loaded: the
+    /// generation reads 0, so a fleet's minimum is not met by a replica still loading).
+    pub fn render(&self, table: Option<&RoutingTable>) -> String {
         let model = escape_label(&self.model);
         let mut out = String::new();
         let series = self.series.read().expect("metrics lock");
@@ -335,7 +337,7 @@ impl Metrics {
             out,
             "# HELP ml_gates_routing_percent Share of traffic each version answers by weight.\n# TYPE ml_gates_routing_percent gauge"
         );
-        for version in table.versions() {
+        for (version, table) in table.iter().flat_map(|t| t.versions().into_iter().map(move |v| (v, t))) {
             let _ = writeln!(
                 out,
                 "ml_gates_routing_percent{{model=\"{model}\",version=\"{version}\"}} {}",
@@ -345,13 +347,13 @@ impl Metrics {
         let _ = writeln!(
             out,
             "# HELP ml_gates_routing_generation The routing table in force.\n# TYPE ml_gates_routing_generation gauge\nml_gates_routing_generation{{model=\"{model}\"}} {}",
-            table.generation
+            table.map_or(0, |t| t.generation)
         );
         out
     }
 }
 
-fn escape_label(value: &str) -> String {
+pub(crate) fn escape_label(value: &str) -> String {
     value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
@@ -390,7 +392,7 @@ mod tests {
         metrics.record_shadow(2, Some((3, 1)));
         let mut table = RoutingTable::single(1, "");
         table.mirror = Some(crate::routing::Mirror { version: 2, percent: 50.0, tolerance: 0.0 });
-        let text = metrics.render(&table);
+        let text = metrics.render(Some(&table));
         let l = r#"model="ch\"urn",version="1",role="stable""#;
         assert!(text.contains(&format!("ml_gates_requests_total{{{l},code=\"200\"}} 2")), "{text}");
         assert!(text.contains(&format!("ml_gates_request_duration_seconds_bucket{{{l},le=\"0.0005\"}} 1")));

@@ -124,6 +124,10 @@ pub trait Store: Send + 'static {
     fn save(&mut self, table: &RoutingTable) -> Result<RoutingTable, String>;
     /// Load a version, its artifact verified.
     fn model(&mut self, version: u64) -> Result<ServedModel, String>;
+    /// The table to serve while none is stored (such as the champion alone), if there is one.
+    fn fallback(&mut self) -> Result<Option<RoutingTable>, String> {
+        Ok(None)
+    }
 }
 
 /// Versions held in memory, tables kept in memory: for serving a model file, and for tests.
@@ -194,19 +198,80 @@ impl Default for Options {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     Applied(RoutingTable),
-    Rejected { generation: u64, why: String },
+    Rejected {
+        generation: u64,
+        why: String,
+    },
+    /// The store could not be read (said once per outage; the table in force stays).
     StoreFailed(String),
+    /// The store answers again after a failure.
+    StoreRecovered,
+}
+
+/// How the server follows its store, for `/ready` and the metrics.
+#[derive(Debug)]
+pub struct Following {
+    /// When the table in force was applied (Unix time in milliseconds; 0 before the first).
+    applied_ms: AtomicU64,
+    /// Whether the last read of the store succeeded.
+    store_up: std::sync::atomic::AtomicBool,
+    /// Reads of the store that failed.
+    store_failures: AtomicU64,
+    /// Why the server is not ready yet, if it is not.
+    waiting: std::sync::Mutex<Option<String>>,
+}
+
+impl Following {
+    fn new() -> Self {
+        Following {
+            applied_ms: AtomicU64::new(0),
+            store_up: std::sync::atomic::AtomicBool::new(true),
+            store_failures: AtomicU64::new(0),
+            waiting: std::sync::Mutex::new(Some("loading the routing table".into())),
+        }
+    }
+
+    fn applied_now(&self) {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
+        self.applied_ms.store(now as u64, Ordering::SeqCst);
+        *self.waiting.lock().expect("follow lock") = None;
+    }
+
+    /// The metrics of following: when the table was applied, whether the store answers.
+    pub fn render(&self, model: &str, ready: bool) -> String {
+        let model = metrics::escape_label(model);
+        format!(
+            "# HELP ml_gates_ready Whether the versions of the table in force are loaded (1) or not yet (0).\n# TYPE ml_gates_ready gauge\nml_gates_ready{{model=\"{model}\"}} {}\n\
+             # HELP ml_gates_routing_applied_timestamp_seconds When the routing table in force was applied.\n# TYPE ml_gates_routing_applied_timestamp_seconds gauge\nml_gates_routing_applied_timestamp_seconds{{model=\"{model}\"}} {}\n\
+             # HELP ml_gates_registry_up Whether the last read of the registry's routing table succeeded.\n# TYPE ml_gates_registry_up gauge\nml_gates_registry_up{{model=\"{model}\"}} {}\n\
+             # HELP ml_gates_registry_read_failures_total Reads of the registry's routing table that failed (the table in force stays).\n# TYPE ml_gates_registry_read_failures_total counter\nml_gates_registry_read_failures_total{{model=\"{model}\"}} {}\n",
+            u8::from(ready),
+            self.applied_ms.load(Ordering::SeqCst) as f64 / 1000.0,
+            u8::from(self.store_up.load(Ordering::SeqCst)),
+            self.store_failures.load(Ordering::SeqCst),
+        )
+    }
 }
 
 enum Command {
     Set(RoutingTable, tokio::sync::oneshot::Sender<Result<RoutingTable, String>>),
 }
 
+/// What the routing worker keeps between reads of the store.
+struct Follower {
+    fallback: Option<RoutingTable>,
+    /// The generation whose versions could not be loaded: not tried again until another comes.
+    rejected: Option<u64>,
+    events: Box<dyn Fn(Event) + Send>,
+}
+
 /// What the handlers share.
 pub struct Server {
     name: String,
-    active: RwLock<Arc<Active>>,
+    /// None until the first table's versions are loaded.
+    active: RwLock<Option<Arc<Active>>>,
     pub metrics: Metrics,
+    pub following: Following,
     options: Options,
     control: std::sync::Mutex<std::sync::mpsc::Sender<Command>>,
     draws: AtomicU64,
@@ -239,77 +304,133 @@ impl Server {
     /// watches the store and applies admin changes. `events` hears of every table change.
     pub fn start(
         name: &str,
-        mut store: Box<dyn Store>,
+        store: Box<dyn Store>,
         fallback: Option<RoutingTable>,
         options: Options,
         events: Box<dyn Fn(Event) + Send>,
     ) -> Result<Arc<Server>, String> {
-        let table = match store.table()? {
-            Some(t) => t,
-            None => fallback.ok_or("no routing table is stored and none was given")?,
-        };
-        let models = load_missing(store.as_mut(), &table, &BTreeMap::new())?;
+        let (server, first) = Self::launch(name, store, fallback, options, events)?;
+        first.map(|_| server)
+    }
+
+    /// The same, but a first load that fails is not the end: the server is returned with the
+    /// failure, not ready (`/ready` answers 503, predictions too), and the worker tries again at
+    /// every watch interval. For replicas that start before their registry answers.
+    pub fn launch(
+        name: &str,
+        mut store: Box<dyn Store>,
+        fallback: Option<RoutingTable>,
+        options: Options,
+        events: Box<dyn Fn(Event) + Send>,
+    ) -> Result<(Arc<Server>, Result<(), String>), String> {
         let (sender, receiver) = std::sync::mpsc::channel();
         let seed =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
         let server = Arc::new(Server {
             name: name.to_string(),
-            active: RwLock::new(Arc::new(Active { table, models })),
+            active: RwLock::new(None),
             metrics: Metrics::new(name),
+            following: Following::new(),
             options: options.clone(),
             control: std::sync::Mutex::new(sender),
             draws: AtomicU64::new(0),
             seed,
             in_flight: AtomicU64::new(0),
         });
+        let mut follower = Follower { fallback, rejected: None, events };
+        let first = server.poll(store.as_mut(), &mut follower, true);
         let weak = Arc::downgrade(&server);
         std::thread::Builder::new()
             .name("ml-gates-routing".into())
-            .spawn(move || {
-                let mut rejected = None;
-                loop {
-                    let command = match options.watch {
-                        Some(every) => receiver.recv_timeout(every),
-                        None => receiver.recv().map_err(|_| std::sync::mpsc::RecvTimeoutError::Disconnected),
-                    };
-                    let Some(server) = weak.upgrade() else { return };
-                    match command {
-                        Ok(Command::Set(table, reply)) => {
-                            let result = server.set_with(store.as_mut(), table);
-                            if let Ok(t) = &result {
-                                events(Event::Applied(t.clone()));
-                            }
-                            let _ = reply.send(result);
+            .spawn(move || loop {
+                let command = match options.watch {
+                    Some(every) => receiver.recv_timeout(every),
+                    None => receiver.recv().map_err(|_| std::sync::mpsc::RecvTimeoutError::Disconnected),
+                };
+                let Some(server) = weak.upgrade() else { return };
+                match command {
+                    Ok(Command::Set(table, reply)) => {
+                        let result = server.set_with(store.as_mut(), table);
+                        if let Ok(t) = &result {
+                            (follower.events)(Event::Applied(t.clone()));
                         }
-                        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => match store.table() {
-                            Ok(Some(table)) if table != server.active().table && rejected != Some(table.generation) => {
-                                let current = server.active();
-                                match load_missing(store.as_mut(), &table, &current.models) {
-                                    Ok(models) => {
-                                        server.swap(Active { table: table.clone(), models });
-                                        rejected = None;
-                                        events(Event::Applied(table));
-                                    }
-                                    Err(why) => {
-                                        rejected = Some(table.generation);
-                                        events(Event::Rejected { generation: table.generation, why });
-                                    }
-                                }
-                            }
-                            Ok(_) => {}
-                            Err(e) => events(Event::StoreFailed(e)),
-                        },
-                        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
+                        let _ = reply.send(result);
                     }
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                        let _ = server.poll(store.as_mut(), &mut follower, false);
+                    }
+                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
                 }
             })
             .map_err(|e| format!("cannot start the routing worker: {e}"))?;
-        Ok(server)
+        Ok((server, first))
+    }
+
+    /// Read the store; apply a new table once its versions are loaded. A failure keeps the table
+    /// in force (said once per outage, unless `first`, whose failure the caller hears of).
+    fn poll(&self, store: &mut dyn Store, follower: &mut Follower, first: bool) -> Result<(), String> {
+        let current = self.active();
+        let found = store.table().and_then(|t| match (t, &current) {
+            (Some(t), _) => Ok(Some(t)),
+            (None, Some(_)) => Ok(None),
+            (None, None) => match follower.fallback.clone() {
+                Some(t) => Ok(Some(t)),
+                None => {
+                    store.fallback()?.map(Some).ok_or_else(|| "no routing table is stored and none was given".into())
+                }
+            },
+        });
+        let table = match found {
+            Ok(t) => {
+                if !self.following.store_up.swap(true, Ordering::SeqCst) {
+                    (follower.events)(Event::StoreRecovered);
+                }
+                t
+            }
+            Err(e) => {
+                self.following.store_failures.fetch_add(1, Ordering::SeqCst);
+                let was_up = self.following.store_up.swap(false, Ordering::SeqCst);
+                if current.is_none() {
+                    *self.following.waiting.lock().expect("follow lock") =
+                        Some(format!("cannot read the routing table: {e}"));
+                }
+                if was_up && !first {
+                    (follower.events)(Event::StoreFailed(e.clone()));
+                }
+                return Err(e);
+            }
+        };
+        let Some(table) = table else { return Ok(()) };
+        if current.as_ref().is_some_and(|c| c.table == table) || follower.rejected == Some(table.generation) {
+            return Ok(());
+        }
+        let empty = BTreeMap::new();
+        match load_missing(store, &table, current.as_ref().map_or(&empty, |c| &c.models)) {
+            Ok(models) => {
+                self.swap(Active { table: table.clone(), models });
+                follower.rejected = None;
+                if !first {
+                    (follower.events)(Event::Applied(table));
+                }
+                Ok(())
+            }
+            Err(why) => {
+                follower.rejected = Some(table.generation);
+                if current.is_none() {
+                    *self.following.waiting.lock().expect("follow lock") = Some(why.clone());
+                }
+                if !first {
+                    (follower.events)(Event::Rejected { generation: table.generation, why: why.clone() });
+                }
+                Err(why)
+            }
+        }
     }
 
     fn set_with(&self, store: &mut dyn Store, table: RoutingTable) -> Result<RoutingTable, String> {
         let current = self.active();
-        let models = load_missing(store, &table, &current.models)?;
+        let empty = BTreeMap::new();
+        let models = load_missing(store, &table, current.as_ref().map_or(&empty, |c| &c.models))?;
         let mut stamped = table;
         stamped.updated_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         let stored = store.save(&stamped)?;
@@ -318,12 +439,21 @@ impl Server {
     }
 
     fn swap(&self, active: Active) {
-        *self.active.write().expect("routing lock") = Arc::new(active);
+        *self.active.write().expect("routing lock") = Some(Arc::new(active));
+        self.following.applied_now();
     }
 
-    /// The table in force and its versions.
-    pub fn active(&self) -> Arc<Active> {
+    /// The table in force and its versions; None until the first is loaded.
+    pub fn active(&self) -> Option<Arc<Active>> {
         self.active.read().expect("routing lock").clone()
+    }
+
+    /// The table in force, or why there is none yet (503: a load balancer sends nothing here).
+    fn ready(&self) -> Result<Arc<Active>, Refusal> {
+        self.active().ok_or_else(|| {
+            let why = self.following.waiting.lock().expect("follow lock").clone();
+            (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {}", why.as_deref().unwrap_or("loading")))
+        })
     }
 
     /// Set a new table: its versions are loaded and it is stored, then it applies to every
@@ -358,7 +488,8 @@ pub fn router(server: Arc<Server>) -> Router {
         .route("/invocations", post(invocations))
         .route("/v2", get(v2_server))
         .route("/v2/health/live", get(|| async { axum::Json(json!({"live": true})) }))
-        .route("/v2/health/ready", get(|| async { axum::Json(json!({"ready": true})) }))
+        .route("/v2/health/ready", get(ready))
+        .route("/ready", get(ready))
         .route("/v2/models/{name}", get(v2_metadata))
         .route("/v2/models/{name}/ready", get(v2_ready))
         .route("/v2/models/{name}/versions/{version}", get(v2_version_metadata))
@@ -476,6 +607,15 @@ async fn count_in_flight(
 
 async fn ping() -> &'static str {
     "\n"
+}
+
+/// 200 once the versions of the table in force are loaded, 503 before (a load balancer's
+/// readiness check); `/ping` is the liveness check, 200 from the start.
+async fn ready(AxumState(server): Shared) -> Response {
+    match server.ready() {
+        Ok(active) => json_response(StatusCode::OK, json!({"ready": true, "generation": active.table.generation})),
+        Err((status, message)) => json_response(status, json!({"ready": false, "error": message})),
+    }
 }
 
 /// The server's version, as MLflow's scoring server answers `/version` (its client reads it).
@@ -691,7 +831,10 @@ fn handle_now(
     error: fn(StatusCode, &str) -> Response,
 ) -> Response {
     let started = Instant::now();
-    let active = server.active();
+    let active = match server.ready() {
+        Ok(a) => a,
+        Err((status, message)) => return error(status, &message),
+    };
     let mut choice = active.table.choose(&Keys { headers }, server.draw());
     if let Some(version) = pinned {
         let role = if version == active.table.stable { Role::Stable } else { Role::Canary };
@@ -775,7 +918,7 @@ fn check_name(server: &Server, name: &str) -> Result<(), Refusal> {
 
 fn v2_version(server: &Server, name: &str, version: &str) -> Result<u64, Refusal> {
     check_name(server, name)?;
-    let active = server.active();
+    let active = server.ready()?;
     version
         .parse::<u64>()
         .ok()
@@ -890,7 +1033,10 @@ async fn v2_metadata(AxumState(server): Shared, Path(name): Path<String>) -> Res
     if let Err(r) = check_name(&server, &name) {
         return refuse(r);
     }
-    let active = server.active();
+    let active = match server.ready() {
+        Ok(a) => a,
+        Err(r) => return refuse(r),
+    };
     let versions = active.models.keys().map(|v| v.to_string()).collect();
     let stable = &active.models[&active.table.stable];
     json_response(StatusCode::OK, metadata(&server, stable, versions))
@@ -898,17 +1044,17 @@ async fn v2_metadata(AxumState(server): Shared, Path(name): Path<String>) -> Res
 
 async fn v2_version_metadata(AxumState(server): Shared, Path((name, version)): Path<(String, String)>) -> Response {
     match v2_version(&server, &name, &version) {
-        Ok(v) => {
-            let active = server.active();
-            json_response(StatusCode::OK, metadata(&server, &active.models[&v], vec![v.to_string()]))
-        }
+        Ok(v) => match server.ready() {
+            Ok(active) => json_response(StatusCode::OK, metadata(&server, &active.models[&v], vec![v.to_string()])),
+            Err(r) => refuse(r),
+        },
         Err(r) => refuse(r),
     }
 }
 
 async fn v2_ready(AxumState(server): Shared, Path(name): Path<String>) -> Response {
-    match check_name(&server, &name) {
-        Ok(()) => json_response(StatusCode::OK, json!({"name": name, "ready": true})),
+    match check_name(&server, &name).and_then(|_| server.ready()) {
+        Ok(_) => json_response(StatusCode::OK, json!({"name": name, "ready": true})),
         Err(r) => refuse(r),
     }
 }
@@ -921,7 +1067,9 @@ async fn v2_version_ready(AxumState(server): Shared, Path((name, version)): Path
 }
 
 async fn metrics(AxumState(server): Shared) -> Response {
-    let mut text = server.metrics.render(&server.active().table);
+    let active = server.active();
+    let mut text = server.metrics.render(active.as_ref().map(|a| &a.table));
+    text.push_str(&server.following.render(&server.name, active.is_some()));
     text.push_str(&format!(
         "# HELP ml_gates_requests_in_flight Requests received and not yet answered.\n# TYPE ml_gates_requests_in_flight gauge\nml_gates_requests_in_flight {}\n",
         // This request is one of them.
@@ -956,7 +1104,10 @@ async fn admin_get(AxumState(server): Shared, headers: HeaderMap) -> Response {
     if let Err(r) = authorized(&server, &headers) {
         return refuse(r);
     }
-    json_response(StatusCode::OK, serde_json::to_value(&server.active().table).expect("a table serializes"))
+    match server.ready() {
+        Ok(active) => json_response(StatusCode::OK, serde_json::to_value(&active.table).expect("a table serializes")),
+        Err(r) => refuse(r),
+    }
 }
 
 async fn admin_put(AxumState(server): Shared, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {

@@ -19,11 +19,20 @@ pub struct RegistryStore {
     pub scratch: PathBuf,
     /// For ONNX versions registered without a binding; without it they cannot be served.
     pub unbound: Option<Binder>,
+    /// The version or alias served alone while the registry holds no routing table.
+    pub unrouted: Option<String>,
 }
 
 impl RegistryStore {
     pub fn new(registry: Box<dyn Registry>, scratch: PathBuf) -> Self {
-        RegistryStore { registry, scratch, unbound: None }
+        RegistryStore { registry, scratch, unbound: None, unrouted: None }
+    }
+
+    /// The same, serving `version` (a number or an alias such as `champion`) alone while the
+    /// registry holds no routing table.
+    pub fn serving_when_unrouted(mut self, version: &str) -> Self {
+        self.unrouted = Some(version.to_string());
+        self
     }
 
     /// The same, binding versions registered without a binding with `binder`.
@@ -40,6 +49,18 @@ impl Store for RegistryStore {
 
     fn save(&mut self, table: &RoutingTable) -> Result<RoutingTable, String> {
         self.registry.set_routing(table).map_err(|e| e.to_string())
+    }
+
+    fn fallback(&mut self) -> Result<Option<RoutingTable>, String> {
+        let Some(given) = &self.unrouted else { return Ok(None) };
+        let version = match given.parse::<u64>() {
+            Ok(n) => self.registry.version(n).map_err(|e| e.to_string())?.version,
+            Err(_) => match crate::registry::resolve(self.registry.as_ref(), given).map_err(|e| e.to_string())? {
+                Some(v) => v.version,
+                None => return Err(format!("no routing table is stored and no version has the alias '{given}' yet")),
+            },
+        };
+        Ok(Some(RoutingTable::single(version, &format!("serving '{given}' (no routing table yet)"))))
     }
 
     fn model(&mut self, version: u64) -> Result<ServedModel, String> {

@@ -82,21 +82,31 @@ impl OciServer {
             ),
         )
         .unwrap();
-        let child = Command::new("docker-registry")
-            .arg("serve")
-            .arg(&config)
-            .stdout(std::fs::File::create(dir.path().join("access.log")).unwrap())
-            .stderr(std::fs::File::create(dir.path().join("registry.log")).unwrap())
-            .spawn()
-            .expect("docker-registry (Debian's package; bash scripts/test.sh installs it)");
+        let child = spawn_registry(dir.path());
         let server = OciServer { child, helpers, host: format!("127.0.0.1:{port}"), dir };
+        server.wait_until_up();
+        server
+    }
+
+    fn wait_until_up(&self) {
         let started = std::time::Instant::now();
-        while std::net::TcpStream::connect(&server.host).is_err() {
-            let log = std::fs::read_to_string(server.dir.path().join("registry.log")).unwrap_or_default();
+        while std::net::TcpStream::connect(&self.host).is_err() {
+            let log = std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default();
             assert!(started.elapsed() < std::time::Duration::from_secs(30), "docker-registry did not start:\n{log}");
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
-        server
+    }
+
+    /// Stop the registry (its storage stays): it is unreachable until [`OciServer::resume`].
+    pub fn pause(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Start it again on the same port with the same storage.
+    pub fn resume(&mut self) {
+        self.child = spawn_registry(self.dir.path());
+        self.wait_until_up();
     }
 
     /// The requests the registry served so far that change it (neither GET nor HEAD), from its
@@ -117,6 +127,18 @@ impl OciServer {
     pub fn repository(&self, path: &str) -> String {
         format!("{}/{path}", self.host)
     }
+}
+
+/// `docker-registry serve` with the config in `dir`, its logs appended to `dir`'s.
+fn spawn_registry(dir: &std::path::Path) -> std::process::Child {
+    let log = |name: &str| std::fs::OpenOptions::new().create(true).append(true).open(dir.join(name)).unwrap();
+    Command::new("docker-registry")
+        .arg("serve")
+        .arg(dir.join("config.yml"))
+        .stdout(log("access.log"))
+        .stderr(log("registry.log"))
+        .spawn()
+        .expect("docker-registry (Debian's package; bash scripts/test.sh installs it)")
 }
 
 impl Drop for OciServer {

@@ -111,3 +111,76 @@ impl Workspace {
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
+
+/// `ml-gates serve` running in a workspace, killed when dropped; its standard error is kept.
+pub struct Replica {
+    child: std::process::Child,
+    /// `http://127.0.0.1:port`.
+    pub url: String,
+    /// Its first log line.
+    pub first: String,
+    log: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Replica {
+    /// `ml-gates serve --listen 127.0.0.1:0` with `extra` arguments.
+    pub fn start(ws: &Workspace, extra: &[&str]) -> Self {
+        let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
+        args.extend(extra);
+        let mut child = ws.command(&args).stderr(std::process::Stdio::piped()).spawn().unwrap();
+        let mut reader = std::io::BufReader::new(child.stderr.take().unwrap());
+        let mut first = String::new();
+        std::io::BufRead::read_line(&mut reader, &mut first).unwrap();
+        let url = first.split(" on ").nth(1).unwrap_or_default().split(": ").next().unwrap().to_string();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let kept = log.clone();
+        // Keep reading, so the server never blocks on a full pipe.
+        std::thread::spawn(move || {
+            for line in std::io::BufRead::lines(reader).map_while(Result::ok) {
+                kept.lock().unwrap().push_str(&(line + "\n"));
+            }
+        });
+        Replica { child, url, first, log }
+    }
+
+    /// What it logged after its first line.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The body of one prediction request for the churn model.
+pub const ONE_ROW: &str =
+    r#"{"inputs": {"age": [40], "monthly_spend": [120.5], "tenure_months": [12], "plan": ["basic"]}}"#;
+
+/// The version that answered a prediction.
+pub fn answered_by(url: &str) -> String {
+    let answer = reqwest::blocking::Client::new()
+        .post(format!("{url}/invocations"))
+        .header("content-type", "application/json")
+        .body(ONE_ROW)
+        .send()
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    answer.headers()["x-ml-gates-version"].to_str().unwrap().to_string()
+}
+
+/// GET `url`: the status and the body.
+pub fn get(url: &str) -> (u16, String) {
+    let response = reqwest::blocking::get(url).unwrap();
+    (response.status().as_u16(), response.text().unwrap())
+}
+
+/// The value of a metric whose only label is `model`.
+pub fn metric(url: &str, name: &str) -> f64 {
+    let (_, text) = get(&format!("{url}/metrics"));
+    let line = text.lines().find(|l| l.starts_with(&format!("{name}{{"))).unwrap_or_else(|| panic!("{name}:\n{text}"));
+    line.rsplit(' ').next().unwrap().parse().unwrap()
+}
