@@ -59,7 +59,10 @@ pub fn check(raw: &RawConfig, source: &Source) -> Vec<Problem> {
     let mut problems = Vec::new();
     let Some(deploy) = raw.deploy.as_ref() else { return problems };
     let mut problem = |key: &str, message: String| problems.push(source.problem(key, message, None));
-    let builtin = deploy.target.unwrap_or(TargetKind::Builtin) == TargetKind::Builtin;
+    let target = deploy.target.unwrap_or(TargetKind::Builtin);
+    let builtin = target == TargetKind::Builtin;
+    // Both measure the built-in metrics: the built-in server itself, the fleet through Prometheus.
+    let measured = target != TargetKind::Command;
     for (i, w) in deploy.steps.iter().enumerate() {
         if !(*w > 0.0 && *w <= 100.0) {
             problem(
@@ -74,7 +77,9 @@ pub fn check(raw: &RawConfig, source: &Source) -> Vec<Problem> {
     if !deploy.steps.is_empty() && deploy.strategy != Strategy::Canary {
         problem("deploy.steps", "steps are for strategy: canary".into());
     }
-    for (key, text) in [("deploy.interval", deploy.interval.as_ref())] {
+    for (key, text) in
+        [("deploy.interval", deploy.interval.as_ref()), ("deploy.fleet_timeout", deploy.fleet_timeout.as_ref())]
+    {
         if let Some(Err(e)) = text.map(|t| &t.parsed) {
             problem(key, e.clone());
         }
@@ -92,7 +97,7 @@ pub fn check(raw: &RawConfig, source: &Source) -> Vec<Problem> {
     }
     for (name, _, metric_source) in analysis_sources(deploy) {
         if let MetricSource::BuiltIn = metric_source {
-            if !builtin {
+            if !measured {
                 problem(
                     &format!("deploy.analysis.{name}"),
                     format!("'{name}' has no source: with target: command, give it a query under deploy.metrics.prometheus.queries or a command under deploy.metrics.commands"),
@@ -111,8 +116,14 @@ pub fn check(raw: &RawConfig, source: &Source) -> Vec<Problem> {
             }
         }
     }
-    if !builtin && deploy.commands.is_none() {
+    if target == TargetKind::Command && deploy.commands.is_none() {
         problem("deploy.target", "target: command needs deploy.commands (at least set_weight)".into());
+    }
+    if target == TargetKind::Registry && prometheus.is_none() {
+        problem(
+            "deploy.target",
+            "target: registry judges the fleet's traffic through Prometheus: give deploy.metrics.prometheus.url (the Prometheus that scrapes the replicas' /metrics)".into(),
+        );
     }
     if deploy.strategy == Strategy::Ab && !builtin {
         problem("deploy.strategy", "an A/B test needs labelled outcomes: it runs on the built-in target only".into());

@@ -1246,10 +1246,18 @@ pub struct DeployConfig {
     /// The traffic the built-in target replays through its server during the rollout.
     #[serde(default)]
     pub traffic: Option<TrafficConfig>,
-    /// `builtin` (default: ml-gates serves both versions on loopback and replays traffic) or
-    /// `command` (your deployment engine, driven by `commands`).
+    /// `builtin` (default: ml-gates serves both versions on loopback and replays traffic),
+    /// `registry` (a fleet of `ml-gates serve` replicas following the registry, judged on their
+    /// real traffic through `metrics.prometheus`) or `command` (your deployment engine, driven by
+    /// `commands`).
     #[serde(default)]
     pub target: Option<TargetKind>,
+    /// `target: registry`: how long every replica may take to apply a routing generation (Prometheus:
+    /// `min(ml_gates_routing_generation)` over the fleet); longer fails the phase as an error.
+    /// Default 2m.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub fleet_timeout: Option<DurationText>,
     /// The commands of `target: command`, templated with {{model}}, {{version}}, {{stable}},
     /// {{weight}} and {{step}}.
     #[serde(default)]
@@ -1287,6 +1295,9 @@ pub enum Strategy {
 pub enum TargetKind {
     Builtin,
     Command,
+    /// A fleet of `ml-gates serve` replicas following the registry: each phase is a routing
+    /// generation written to the registry, judged on the fleet's traffic through Prometheus.
+    Registry,
 }
 
 /// Metric sources besides the built-in server.
@@ -1307,8 +1318,11 @@ pub struct MetricsConfig {
 pub struct PrometheusConfig {
     /// Such as `http://prometheus:9090`.
     pub url: String,
-    /// Metric → PromQL, templated with {{model}}, {{version}}, {{stable}}, {{weight}} and
-    /// {{interval}}; the first sample of the result is the value, an empty result is no data.
+    /// Metric → PromQL, templated with {{model}}, {{version}}, {{stable}}, {{weight}},
+    /// {{interval}} and {{min_samples}}; the first sample of the result is the value, an empty
+    /// result is no data. With `target: registry` the built-in metrics have queries of their own
+    /// (docs/deploy.md); a query here replaces one.
+    #[serde(default)]
     pub queries: IndexMap<String, String>,
     /// Seconds one query may take. Default 10.
     #[serde(default)]

@@ -232,6 +232,65 @@ pub fn built_in(metric: &str, window: &Snapshot, version: u64, min_samples: u64)
     value.map_or(Measured::NoData("no requests".into()), Measured::Value)
 }
 
+/// The PromQL that measures built-in metric `name` over a fleet of `ml-gates serve` replicas
+/// (`target: registry`), templated like the user's queries ({{model}}, {{version}}, {{stable}},
+/// {{interval}}, {{min_samples}}): the same definitions as the built-in server's, summed over the
+/// replicas for the window. A window with fewer than {{min_samples}} requests has no sample (no
+/// data, never a pass).
+pub fn fleet_query(name: &str) -> Option<String> {
+    let answering = |version: &str| format!(r#"model="{{{{model}}}}",version="{{{{{version}}}}}",role!="shadow""#);
+    let increase = |metric: &str, labels: &str| format!("sum(increase({metric}{{{labels}}}[{{{{interval}}}}]))");
+    let enough =
+        |metric: &str, labels: &str| format!(" and on() ({} >= {{{{min_samples}}}})", increase(metric, labels));
+    let candidate = answering("version");
+    let requests = "ml_gates_requests_total";
+    let quantile = |q: &str, labels: &str| {
+        format!(
+            "histogram_quantile({q}, sum by (le) (increase(ml_gates_request_duration_seconds_bucket{{{labels}}}[{{{{interval}}}}])))"
+        )
+    };
+    let latency = |q: &str| format!("(1000 * {}){}", quantile(q, &candidate), enough(requests, &candidate));
+    let shadow = r#"model="{{model}}",version="{{version}}""#;
+    Some(match name {
+        "error_rate" => format!(
+            "({} / {}){}",
+            increase("ml_gates_request_errors_total", &candidate),
+            increase(requests, &candidate),
+            enough(requests, &candidate)
+        ),
+        "latency_p50_ms" => latency("0.5"),
+        "latency_p90_ms" => latency("0.9"),
+        "latency_p99_ms" => latency("0.99"),
+        "latency_p99_ratio" => {
+            let stable = answering("stable");
+            format!(
+                "({} / {}){}{}",
+                quantile("0.99", &candidate),
+                quantile("0.99", &stable),
+                enough(requests, &candidate),
+                enough(requests, &stable)
+            )
+        }
+        "disagreement" => format!(
+            "({} / {}){}",
+            increase("ml_gates_shadow_disagreements_total", shadow),
+            increase("ml_gates_shadow_compared_rows_total", shadow),
+            enough("ml_gates_shadow_requests_total", shadow)
+        ),
+        "shadow_error_rate" => format!(
+            "({} / {}){}",
+            increase("ml_gates_shadow_errors_total", shadow),
+            increase("ml_gates_shadow_requests_total", shadow),
+            enough("ml_gates_shadow_requests_total", shadow)
+        ),
+        _ => return None,
+    })
+}
+
+/// The PromQL of the routing generation every replica of the fleet serves: the lowest (a replica
+/// still loading counts 0); no sample while no replica is scraped.
+pub const FLEET_GENERATION: &str = r#"min(ml_gates_routing_generation{model="{{model}}"})"#;
+
 /// Replace each `{{name}}` in `text` by its value (commands and PromQL of `deploy:`).
 pub fn template(text: &str, values: &[(&str, String)]) -> String {
     let mut out = text.to_string();
@@ -357,6 +416,35 @@ pub fn run_command(line: &str, dir: &std::path::Path, timeout: Duration) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_fleet_queries_are_the_built_in_metrics_in_promql() {
+        let values = [
+            ("model", "churn".to_string()),
+            ("version", "2".to_string()),
+            ("stable", "1".to_string()),
+            ("interval", "60s".to_string()),
+            ("min_samples", "100".to_string()),
+        ];
+        let q = |name: &str| template(&fleet_query(name).unwrap(), &values);
+        assert_eq!(
+            q("error_rate"),
+            r#"(sum(increase(ml_gates_request_errors_total{model="churn",version="2",role!="shadow"}[60s])) / sum(increase(ml_gates_requests_total{model="churn",version="2",role!="shadow"}[60s]))) and on() (sum(increase(ml_gates_requests_total{model="churn",version="2",role!="shadow"}[60s])) >= 100)"#
+        );
+        assert_eq!(
+            q("latency_p99_ms"),
+            r#"(1000 * histogram_quantile(0.99, sum by (le) (increase(ml_gates_request_duration_seconds_bucket{model="churn",version="2",role!="shadow"}[60s])))) and on() (sum(increase(ml_gates_requests_total{model="churn",version="2",role!="shadow"}[60s])) >= 100)"#
+        );
+        assert!(q("latency_p99_ratio").contains(r#"bucket{model="churn",version="1",role!="shadow"}[60s]"#));
+        assert!(q("disagreement")
+            .starts_with(r#"(sum(increase(ml_gates_shadow_disagreements_total{model="churn",version="2"}[60s]))"#));
+        for name in BUILT_IN {
+            let query = q(name);
+            assert!(!query.contains("{{") && !query.contains("}}"), "{name}: {query}");
+        }
+        assert!(fleet_query("accuracy").is_none());
+        assert_eq!(template(FLEET_GENERATION, &values), r#"min(ml_gates_routing_generation{model="churn"})"#);
+    }
 
     fn bounds(max: f64) -> Bounds {
         Bounds { min: None, max: Some(max), severity: None }

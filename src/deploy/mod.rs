@@ -5,7 +5,10 @@
 //!
 //! Targets: the built-in server (the default: both versions served on loopback from the
 //! registry, traffic replayed from the evaluation set or a recording, the routing table stored in
-//! the registry at every change) or `command` (your engine, driven by templated commands).
+//! the registry at every change), `registry` (a fleet of `ml-gates serve` replicas following the
+//! registry: each phase's routing generation is written there, the stage waits until every
+//! replica applied it and judges the fleet's real traffic through Prometheus) or `command` (your
+//! engine, driven by templated commands).
 
 pub mod analysis;
 pub mod msprt;
@@ -383,8 +386,16 @@ pub fn run(mut input: Input<'_>, progress: &(dyn Fn(&str) + Sync)) -> Result<(Ve
         tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| fail(e.to_string()))?;
     let builtin = match target {
         TargetKind::Builtin => Some(BuiltIn::start(&mut input, stable, &fail)?),
-        TargetKind::Command => None,
+        TargetKind::Command | TargetKind::Registry => None,
     };
+    let fleet = (target == TargetKind::Registry).then(|| {
+        progress(&format!(
+            "rolling out to the replicas following {} (stable {}, candidate {candidate})",
+            input.registry.describe(),
+            stable.map_or("none".into(), |s| format!("v{s}"))
+        ));
+        deploy.fleet_timeout.as_ref().map_or(Duration::from_secs(120), |t| t.value())
+    });
     let server_url = builtin.as_ref().map(|b| b.background.url.clone());
     if let Some(url) = &server_url {
         progress(&format!(
@@ -406,7 +417,10 @@ pub fn run(mut input: Input<'_>, progress: &(dyn Fn(&str) + Sync)) -> Result<(Ve
             runtime: &query_runtime,
             dir: &dir,
             timeout: settings.command_timeout,
+            fleet: fleet.is_some(),
         },
+        registry: input.registry,
+        fleet_timeout: fleet,
         ab: deploy.strategy == Strategy::Ab && stable.is_some_and(|s| s != candidate),
         states: metrics.iter().map(|_| MetricState::default()).collect(),
         metrics,
@@ -490,6 +504,9 @@ struct Rollout<'a> {
     /// An A/B test (the strategy, with a stable version to test against).
     ab: bool,
     builtin: Option<BuiltIn>,
+    /// The registry the fleet follows (`target: registry`), and how long its replicas may take.
+    registry: &'a dyn Registry,
+    fleet_timeout: Option<Duration>,
     progress: &'a (dyn Fn(&str) + Sync),
     records: Vec<PhaseRecord>,
     ending: Ending,
@@ -512,7 +529,43 @@ impl Rollout<'_> {
             ("weight", crate::core::format_number(weight)),
             ("step", step.to_string()),
             ("interval", format!("{}s", self.settings.interval.as_secs().max(1))),
+            ("min_samples", self.settings.min_samples.to_string()),
         ]
+    }
+
+    /// Write `table` to the registry as the next routing generation and wait until every replica
+    /// of the fleet serves it (Prometheus: the fleet's lowest generation reaches it).
+    fn apply_to_fleet(&self, mut table: RoutingTable, what: &str) -> Result<RoutingTable, String> {
+        table.updated_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let stored =
+            self.registry.set_routing(&table).map_err(|e| format!("{what}: cannot write the routing table: {e}"))?;
+        let g = stored.generation;
+        (self.progress)(&format!("{what}: routing generation {g} written to the registry, waiting for every replica"));
+        let timeout = self.fleet_timeout.unwrap_or(Duration::from_secs(120));
+        let query = analysis::template(analysis::FLEET_GENERATION, &self.template_values(0.0, 0));
+        let url = self.context.prometheus.unwrap_or_default();
+        let started = Instant::now();
+        loop {
+            let last = match self.context.runtime.block_on(analysis::prometheus(self.context.http, url, &query)) {
+                Measured::Value(v) if v >= g as f64 => {
+                    (self.progress)(&format!(
+                        "{what}: every replica serves routing generation {g} ({:.1} s)",
+                        started.elapsed().as_secs_f64()
+                    ));
+                    return Ok(stored);
+                }
+                Measured::Value(v) => format!("the lowest generation a replica serves is {v}"),
+                Measured::NoData(_) => "Prometheus scrapes no replica of this model".to_string(),
+                Measured::Error(e) => e,
+            };
+            if started.elapsed() >= timeout {
+                return Err(format!(
+                    "{what}: not every replica applied routing generation {g} within {} s ({last})",
+                    timeout.as_secs()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
     }
 
     /// Stop the rollout with `reason`, recording the phase that could not start.
@@ -526,8 +579,20 @@ impl Rollout<'_> {
     fn phase(&mut self, index: usize, phase: &PhasePlan) -> Result<bool, InputError> {
         let phase_start = Instant::now();
         let deploy = self.deploy;
-        let (routing, generation) = match (&mut self.builtin, &deploy.commands) {
-            (Some(b), _) => match b.set(phase.table.clone()) {
+        let fleet = if self.fleet_timeout.is_some() {
+            match self.apply_to_fleet(phase.table.clone(), &phase.name) {
+                Ok(stored) => Some((stored.summary(), Some(stored.generation))),
+                Err(reason) => {
+                    self.abort_phase(phase, reason, phase_start);
+                    return Ok(false);
+                }
+            }
+        } else {
+            None
+        };
+        let (routing, generation) = match (fleet, &mut self.builtin, &deploy.commands) {
+            (Some(applied), _, _) => applied,
+            (None, Some(b), _) => match b.set(phase.table.clone()) {
                 Ok(stored) => {
                     b.traffic(phase.preview_share, self.ab.then_some(self.settings.key_header.as_str()));
                     (stored.summary(), Some(stored.generation))
@@ -537,7 +602,7 @@ impl Rollout<'_> {
                     return Ok(false);
                 }
             },
-            (None, Some(commands)) => {
+            (None, None, Some(commands)) => {
                 let line = analysis::template(&commands.set_weight, &self.template_values(phase.weight, index + 1));
                 if let Err(e) = analysis::run_command(&line, self.context.dir, self.settings.command_timeout) {
                     let reason = format!("{}: the set_weight command failed: {e}", phase.name);
@@ -546,7 +611,7 @@ impl Rollout<'_> {
                 }
                 (line, None)
             }
-            (None, None) => {
+            (None, None, None) => {
                 let source = &self.config.source;
                 return Err(InputError::one(source.problem("deploy", "target: command needs deploy.commands", None)));
             }
@@ -684,20 +749,24 @@ impl Rollout<'_> {
         match self.ending {
             Ending::Completed => {
                 self.reason = format!("{} rollout completed", strategy_name(self.deploy.strategy));
+                let mut last = RoutingTable::single(candidate, &self.reason);
+                if let (Strategy::BlueGreen, Some(blue)) = (self.deploy.strategy, stable) {
+                    // Blue stays loaded and reachable in the stored table, so servers following
+                    // the registry can switch back at once, until the next rollout replaces it.
+                    last.rules = vec![Rule {
+                        key: Key { header: Some(PREVIEW_HEADER.into()), cookie: None },
+                        equals: "blue".into(),
+                        version: blue,
+                    }];
+                }
                 if let Some(b) = &mut self.builtin {
                     b.stop_traffic();
-                    let mut last = RoutingTable::single(candidate, &self.reason);
-                    if let (Strategy::BlueGreen, Some(blue)) = (self.deploy.strategy, stable) {
-                        // Blue stays loaded and reachable in the stored table, so servers following
-                        // the registry can switch back at once, until the next rollout replaces it.
-                        last.rules = vec![Rule {
-                            key: Key { header: Some(PREVIEW_HEADER.into()), cookie: None },
-                            equals: "blue".into(),
-                            version: blue,
-                        }];
-                    }
                     if let Err(e) = b.set(last) {
                         self.reason.push_str(&format!("; the final routing could not be stored: {e}"));
+                    }
+                } else if self.fleet_timeout.is_some() {
+                    if let Err(e) = self.apply_to_fleet(last, "completion") {
+                        self.reason.push_str(&format!("; {e}"));
                     }
                 }
                 if let Some(line) = self.deploy.commands.as_ref().and_then(|c| c.promote.as_ref()) {
@@ -716,12 +785,15 @@ impl Rollout<'_> {
                 }
             }
             Ending::RolledBack | Ending::Inconclusive => {
+                let back = RoutingTable::single(stable.unwrap_or(candidate), &format!("rolled back: {}", self.reason));
                 if let Some(b) = &mut self.builtin {
                     b.stop_traffic();
-                    let back =
-                        RoutingTable::single(stable.unwrap_or(candidate), &format!("rolled back: {}", self.reason));
                     if let Err(e) = b.set(back) {
                         self.reason.push_str(&format!("; the rollback routing could not be stored: {e}"));
+                    }
+                } else if self.fleet_timeout.is_some() {
+                    if let Err(e) = self.apply_to_fleet(back, "rollback") {
+                        self.reason.push_str(&format!("; {e}"));
                     }
                 }
                 if let Some(line) = self.deploy.commands.as_ref().and_then(|c| c.abort.as_ref()) {
@@ -840,6 +912,8 @@ struct Context<'a> {
     runtime: &'a tokio::runtime::Runtime,
     dir: &'a std::path::Path,
     timeout: Duration,
+    /// Built-in metrics are measured over the fleet through Prometheus (`target: registry`).
+    fleet: bool,
 }
 
 fn measure(
@@ -851,7 +925,7 @@ fn measure(
     context: &Context<'_>,
     values: &[(&str, String)],
 ) -> (Vec<Measurement>, Decision) {
-    let Context { candidate, stable, min_samples, prometheus, http, runtime, dir, timeout } = *context;
+    let Context { candidate, stable, min_samples, prometheus, http, runtime, dir, timeout, fleet } = *context;
     let mut measurements = Vec::new();
     let mut decisions = Vec::new();
     for ((name, bounds, source), state) in metrics.iter().zip(states.iter_mut()) {
@@ -866,6 +940,14 @@ fn measure(
             continue;
         }
         let measured = match source {
+            Source::BuiltIn if fleet => match analysis::fleet_query(name) {
+                Some(query) => runtime.block_on(analysis::prometheus(
+                    http,
+                    prometheus.unwrap_or_default(),
+                    &analysis::template(&query, values),
+                )),
+                None => Measured::Error(format!("'{name}' is not a built-in metric")),
+            },
             Source::BuiltIn if comparative => match (window, stable) {
                 (Some(w), Some(stable)) => {
                     let candidate_window = if phase.shadow {

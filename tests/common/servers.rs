@@ -224,3 +224,57 @@ pub fn get(url: &str) -> Option<(u16, Vec<u8>)> {
     let status = head.split_whitespace().nth(1)?.parse().ok()?;
     Some((status, response[split + 4..].to_vec()))
 }
+
+/// A Prometheus (Debian's package) on a free loopback port scraping `targets` (`host:port`,
+/// their `/metrics`) every second; killed when dropped.
+pub struct Prometheus {
+    child: std::process::Child,
+    pub url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Prometheus {
+    pub fn start(targets: &[String]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let quoted: Vec<String> = targets.iter().map(|t| format!("'{t}'")).collect();
+        std::fs::write(
+            dir.path().join("prometheus.yml"),
+            format!(
+                "global: {{scrape_interval: 1s, scrape_timeout: 900ms}}\nscrape_configs:\n  - job_name: ml-gates\n    static_configs: [{{targets: [{}]}}]\n",
+                quoted.join(", ")
+            ),
+        )
+        .unwrap();
+        let child = Command::new("prometheus")
+            .args(["--config.file=prometheus.yml", "--storage.tsdb.path=tsdb"])
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .current_dir(dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("prometheus.log")).unwrap())
+            .spawn()
+            .expect("prometheus (Debian's package; bash scripts/test.sh installs it)");
+        let server = Prometheus { child, url: format!("http://127.0.0.1:{port}"), _dir: dir };
+        let started = std::time::Instant::now();
+        while get(&format!("{}/-/ready", server.url)).is_none_or(|(status, _)| status != 200) {
+            assert!(started.elapsed() < std::time::Duration::from_secs(60), "Prometheus never became ready");
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        server
+    }
+
+    /// The first sample of an instant query, if there is one.
+    pub fn value(&self, query: &str) -> Option<f64> {
+        let url = format!("{}/api/v1/query", self.url);
+        let body: serde_json::Value =
+            reqwest::blocking::Client::new().get(url).query(&[("query", query)]).send().ok()?.json().ok()?;
+        body["data"]["result"][0]["value"][1].as_str()?.parse().ok()
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,215 @@
+//! `deploy.target: registry` against a fleet: three `ml-gates serve` replicas on loopback follow
+//! one registry (a real OCI registry, and a folder), a real Prometheus scrapes all three, a client
+//! spreads steady traffic over them, and `ml-gates deploy` rolls a candidate out by writing
+//! routing generations to the registry, waiting until every replica applied each one, and judging
+//! the fleet's traffic through Prometheus with the built-in PromQL.
+
+mod common;
+
+use common::servers::{Auth, OciServer, Prometheus};
+use common::workspace::{answered_by, oci_section, text, Replica, Workspace, ONE_ROW};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Old clients send only the two features the champion reads: a candidate that needs all four
+/// fails their requests.
+const OLD_CLIENT: &str = r#"{"dataframe_records": [{"age": 30, "tenure_months": 3}]}"#;
+
+/// One answer the client got: when, which version answered (or the failure), and whether the
+/// request was an old client's.
+type Answer = (Instant, Result<String, String>, bool);
+
+/// Steady traffic from two client threads over every replica in turn, one request in ten from an
+/// old client.
+struct Traffic {
+    stop: Arc<AtomicBool>,
+    answers: Arc<Mutex<Vec<Answer>>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Traffic {
+    fn start(urls: &[String]) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let answers = Arc::new(Mutex::new(Vec::new()));
+        let threads = (0..2)
+            .map(|t| {
+                let (stop, answers, urls) = (stop.clone(), answers.clone(), urls.to_vec());
+                std::thread::spawn(move || {
+                    let client = reqwest::blocking::Client::new();
+                    let mut i = t;
+                    while !stop.load(Ordering::SeqCst) {
+                        let old = i % 10 == 3;
+                        let answer = client
+                            .post(format!("{}/invocations", urls[i % urls.len()]))
+                            .header("content-type", "application/json")
+                            .body(if old { OLD_CLIENT } else { ONE_ROW })
+                            .send()
+                            .map_err(|e| e.to_string())
+                            .and_then(|a| {
+                                let version = a
+                                    .headers()
+                                    .get("x-ml-gates-version")
+                                    .and_then(|v| v.to_str().ok())
+                                    .map(String::from);
+                                match (a.status().as_u16(), version) {
+                                    (200, Some(v)) => Ok(v),
+                                    (status, v) => Err(format!("{status} from version {}", v.unwrap_or_default())),
+                                }
+                            });
+                        answers.lock().unwrap().push((Instant::now(), answer, old));
+                        i += 1;
+                        std::thread::sleep(Duration::from_millis(15));
+                    }
+                })
+            })
+            .collect();
+        Traffic { stop, answers, threads }
+    }
+
+    fn stop(self) -> Vec<Answer> {
+        self.stop.store(true, Ordering::SeqCst);
+        for t in self.threads {
+            t.join().unwrap();
+        }
+        Arc::try_unwrap(self.answers).unwrap().into_inner().unwrap()
+    }
+}
+
+/// `ml-gates deploy` in `ws`: its exit code, its JSON report, and its log lines with when each came.
+fn deploy(ws: &Workspace, version: &str) -> (Option<i32>, serde_json::Value, Vec<(Instant, String)>) {
+    let mut child = ws
+        .command(&["deploy", "--version", version, "--format", "json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let lines = std::thread::spawn(move || {
+        std::io::BufRead::lines(std::io::BufReader::new(stderr))
+            .map_while(Result::ok)
+            .map(|l| (Instant::now(), l))
+            .collect::<Vec<_>>()
+    });
+    let out = child.wait_with_output().unwrap();
+    let lines = lines.join().unwrap();
+    let log: Vec<&str> = lines.iter().map(|(_, l)| l.as_str()).collect();
+    let report = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", text(&out.stdout), log.join("\n")));
+    (out.status.code(), report, lines)
+}
+
+/// When the log line containing `needle` came.
+fn when(lines: &[(Instant, String)], needle: &str) -> Instant {
+    lines.iter().find(|(_, l)| l.contains(needle)).unwrap_or_else(|| panic!("no line with '{needle}'")).0
+}
+
+/// The candidate's share of the answers between `from` and `to`.
+fn share(answers: &[Answer], candidate: &str, from: Instant, to: Instant) -> (f64, usize) {
+    let versions: Vec<&String> =
+        answers.iter().filter(|(at, _, _)| *at > from && *at < to).filter_map(|(_, a, _)| a.as_ref().ok()).collect();
+    let n = versions.len();
+    (versions.iter().filter(|v| v.as_str() == candidate).count() as f64 / n.max(1) as f64, n)
+}
+
+fn rollout_through_the_fleet(section: &str) {
+    let ws = Workspace::new(section);
+    let champion = std::fs::canonicalize("examples/churn/models/champion.model").unwrap();
+    let champion = champion.to_str().unwrap();
+    // Version 1, the champion (it reads two features); 2, a good candidate (the same model); 3, a
+    // candidate that needs all four features (old clients' requests fail on it).
+    ws.ok(&["register", "--model", champion]);
+    ws.ok(&["promote", "1"]);
+    ws.ok(&["register", "--model", champion]);
+    ws.ok(&["train"]);
+    ws.ok(&["register"]);
+    // Three replicas, each in a workspace of its own (nothing shared but the registry).
+    let homes: Vec<Workspace> = (0..3).map(|_| Workspace::new(section)).collect();
+    let replicas: Vec<Replica> = homes.iter().map(|h| Replica::start(h, &["--watch", "500ms"])).collect();
+    let urls: Vec<String> = replicas.iter().map(|r| r.url.clone()).collect();
+    for r in &replicas {
+        assert!(r.first.contains("v1 100 %"), "{}", r.first);
+    }
+    let prometheus =
+        Prometheus::start(&urls.iter().map(|u| u.trim_start_matches("http://").to_string()).collect::<Vec<_>>());
+    let config = ws.path().join("ml-gates.yaml");
+    let deploy_section = format!(
+        "deploy:\n  strategy: canary\n  steps: [10, 50, 100]\n  interval: 4s\n  min_samples: 20\n  target: registry\n  fleet_timeout: 30s\n  analysis: {{error_rate: {{max: 0.05}}}}\n  metrics: {{prometheus: {{url: \"{}\"}}}}\n",
+        prometheus.url
+    );
+    std::fs::write(&config, std::fs::read_to_string(&config).unwrap() + &deploy_section).unwrap();
+    let traffic = Traffic::start(&urls);
+    // Wait until Prometheus sees every replica serving.
+    let started = Instant::now();
+    while prometheus.value("count(ml_gates_routing_generation)") != Some(3.0) {
+        assert!(started.elapsed() < Duration::from_secs(30), "Prometheus does not scrape the three replicas");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // The good candidate: every step applied by the whole fleet, judged on its traffic, promoted.
+    let (code, report, lines) = deploy(&ws, "2");
+    let log: Vec<&str> = lines.iter().map(|(_, l)| l.as_str()).collect();
+    let detail = &report["deploy"];
+    assert_eq!(code, Some(0), "{detail}\n{}", log.join("\n"));
+    assert_eq!((detail["ending"].as_str(), detail["target"].as_str()), (Some("completed"), Some("registry")));
+    let phases = detail["phases"].as_array().unwrap();
+    assert_eq!(phases.iter().map(|p| p["weight"].as_f64().unwrap()).collect::<Vec<_>>(), vec![10.0, 50.0, 100.0]);
+    for p in phases {
+        let m = &p["measurements"][0];
+        assert_eq!((m["metric"].as_str(), m["phase"].as_str()), (Some("error_rate"), Some("successful")), "{p}");
+    }
+    assert_eq!(ws.registry().aliases().unwrap()["champion"], 2);
+    let table = ws.registry().routing().unwrap().unwrap();
+    assert_eq!((table.stable, table.generation), (2, 4), "three steps, then the final table");
+    for url in &urls {
+        assert_eq!(answered_by(url), "2");
+    }
+
+    // The bad candidate: its first step's error rate fails; the fleet goes back to version 2.
+    let (code, report, bad_lines) = deploy(&ws, "3");
+    let bad_log: Vec<&str> = bad_lines.iter().map(|(_, l)| l.as_str()).collect();
+    let detail = &report["deploy"];
+    assert_eq!(code, Some(1), "{detail}\n{}", bad_log.join("\n"));
+    assert_eq!(detail["ending"], "rolled_back", "{detail}");
+    assert_eq!(detail["phases"].as_array().unwrap().len(), 1, "stopped at the first step: {detail}");
+    let m = &detail["phases"][0]["measurements"][0];
+    assert_eq!((m["metric"].as_str(), m["phase"].as_str()), (Some("error_rate"), Some("failed")), "{detail}");
+    assert!(m["value"].as_f64().unwrap() > 0.05, "{m}");
+    assert!(
+        bad_log.iter().any(|l| l.contains("rollback: every replica serves routing generation 6")),
+        "{}",
+        bad_log.join("\n")
+    );
+    assert_eq!(ws.registry().aliases().unwrap()["champion"], 2);
+    for url in &urls {
+        assert_eq!(answered_by(url), "2");
+    }
+    let answers = traffic.stop();
+
+    // The traffic the replicas answered followed each step once the fleet had applied it.
+    let applied = |g: u64| when(&lines, &format!("every replica serves routing generation {g} "));
+    let written = |g: u64| when(&lines, &format!("routing generation {g} written"));
+    let (s10, n10) = share(&answers, "2", applied(1), written(2));
+    let (s50, n50) = share(&answers, "2", applied(2), written(3));
+    let (s100, n100) = share(&answers, "2", applied(3), written(4));
+    assert!(n10 > 100 && n50 > 100 && n100 > 100, "{n10} {n50} {n100}");
+    assert!((0.02..0.25).contains(&s10), "10 % step: {s10} of {n10}");
+    assert!((0.35..0.65).contains(&s50), "50 % step: {s50} of {n50}");
+    assert_eq!(s100, 1.0, "100 % step: {s100} of {n100}");
+    // No request failed, but the old clients' requests the bad candidate could not score.
+    let failed: Vec<&Answer> =
+        answers.iter().filter(|(_, a, old)| a.as_ref().is_err_and(|e| !(*old && e.ends_with("version 3")))).collect();
+    assert!(failed.is_empty(), "{} of {} failed: {:?}", failed.len(), answers.len(), &failed[..failed.len().min(3)]);
+}
+
+#[test]
+fn a_canary_rolls_out_to_a_fleet_following_an_oci_registry() {
+    let server = OciServer::start(Auth::Htpasswd);
+    rollout_through_the_fleet(&oci_section(&server.repository("fleet/churn")));
+}
+
+#[test]
+fn a_canary_rolls_out_to_a_fleet_following_a_folder() {
+    let shared = tempfile::tempdir().unwrap();
+    rollout_through_the_fleet(&format!("registry:\n  path: {}\n", shared.path().join("registry").display()));
+}
