@@ -24,6 +24,8 @@ type Answer = (Instant, Result<String, String>, bool);
 /// old client.
 struct Traffic {
     stop: Arc<AtomicBool>,
+    /// Replicas taken out of the rotation (as a load balancer does with one that died).
+    out: Arc<Vec<AtomicBool>>,
     answers: Arc<Mutex<Vec<Answer>>>,
     threads: Vec<std::thread::JoinHandle<()>>,
 }
@@ -31,14 +33,19 @@ struct Traffic {
 impl Traffic {
     fn start(urls: &[String]) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
+        let out: Arc<Vec<AtomicBool>> = Arc::new(urls.iter().map(|_| AtomicBool::new(false)).collect());
         let answers = Arc::new(Mutex::new(Vec::new()));
         let threads = (0..2)
             .map(|t| {
-                let (stop, answers, urls) = (stop.clone(), answers.clone(), urls.to_vec());
+                let (stop, out, answers, urls) = (stop.clone(), out.clone(), answers.clone(), urls.to_vec());
                 std::thread::spawn(move || {
                     let client = reqwest::blocking::Client::new();
                     let mut i = t;
                     while !stop.load(Ordering::SeqCst) {
+                        if out[i % urls.len()].load(Ordering::SeqCst) {
+                            i += 1;
+                            continue;
+                        }
                         let old = i % 10 == 3;
                         let answer = client
                             .post(format!("{}/invocations", urls[i % urls.len()]))
@@ -64,7 +71,7 @@ impl Traffic {
                 })
             })
             .collect();
-        Traffic { stop, answers, threads }
+        Traffic { stop, out, answers, threads }
     }
 
     fn stop(self) -> Vec<Answer> {
@@ -78,6 +85,15 @@ impl Traffic {
 
 /// `ml-gates deploy` in `ws`: its exit code, its JSON report, and its log lines with when each came.
 fn deploy(ws: &Workspace, version: &str) -> (Option<i32>, serde_json::Value, Vec<(Instant, String)>) {
+    deploy_watching(ws, version, |_| {})
+}
+
+/// The same, calling `on_line` with each log line as it comes.
+fn deploy_watching(
+    ws: &Workspace,
+    version: &str,
+    mut on_line: impl FnMut(&str) + Send + 'static,
+) -> (Option<i32>, serde_json::Value, Vec<(Instant, String)>) {
     let mut child = ws
         .command(&["deploy", "--version", version, "--format", "json"])
         .stdout(std::process::Stdio::piped())
@@ -88,7 +104,10 @@ fn deploy(ws: &Workspace, version: &str) -> (Option<i32>, serde_json::Value, Vec
     let lines = std::thread::spawn(move || {
         std::io::BufRead::lines(std::io::BufReader::new(stderr))
             .map_while(Result::ok)
-            .map(|l| (Instant::now(), l))
+            .map(|l| {
+                on_line(&l);
+                (Instant::now(), l)
+            })
             .collect::<Vec<_>>()
     });
     let out = child.wait_with_output().unwrap();
@@ -112,7 +131,7 @@ fn share(answers: &[Answer], candidate: &str, from: Instant, to: Instant) -> (f6
     (versions.iter().filter(|v| v.as_str() == candidate).count() as f64 / n.max(1) as f64, n)
 }
 
-fn rollout_through_the_fleet(section: &str) {
+fn rollout_through_the_fleet(section: &str, hard_cases: bool) {
     let ws = Workspace::new(section);
     let champion = std::fs::canonicalize("examples/churn/models/champion.model").unwrap();
     let champion = champion.to_str().unwrap();
@@ -184,6 +203,9 @@ fn rollout_through_the_fleet(section: &str) {
     for url in &urls {
         assert_eq!(answered_by(url), "2");
     }
+    if hard_cases {
+        replica_killed_and_routing_changes(&ws, replicas, &traffic, &urls);
+    }
     let answers = traffic.stop();
 
     // The traffic the replicas answered followed each step once the fleet had applied it.
@@ -202,14 +224,68 @@ fn rollout_through_the_fleet(section: &str) {
     assert!(failed.is_empty(), "{} of {} failed: {:?}", failed.len(), answers.len(), &failed[..failed.len().min(3)]);
 }
 
+/// A replica SIGKILLed in the middle of a rollout's first step: the rollout neither passes on the
+/// missing replica's data nor waits for it; it goes on with the fleet Prometheus still scrapes.
+/// Then 20 routing changes under traffic: no request fails, and the fleet ends on the last.
+fn replica_killed_and_routing_changes(ws: &Workspace, mut replicas: Vec<Replica>, traffic: &Traffic, urls: &[String]) {
+    let champion = std::fs::canonicalize("examples/churn/models/champion.model").unwrap();
+    ws.ok(&["register", "--model", champion.to_str().unwrap()]);
+    let victim = replicas.remove(0);
+    let pid = victim.pid();
+    let out = traffic.out.clone();
+    let killed = Arc::new(AtomicBool::new(false));
+    let flag = killed.clone();
+    let (code, report, lines) = deploy_watching(ws, "4", move |line| {
+        if line.contains("every replica serves routing generation 7 ") && !flag.swap(true, Ordering::SeqCst) {
+            // Out of the clients' rotation first, as a load balancer would notice, then killed.
+            out[0].store(true, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(200));
+            let _ = std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+        }
+    });
+    drop(victim);
+    let log: Vec<&str> = lines.iter().map(|(_, l)| l.as_str()).collect();
+    assert!(killed.load(Ordering::SeqCst), "the replica was never killed:\n{}", log.join("\n"));
+    let detail = &report["deploy"];
+    assert_eq!((code, detail["ending"].as_str()), (Some(0), Some("completed")), "{detail}\n{}", log.join("\n"));
+    for p in detail["phases"].as_array().unwrap() {
+        assert_eq!(p["measurements"][0]["phase"], "successful", "{p}");
+    }
+    assert_eq!(ws.registry().aliases().unwrap()["champion"], 4);
+    for url in &urls[1..] {
+        assert_eq!(answered_by(url), "4");
+    }
+    // 20 routing changes while the clients send: the two replicas follow, nothing fails.
+    let before = traffic.answers.lock().unwrap().len();
+    for i in 0..20 {
+        let weights = if i % 2 == 0 { r#"[{"version": 2, "weight": 1}]"# } else { r#"[{"version": 4, "weight": 1}]"# };
+        std::fs::write(ws.path().join("table.json"), format!(r#"{{"stable": 4, "weights": {weights}}}"#)).unwrap();
+        ws.ok(&["routing", "set", "table.json"]);
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let started = Instant::now();
+    while urls[1..].iter().any(|u| answered_by(u) != "4") {
+        assert!(started.elapsed() < Duration::from_secs(30), "the fleet did not end on the last table");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let answers = traffic.answers.lock().unwrap();
+    let during = &answers[before..];
+    assert!(during.len() > 100, "{}", during.len());
+    let versions: std::collections::BTreeSet<&str> =
+        during.iter().filter_map(|(_, a, _)| a.as_ref().ok().map(String::as_str)).collect();
+    assert_eq!(versions, ["2", "4"].into_iter().collect(), "both tables served");
+    let failed: Vec<&Answer> = during.iter().filter(|(_, a, _)| a.is_err()).collect();
+    assert!(failed.is_empty(), "{} of {} failed: {:?}", failed.len(), during.len(), &failed[..failed.len().min(3)]);
+}
+
 #[test]
 fn a_canary_rolls_out_to_a_fleet_following_an_oci_registry() {
     let server = OciServer::start(Auth::Htpasswd);
-    rollout_through_the_fleet(&oci_section(&server.repository("fleet/churn")));
+    rollout_through_the_fleet(&oci_section(&server.repository("fleet/churn")), false);
 }
 
 #[test]
 fn a_canary_rolls_out_to_a_fleet_following_a_folder() {
     let shared = tempfile::tempdir().unwrap();
-    rollout_through_the_fleet(&format!("registry:\n  path: {}\n", shared.path().join("registry").display()));
+    rollout_through_the_fleet(&format!("registry:\n  path: {}\n", shared.path().join("registry").display()), true);
 }

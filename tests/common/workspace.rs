@@ -143,6 +143,11 @@ impl Replica {
         Replica { child, url, first, log }
     }
 
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// What it logged after its first line.
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
