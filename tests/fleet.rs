@@ -26,6 +26,8 @@ struct Traffic {
     stop: Arc<AtomicBool>,
     /// Replicas taken out of the rotation (as a load balancer does with one that died).
     out: Arc<Vec<AtomicBool>>,
+    /// Requests in flight to each replica.
+    busy: Arc<Vec<std::sync::atomic::AtomicUsize>>,
     answers: Arc<Mutex<Vec<Answer>>>,
     threads: Vec<std::thread::JoinHandle<()>>,
 }
@@ -34,15 +36,22 @@ impl Traffic {
     fn start(urls: &[String]) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let out: Arc<Vec<AtomicBool>> = Arc::new(urls.iter().map(|_| AtomicBool::new(false)).collect());
+        let busy: Arc<Vec<std::sync::atomic::AtomicUsize>> =
+            Arc::new(urls.iter().map(|_| std::sync::atomic::AtomicUsize::new(0)).collect());
         let answers = Arc::new(Mutex::new(Vec::new()));
         let threads = (0..2)
             .map(|t| {
-                let (stop, out, answers, urls) = (stop.clone(), out.clone(), answers.clone(), urls.to_vec());
+                let (stop, out, busy, answers, urls) =
+                    (stop.clone(), out.clone(), busy.clone(), answers.clone(), urls.to_vec());
                 std::thread::spawn(move || {
                     let client = reqwest::blocking::Client::new();
                     let mut i = t;
                     while !stop.load(Ordering::SeqCst) {
+                        // Counted in flight before the check, so that a replica taken out has none
+                        // once its count reaches zero.
+                        busy[i % urls.len()].fetch_add(1, Ordering::SeqCst);
                         if out[i % urls.len()].load(Ordering::SeqCst) {
+                            busy[i % urls.len()].fetch_sub(1, Ordering::SeqCst);
                             i += 1;
                             continue;
                         }
@@ -52,7 +61,7 @@ impl Traffic {
                             .header("content-type", "application/json")
                             .body(if old { OLD_CLIENT } else { ONE_ROW })
                             .send()
-                            .map_err(|e| e.to_string())
+                            .map_err(|e| format!("replica {}: {e:?}", i % urls.len()))
                             .and_then(|a| {
                                 let version = a
                                     .headers()
@@ -64,6 +73,7 @@ impl Traffic {
                                     (status, v) => Err(format!("{status} from version {}", v.unwrap_or_default())),
                                 }
                             });
+                        busy[i % urls.len()].fetch_sub(1, Ordering::SeqCst);
                         answers.lock().unwrap().push((Instant::now(), answer, old));
                         i += 1;
                         std::thread::sleep(Duration::from_millis(15));
@@ -71,7 +81,7 @@ impl Traffic {
                 })
             })
             .collect();
-        Traffic { stop, out, answers, threads }
+        Traffic { stop, out, busy, answers, threads }
     }
 
     fn stop(self) -> Vec<Answer> {
@@ -232,14 +242,17 @@ fn replica_killed_and_routing_changes(ws: &Workspace, mut replicas: Vec<Replica>
     ws.ok(&["register", "--model", champion.to_str().unwrap()]);
     let victim = replicas.remove(0);
     let pid = victim.pid();
-    let out = traffic.out.clone();
+    let (out, busy) = (traffic.out.clone(), traffic.busy.clone());
     let killed = Arc::new(AtomicBool::new(false));
     let flag = killed.clone();
     let (code, report, lines) = deploy_watching(ws, "4", move |line| {
         if line.contains("every replica serves routing generation 7 ") && !flag.swap(true, Ordering::SeqCst) {
             // Out of the clients' rotation first, as a load balancer would notice, then killed.
             out[0].store(true, Ordering::SeqCst);
-            std::thread::sleep(Duration::from_millis(200));
+            let started = Instant::now();
+            while busy[0].load(Ordering::SeqCst) > 0 && started.elapsed() < Duration::from_secs(10) {
+                std::thread::sleep(Duration::from_millis(5));
+            }
             let _ = std::process::Command::new("kill").args(["-KILL", &pid.to_string()]).status();
         }
     });
@@ -276,6 +289,29 @@ fn replica_killed_and_routing_changes(ws: &Workspace, mut replicas: Vec<Replica>
     assert_eq!(versions, ["2", "4"].into_iter().collect(), "both tables served");
     let failed: Vec<&Answer> = during.iter().filter(|(_, a, _)| a.is_err()).collect();
     assert!(failed.is_empty(), "{} of {} failed: {:?}", failed.len(), during.len(), &failed[..failed.len().min(3)]);
+    drop(answers);
+
+    // The manual override from GitHub: a workflow_dispatch run with `rollback` sends the champion
+    // alias back (4 → 2) and the fleet with it, through the action.
+    let (out, outputs) = common::action(
+        ws.path(),
+        "workflow_dispatch",
+        r#"{"inputs": {"rollback": "true"}, "ref": "refs/heads/main"}"#,
+        "refs/heads/main",
+        &[],
+    );
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", text(&out.stderr));
+    assert!(stdout.contains("rollback: the champion alias and the traffic go back"), "{stdout}");
+    assert_eq!(common::output(&outputs, "verdict").as_deref(), Some("pass"), "{outputs}");
+    assert_eq!(ws.registry().aliases().unwrap()["champion"], 2);
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ws.path().join(".ml-gates/report.json")).unwrap()).unwrap();
+    let rollback = report["checks"].as_array().unwrap().iter().find(|c| c["id"] == "rollback").unwrap();
+    assert_eq!((rollback["status"].as_str(), rollback["value"].as_u64()), (Some("pass"), Some(2)), "{rollback}");
+    for url in &urls[1..] {
+        assert_eq!(answered_by(url), "2");
+    }
 }
 
 #[test]

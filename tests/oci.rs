@@ -216,35 +216,10 @@ fn example_workspace() -> tempfile::TempDir {
 }
 
 /// `ml-gates action` with the runner's environment for `event`, in `workspace`, with `registry`
-/// as its `registry` input.
+/// as its `registry` input and the test registry's credentials.
 fn action(workspace: &Path, registry: &str, event: &str, payload: &str, git_ref: &str) -> (Output, String) {
-    let temp = tempfile::tempdir().unwrap();
-    std::fs::write(temp.path().join("event.json"), payload).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_ml-gates"))
-        .arg("action")
-        .arg("--now=2026-11-27T00:00:00Z")
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("GITHUB_ACTIONS", "true")
-        .env("GITHUB_EVENT_NAME", event)
-        .env("GITHUB_EVENT_PATH", temp.path().join("event.json"))
-        .env("GITHUB_REPOSITORY", "octo/churn")
-        .env("GITHUB_SERVER_URL", "https://github.com")
-        .env("GITHUB_SHA", "0123456789abcdef")
-        .env("GITHUB_REF", git_ref)
-        .env("GITHUB_WORKSPACE", workspace)
-        .env("GITHUB_OUTPUT", temp.path().join("output"))
-        .env("GITHUB_STEP_SUMMARY", temp.path().join("summary.md"))
-        .env("INPUT_COMMENT", "false")
-        .env("INPUT_REGISTRY", registry)
-        .env("DOCKER_CONFIG", temp.path().join("no-docker-config"))
-        .env("ML_GATES_OCI_USERNAME", USER)
-        .env("ML_GATES_OCI_PASSWORD", PASSWORD)
-        .current_dir(workspace)
-        .output()
-        .unwrap();
-    let outputs = std::fs::read_to_string(temp.path().join("output")).unwrap_or_default();
-    (out, outputs)
+    let inputs = [("INPUT_REGISTRY", registry), ("ML_GATES_OCI_USERNAME", USER), ("ML_GATES_OCI_PASSWORD", PASSWORD)];
+    common::action(workspace, event, payload, git_ref, &inputs)
 }
 
 #[test]

@@ -186,6 +186,17 @@ pub fn run_plan(
     if wants(StageName::Staging) && report.exit_code() == 0 {
         hooks.grouped("ml-gates: staging", || stage_candidate(config, &inputs, &outcome, hooks, report))?;
     }
+    if let Some(registry) = registry.as_deref().filter(|_| plan.rollback && wants(StageName::Deploy)) {
+        hooks.grouped("ml-gates: rollback", || {
+            let say = hooks.progress;
+            let progress = move |line: &str| say(&format!("rollback: {line}"));
+            let (checks, detail) = deploy::roll_back(config, registry, run_id.as_deref(), &progress)?;
+            report.add_stage(Stage::Deploy, checks);
+            report.deploy = Some(detail);
+            Ok::<(), Error>(())
+        })?;
+        return Ok(());
+    }
     if let Some(registry) = registry.as_deref().filter(|_| wants(StageName::Deploy) && report.exit_code() == 0) {
         let version = report.model_version.or(options.candidate);
         hooks.grouped("ml-gates: deploy", || {
@@ -213,7 +224,7 @@ pub fn run_everything(config: &Config, register: bool) -> Plan {
 
 /// A plan of exactly `stages` (the single-stage commands).
 pub fn only(stages: &[StageName]) -> Plan {
-    Plan { event: "local".into(), stages: stages.to_vec(), reason: "the command line".into() }
+    Plan { event: "local".into(), stages: stages.to_vec(), reason: "the command line".into(), rollback: false }
 }
 
 /// The model file of the built-in trainer: `given`, or `.ml-gates/<name>.model` beside the config.

@@ -20,6 +20,9 @@ pub struct Overrides {
     pub skip_training: bool,
     /// `force-retrain`: train even where the plan would not.
     pub force_retrain: bool,
+    /// `rollback`: nothing trained or rolled out; the champion alias and the traffic go back to
+    /// the version before.
+    pub rollback: bool,
 }
 
 /// Parse a comma- or space-separated list of stage names (the `stages` input).
@@ -70,6 +73,14 @@ pub fn plan(event: Option<&Event>, config: Option<&StagesConfig>, overrides: &Ov
         Some(Event::Other(name)) => (GATE.to_vec(), format!("event '{name}': the gates only")),
     };
     let pull_request = matches!(event, Some(Event::PullRequest { .. }));
+    if overrides.rollback && !pull_request {
+        return Plan {
+            event: event_name,
+            stages: vec![Deploy],
+            reason: "rollback: the champion alias and the traffic go back to the version before".into(),
+            rollback: true,
+        };
+    }
     if let Some(forced) = &overrides.stages {
         stages = forced.clone();
         if pull_request {
@@ -90,9 +101,12 @@ pub fn plan(event: Option<&Event>, config: Option<&StagesConfig>, overrides: &Ov
         stages.extend([Validate, Train, Evaluate]);
         reason.push_str("; force-retrain: trained anyway");
     }
+    if overrides.rollback {
+        reason.push_str("; rollback is ignored on a pull request");
+    }
     stages.sort();
     stages.dedup();
-    Plan { event: event_name, stages, reason }
+    Plan { event: event_name, stages, reason, rollback: false }
 }
 
 #[cfg(test)]
@@ -137,6 +151,12 @@ mod tests {
         let p = plan(Some(&alert), Some(&config), &Overrides::default());
         assert_eq!(stages(&p), ["validate", "train", "evaluate"]);
         assert!(p.reason.contains("drift-alert"));
+        let back = Overrides { rollback: true, skip_training: true, ..Default::default() };
+        let p = plan(Some(&manual), None, &back);
+        assert_eq!((stages(&p), p.rollback), (vec!["deploy"], true));
+        let pr = Event::PullRequest { number: 1, head_sha: "a".into() };
+        let p = plan(Some(&pr), None, &back);
+        assert!(!p.rollback && !p.stages.contains(&Deploy), "{p:?}");
         let force = Overrides { force_retrain: true, ..Default::default() };
         let only_deploy = StagesConfig { workflow_dispatch: Some(vec![Deploy]), ..Default::default() };
         assert_eq!(

@@ -109,6 +109,7 @@ fn read_request(vars: &BTreeMap<String, String>, ctx: env::Context) -> anyhow::R
         stages: env::input(vars, "stages").map(|s| plan::parse_stages(&s)).transpose().map_err(problem)?,
         skip_training: env::boolean(vars, "skip-training", false).map_err(problem)?,
         force_retrain: env::boolean(vars, "force-retrain", false).map_err(problem)?,
+        rollback: env::boolean(vars, "rollback", false).map_err(problem)?,
     };
     let event = match &ctx.event_path {
         Some(path) => {
@@ -126,6 +127,7 @@ fn read_request(vars: &BTreeMap<String, String>, ctx: env::Context) -> anyhow::R
         let yes = |k: &str| inputs.get(k).is_some_and(|v| v.eq_ignore_ascii_case("true"));
         overrides.skip_training |= yes("skip-training") || yes("skip_training");
         overrides.force_retrain |= yes("force-retrain") || yes("force_retrain");
+        overrides.rollback |= yes("rollback");
     }
     Ok(Request { ctx, event, config_path, config_file, fail_on_warn, overrides })
 }

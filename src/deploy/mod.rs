@@ -39,6 +39,10 @@ pub const CHECKS: &[(&str, &str)] = &[
     ),
     ("analysis", "A metric's last measurement met its success condition in deploy.analysis."),
     ("ab-test", "The A/B test's sequential test decided for the candidate."),
+    (
+        "rollback",
+        "A rollback asked for by hand (the action's rollback input): the champion alias went back to the version before, and the traffic with it.",
+    ),
 ];
 
 const PREVIEW_HEADER: &str = "x-ml-gates-preview";
@@ -106,7 +110,7 @@ pub struct DeployDetail {
     pub phases: Vec<PhaseRecord>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ab: Option<AbRecord>,
-    /// The alias move of a completed rollout.
+    /// The alias move of a completed rollout (of a rollback by hand: the move back).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub promoted: Option<AliasMove>,
     /// The built-in server's address, while the rollout ran.
@@ -456,6 +460,139 @@ pub fn run(mut input: Input<'_>, progress: &(dyn Fn(&str) + Sync)) -> Result<(Ve
     Ok((checks, detail))
 }
 
+/// How long a fleet may take to apply a routing generation, by default.
+const DEFAULT_FLEET_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// A fleet of replicas following a registry, and the Prometheus that scrapes them.
+struct Fleet<'a> {
+    registry: &'a dyn Registry,
+    model: &'a str,
+    prometheus: &'a str,
+    http: &'a reqwest::Client,
+    runtime: &'a tokio::runtime::Runtime,
+    timeout: Duration,
+}
+
+/// Write `table` to the registry as the next routing generation and wait until every replica of
+/// the fleet serves it: the fleet's lowest generation in Prometheus reaches it (a replica still
+/// loading counts 0; no replica scraped is no fleet).
+fn apply_to_fleet(
+    fleet: &Fleet<'_>,
+    mut table: RoutingTable,
+    what: &str,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<RoutingTable, String> {
+    table.updated_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let stored =
+        fleet.registry.set_routing(&table).map_err(|e| format!("{what}: cannot write the routing table: {e}"))?;
+    let g = stored.generation;
+    progress(&format!("{what}: routing generation {g} written to the registry, waiting for every replica"));
+    let query = analysis::template(analysis::FLEET_GENERATION, &[("model", fleet.model.to_string())]);
+    let started = Instant::now();
+    loop {
+        let last = match fleet.runtime.block_on(analysis::prometheus(fleet.http, fleet.prometheus, &query)) {
+            Measured::Value(v) if v >= g as f64 => {
+                progress(&format!(
+                    "{what}: every replica serves routing generation {g} ({:.1} s)",
+                    started.elapsed().as_secs_f64()
+                ));
+                return Ok(stored);
+            }
+            Measured::Value(v) => format!("the lowest generation a replica serves is {v}"),
+            Measured::NoData(_) => "Prometheus scrapes no replica of this model".to_string(),
+            Measured::Error(e) => e,
+        };
+        if started.elapsed() >= fleet.timeout {
+            return Err(format!(
+                "{what}: not every replica applied routing generation {g} within {} s ({last})",
+                fleet.timeout.as_secs()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// A rollback asked for by hand (the action's `rollback` input): the champion alias goes back one
+/// promotion (as `ml-gates rollback`), and the traffic with it: with `deploy.target: registry`
+/// the stable table is written and every replica awaited; otherwise, when the registry has a
+/// routing table, the stable table is stored for the servers following it.
+pub fn roll_back(
+    config: &Config,
+    registry: &dyn Registry,
+    run_id: Option<&str>,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<(Vec<Check>, DeployDetail), InputError> {
+    let started = Instant::now();
+    let source = &config.source;
+    let fail = |message: String| InputError::one(source.problem("deploy", message, None));
+    let alias = crate::registry::champion_alias(config);
+    let deploy = config.raw.deploy.as_ref();
+    let target = deploy.and_then(|d| d.target).unwrap_or(TargetKind::Builtin);
+    let current = registry.aliases().map_err(|e| fail(e.to_string()))?.get(&alias).copied();
+    let history = registry.history().map_err(|e| fail(e.to_string()))?;
+    let Some(back_to) = crate::registry::rollback_target(&history, &alias) else {
+        return Err(fail(match current {
+            Some(v) => format!("rollback: '{alias}' points at version {v} and has no earlier version to go back to"),
+            None => format!("rollback: '{alias}' does not point at any version yet"),
+        }));
+    };
+    let from = current.unwrap_or(back_to);
+    let reason = "rolled back by hand (the rollback input)".to_string();
+    let moved = registry
+        .move_alias(&alias, back_to, MoveKind::Rollback, &reason, run_id)
+        .map_err(|e| fail(format!("rollback: cannot move '{alias}': {e}")))?;
+    progress(&format!("'{alias}': version {from} → version {back_to}"));
+    let table = RoutingTable::single(back_to, &reason);
+    let mut outcome = Ok(format!("'{alias}' and the traffic are back on version {back_to}"));
+    if target == TargetKind::Registry {
+        let prometheus = deploy.and_then(|d| d.metrics.as_ref()).and_then(|m| m.prometheus.as_ref());
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(prometheus.and_then(|p| p.timeout_seconds).unwrap_or(10)))
+            .build()
+            .map_err(|e| fail(e.to_string()))?;
+        let runtime =
+            tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| fail(e.to_string()))?;
+        let fleet = Fleet {
+            registry,
+            model: &config.raw.name,
+            prometheus: prometheus.map_or("", |p| p.url.as_str()),
+            http: &http,
+            runtime: &runtime,
+            timeout: deploy.and_then(|d| d.fleet_timeout.as_ref()).map_or(DEFAULT_FLEET_TIMEOUT, |t| t.value()),
+        };
+        if let Err(e) = apply_to_fleet(&fleet, table, "rollback", progress) {
+            outcome = Err(format!("'{alias}' is back on version {back_to}, but {e}"));
+        }
+    } else if registry.routing().map_err(|e| fail(e.to_string()))?.is_some() {
+        match registry.set_routing(&table) {
+            Ok(t) => progress(&format!("routing generation {}: {}", t.generation, t.summary())),
+            Err(e) => outcome = Err(format!("'{alias}' is back on version {back_to}, but the routing table: {e}")),
+        }
+    }
+    let (done, message) = match outcome {
+        Ok(m) => (true, m),
+        Err(m) => (false, m),
+    };
+    let check = Check::judged("rollback", Stage::Deploy, done, Severity::Error)
+        .value(serde_json::json!(back_to))
+        .message(message.clone())
+        .line(source.line("deploy").or(source.line("registry")));
+    let detail = DeployDetail {
+        strategy: deploy.map_or(Strategy::Direct, |d| d.strategy),
+        target,
+        stable: Some(back_to),
+        candidate: from,
+        ending: Ending::RolledBack,
+        reason: message,
+        phases: Vec::new(),
+        ab: None,
+        promoted: Some(moved),
+        server: None,
+        seconds: (started.elapsed().as_secs_f64() * 100.0).round() / 100.0,
+    };
+    Ok((vec![check], detail))
+}
+
 /// The rollout's settings, read once from `deploy:`, with their defaults.
 struct Settings {
     interval: Duration,
@@ -534,38 +671,17 @@ impl Rollout<'_> {
     }
 
     /// Write `table` to the registry as the next routing generation and wait until every replica
-    /// of the fleet serves it (Prometheus: the fleet's lowest generation reaches it).
-    fn apply_to_fleet(&self, mut table: RoutingTable, what: &str) -> Result<RoutingTable, String> {
-        table.updated_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        let stored =
-            self.registry.set_routing(&table).map_err(|e| format!("{what}: cannot write the routing table: {e}"))?;
-        let g = stored.generation;
-        (self.progress)(&format!("{what}: routing generation {g} written to the registry, waiting for every replica"));
-        let timeout = self.fleet_timeout.unwrap_or(Duration::from_secs(120));
-        let query = analysis::template(analysis::FLEET_GENERATION, &self.template_values(0.0, 0));
-        let url = self.context.prometheus.unwrap_or_default();
-        let started = Instant::now();
-        loop {
-            let last = match self.context.runtime.block_on(analysis::prometheus(self.context.http, url, &query)) {
-                Measured::Value(v) if v >= g as f64 => {
-                    (self.progress)(&format!(
-                        "{what}: every replica serves routing generation {g} ({:.1} s)",
-                        started.elapsed().as_secs_f64()
-                    ));
-                    return Ok(stored);
-                }
-                Measured::Value(v) => format!("the lowest generation a replica serves is {v}"),
-                Measured::NoData(_) => "Prometheus scrapes no replica of this model".to_string(),
-                Measured::Error(e) => e,
-            };
-            if started.elapsed() >= timeout {
-                return Err(format!(
-                    "{what}: not every replica applied routing generation {g} within {} s ({last})",
-                    timeout.as_secs()
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(500));
-        }
+    /// of the fleet serves it (see [`apply_to_fleet`]).
+    fn apply_to_fleet(&self, table: RoutingTable, what: &str) -> Result<RoutingTable, String> {
+        let fleet = Fleet {
+            registry: self.registry,
+            model: &self.config.raw.name,
+            prometheus: self.context.prometheus.unwrap_or_default(),
+            http: self.context.http,
+            runtime: self.context.runtime,
+            timeout: self.fleet_timeout.unwrap_or(DEFAULT_FLEET_TIMEOUT),
+        };
+        apply_to_fleet(&fleet, table, what, self.progress)
     }
 
     /// Stop the rollout with `reason`, recording the phase that could not start.

@@ -35,6 +35,10 @@ pub struct Plan {
     pub stages: Vec<StageName>,
     /// Why these stages, in one sentence.
     pub reason: String,
+    /// A rollback asked for by hand: the deploy stage sends the champion alias and the traffic
+    /// back to the version before, instead of rolling anything out.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rollback: bool,
 }
 
 impl Plan {

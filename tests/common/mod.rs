@@ -97,3 +97,40 @@ pub fn relaxed_latency(config: &str) -> String {
     assert_eq!(relaxed.matches("5000").count(), 3, "the example's latency bounds moved: {config}");
     relaxed
 }
+
+/// `ml-gates action` as the runner runs it for `event` (its payload, its ref), in `workspace`,
+/// with nothing of this process's environment but PATH, plus `extra` (inputs as `INPUT_*`,
+/// credentials): its output and the outputs file it wrote.
+pub fn action(
+    workspace: &Path,
+    event: &str,
+    payload: &str,
+    git_ref: &str,
+    extra: &[(&str, &str)],
+) -> (std::process::Output, String) {
+    let temp = tempfile::tempdir().unwrap();
+    std::fs::write(temp.path().join("event.json"), payload).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ml-gates"))
+        .arg("action")
+        .arg("--now=2026-11-27T00:00:00Z")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_EVENT_NAME", event)
+        .env("GITHUB_EVENT_PATH", temp.path().join("event.json"))
+        .env("GITHUB_REPOSITORY", "octo/churn")
+        .env("GITHUB_SERVER_URL", "https://github.com")
+        .env("GITHUB_SHA", "0123456789abcdef")
+        .env("GITHUB_REF", git_ref)
+        .env("GITHUB_WORKSPACE", workspace)
+        .env("GITHUB_OUTPUT", temp.path().join("output"))
+        .env("GITHUB_STEP_SUMMARY", temp.path().join("summary.md"))
+        .env("INPUT_COMMENT", "false")
+        .env("DOCKER_CONFIG", temp.path().join("no-docker-config"))
+        .envs(extra.iter().copied())
+        .current_dir(workspace)
+        .output()
+        .unwrap();
+    let outputs = std::fs::read_to_string(temp.path().join("output")).unwrap_or_default();
+    (out, outputs)
+}
