@@ -76,7 +76,7 @@ impl Traffic {
                         busy[i % urls.len()].fetch_sub(1, Ordering::SeqCst);
                         answers.lock().unwrap().push((Instant::now(), answer, old));
                         i += 1;
-                        std::thread::sleep(Duration::from_millis(15));
+                        std::thread::sleep(Duration::from_millis(10));
                     }
                 })
             })
@@ -154,7 +154,7 @@ fn rollout_through_the_fleet(section: &str, hard_cases: bool) {
     ws.ok(&["register"]);
     // Three replicas, each in a workspace of its own (nothing shared but the registry).
     let homes: Vec<Workspace> = (0..3).map(|_| Workspace::new(section)).collect();
-    let replicas: Vec<Replica> = homes.iter().map(|h| Replica::start(h, &["--watch", "500ms"])).collect();
+    let mut replicas: Vec<Replica> = homes.iter().map(|h| Replica::start(h, &["--watch", "500ms"])).collect();
     let urls: Vec<String> = replicas.iter().map(|r| r.url.clone()).collect();
     for r in &replicas {
         assert!(r.first.contains("v1 100 %"), "{}", r.first);
@@ -163,7 +163,7 @@ fn rollout_through_the_fleet(section: &str, hard_cases: bool) {
         Prometheus::start(&urls.iter().map(|u| u.trim_start_matches("http://").to_string()).collect::<Vec<_>>());
     let config = ws.path().join("ml-gates.yaml");
     let deploy_section = format!(
-        "deploy:\n  strategy: canary\n  steps: [10, 50, 100]\n  interval: 4s\n  min_samples: 20\n  target: registry\n  fleet_timeout: 30s\n  analysis: {{error_rate: {{max: 0.05}}}}\n  metrics: {{prometheus: {{url: \"{}\"}}}}\n",
+        "deploy:\n  strategy: canary\n  steps: [10, 50, 100]\n  interval: 6s\n  min_samples: 20\n  target: registry\n  fleet_timeout: 30s\n  analysis: {{error_rate: {{max: 0.01}}}}\n  metrics: {{prometheus: {{url: \"{}\"}}}}\n",
         prometheus.url
     );
     std::fs::write(&config, std::fs::read_to_string(&config).unwrap() + &deploy_section).unwrap();
@@ -203,7 +203,9 @@ fn rollout_through_the_fleet(section: &str, hard_cases: bool) {
     assert_eq!(detail["phases"].as_array().unwrap().len(), 1, "stopped at the first step: {detail}");
     let m = &detail["phases"][0]["measurements"][0];
     assert_eq!((m["metric"].as_str(), m["phase"].as_str()), (Some("error_rate"), Some("failed")), "{detail}");
-    assert!(m["value"].as_f64().unwrap() > 0.05, "{m}");
+    // About a tenth of the candidate's requests are old clients': ~90 in a window at 10 %, so a
+    // window without a failure (0.9^90) does not happen.
+    assert!(m["value"].as_f64().unwrap() > 0.01, "{m}");
     assert!(
         bad_log.iter().any(|l| l.contains("rollback: every replica serves routing generation 6")),
         "{}",
@@ -214,9 +216,11 @@ fn rollout_through_the_fleet(section: &str, hard_cases: bool) {
         assert_eq!(answered_by(url), "2");
     }
     if hard_cases {
-        replica_killed_and_routing_changes(&ws, replicas, &traffic, &urls);
+        replica_killed_and_routing_changes(&ws, &mut replicas, &traffic, &urls);
     }
+    // The clients stop before the replicas do.
     let answers = traffic.stop();
+    drop(replicas);
 
     // The traffic the replicas answered followed each step once the fleet had applied it.
     let applied = |g: u64| when(&lines, &format!("every replica serves routing generation {g} "));
@@ -237,7 +241,7 @@ fn rollout_through_the_fleet(section: &str, hard_cases: bool) {
 /// A replica SIGKILLed in the middle of a rollout's first step: the rollout neither passes on the
 /// missing replica's data nor waits for it; it goes on with the fleet Prometheus still scrapes.
 /// Then 20 routing changes under traffic: no request fails, and the fleet ends on the last.
-fn replica_killed_and_routing_changes(ws: &Workspace, mut replicas: Vec<Replica>, traffic: &Traffic, urls: &[String]) {
+fn replica_killed_and_routing_changes(ws: &Workspace, replicas: &mut Vec<Replica>, traffic: &Traffic, urls: &[String]) {
     let champion = std::fs::canonicalize("examples/churn/models/champion.model").unwrap();
     ws.ok(&["register", "--model", champion.to_str().unwrap()]);
     let victim = replicas.remove(0);

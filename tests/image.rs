@@ -474,3 +474,84 @@ fn an_onnx_model_from_an_earlier_step_is_gated_in_the_image() {
     assert!(step.output("roc_auc").is_some_and(|v| v.parse::<f64>().is_ok_and(|x| x > 0.75)), "{}", step.output);
     assert_eq!(not_owned_by(&job.workspace(), RUNNER_UID), Vec::<PathBuf>::new());
 }
+
+/// deploy/kubernetes's Deployment, run as a kubelet would run its container: the image with the
+/// container's arguments, working folder and environment (the Secret's values given directly, the
+/// registry the test's own), the ConfigMap's file mounted over an emptyDir at /work, a read-only
+/// root file system, the non-root user. Host networking stands for the pod's network (the
+/// registry is on loopback). It becomes ready once the champion is loaded, serves it, and stops
+/// cleanly on SIGTERM.
+#[test]
+fn the_kubernetes_deployment_runs_the_image_as_a_replica() {
+    use common::servers::{Auth, OciServer, PASSWORD, USER};
+    use common::workspace::{answered_by, get, oci_section, Workspace};
+    let image = image();
+    let server = OciServer::start(Auth::Htpasswd);
+    let repository = server.repository("k8s/churn");
+    let ws = Workspace::new(&oci_section(&repository));
+    let champion = std::fs::canonicalize("examples/churn/models/champion.model").unwrap();
+    ws.ok(&["register", "--model", champion.to_str().unwrap()]);
+    ws.ok(&["promote", "1"]);
+
+    let read = |file: &str| -> serde_yaml::Value {
+        serde_yaml::from_str(&std::fs::read_to_string(format!("deploy/kubernetes/{file}")).unwrap()).unwrap()
+    };
+    let deployment = read("deployment.yaml");
+    let pod = &deployment["spec"]["template"]["spec"];
+    let container = &pod["containers"][0];
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("ml-gates.yaml");
+    std::fs::write(&config, read("configmap.yaml")["data"]["ml-gates.yaml"].as_str().unwrap()).unwrap();
+    std::fs::set_permissions(&config, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let args: Vec<String> = container["args"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().replace("0.0.0.0:8080", &format!("127.0.0.1:{port}")))
+        .collect();
+    let user = format!(
+        "{}:{}",
+        pod["securityContext"]["runAsUser"].as_u64().unwrap(),
+        pod["securityContext"]["runAsGroup"].as_u64().unwrap()
+    );
+    let work = container["workingDir"].as_str().unwrap();
+    let name = format!("ml-gates-k8s-{port}");
+    let mut run = podman(&image.conf);
+    run.args(["run", "-d", "--name", &name, "--network", "host", "--read-only", "--user", &user, "--workdir", work])
+        .args(["--tmpfs", &format!("{work}:rw,mode=1777")])
+        .arg("-v")
+        .arg(format!("{}:{work}/ml-gates.yaml:ro", config.display()));
+    for e in container["env"].as_sequence().unwrap() {
+        let key = e["name"].as_str().unwrap();
+        let value = match key {
+            "ML_GATES_REGISTRY" => format!("oci://{repository}"),
+            "ML_GATES_OCI_USERNAME" => USER.to_string(),
+            "ML_GATES_OCI_PASSWORD" => PASSWORD.to_string(),
+            _ => e["value"].as_str().unwrap().to_string(),
+        };
+        run.arg("-e").arg(format!("{key}={value}"));
+    }
+    check("podman run", run.arg(&image.tag).args(&args).output().unwrap());
+    let url = format!("http://127.0.0.1:{port}");
+    let logs =
+        || String::from_utf8_lossy(&podman(&image.conf).args(["logs", &name]).output().unwrap().stderr).into_owned();
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() || get(&format!("{url}/ready")).0 != 200 {
+        assert!(started.elapsed() < std::time::Duration::from_secs(60), "not ready:\n{}", logs());
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert_eq!(answered_by(&url), "1");
+    // SIGTERM, as the kubelet sends it after the preStop pause: a clean stop within the grace period.
+    let grace = pod["terminationGracePeriodSeconds"].as_u64().unwrap().to_string();
+    check("podman stop", podman(&image.conf).args(["stop", "-t", &grace, &name]).output().unwrap());
+    let status = check(
+        "podman inspect",
+        podman(&image.conf).args(["inspect", "--format", "{{.State.ExitCode}}", &name]).output().unwrap(),
+    );
+    let log = logs();
+    let _ = podman(&image.conf).args(["rm", "-f", &name]).output();
+    assert_eq!(String::from_utf8_lossy(&status.stdout).trim(), "0", "{log}");
+    assert!(log.contains("stopped: every request in flight was answered"), "{log}");
+    assert!(!log.contains("pa55word"), "{log}");
+}
