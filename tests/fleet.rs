@@ -217,6 +217,8 @@ fn rollout_through_the_fleet(section: &str, hard_cases: bool) {
     }
     if hard_cases {
         replica_killed_and_routing_changes(&ws, &mut replicas, &traffic, &urls);
+    } else {
+        shadow_through_the_fleet(&ws, &urls);
     }
     // The clients stop before the replicas do.
     let answers = traffic.stop();
@@ -315,6 +317,43 @@ fn replica_killed_and_routing_changes(ws: &Workspace, replicas: &mut Vec<Replica
     assert_eq!((rollback["status"].as_str(), rollback["value"].as_u64()), (Some("pass"), Some(2)), "{rollback}");
     for url in &urls[1..] {
         assert_eq!(answered_by(url), "2");
+    }
+}
+
+/// A shadow rollout through the fleet: every replica copies the requests to the candidate, the
+/// disagreement and the copies' error rate come from the replicas' shadow counters through
+/// Prometheus, then the switch.
+fn shadow_through_the_fleet(ws: &Workspace, urls: &[String]) {
+    let champion = std::fs::canonicalize("examples/churn/models/champion.model").unwrap();
+    ws.ok(&["register", "--model", champion.to_str().unwrap()]);
+    let config = ws.path().join("ml-gates.yaml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let shadow = text.replace("strategy: canary\n  steps: [10, 50, 100]\n", "strategy: shadow\n").replace(
+        "analysis: {error_rate: {max: 0.01}}",
+        "analysis: {disagreement: {max: 0.01}, shadow_error_rate: {max: 0.01}}",
+    );
+    assert_ne!(shadow, text);
+    std::fs::write(&config, shadow).unwrap();
+    let (code, report, lines) = deploy(ws, "4");
+    let log: Vec<&str> = lines.iter().map(|(_, l)| l.as_str()).collect();
+    let detail = &report["deploy"];
+    assert_eq!((code, detail["ending"].as_str()), (Some(0), Some("completed")), "{detail}\n{}", log.join("\n"));
+    let shadow_phase = &detail["phases"][0];
+    let measured: Vec<(&str, &str, f64)> = shadow_phase["measurements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["metric"].as_str().unwrap(), m["phase"].as_str().unwrap(), m["value"].as_f64().unwrap()))
+        .collect();
+    // The same model as stable: no row disagrees, no copy fails.
+    assert_eq!(
+        measured,
+        vec![("disagreement", "successful", 0.0), ("shadow_error_rate", "successful", 0.0)],
+        "{shadow_phase}"
+    );
+    assert_eq!(ws.registry().aliases().unwrap()["champion"], 4);
+    for url in urls {
+        assert_eq!(answered_by(url), "4");
     }
 }
 
