@@ -1,8 +1,8 @@
 """Benchmark: a fleet of `ml-gates serve` replicas following a registry. For each backend (a
 folder, an OCI registry: Debian's docker-registry, an MLflow tracking server), three replicas
 with their default polling interval (1 s for the folder, 5 s for OCI and MLflow) follow the
-registry while `ml-gates routing set` writes N routing changes, one after another; for each
-change, the time from the write returning to every replica serving the new generation (each
+registry while `ml-gates routing set` writes N routing changes, one after another, each at a
+random moment of the polling cycle; for each change, the time from the write returning to every replica serving the new generation (each
 replica's GET /ready says which it serves, polled every 10 ms). Then, with nothing changing for
 30 s, what each replica costs the registry: requests per minute (the registry's access log for
 OCI, a counting proxy in front of MLflow; for the folder, reads of one small file).
@@ -17,6 +17,7 @@ import json
 import os
 import pathlib
 import platform
+import random
 import re
 import shutil
 import statistics
@@ -148,6 +149,8 @@ def run_backend(kind, n, work):
         table = admin / "table.json"
         times = []
         for i in range(n):
+            # At a random moment of the polling cycle, as changes come.
+            time.sleep(random.uniform(0, watch))
             table.write_text(json.dumps({"stable": 1 + i % 2, "reason": f"bench {i}"}))
             out = ml_gates("routing", "set", str(table))
             g = int(re.search(r"routing generation (\d+)", out).group(1))

@@ -546,3 +546,54 @@ fn a_replica_waits_for_its_store_and_says_an_outage_once() {
         .unwrap();
     assert!(failures >= 5.0, "{metrics}");
 }
+
+/// Outcomes that arrive later: each answer's id, its true outcome reported by `POST /feedback`,
+/// scored for the version that answered and exported for Prometheus.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn feedback_scores_an_answer_for_its_version() {
+    let frame = test_frame();
+    let model: Model = artifact::load(&champion()).unwrap();
+    let running =
+        Running::start(vec![served(1, &champion())], RoutingTable::single(1, "test"), Options::default()).await;
+    let client = reqwest::Client::new();
+    let requests = ml_gates::loadtest::sample_requests(&frame, &model.inputs, 3, 1).unwrap();
+    let mut ids = Vec::new();
+    for r in &requests[..3] {
+        let response = client
+            .post(format!("{}/invocations", running.url))
+            .header("content-type", "application/json")
+            .body(r.body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let id = response.headers()["x-ml-gates-request-id"].to_str().unwrap().to_string();
+        let answer: Value = response.json().await.unwrap();
+        ids.push((id, answer["predictions"][0].clone()));
+    }
+    assert_eq!(ids.iter().map(|(id, _)| id).collect::<std::collections::BTreeSet<_>>().len(), 3, "ids differ");
+    // Two right outcomes (the answer itself) and one wrong one, in one batch; an unknown id.
+    let wrong = if ids[2].1 == json!(1) { json!(0) } else { json!(1) };
+    let batch = json!([
+        {"id": ids[0].0, "outcome": ids[0].1},
+        {"id": ids[1].0, "outcomes": [ids[1].1]},
+        {"id": ids[2].0, "outcome": wrong},
+        {"id": "never-answered", "outcome": 1},
+    ]);
+    let (status, _, body) =
+        post(&client, &format!("{}/feedback", running.url), "application/json", batch.to_string()).await;
+    assert_eq!((status, body["accepted"].as_u64()), (200, Some(3)), "{body}");
+    assert_eq!(body["unknown"], json!(["never-answered"]));
+    let (status, _, body) =
+        post(&client, &format!("{}/feedback", running.url), "application/json", r#"{"outcome": 1}"#).await;
+    assert_eq!(status, 400, "{body}");
+    let metrics = client.get(format!("{}/metrics", running.url)).send().await.unwrap().text().await.unwrap();
+    for line in [
+        "ml_gates_outcomes_total{model=\"churn\",version=\"1\"} 3",
+        "ml_gates_outcome_sum{model=\"churn\",version=\"1\"} 2",
+        "ml_gates_outcome_squares_sum{model=\"churn\",version=\"1\"} 2",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line}\n{metrics}");
+    }
+    running.stop().await;
+}

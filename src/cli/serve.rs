@@ -35,6 +35,10 @@ pub struct ServeArgs {
     /// Default: 1s for a folder registry, 5s for OCI and MLflow (one small request each).
     #[arg(long, value_name = "DURATION", value_parser = config::parse_duration)]
     watch: Option<Duration>,
+    /// How many recent answers are kept for `POST /feedback` (their true outcomes reported
+    /// later, as an A/B test on real traffic needs); 0 keeps none.
+    #[arg(long, default_value_t = 100_000, value_name = "REQUESTS")]
+    feedback_capacity: usize,
 }
 
 #[derive(clap::Args)]
@@ -129,6 +133,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<u8> {
         max_body_bytes: (args.max_body_mb * 1024.0 * 1024.0) as usize,
         admin_token,
         watch: args.watch,
+        feedback_capacity: args.feedback_capacity,
     };
     let (name, store, fallback, following): (String, Box<dyn serve::Store>, Option<RoutingTable>, bool) =
         match &args.model {

@@ -7,6 +7,7 @@
 //! registry): a worker thread watches it, loads the versions a new table needs, and only then
 //! swaps; the admin endpoint sets a table through the same worker.
 
+pub mod feedback;
 pub mod metrics;
 pub mod protocol;
 pub mod store;
@@ -186,11 +187,18 @@ pub struct Options {
     pub admin_token: Option<String>,
     /// How often the store is read for a new table; None: never.
     pub watch: Option<Duration>,
+    /// How many recent answers are kept for `POST /feedback` (0: none).
+    pub feedback_capacity: usize,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { max_body_bytes: 8 * 1024 * 1024, admin_token: None, watch: Some(Duration::from_secs(1)) }
+        Options {
+            max_body_bytes: 8 * 1024 * 1024,
+            admin_token: None,
+            watch: Some(Duration::from_secs(1)),
+            feedback_capacity: 100_000,
+        }
     }
 }
 
@@ -272,6 +280,8 @@ pub struct Server {
     active: RwLock<Option<Arc<Active>>>,
     pub metrics: Metrics,
     pub following: Following,
+    /// Answers awaiting their outcome, and the outcomes reported.
+    pub feedback: feedback::Feedback,
     options: Options,
     control: std::sync::Mutex<std::sync::mpsc::Sender<Command>>,
     draws: AtomicU64,
@@ -331,6 +341,7 @@ impl Server {
             active: RwLock::new(None),
             metrics: Metrics::new(name),
             following: Following::new(),
+            feedback: feedback::Feedback::new(options.feedback_capacity),
             options: options.clone(),
             control: std::sync::Mutex::new(sender),
             draws: AtomicU64::new(0),
@@ -497,6 +508,7 @@ pub fn router(server: Arc<Server>) -> Router {
         .route("/v2/models/{name}/infer", post(v2_infer))
         .route("/v2/models/{name}/versions/{version}/infer", post(v2_version_infer))
         .route("/metrics", get(metrics))
+        .route("/feedback", post(post_feedback))
         .route("/admin/routing", get(admin_get).put(admin_put))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -849,15 +861,22 @@ fn handle_now(
         if let Some(shadow) = choice.mirror {
             mirror(server, &active, shadow, batch.clone(), predictions.clone());
         }
-        Ok((batch.n_rows, answer(&served, &predictions)?))
+        let response = answer(&served, &predictions)?;
+        Ok((batch.n_rows, response, server.feedback.remember(choice.version, &predictions)))
     });
-    let (status, by_version, rows, response) = match result {
-        Ok((rows, response)) => (StatusCode::OK, false, rows, response),
+    let (status, by_version, rows, mut response) = match result {
+        Ok((rows, mut response, id)) => {
+            if let Ok(value) = HeaderValue::from_str(&id) {
+                response.headers_mut().insert(feedback::ID_HEADER, value);
+            }
+            (StatusCode::OK, false, rows, response)
+        }
         Err(f) => (f.status, f.by_version, 0, error(f.status, &f.message)),
     };
     let seconds = started.elapsed().as_secs_f64();
     server.metrics.record(choice.version, choice.role, status.as_u16(), by_version, rows, seconds);
-    served_headers(response, &choice)
+    response = served_headers(response, &choice);
+    response
 }
 
 fn content_type(headers: &HeaderMap) -> String {
@@ -1070,12 +1089,32 @@ async fn metrics(AxumState(server): Shared) -> Response {
     let active = server.active();
     let mut text = server.metrics.render(active.as_ref().map(|a| &a.table));
     text.push_str(&server.following.render(&server.name, active.is_some()));
+    text.push_str(&server.feedback.render(&server.name));
     text.push_str(&format!(
         "# HELP ml_gates_requests_in_flight Requests received and not yet answered.\n# TYPE ml_gates_requests_in_flight gauge\nml_gates_requests_in_flight {}\n",
         // This request is one of them.
         server.in_flight().saturating_sub(1)
     ));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
+}
+
+/// `POST /feedback`: the true outcomes of answered requests (see [`feedback`]).
+async fn post_feedback(AxumState(server): Shared, body: Result<Bytes, BytesRejection>) -> Response {
+    let body = match body {
+        Ok(b) => b,
+        Err(r) => {
+            let f = body_failure(r);
+            return v2_error(f.status, &f.message);
+        }
+    };
+    let value: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => return v2_error(StatusCode::BAD_REQUEST, &format!("feedback is JSON: {e}")),
+    };
+    match server.feedback.report(&value) {
+        Ok(reported) => json_response(StatusCode::OK, json!({"accepted": reported.rows, "unknown": reported.unknown})),
+        Err(e) => v2_error(StatusCode::BAD_REQUEST, &e),
+    }
 }
 
 /// Constant-time comparison of the bearer token.
