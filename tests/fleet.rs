@@ -368,3 +368,141 @@ fn a_canary_rolls_out_to_a_fleet_following_a_folder() {
     let shared = tempfile::tempdir().unwrap();
     rollout_through_the_fleet(&format!("registry:\n  path: {}\n", shared.path().join("registry").display()), true);
 }
+
+/// An A/B test on real traffic across the fleet: the application reports each answer's true
+/// outcome to the replica that answered (`POST /feedback` with its `x-ml-gates-request-id`), and
+/// the sequential test reads the fleet's outcome counters through Prometheus.
+#[test]
+fn an_ab_test_through_the_fleet_decides_on_reported_outcomes() {
+    use polars::prelude::{AnyValue, ChunkApply, Column, IntoSeries, ParquetReader, ParquetWriter, SerReader};
+    let shared = tempfile::tempdir().unwrap();
+    let section = format!("registry:\n  path: {}\n", shared.path().join("registry").display());
+    let ws = Workspace::new(&section);
+    // Stable: a model trained on flipped labels (mostly wrong). Candidate: the logistic regression.
+    let data = ws.path().join("data");
+    let mut train = ParquetReader::new(std::fs::File::open(data.join("train.parquet")).unwrap()).finish().unwrap();
+    let flipped = train
+        .column("churn")
+        .unwrap()
+        .as_materialized_series()
+        .i64()
+        .unwrap()
+        .apply(|v| v.map(|v| 1 - v))
+        .into_series();
+    train.with_column(Column::from(flipped)).unwrap();
+    ParquetWriter::new(std::fs::File::create(data.join("flipped.parquet")).unwrap()).finish(&mut train).unwrap();
+    let weak = std::fs::read_to_string(ws.path().join("ml-gates.yaml"))
+        .unwrap()
+        .replace("data/train.parquet", "data/flipped.parquet");
+    std::fs::write(ws.path().join("weak.yaml"), weak).unwrap();
+    ws.ok(&["train", "--config", "weak.yaml", "--model", "weak.model"]);
+    ws.ok(&["register", "--model", "weak.model"]);
+    ws.ok(&["promote", "1"]);
+    ws.ok(&["train"]);
+    ws.ok(&["register"]);
+
+    let homes: Vec<Workspace> = (0..3).map(|_| Workspace::new(&section)).collect();
+    let replicas: Vec<Replica> = homes.iter().map(|h| Replica::start(h, &["--watch", "500ms"])).collect();
+    let urls: Vec<String> = replicas.iter().map(|r| r.url.clone()).collect();
+    let prometheus =
+        Prometheus::start(&urls.iter().map(|u| u.trim_start_matches("http://").to_string()).collect::<Vec<_>>());
+    let config = ws.path().join("ml-gates.yaml");
+    std::fs::write(
+        &config,
+        std::fs::read_to_string(&config).unwrap()
+            + &format!(
+                "deploy:\n  strategy: ab\n  interval: 3s\n  min_samples: 20\n  target: registry\n  fleet_timeout: 30s\n  ab: {{alpha: 0.05, min_samples: 200, max_windows: 20}}\n  metrics: {{prometheus: {{url: \"{}\"}}}}\n",
+                prometheus.url
+            ),
+    )
+    .unwrap();
+    // The application: evaluation rows (their labels known later), each answer's outcome reported
+    // to the replica that answered it.
+    let test = ParquetReader::new(std::fs::File::open(data.join("test.parquet")).unwrap()).finish().unwrap();
+    let rows: Vec<(String, i64)> = (0..test.height())
+        .map(|i| {
+            let get = |c: &str| test.column(c).unwrap().get(i).unwrap();
+            let number = |c: &str| match get(c) {
+                AnyValue::Null => "null".to_string(),
+                v => v.to_string(),
+            };
+            let plan = match get("plan") {
+                AnyValue::String(s) => format!("\"{s}\""),
+                AnyValue::StringOwned(s) => format!("\"{s}\""),
+                _ => "null".to_string(),
+            };
+            let body = format!(
+                r#"{{"dataframe_records": [{{"age": {}, "monthly_spend": {}, "tenure_months": {}, "plan": {plan}}}]}}"#,
+                number("age"),
+                number("monthly_spend"),
+                number("tenure_months")
+            );
+            (body, get("churn").try_extract::<i64>().unwrap())
+        })
+        .collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let reported = Arc::new(Mutex::new((0u64, Vec::<String>::new())));
+    let clients: Vec<_> = (0..2)
+        .map(|t| {
+            let (stop, reported, urls, rows) = (stop.clone(), reported.clone(), urls.clone(), rows.clone());
+            std::thread::spawn(move || {
+                let client = reqwest::blocking::Client::new();
+                let mut i = t;
+                while !stop.load(Ordering::SeqCst) {
+                    let url = &urls[i % urls.len()];
+                    let (body, label) = &rows[i % rows.len()];
+                    let answer = client
+                        .post(format!("{url}/invocations"))
+                        .header("content-type", "application/json")
+                        .body(body.clone())
+                        .send()
+                        .unwrap();
+                    assert_eq!(answer.status(), 200);
+                    let id = answer.headers()["x-ml-gates-request-id"].to_str().unwrap().to_string();
+                    let fed: serde_json::Value = client
+                        .post(format!("{url}/feedback"))
+                        .header("content-type", "application/json")
+                        .body(format!(r#"{{"id": "{id}", "outcome": {label}}}"#))
+                        .send()
+                        .unwrap()
+                        .json()
+                        .unwrap();
+                    let mut r = reported.lock().unwrap();
+                    r.0 += fed["accepted"].as_u64().unwrap();
+                    if let Some(unknown) = fed["unknown"].as_array().filter(|u| !u.is_empty()) {
+                        r.1.push(format!("{unknown:?}"));
+                    }
+                    drop(r);
+                    i += 2;
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            })
+        })
+        .collect();
+    let started = Instant::now();
+    while prometheus.value("count(ml_gates_routing_generation)") != Some(3.0) {
+        assert!(started.elapsed() < Duration::from_secs(30), "Prometheus does not scrape the three replicas");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (code, report, lines) = deploy(&ws, "2");
+    stop.store(true, Ordering::SeqCst);
+    for c in clients {
+        c.join().unwrap();
+    }
+    let log: Vec<&str> = lines.iter().map(|(_, l)| l.as_str()).collect();
+    let detail = &report["deploy"];
+    assert_eq!((code, detail["ending"].as_str()), (Some(0), Some("completed")), "{detail}\n{}", log.join("\n"));
+    let ab = &detail["ab"];
+    assert_eq!(ab["test"]["decided"], true, "{detail}");
+    assert!(ab["stable"]["n"].as_u64().unwrap() >= 200 && ab["candidate"]["n"].as_u64().unwrap() >= 200, "{ab}");
+    // The direction and size are the models' real difference in accuracy on those rows.
+    let accuracy = |n: &serde_json::Value, sum: &serde_json::Value| sum.as_f64().unwrap() / n.as_f64().unwrap();
+    let (stable, candidate) =
+        (accuracy(&ab["stable"]["n"], &ab["stable"]["sum"]), accuracy(&ab["candidate"]["n"], &ab["candidate"]["sum"]));
+    assert!(candidate - stable > 0.2, "stable {stable}, candidate {candidate}");
+    assert_eq!(ws.registry().aliases().unwrap()["champion"], 2);
+    let r = reported.lock().unwrap();
+    assert!(r.1.is_empty(), "feedback for unknown ids: {:?}", r.1);
+    assert!(r.0 >= 400, "{}", r.0);
+    drop(replicas);
+}

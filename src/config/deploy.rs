@@ -60,7 +60,6 @@ pub fn check(raw: &RawConfig, source: &Source) -> Vec<Problem> {
     let Some(deploy) = raw.deploy.as_ref() else { return problems };
     let mut problem = |key: &str, message: String| problems.push(source.problem(key, message, None));
     let target = deploy.target.unwrap_or(TargetKind::Builtin);
-    let builtin = target == TargetKind::Builtin;
     // Both measure the built-in metrics: the built-in server itself, the fleet through Prometheus.
     let measured = target != TargetKind::Command;
     for (i, w) in deploy.steps.iter().enumerate() {
@@ -125,8 +124,11 @@ pub fn check(raw: &RawConfig, source: &Source) -> Vec<Problem> {
             "target: registry judges the fleet's traffic through Prometheus: give deploy.metrics.prometheus.url (the Prometheus that scrapes the replicas' /metrics)".into(),
         );
     }
-    if deploy.strategy == Strategy::Ab && !builtin {
-        problem("deploy.strategy", "an A/B test needs labelled outcomes: it runs on the built-in target only".into());
+    if deploy.strategy == Strategy::Ab && target == TargetKind::Command {
+        problem(
+            "deploy.strategy",
+            "an A/B test needs labelled outcomes: the built-in target replays labelled rows, the registry target reads the outcomes your application reports to the replicas' POST /feedback; target: command has neither".into(),
+        );
     }
     problems
 }

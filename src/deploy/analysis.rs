@@ -337,6 +337,41 @@ pub async fn prometheus(client: &reqwest::Client, url: &str, query: &str) -> Mea
     }
 }
 
+/// One PromQL query whose result is a vector of series: each series' `label` value and sample.
+pub async fn prometheus_by(
+    client: &reqwest::Client,
+    url: &str,
+    query: &str,
+    label: &str,
+) -> Result<std::collections::BTreeMap<String, f64>, String> {
+    let endpoint = format!("{}/api/v1/query", url.trim_end_matches('/'));
+    let response = client
+        .get(&endpoint)
+        .query(&[("query", query)])
+        .send()
+        .await
+        .map_err(|e| format!("Prometheus at {url} did not answer: {}", without_url(&e)))?;
+    let status = response.status();
+    let body: serde_json::Value =
+        response.json().await.map_err(|e| format!("Prometheus answered {status} without JSON: {}", without_url(&e)))?;
+    if body["status"] != "success" {
+        return Err(format!(
+            "Prometheus refused the query ({status}): {}",
+            body["error"].as_str().unwrap_or("no reason given")
+        ));
+    }
+    Ok(body["data"]["result"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| {
+            let key = s["metric"][label].as_str()?.to_string();
+            let value = s["value"][1].as_str()?.parse::<f64>().ok()?;
+            Some((key, value))
+        })
+        .collect())
+}
+
 fn without_url(e: &reqwest::Error) -> String {
     let mut text = e.to_string();
     if let Some(url) = e.url() {

@@ -27,6 +27,7 @@ use analysis::{Decision, Limits, Measured, Measurement, MetricState, Phase};
 use polars::prelude::DataFrame;
 use schemars::JsonSchema;
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -435,6 +436,7 @@ pub fn run(mut input: Input<'_>, progress: &(dyn Fn(&str) + Sync)) -> Result<(Ve
         ending: Ending::Completed,
         reason: String::new(),
         ab_record: None,
+        fleet_outcomes: None,
     };
     for (index, phase) in phases.iter().enumerate() {
         if !rollout.phase(index, phase)? {
@@ -649,6 +651,8 @@ struct Rollout<'a> {
     ending: Ending,
     reason: String,
     ab_record: Option<AbRecord>,
+    /// `target: registry`: the fleet's outcome counters when the A/B phase began.
+    fleet_outcomes: Option<BTreeMap<u64, crate::serve::feedback::Tally>>,
 }
 
 /// How one phase's windows ended: the ending, why, the last measurements and window, and how
@@ -682,6 +686,28 @@ impl Rollout<'_> {
             timeout: self.fleet_timeout.unwrap_or(DEFAULT_FLEET_TIMEOUT),
         };
         apply_to_fleet(&fleet, table, what, self.progress)
+    }
+
+    /// The outcomes reported to the fleet's replicas so far, summed by version (Prometheus).
+    fn fleet_tallies(&self) -> Result<BTreeMap<u64, crate::serve::feedback::Tally>, String> {
+        let url = self.context.prometheus.unwrap_or_default();
+        let model = &self.config.raw.name;
+        let mut sums: Vec<BTreeMap<String, f64>> = Vec::new();
+        for metric in ["ml_gates_outcomes_total", "ml_gates_outcome_sum", "ml_gates_outcome_squares_sum"] {
+            let query = format!("sum by (version) ({metric}{{model=\"{model}\"}})");
+            let by = self.context.runtime.block_on(analysis::prometheus_by(self.context.http, url, &query, "version"));
+            sums.push(by.map_err(|e| format!("the A/B test's outcomes: {e}"))?);
+        }
+        Ok(sums[0]
+            .iter()
+            .filter_map(|(v, n)| {
+                let version = v.parse::<u64>().ok()?;
+                Some((
+                    version,
+                    (*n as u64, sums[1].get(v).copied().unwrap_or(0.0), sums[2].get(v).copied().unwrap_or(0.0)),
+                ))
+            })
+            .collect())
     }
 
     /// Stop the rollout with `reason`, recording the phase that could not start.
@@ -759,6 +785,13 @@ impl Rollout<'_> {
         if let Some(b) = self.builtin.as_ref() {
             b.outcomes.lock().expect("outcomes lock").clear();
         }
+        if self.ab && self.fleet_timeout.is_some() {
+            // Outcomes reported to the fleet before this phase are not this test's.
+            match self.fleet_tallies() {
+                Ok(t) => self.fleet_outcomes = Some(t),
+                Err(e) => return (Ending::RolledBack, e, Vec::new(), None, 0),
+            }
+        }
         let values = self.template_values(phase.weight, index + 1);
         let mut windows = 0;
         loop {
@@ -800,8 +833,22 @@ impl Rollout<'_> {
     fn ab_window(&mut self, windows: u32, decision: Decision) -> Option<(Ending, String)> {
         let Context { candidate, stable, .. } = self.context;
         let s = &self.settings;
-        let b = self.builtin.as_ref().expect("A/B runs on the built-in target");
-        let outcomes = b.outcomes.lock().expect("outcomes lock").clone();
+        let outcomes = match &self.builtin {
+            Some(b) => b.outcomes.lock().expect("outcomes lock").clone(),
+            // The fleet's outcomes reported through /feedback since the phase began.
+            None => match self.fleet_tallies() {
+                Ok(now) => {
+                    let start = self.fleet_outcomes.clone().unwrap_or_default();
+                    now.into_iter()
+                        .map(|(v, (n, sum, sq))| {
+                            let (n0, sum0, sq0) = start.get(&v).copied().unwrap_or_default();
+                            (v, (n.saturating_sub(n0), sum - sum0, sq - sq0))
+                        })
+                        .collect()
+                }
+                Err(e) => return Some((Ending::RolledBack, e)),
+            },
+        };
         let arm = |v: Option<u64>| {
             v.and_then(|v| outcomes.get(&v)).map_or(msprt::Arm::default(), |(n, sum, sq)| msprt::Arm {
                 n: *n,
