@@ -1,9 +1,12 @@
 """What the registry benchmarks share: the binary under test, a free loopback port, and a workspace
 with the churn example's data and a config whose `registry:` section is the benchmark's."""
+import http.client
+import http.server
 import os
 import pathlib
 import shutil
 import socket
+import threading
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -49,3 +52,52 @@ def workspace(path, registry):
         shutil.copy(ROOT / "examples" / "churn" / "data" / f, path / "data" / f)
     (path / "ml-gates.yaml").write_text(CONFIG + "registry:\n  " + registry + "\n")
     return path
+
+
+class CountingProxy(http.server.ThreadingHTTPServer):
+    """A forwarding HTTP/1.1 proxy on a free loopback port to the server on `upstream_port`,
+    counting the requests it forwards, those that write (neither GET nor HEAD), and the bytes the
+    server answered. `url` is where clients go instead."""
+
+    def __init__(self, upstream_port):
+        self.lock = threading.Lock()
+        self.requests = self.writes = self.sent = 0
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def forward(self):
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length) if length else None
+                conn = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=120)
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+                conn.request(self.command, self.path, body=body, headers=headers)
+                response = conn.getresponse()
+                data = response.read()
+                conn.close()
+                with proxy.lock:
+                    proxy.requests += 1
+                    proxy.writes += self.command not in ("GET", "HEAD")
+                    proxy.sent += len(data)
+                self.send_response(response.status)
+                for k, v in response.getheaders():
+                    if k.lower() not in ("transfer-encoding", "connection", "content-length"):
+                        self.send_header(k, v)
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = forward
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server_address[1]}"
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    def snapshot(self):
+        """(requests, writes, bytes answered) so far."""
+        with self.lock:
+            return self.requests, self.writes, self.sent

@@ -11,8 +11,6 @@ Usage (from the repository root, after `cargo build --release`; needs docker-reg
 which scripts/test.sh installs):
     python3 bench/fleet_bench.py [N]      # default N = 50
 """
-import http.client
-import http.server
 import json
 import os
 import pathlib
@@ -32,45 +30,6 @@ import benchkit
 
 BINARY = benchkit.binary()
 CHAMPION = benchkit.ROOT / "examples" / "churn" / "models" / "champion.model"
-
-
-class Counter(http.server.ThreadingHTTPServer):
-    """A forwarding proxy to `upstream` that counts the requests it forwards."""
-
-    def __init__(self, upstream):
-        self.count = 0
-        self.lock = threading.Lock()
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def forward(self):
-                length = int(self.headers.get("content-length") or 0)
-                body = self.rfile.read(length) if length else None
-                conn = http.client.HTTPConnection("127.0.0.1", upstream, timeout=60)
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
-                conn.request(self.command, self.path, body=body, headers=headers)
-                response = conn.getresponse()
-                data = response.read()
-                conn.close()
-                with outer.lock:
-                    outer.count += 1
-                self.send_response(response.status)
-                for k, v in response.getheaders():
-                    if k.lower() not in ("transfer-encoding", "connection", "content-length"):
-                        self.send_header(k, v)
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = forward
-
-        super().__init__(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.serve_forever, daemon=True).start()
 
 
 def wait_port(port, seconds=120):
@@ -119,9 +78,9 @@ def run_backend(kind, n, work):
              "--backend-store-uri", f"sqlite:///{work / 'mlflow.db'}", "--artifacts-destination", str(work / "artifacts")],
             stdout=open(work / "mlflow.log", "w"), stderr=subprocess.STDOUT, start_new_session=True))
         wait_port(port)
-        counter = Counter(port)
-        registry = f'mlflow: {{uri: "http://127.0.0.1:{counter.server_address[1]}", experiment: bench}}'
-        requests_so_far = lambda: counter.count  # noqa: E731
+        counter = benchkit.CountingProxy(port)
+        registry = f'mlflow: {{uri: "{counter.url}", experiment: bench}}'
+        requests_so_far = lambda: counter.snapshot()[0]  # noqa: E731
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "MLFLOW_", "ML_GATES_"))}
     env["DOCKER_CONFIG"] = str(work / "no-docker-config")
     admin = benchkit.workspace(work / "admin", registry)

@@ -28,27 +28,12 @@ import tempfile
 import time
 import urllib.request
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-BINARY = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "release" / "ml-gates"
+import benchkit
 
-CONFIG = """version: 1
-name: churn
-data:
-  train: data/train.parquet
-  test: data/test.parquet
-  target: churn
-  task: classification
-  id: customer_id
-  timestamp: event_time
-train:
-  model: logistic_regression
-  params: {max_iterations: 200}
-  preprocess: {scale: standard, impute: median, one_hot: [plan]}
-evaluate:
-  metrics: {accuracy: {min: 0.7}}
-registry:
-  mlflow: {uri: "URI", experiment: bench-mlgates}
-"""
+ROOT = benchkit.ROOT
+BINARY = benchkit.binary()
+
+CONFIG = benchkit.CONFIG + 'registry:\n  mlflow: {uri: "URI", experiment: bench-mlgates}\n'
 
 MLFLOW_SCRIPT = r'''
 import json, sys, time

@@ -16,7 +16,6 @@ scripts/test.sh from requirements-test.txt):
     python3 bench/registry_mlflow_bench.py [N]     # default N = 50
 """
 import http.client
-import http.server
 import json
 import os
 import pathlib
@@ -26,63 +25,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 import benchkit
 
 BINARY = benchkit.binary()
 free_port = benchkit.free_port
-
-
-class Counter:
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.requests = self.writes = self.sent = 0
-
-    def add(self, method, sent):
-        with self.lock:
-            self.requests += 1
-            self.writes += method not in ("GET", "HEAD")
-            self.sent += sent
-
-    def snapshot(self):
-        with self.lock:
-            return self.requests, self.writes, self.sent
-
-
-def proxy(upstream_port, counter):
-    """A forwarding HTTP/1.1 proxy to the MLflow server that counts requests and response bytes."""
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args):
-            pass
-
-        def forward(self):
-            length = int(self.headers.get("content-length") or 0)
-            body = self.rfile.read(length) if length else None
-            conn = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=120)
-            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
-            conn.request(self.command, self.path, body=body, headers=headers)
-            response = conn.getresponse()
-            data = response.read()
-            conn.close()
-            counter.add(self.command, len(data))
-            self.send_response(response.status)
-            for k, v in response.getheaders():
-                if k.lower() not in ("transfer-encoding", "connection", "content-length"):
-                    self.send_header(k, v)
-            self.send_header("content-length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = forward
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
 
 
 CLIENT_REGISTER = """
@@ -137,9 +85,9 @@ def main():
         [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
          "--backend-store-uri", f"sqlite:///{work / 'mlflow.db'}", "--artifacts-destination", str(work / "artifacts")],
         stdout=open(work / "server.log", "w"), stderr=subprocess.STDOUT, start_new_session=True)
-    counter = Counter()
-    front = proxy(port, counter)
-    uri = f"http://127.0.0.1:{front.server_address[1]}"
+    front = benchkit.CountingProxy(port)
+    counter = front
+    uri = front.url
     try:
         for _ in range(600):
             try:

@@ -4,6 +4,8 @@
 //! error retried up to its limit, then a rollback; shadow, blue-green and direct rollouts; the
 //! routing history in the registry.
 
+mod common;
+
 use ml_gates::registry::local::LocalRegistry;
 use ml_gates::registry::Registry;
 use serde_json::Value;
@@ -288,18 +290,8 @@ fn an_ab_test_decides_on_labelled_outcomes() {
         "  strategy: ab\n  interval: 1s\n  min_samples: 20\n  traffic: {rps: 400}\n  ab: {alpha: 0.05, min_samples: 200, max_windows: 30}\n",
     );
     let data = ws.path().join("data");
-    use polars::prelude::*;
-    let mut train = ParquetReader::new(std::fs::File::open(data.join("train.parquet")).unwrap()).finish().unwrap();
-    let flipped = train
-        .column("churn")
-        .unwrap()
-        .as_materialized_series()
-        .i64()
-        .unwrap()
-        .apply(|v| v.map(|v| 1 - v))
-        .into_series();
-    train.with_column(Column::from(flipped)).unwrap();
-    ParquetWriter::new(std::fs::File::create(data.join("flipped.parquet")).unwrap()).finish(&mut train).unwrap();
+    common::flip_training_labels(&data);
+    use polars::prelude::SerReader;
     std::fs::write(
         ws.path().join("weak.yaml"),
         format!(

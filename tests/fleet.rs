@@ -374,23 +374,13 @@ fn a_canary_rolls_out_to_a_fleet_following_a_folder() {
 /// the sequential test reads the fleet's outcome counters through Prometheus.
 #[test]
 fn an_ab_test_through_the_fleet_decides_on_reported_outcomes() {
-    use polars::prelude::{AnyValue, ChunkApply, Column, IntoSeries, ParquetReader, ParquetWriter, SerReader};
+    use polars::prelude::{AnyValue, ParquetReader, SerReader};
     let shared = tempfile::tempdir().unwrap();
     let section = format!("registry:\n  path: {}\n", shared.path().join("registry").display());
     let ws = Workspace::new(&section);
     // Stable: a model trained on flipped labels (mostly wrong). Candidate: the logistic regression.
     let data = ws.path().join("data");
-    let mut train = ParquetReader::new(std::fs::File::open(data.join("train.parquet")).unwrap()).finish().unwrap();
-    let flipped = train
-        .column("churn")
-        .unwrap()
-        .as_materialized_series()
-        .i64()
-        .unwrap()
-        .apply(|v| v.map(|v| 1 - v))
-        .into_series();
-    train.with_column(Column::from(flipped)).unwrap();
-    ParquetWriter::new(std::fs::File::create(data.join("flipped.parquet")).unwrap()).finish(&mut train).unwrap();
+    common::flip_training_labels(&data);
     let weak = std::fs::read_to_string(ws.path().join("ml-gates.yaml"))
         .unwrap()
         .replace("data/train.parquet", "data/flipped.parquet");

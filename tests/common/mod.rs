@@ -134,3 +134,22 @@ pub fn action(
     let outputs = std::fs::read_to_string(temp.path().join("output")).unwrap_or_default();
     (out, outputs)
 }
+
+/// The training set in `data` with its labels flipped (a broken pipeline's), written beside it as
+/// flipped.parquet: a model trained on it is mostly wrong, a weak champion for A/B tests.
+pub fn flip_training_labels(data: &Path) -> PathBuf {
+    use polars::prelude::{ChunkApply, Column, IntoSeries, ParquetReader, ParquetWriter, SerReader};
+    let mut train = ParquetReader::new(std::fs::File::open(data.join("train.parquet")).unwrap()).finish().unwrap();
+    let flipped = train
+        .column("churn")
+        .unwrap()
+        .as_materialized_series()
+        .i64()
+        .unwrap()
+        .apply(|v| v.map(|v| 1 - v))
+        .into_series();
+    train.with_column(Column::from(flipped)).unwrap();
+    let path = data.join("flipped.parquet");
+    ParquetWriter::new(std::fs::File::create(&path).unwrap()).finish(&mut train).unwrap();
+    path
+}
