@@ -373,12 +373,24 @@ pub struct RangeFull {
     /// Largest allowed value (inclusive).
     #[serde(default)]
     pub max: Option<f64>,
+    /// The share (0-1) of the non-null values that must be in the range, as Great
+    /// Expectations' `mostly`. Default 1: every value.
+    #[serde(default)]
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub mostly: Option<f64>,
     /// `error` (default) blocks; `warn` only reports.
     #[serde(default)]
     pub severity: Option<Severity>,
 }
 
 impl RangeCheck {
+    /// The share of non-null values that must pass (`mostly`), if one was given.
+    pub fn mostly(&self) -> Option<f64> {
+        match self {
+            RangeCheck::Pair(_) => None,
+            RangeCheck::Full(f) => f.mostly,
+        }
+    }
     pub fn bounds(&self) -> (Option<f64>, Option<f64>) {
         match self {
             RangeCheck::Pair([min, max]) => (*min, *max),
@@ -429,12 +441,24 @@ pub enum CategoriesCheck {
 pub struct CategoriesFull {
     /// Every allowed value; nulls are left to the `nulls` check.
     pub values: Vec<Scalar>,
+    /// The share (0-1) of the non-null values that must be allowed, as Great Expectations'
+    /// `mostly`. Default 1: every value.
+    #[serde(default)]
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub mostly: Option<f64>,
     /// `error` (default) blocks; `warn` only reports.
     #[serde(default)]
     pub severity: Option<Severity>,
 }
 
 impl CategoriesCheck {
+    /// The share of non-null values that must pass (`mostly`), if one was given.
+    pub fn mostly(&self) -> Option<f64> {
+        match self {
+            CategoriesCheck::List(_) => None,
+            CategoriesCheck::Full(f) => f.mostly,
+        }
+    }
     pub fn values(&self) -> &[Scalar] {
         match self {
             CategoriesCheck::List(v) => v,

@@ -119,6 +119,10 @@ pub struct Threshold {
     /// The bounds themselves are excluded: the value must be strictly above `min` / below `max`.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub exclusive: bool,
+    /// A row-level check's tolerance: the share (0-1) of non-null values that must meet it
+    /// (Great Expectations' `mostly`); the check's value is then the count that does not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mostly: Option<f64>,
 }
 
 impl Threshold {
@@ -133,6 +137,11 @@ impl Threshold {
     }
     pub fn allowed(values: Vec<String>) -> Self {
         Self { allowed: Some(values), ..Self::default() }
+    }
+    /// The same, tolerating a share of failing values (`mostly`, when given).
+    pub fn mostly(mut self, mostly: Option<f64>) -> Self {
+        self.mostly = mostly;
+        self
     }
     pub fn unit(mut self, unit: &str) -> Self {
         self.unit = Some(unit.to_string());

@@ -67,6 +67,14 @@ fn with_unit(number: String, unit: Option<&str>) -> String {
 
 /// A threshold as people read it: `≥ 500`, `≤ 3%`, `18 … 100`, `one of a, b`.
 pub fn format_threshold(threshold: &Threshold) -> String {
+    let text = bare_threshold(threshold);
+    match threshold.mostly {
+        Some(m) => format!("{text}, mostly {}%", format_number(m * 100.0)),
+        None => text,
+    }
+}
+
+fn bare_threshold(threshold: &Threshold) -> String {
     let unit = threshold.unit.as_deref();
     let bare = |x: f64| with_unit(format_number(x), unit.filter(|u| matches!(*u, "percent" | "days" | "ms" | "MB")));
     if let Some(allowed) = &threshold.allowed {

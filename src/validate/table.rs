@@ -33,6 +33,7 @@ pub(super) fn run(ctx: &Ctx<'_>, ds: &Dataset) -> PolarsResult<Vec<Check>> {
         if has(c) && ds.dtype(c).is_some_and(is_numeric) {
             let (min, max) = range.bounds();
             exprs.push(out_of_range(c, min, max).sum().alias(format!("range:{c}")));
+            exprs.push(col(c.as_str()).count().alias(format!("rangenn:{c}")));
             exprs.push(col(c.as_str()).min().cast(DataType::Float64).alias(format!("min:{c}")));
             exprs.push(col(c.as_str()).max().cast(DataType::Float64).alias(format!("max:{c}")));
             range_checks.push(c.clone());
@@ -41,6 +42,7 @@ pub(super) fn run(ctx: &Ctx<'_>, ds: &Dataset) -> PolarsResult<Vec<Check>> {
     for (c, allowed) in v.categories.iter().flatten() {
         if has(c) {
             exprs.push(not_allowed(c, allowed.values()).sum().alias(format!("cat:{c}")));
+            exprs.push(col(c.as_str()).count().alias(format!("catnn:{c}")));
         }
     }
     let unique_columns = unique_columns(ctx);
@@ -70,6 +72,29 @@ pub(super) fn run(ctx: &Ctx<'_>, ds: &Dataset) -> PolarsResult<Vec<Check>> {
     unique(ctx, ds, &stats, &unique_columns, &mut checks)?;
     duplicates(ctx, ds, duplicated, n_rows, &mut checks);
     Ok(checks)
+}
+
+/// Whether a row-level check with `bad` failing values among `non_null` passes with the share
+/// `mostly` (GX's semantics: the share of non-null values that meet it; none is a pass), and
+/// what it adds to the message and details when `mostly` was given.
+fn tolerated(
+    bad: f64,
+    non_null: f64,
+    mostly: Option<f64>,
+    message: &mut String,
+    details: &mut serde_json::Value,
+) -> bool {
+    let Some(m) = mostly else { return bad == 0.0 };
+    let passing = if non_null > 0.0 { (non_null - bad) / non_null } else { 1.0 };
+    message.push_str(&format!(
+        "; {}% of the non-null values pass, mostly {}%",
+        format_number(passing * 100.0),
+        format_number(m * 100.0)
+    ));
+    details["mostly"] = json!(m);
+    details["passing_percent"] = json!(passing * 100.0);
+    details["non_null_count"] = json!(non_null);
+    passing >= m
 }
 
 /// "N of M rows outside the range (p%); observed lo … hi", for value and target ranges.
@@ -369,12 +394,14 @@ fn ranges(ctx: &Ctx<'_>, ds: &Dataset, stats: &DataFrame, n_rows: f64, checks: &
             ));
             details["examples"] = json!(values);
         }
+        let non_null = scalar_f64(stats, &format!("rangenn:{name}"))?.unwrap_or(0.0);
+        let passed = tolerated(bad, non_null, range.mostly(), &mut message, &mut details);
         checks.push(
-            Check::judged("value-range", Stage::Validate, bad == 0.0, severity)
+            Check::judged("value-range", Stage::Validate, passed, severity)
                 .dataset(&ds.role)
                 .column(name)
                 .value(bad)
-                .threshold(Threshold::between(min, max))
+                .threshold(Threshold::between(min, max).mostly(range.mostly()))
                 .message(message)
                 .line(ctx.line(&key))
                 .details(details),
@@ -418,12 +445,14 @@ fn categories(
             message.push_str(&format!(", e.g. {}", values.join(", ")));
             details["examples"] = json!(values);
         }
+        let non_null = scalar_f64(stats, &format!("catnn:{name}"))?.unwrap_or(0.0);
+        let passed = tolerated(bad, non_null, allowed.mostly(), &mut message, &mut details);
         checks.push(
-            Check::judged("allowed-values", Stage::Validate, bad == 0.0, severity)
+            Check::judged("allowed-values", Stage::Validate, passed, severity)
                 .dataset(&ds.role)
                 .column(name)
                 .value(bad)
-                .threshold(Threshold::allowed(allowed_text))
+                .threshold(Threshold::allowed(allowed_text).mostly(allowed.mostly()))
                 .message(message)
                 .line(ctx.line(&key))
                 .details(details),
