@@ -241,10 +241,7 @@ fn champion_and_challenger_move_only_as_the_gates_and_people_say(backend: &Backe
 }
 
 fn concurrent_registrations_get_distinct_numbers(backend: &Backend) {
-    // For OCI, a settling delay with room for a loaded 2-core machine running 8 writers.
-    let mut place = backend.fresh();
-    place.section = place.section.replace("settle_ms: 300", "settle_ms: 1000");
-    let ws = place.workspace();
+    let ws = backend.fresh().workspace();
     ws.ok(&["train"]);
     let (sha, _) = ml_gates::registry::sha256_file(&ws.model_file()).unwrap();
     let n = 8;

@@ -210,7 +210,8 @@ fn example_workspace() -> tempfile::TempDir {
     let config =
         config.replace("champion: {model: models/champion.model, metric: roc_auc}", "champion: {metric: roc_auc}");
     assert!(config.contains("champion: {metric: roc_auc}"), "the example's champion line moved");
-    let config = format!("{config}\nregistry:\n  oci:\n    repository: 127.0.0.1:9/nothing/here\n    settle_ms: 300\n");
+    let config =
+        format!("{config}\nregistry:\n  oci:\n    repository: 127.0.0.1:9/nothing/here\n    settle_ms: 1000\n");
     std::fs::write(dir.path().join("ml-gates.yaml"), config).unwrap();
     dir
 }

@@ -226,6 +226,15 @@ pub struct ValidateConfig {
     /// Allowed values per column (check `allowed-values`): `column: [a, b]` or `column: {values, severity}`.
     #[serde(default)]
     pub categories: Option<IndexMap<String, CategoriesCheck>>,
+    /// Text patterns per column (checks `regex-match`, `regex-not-match`): `column: {match: REGEX}`
+    /// and/or `{not_match: REGEX}`, with `mostly` and `severity`. Rust `regex` syntax, searched
+    /// anywhere in the value as Great Expectations does (anchor with `^…$` for the whole value).
+    #[serde(default)]
+    pub patterns: Option<IndexMap<String, PatternCheck>>,
+    /// Text length bounds in characters per column (check `value-length`): `column: [min, max]`
+    /// or `column: {min, max, mostly, severity}`.
+    #[serde(default)]
+    pub lengths: Option<IndexMap<String, RangeCheck>>,
     /// Columns whose values must be unique (check `unique-values`): a list, or `{columns, severity}`.
     #[serde(default)]
     pub unique: Option<UniqueCheck>,
@@ -244,6 +253,26 @@ pub struct ValidateConfig {
     /// Distribution shift against a reference dataset (checks `feature-drift`, `dataset-drift`).
     #[serde(default)]
     pub drift: Option<DriftCheck>,
+}
+
+/// A text column's pattern: values that must match it, or must not.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatternCheck {
+    /// A regular expression every non-null value must contain a match of (check `regex-match`).
+    #[serde(default, rename = "match")]
+    pub matches: Option<String>,
+    /// A regular expression no non-null value may contain a match of (check `regex-not-match`).
+    #[serde(default)]
+    pub not_match: Option<String>,
+    /// The share (0-1) of the non-null values that must pass, as Great Expectations' `mostly`.
+    /// Default 1.
+    #[serde(default)]
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub mostly: Option<f64>,
+    /// `error` (default) blocks; `warn` only reports.
+    #[serde(default)]
+    pub severity: Option<Severity>,
 }
 
 /// Row count bounds.

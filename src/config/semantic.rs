@@ -404,6 +404,34 @@ fn validate(raw: &RawConfig, validate: &super::raw::ValidateConfig, r: &mut Rule
             r.problem("validate.nulls", "validate.nulls needs max_percent, columns or both".into());
         }
     }
+    for (column, p) in validate.patterns.iter().flatten() {
+        let key = format!("validate.patterns.{column}");
+        if p.matches.is_none() && p.not_match.is_none() {
+            r.problem(&key, format!("{key} needs match, not_match or both"));
+        }
+        for (name, pattern) in [("match", &p.matches), ("not_match", &p.not_match)] {
+            if let Some(Err(e)) = pattern.as_deref().map(regex::Regex::new) {
+                // The regex crate's own message, which points at the fault in the pattern.
+                r.problem(
+                    &format!("{key}.{name}"),
+                    format!("{key}.{name} is not a valid regular expression (Rust regex syntax):\n{e}"),
+                );
+            }
+        }
+    }
+    for (column, range) in validate.lengths.iter().flatten() {
+        let key = format!("validate.lengths.{column}");
+        match range.bounds() {
+            (None, None) => r.problem(&key, format!("{key} needs min, max or both")),
+            (Some(min), Some(max)) if min > max => {
+                r.problem(&key, format!("{key}: min ({min}) is greater than max ({max})"))
+            }
+            (min, max) if min.into_iter().chain(max).any(|x| x < 0.0 || x.fract() != 0.0) => {
+                r.problem(&key, format!("{key}: lengths are whole numbers of characters, 0 or more"))
+            }
+            _ => {}
+        }
+    }
     if let Some(ranges) = &validate.ranges {
         for (column, range) in ranges {
             let key = format!("validate.ranges.{column}");

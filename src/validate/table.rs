@@ -45,6 +45,26 @@ pub(super) fn run(ctx: &Ctx<'_>, ds: &Dataset) -> PolarsResult<Vec<Check>> {
             exprs.push(col(c.as_str()).count().alias(format!("catnn:{c}")));
         }
     }
+    for (c, p) in v.patterns.iter().flatten() {
+        if has(c) && ds.dtype(c).is_some_and(|d| matches!(d, DataType::String)) {
+            exprs.push(col(c.as_str()).count().alias(format!("textnn:{c}")));
+            if let Some(re) = &p.matches {
+                exprs.push(pattern_fails(c, re, true).sum().alias(format!("match:{c}")));
+            }
+            if let Some(re) = &p.not_match {
+                exprs.push(pattern_fails(c, re, false).sum().alias(format!("notmatch:{c}")));
+            }
+        }
+    }
+    for (c, range) in v.lengths.iter().flatten() {
+        if has(c) && ds.dtype(c).is_some_and(|d| matches!(d, DataType::String)) {
+            let (min, max) = range.bounds();
+            exprs.push(length_fails(c, min, max).sum().alias(format!("length:{c}")));
+            exprs.push(col(c.as_str()).count().alias(format!("lengthnn:{c}")));
+            exprs.push(col(c.as_str()).str().len_chars().min().cast(DataType::Float64).alias(format!("minlen:{c}")));
+            exprs.push(col(c.as_str()).str().len_chars().max().cast(DataType::Float64).alias(format!("maxlen:{c}")));
+        }
+    }
     let unique_columns = unique_columns(ctx);
     for c in &unique_columns {
         if has(c) {
@@ -69,6 +89,8 @@ pub(super) fn run(ctx: &Ctx<'_>, ds: &Dataset) -> PolarsResult<Vec<Check>> {
     non_finite(ctx, ds, &stats, &non_finite_columns, n_rows, &mut checks)?;
     ranges(ctx, ds, &stats, n_rows, &mut checks)?;
     categories(ctx, ds, &stats, n_rows, &mut checks)?;
+    patterns(ctx, ds, &stats, &mut checks)?;
+    lengths(ctx, ds, &stats, &mut checks)?;
     unique(ctx, ds, &stats, &unique_columns, &mut checks)?;
     duplicates(ctx, ds, duplicated, n_rows, &mut checks);
     Ok(checks)
@@ -124,6 +146,160 @@ fn not_allowed(c: &str, allowed: &[crate::config::raw::Scalar]) -> Expr {
     let values: Vec<String> = allowed.iter().map(|s| s.text()).collect();
     let series = Series::new("allowed".into(), values);
     col(c).cast(DataType::String).is_in(lit(series).implode(false), false).not()
+}
+
+/// Values of text column `c` that fail a pattern: with `must`, those containing no match of
+/// `regex`; otherwise those containing one (nulls neither).
+fn pattern_fails(c: &str, regex: &str, must: bool) -> Expr {
+    // A count of matches (polars' regex search without its `regex` feature's `contains`).
+    let found = col(c).str().count_matches(lit(regex.to_string()), false).gt(lit(0));
+    if must {
+        found.not()
+    } else {
+        found
+    }
+}
+
+/// Values of text column `c` whose length in characters is outside `[min, max]`.
+fn length_fails(c: &str, min: Option<f64>, max: Option<f64>) -> Expr {
+    let n = col(c).str().len_chars().cast(DataType::Float64);
+    match (min, max) {
+        (Some(a), Some(b)) => n.clone().lt(lit(a)).or(n.gt(lit(b))),
+        (Some(a), None) => n.lt(lit(a)),
+        (None, Some(b)) => n.gt(lit(b)),
+        (None, None) => lit(false),
+    }
+}
+
+/// A text check on a column that is not text: unmeasured, saying what it is.
+fn not_text(
+    ctx: &Ctx<'_>,
+    id: &'static str,
+    ds: &Dataset,
+    name: &str,
+    dtype: &DataType,
+    severity: Severity,
+    key: &str,
+) -> Check {
+    Check::unmeasured(id, Stage::Validate, severity)
+        .dataset(&ds.role)
+        .column(name)
+        .value(dtype_name(dtype))
+        .message(format!("{name} is {}, not text: {id} applies to text columns", dtype_name(dtype)))
+        .line(ctx.line(key))
+}
+
+/// Up to [`EXAMPLES`] distinct text values of `name` where `failing` holds.
+fn text_examples(ds: &Dataset, name: &str, failing: Expr) -> PolarsResult<Vec<String>> {
+    let examples = collect(
+        ds.lazy()
+            .filter(failing)
+            .select([col(name)])
+            .unique_stable(None, UniqueKeepStrategy::First)
+            .limit(EXAMPLES as u32),
+    )?;
+    Ok(examples.column(name)?.str()?.iter().flatten().map(String::from).collect())
+}
+
+fn patterns(ctx: &Ctx<'_>, ds: &Dataset, stats: &DataFrame, checks: &mut Vec<Check>) -> PolarsResult<()> {
+    for (name, p) in ctx.validate.patterns.iter().flatten() {
+        let key = format!("validate.patterns.{name}");
+        let severity = p.severity.unwrap_or_default();
+        for (id, regex, must, stat, sub) in [
+            ("regex-match", &p.matches, true, "match", "match"),
+            ("regex-not-match", &p.not_match, false, "notmatch", "not_match"),
+        ] {
+            let Some(regex) = regex else { continue };
+            let line_key = format!("{key}.{sub}");
+            let Some(dtype) = ds.dtype(name) else {
+                checks.push(ctx.missing_column(id, ds, name, severity, &key));
+                continue;
+            };
+            if !matches!(dtype, DataType::String) {
+                checks.push(not_text(ctx, id, ds, name, dtype, severity, &line_key));
+                continue;
+            }
+            let bad = scalar_f64(stats, &format!("{stat}:{name}"))?.unwrap_or(0.0);
+            let non_null = scalar_f64(stats, &format!("textnn:{name}"))?.unwrap_or(0.0);
+            let mut message = format!(
+                "{} of {} non-null values {} /{regex}/ ({}%)",
+                format_number(bad),
+                format_number(non_null),
+                if must { "do not match" } else { "match" },
+                format_number(percent(bad, non_null))
+            );
+            let mut details =
+                json!({"failing_count": bad, "failing_percent": percent(bad, non_null), "pattern": regex});
+            if bad > 0.0 {
+                let values = text_examples(ds, name, pattern_fails(name, regex, must))?;
+                message.push_str(&format!(", e.g. {}", values.join(", ")));
+                details["examples"] = json!(values);
+            }
+            let passed = tolerated(bad, non_null, p.mostly, &mut message, &mut details);
+            checks.push(
+                Check::judged(id, Stage::Validate, passed, severity)
+                    .dataset(&ds.role)
+                    .column(name)
+                    .value(bad)
+                    .threshold(Threshold::allowed(vec![format!("/{regex}/")]).mostly(p.mostly))
+                    .message(message)
+                    .line(ctx.line(&line_key))
+                    .details(details),
+            );
+        }
+    }
+    Ok(())
+}
+
+fn lengths(ctx: &Ctx<'_>, ds: &Dataset, stats: &DataFrame, checks: &mut Vec<Check>) -> PolarsResult<()> {
+    for (name, range) in ctx.validate.lengths.iter().flatten() {
+        let key = format!("validate.lengths.{name}");
+        let severity = range.severity().unwrap_or_default();
+        let (min, max) = range.bounds();
+        let Some(dtype) = ds.dtype(name) else {
+            checks.push(ctx.missing_column("value-length", ds, name, severity, &key));
+            continue;
+        };
+        if !matches!(dtype, DataType::String) {
+            checks.push(not_text(ctx, "value-length", ds, name, dtype, severity, &key));
+            continue;
+        }
+        let bad = scalar_f64(stats, &format!("length:{name}"))?.unwrap_or(0.0);
+        let non_null = scalar_f64(stats, &format!("lengthnn:{name}"))?.unwrap_or(0.0);
+        let (shortest, longest) =
+            (scalar_f64(stats, &format!("minlen:{name}"))?, scalar_f64(stats, &format!("maxlen:{name}"))?);
+        let mut message = format!(
+            "{} of {} non-null values are outside the length bounds ({}%); observed {} … {} characters",
+            format_number(bad),
+            format_number(non_null),
+            format_number(percent(bad, non_null)),
+            shortest.map(format_number).unwrap_or_else(|| "-".into()),
+            longest.map(format_number).unwrap_or_else(|| "-".into()),
+        );
+        let mut details = json!({
+            "failing_count": bad,
+            "failing_percent": percent(bad, non_null),
+            "observed_min_length": shortest,
+            "observed_max_length": longest,
+        });
+        if bad > 0.0 {
+            let values = text_examples(ds, name, length_fails(name, min, max))?;
+            message.push_str(&format!(", e.g. {}", values.join(", ")));
+            details["examples"] = json!(values);
+        }
+        let passed = tolerated(bad, non_null, range.mostly(), &mut message, &mut details);
+        checks.push(
+            Check::judged("value-length", Stage::Validate, passed, severity)
+                .dataset(&ds.role)
+                .column(name)
+                .value(bad)
+                .threshold(Threshold::between(min, max).mostly(range.mostly()))
+                .message(message)
+                .line(ctx.line(&key))
+                .details(details),
+        );
+    }
+    Ok(())
 }
 
 fn unique_columns(ctx: &Ctx<'_>) -> Vec<String> {

@@ -8,9 +8,11 @@ use ml_gates::registry::Registry;
 use std::path::Path;
 use std::process::{Command, Output};
 
-/// The `registry:` section of an OCI registry on the test's server, with a short settling delay.
+/// The `registry:` section of an OCI registry on the test's server, with a settling delay that
+/// leaves room for a loaded 2-core machine (checking and writing a generation must take less
+/// than half of it, or the commit is not reported as done).
 pub fn oci_section(repository: &str) -> String {
-    format!("registry:\n  oci:\n    repository: {repository}\n    settle_ms: 300\n    attempts: 3\n")
+    format!("registry:\n  oci:\n    repository: {repository}\n    settle_ms: 1000\n    attempts: 3\n")
 }
 
 /// A folder with the churn example's data and a config whose registry is `section`.
