@@ -231,6 +231,11 @@ pub struct ValidateConfig {
     /// anywhere in the value as Great Expectations does (anchor with `^…$` for the whole value).
     #[serde(default)]
     pub patterns: Option<IndexMap<String, PatternCheck>>,
+    /// Bounds on a column's statistics (check `column-statistic`, one per statistic): `mean`,
+    /// `median`, `stdev` (sample), `sum`, `min`, `max`, `distinct_count`, `distinct_percent` and
+    /// `quantiles`, each `[min, max]` (`~` for an open end).
+    #[serde(default)]
+    pub statistics: Option<IndexMap<String, StatisticsCheck>>,
     /// Text length bounds in characters per column (check `value-length`): `column: [min, max]`
     /// or `column: {min, max, mostly, severity}`.
     #[serde(default)]
@@ -253,6 +258,69 @@ pub struct ValidateConfig {
     /// Distribution shift against a reference dataset (checks `feature-drift`, `dataset-drift`).
     #[serde(default)]
     pub drift: Option<DriftCheck>,
+}
+
+/// Bounds on one column's statistics, over its non-null values.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatisticsCheck {
+    /// The mean.
+    #[serde(default)]
+    pub mean: Option<[Option<f64>; 2]>,
+    /// The median (the mean of the two middle values for an even count, as pandas).
+    #[serde(default)]
+    pub median: Option<[Option<f64>; 2]>,
+    /// The sample standard deviation (n - 1 in the denominator, as pandas and Great Expectations).
+    #[serde(default)]
+    pub stdev: Option<[Option<f64>; 2]>,
+    /// The sum.
+    #[serde(default)]
+    pub sum: Option<[Option<f64>; 2]>,
+    /// The smallest value.
+    #[serde(default)]
+    pub min: Option<[Option<f64>; 2]>,
+    /// The largest value.
+    #[serde(default)]
+    pub max: Option<[Option<f64>; 2]>,
+    /// The number of distinct non-null values (any column type).
+    #[serde(default)]
+    pub distinct_count: Option<[Option<f64>; 2]>,
+    /// Distinct values as a percent (0-100) of the non-null values (any column type).
+    #[serde(default)]
+    pub distinct_percent: Option<[Option<f64>; 2]>,
+    /// Quantiles and their bounds: `[{q: 0.9, between: [min, max]}]`.
+    #[serde(default)]
+    pub quantiles: Vec<QuantileBounds>,
+    /// How a quantile between two values is computed: `linear` (default, pandas' and numpy's
+    /// default), `nearest` (what Great Expectations' pandas engine uses), `lower`, `higher` or
+    /// `midpoint`.
+    #[serde(default)]
+    pub interpolation: Option<Interpolation>,
+    /// `error` (default) blocks; `warn` only reports.
+    #[serde(default)]
+    pub severity: Option<Severity>,
+}
+
+/// One quantile's bounds.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuantileBounds {
+    /// The quantile, 0-1 (0.5 is the median).
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub q: f64,
+    /// `[min, max]`, `~` for an open end.
+    pub between: [Option<f64>; 2],
+}
+
+/// Interpolation of a quantile that falls between two values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Interpolation {
+    Linear,
+    Nearest,
+    Lower,
+    Higher,
+    Midpoint,
 }
 
 /// A text column's pattern: values that must match it, or must not.

@@ -419,6 +419,35 @@ fn validate(raw: &RawConfig, validate: &super::raw::ValidateConfig, r: &mut Rule
             }
         }
     }
+    for (column, s) in validate.statistics.iter().flatten() {
+        let key = format!("validate.statistics.{column}");
+        let pairs = [
+            ("mean", s.mean),
+            ("median", s.median),
+            ("stdev", s.stdev),
+            ("sum", s.sum),
+            ("min", s.min),
+            ("max", s.max),
+            ("distinct_count", s.distinct_count),
+            ("distinct_percent", s.distinct_percent),
+        ];
+        if pairs.iter().all(|(_, b)| b.is_none()) && s.quantiles.is_empty() {
+            r.problem(&key, format!("{key} bounds no statistic (mean, median, stdev, sum, min, max, distinct_count, distinct_percent, quantiles)"));
+        }
+        let quantiles =
+            s.quantiles.iter().enumerate().map(|(i, q)| (format!("quantiles[{i}].between"), Some(q.between)));
+        for (name, bounds) in pairs.iter().map(|(n, b)| (n.to_string(), *b)).chain(quantiles) {
+            match bounds {
+                Some([None, None]) => {
+                    r.problem(&format!("{key}.{name}"), format!("{key}.{name} needs a min, a max or both"))
+                }
+                Some([Some(a), Some(b)]) if a > b => {
+                    r.problem(&format!("{key}.{name}"), format!("{key}.{name}: min ({a}) is greater than max ({b})"))
+                }
+                _ => {}
+            }
+        }
+    }
     for (column, range) in validate.lengths.iter().flatten() {
         let key = format!("validate.lengths.{column}");
         match range.bounds() {

@@ -65,6 +65,7 @@ pub(super) fn run(ctx: &Ctx<'_>, ds: &Dataset) -> PolarsResult<Vec<Check>> {
             exprs.push(col(c.as_str()).str().len_chars().max().cast(DataType::Float64).alias(format!("maxlen:{c}")));
         }
     }
+    exprs.extend(super::statistics::exprs(ctx, ds));
     let unique_columns = unique_columns(ctx);
     for c in &unique_columns {
         if has(c) {
@@ -91,6 +92,7 @@ pub(super) fn run(ctx: &Ctx<'_>, ds: &Dataset) -> PolarsResult<Vec<Check>> {
     categories(ctx, ds, &stats, n_rows, &mut checks)?;
     patterns(ctx, ds, &stats, &mut checks)?;
     lengths(ctx, ds, &stats, &mut checks)?;
+    super::statistics::checks(ctx, ds, &stats, &mut checks)?;
     unique(ctx, ds, &stats, &unique_columns, &mut checks)?;
     duplicates(ctx, ds, duplicated, n_rows, &mut checks);
     Ok(checks)
