@@ -231,6 +231,10 @@ pub struct ValidateConfig {
     /// anywhere in the value as Great Expectations does (anchor with `^…$` for the whole value).
     #[serde(default)]
     pub patterns: Option<IndexMap<String, PatternCheck>>,
+    /// Comparisons between two columns, row by row (check `column-pair`): `[{a, op, b}]` with
+    /// `op` one of `>`, `>=`, `<`, `<=`, `==`, `!=`, and `nulls`, `mostly`, `severity`.
+    #[serde(default)]
+    pub pairs: Vec<PairCheck>,
     /// Bounds on a column's statistics (check `column-statistic`, one per statistic): `mean`,
     /// `median`, `stdev` (sample), `sum`, `min`, `max`, `distinct_count`, `distinct_percent` and
     /// `quantiles`, each `[min, max]` (`~` for an open end).
@@ -258,6 +262,68 @@ pub struct ValidateConfig {
     /// Distribution shift against a reference dataset (checks `feature-drift`, `dataset-drift`).
     #[serde(default)]
     pub drift: Option<DriftCheck>,
+}
+
+/// A row-by-row comparison of two columns: `a op b` must hold.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PairCheck {
+    /// The left column.
+    pub a: String,
+    /// `>`, `>=`, `<`, `<=`, `==` or `!=`.
+    pub op: PairOp,
+    /// The right column.
+    pub b: String,
+    /// Rows where either value is null: `ignore` (default: they are neither checked nor counted,
+    /// as Great Expectations' `ignore_row_if: either_value_is_missing`) or `fail` (they count as
+    /// failing rows).
+    #[serde(default)]
+    pub nulls: Option<PairNulls>,
+    /// The share (0-1) of the rows checked that must pass, as Great Expectations' `mostly`.
+    #[serde(default)]
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub mostly: Option<f64>,
+    /// `error` (default) blocks; `warn` only reports.
+    #[serde(default)]
+    pub severity: Option<Severity>,
+}
+
+/// A comparison operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+pub enum PairOp {
+    #[serde(rename = ">")]
+    Greater,
+    #[serde(rename = ">=")]
+    GreaterOrEqual,
+    #[serde(rename = "<")]
+    Less,
+    #[serde(rename = "<=")]
+    LessOrEqual,
+    #[serde(rename = "==")]
+    Equal,
+    #[serde(rename = "!=")]
+    NotEqual,
+}
+
+impl PairOp {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PairOp::Greater => ">",
+            PairOp::GreaterOrEqual => ">=",
+            PairOp::Less => "<",
+            PairOp::LessOrEqual => "<=",
+            PairOp::Equal => "==",
+            PairOp::NotEqual => "!=",
+        }
+    }
+}
+
+/// What a pair comparison does with a row where either value is null.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PairNulls {
+    Ignore,
+    Fail,
 }
 
 /// Bounds on one column's statistics, over its non-null values.

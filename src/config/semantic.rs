@@ -404,63 +404,7 @@ fn validate(raw: &RawConfig, validate: &super::raw::ValidateConfig, r: &mut Rule
             r.problem("validate.nulls", "validate.nulls needs max_percent, columns or both".into());
         }
     }
-    for (column, p) in validate.patterns.iter().flatten() {
-        let key = format!("validate.patterns.{column}");
-        if p.matches.is_none() && p.not_match.is_none() {
-            r.problem(&key, format!("{key} needs match, not_match or both"));
-        }
-        for (name, pattern) in [("match", &p.matches), ("not_match", &p.not_match)] {
-            if let Some(Err(e)) = pattern.as_deref().map(regex::Regex::new) {
-                // The regex crate's own message, which points at the fault in the pattern.
-                r.problem(
-                    &format!("{key}.{name}"),
-                    format!("{key}.{name} is not a valid regular expression (Rust regex syntax):\n{e}"),
-                );
-            }
-        }
-    }
-    for (column, s) in validate.statistics.iter().flatten() {
-        let key = format!("validate.statistics.{column}");
-        let pairs = [
-            ("mean", s.mean),
-            ("median", s.median),
-            ("stdev", s.stdev),
-            ("sum", s.sum),
-            ("min", s.min),
-            ("max", s.max),
-            ("distinct_count", s.distinct_count),
-            ("distinct_percent", s.distinct_percent),
-        ];
-        if pairs.iter().all(|(_, b)| b.is_none()) && s.quantiles.is_empty() {
-            r.problem(&key, format!("{key} bounds no statistic (mean, median, stdev, sum, min, max, distinct_count, distinct_percent, quantiles)"));
-        }
-        let quantiles =
-            s.quantiles.iter().enumerate().map(|(i, q)| (format!("quantiles[{i}].between"), Some(q.between)));
-        for (name, bounds) in pairs.iter().map(|(n, b)| (n.to_string(), *b)).chain(quantiles) {
-            match bounds {
-                Some([None, None]) => {
-                    r.problem(&format!("{key}.{name}"), format!("{key}.{name} needs a min, a max or both"))
-                }
-                Some([Some(a), Some(b)]) if a > b => {
-                    r.problem(&format!("{key}.{name}"), format!("{key}.{name}: min ({a}) is greater than max ({b})"))
-                }
-                _ => {}
-            }
-        }
-    }
-    for (column, range) in validate.lengths.iter().flatten() {
-        let key = format!("validate.lengths.{column}");
-        match range.bounds() {
-            (None, None) => r.problem(&key, format!("{key} needs min, max or both")),
-            (Some(min), Some(max)) if min > max => {
-                r.problem(&key, format!("{key}: min ({min}) is greater than max ({max})"))
-            }
-            (min, max) if min.into_iter().chain(max).any(|x| x < 0.0 || x.fract() != 0.0) => {
-                r.problem(&key, format!("{key}: lengths are whole numbers of characters, 0 or more"))
-            }
-            _ => {}
-        }
-    }
+    text_and_statistics(validate, r);
     if let Some(ranges) = &validate.ranges {
         for (column, range) in ranges {
             let key = format!("validate.ranges.{column}");
@@ -549,6 +493,68 @@ fn validate(raw: &RawConfig, validate: &super::raw::ValidateConfig, r: &mut Rule
                     );
                 }
             }
+        }
+    }
+}
+
+/// `validate.patterns`, `validate.statistics` and `validate.lengths`: patterns that compile,
+/// bounds that can hold.
+fn text_and_statistics(validate: &super::raw::ValidateConfig, r: &mut Rules) {
+    for (column, p) in validate.patterns.iter().flatten() {
+        let key = format!("validate.patterns.{column}");
+        if p.matches.is_none() && p.not_match.is_none() {
+            r.problem(&key, format!("{key} needs match, not_match or both"));
+        }
+        for (name, pattern) in [("match", &p.matches), ("not_match", &p.not_match)] {
+            if let Some(Err(e)) = pattern.as_deref().map(regex::Regex::new) {
+                // The regex crate's own message, which points at the fault in the pattern.
+                r.problem(
+                    &format!("{key}.{name}"),
+                    format!("{key}.{name} is not a valid regular expression (Rust regex syntax):\n{e}"),
+                );
+            }
+        }
+    }
+    for (column, s) in validate.statistics.iter().flatten() {
+        let key = format!("validate.statistics.{column}");
+        let pairs = [
+            ("mean", s.mean),
+            ("median", s.median),
+            ("stdev", s.stdev),
+            ("sum", s.sum),
+            ("min", s.min),
+            ("max", s.max),
+            ("distinct_count", s.distinct_count),
+            ("distinct_percent", s.distinct_percent),
+        ];
+        if pairs.iter().all(|(_, b)| b.is_none()) && s.quantiles.is_empty() {
+            r.problem(&key, format!("{key} bounds no statistic (mean, median, stdev, sum, min, max, distinct_count, distinct_percent, quantiles)"));
+        }
+        let quantiles =
+            s.quantiles.iter().enumerate().map(|(i, q)| (format!("quantiles[{i}].between"), Some(q.between)));
+        for (name, bounds) in pairs.iter().map(|(n, b)| (n.to_string(), *b)).chain(quantiles) {
+            match bounds {
+                Some([None, None]) => {
+                    r.problem(&format!("{key}.{name}"), format!("{key}.{name} needs a min, a max or both"))
+                }
+                Some([Some(a), Some(b)]) if a > b => {
+                    r.problem(&format!("{key}.{name}"), format!("{key}.{name}: min ({a}) is greater than max ({b})"))
+                }
+                _ => {}
+            }
+        }
+    }
+    for (column, range) in validate.lengths.iter().flatten() {
+        let key = format!("validate.lengths.{column}");
+        match range.bounds() {
+            (None, None) => r.problem(&key, format!("{key} needs min, max or both")),
+            (Some(min), Some(max)) if min > max => {
+                r.problem(&key, format!("{key}: min ({min}) is greater than max ({max})"))
+            }
+            (min, max) if min.into_iter().chain(max).any(|x| x < 0.0 || x.fract() != 0.0) => {
+                r.problem(&key, format!("{key}: lengths are whole numbers of characters, 0 or more"))
+            }
+            _ => {}
         }
     }
 }

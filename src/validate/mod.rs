@@ -6,6 +6,7 @@
 mod drift;
 mod freshness;
 mod leakage;
+mod pairs;
 mod statistics;
 mod table;
 mod target;
@@ -33,6 +34,7 @@ pub const CHECKS: &[(&str, &str)] = &[
     ("regex-match", "A text column's values contain a match of validate.patterns' match."),
     ("regex-not-match", "A text column's values contain no match of validate.patterns' not_match."),
     ("value-length", "A text column's values are between min and max characters long."),
+    ("column-pair", "Row by row, a comparison between two columns (a > b, a == b…) holds."),
     ("column-statistic", "A column's statistic (mean, median, stdev, sum, min, max, distinct count or percent, a quantile) is within its bounds."),
     ("unique-values", "A column's non-null values do not repeat."),
     ("duplicate-rows", "The share of rows repeating an earlier row is at most the limit."),

@@ -66,6 +66,7 @@ pub(super) fn run(ctx: &Ctx<'_>, ds: &Dataset) -> PolarsResult<Vec<Check>> {
         }
     }
     exprs.extend(super::statistics::exprs(ctx, ds));
+    exprs.extend(super::pairs::exprs(ctx, ds));
     let unique_columns = unique_columns(ctx);
     for c in &unique_columns {
         if has(c) {
@@ -93,6 +94,7 @@ pub(super) fn run(ctx: &Ctx<'_>, ds: &Dataset) -> PolarsResult<Vec<Check>> {
     patterns(ctx, ds, &stats, &mut checks)?;
     lengths(ctx, ds, &stats, &mut checks)?;
     super::statistics::checks(ctx, ds, &stats, &mut checks)?;
+    super::pairs::checks(ctx, ds, &stats, &mut checks)?;
     unique(ctx, ds, &stats, &unique_columns, &mut checks)?;
     duplicates(ctx, ds, duplicated, n_rows, &mut checks);
     Ok(checks)
@@ -101,18 +103,20 @@ pub(super) fn run(ctx: &Ctx<'_>, ds: &Dataset) -> PolarsResult<Vec<Check>> {
 /// Whether a row-level check with `bad` failing values among `non_null` passes with the share
 /// `mostly` (GX's semantics: the share of non-null values that meet it; none is a pass), and
 /// what it adds to the message and details when `mostly` was given.
-fn tolerated(
+pub(super) fn tolerated(
     bad: f64,
     non_null: f64,
     mostly: Option<f64>,
     message: &mut String,
     details: &mut serde_json::Value,
+    what: &str,
 ) -> bool {
     let Some(m) = mostly else { return bad == 0.0 };
     let passing = if non_null > 0.0 { (non_null - bad) / non_null } else { 1.0 };
     message.push_str(&format!(
-        "; {}% of the non-null values pass, mostly {}%",
+        "; {}% of {} pass, mostly {}%",
         format_number(passing * 100.0),
+        what,
         format_number(m * 100.0)
     ));
     details["mostly"] = json!(m);
@@ -237,7 +241,7 @@ fn patterns(ctx: &Ctx<'_>, ds: &Dataset, stats: &DataFrame, checks: &mut Vec<Che
                 message.push_str(&format!(", e.g. {}", values.join(", ")));
                 details["examples"] = json!(values);
             }
-            let passed = tolerated(bad, non_null, p.mostly, &mut message, &mut details);
+            let passed = tolerated(bad, non_null, p.mostly, &mut message, &mut details, "the non-null values");
             checks.push(
                 Check::judged(id, Stage::Validate, passed, severity)
                     .dataset(&ds.role)
@@ -289,7 +293,7 @@ fn lengths(ctx: &Ctx<'_>, ds: &Dataset, stats: &DataFrame, checks: &mut Vec<Chec
             message.push_str(&format!(", e.g. {}", values.join(", ")));
             details["examples"] = json!(values);
         }
-        let passed = tolerated(bad, non_null, range.mostly(), &mut message, &mut details);
+        let passed = tolerated(bad, non_null, range.mostly(), &mut message, &mut details, "the non-null values");
         checks.push(
             Check::judged("value-length", Stage::Validate, passed, severity)
                 .dataset(&ds.role)
@@ -573,7 +577,7 @@ fn ranges(ctx: &Ctx<'_>, ds: &Dataset, stats: &DataFrame, n_rows: f64, checks: &
             details["examples"] = json!(values);
         }
         let non_null = scalar_f64(stats, &format!("rangenn:{name}"))?.unwrap_or(0.0);
-        let passed = tolerated(bad, non_null, range.mostly(), &mut message, &mut details);
+        let passed = tolerated(bad, non_null, range.mostly(), &mut message, &mut details, "the non-null values");
         checks.push(
             Check::judged("value-range", Stage::Validate, passed, severity)
                 .dataset(&ds.role)
@@ -624,7 +628,7 @@ fn categories(
             details["examples"] = json!(values);
         }
         let non_null = scalar_f64(stats, &format!("catnn:{name}"))?.unwrap_or(0.0);
-        let passed = tolerated(bad, non_null, allowed.mostly(), &mut message, &mut details);
+        let passed = tolerated(bad, non_null, allowed.mostly(), &mut message, &mut details, "the non-null values");
         checks.push(
             Check::judged("allowed-values", Stage::Validate, passed, severity)
                 .dataset(&ds.role)
