@@ -125,6 +125,38 @@ pub(super) fn tolerated(
     passing >= m
 }
 
+/// A row-level check's outcome: `bad` failing values among `non_null`, judged with `mostly`.
+struct RowLevel<'a> {
+    id: &'static str,
+    column: &'a str,
+    key: &'a str,
+    severity: Severity,
+    mostly: Option<f64>,
+    bad: f64,
+    non_null: f64,
+}
+
+impl RowLevel<'_> {
+    fn judge(
+        &self,
+        ctx: &Ctx<'_>,
+        ds: &Dataset,
+        threshold: Threshold,
+        mut message: String,
+        mut details: serde_json::Value,
+    ) -> Check {
+        let passed = tolerated(self.bad, self.non_null, self.mostly, &mut message, &mut details, "the non-null values");
+        Check::judged(self.id, Stage::Validate, passed, self.severity)
+            .dataset(&ds.role)
+            .column(self.column)
+            .value(self.bad)
+            .threshold(threshold.mostly(self.mostly))
+            .message(message)
+            .line(ctx.line(self.key))
+            .details(details)
+    }
+}
+
 /// "N of M rows outside the range (p%); observed lo … hi", for value and target ranges.
 pub(super) fn range_message(bad: f64, n_rows: f64, observed_min: Option<f64>, observed_max: Option<f64>) -> String {
     format!(
@@ -241,17 +273,8 @@ fn patterns(ctx: &Ctx<'_>, ds: &Dataset, stats: &DataFrame, checks: &mut Vec<Che
                 message.push_str(&format!(", e.g. {}", values.join(", ")));
                 details["examples"] = json!(values);
             }
-            let passed = tolerated(bad, non_null, p.mostly, &mut message, &mut details, "the non-null values");
-            checks.push(
-                Check::judged(id, Stage::Validate, passed, severity)
-                    .dataset(&ds.role)
-                    .column(name)
-                    .value(bad)
-                    .threshold(Threshold::allowed(vec![format!("/{regex}/")]).mostly(p.mostly))
-                    .message(message)
-                    .line(ctx.line(&line_key))
-                    .details(details),
-            );
+            let row = RowLevel { id, column: name, key: &line_key, severity, mostly: p.mostly, bad, non_null };
+            checks.push(row.judge(ctx, ds, Threshold::allowed(vec![format!("/{regex}/")]), message, details));
         }
     }
     Ok(())
@@ -293,17 +316,9 @@ fn lengths(ctx: &Ctx<'_>, ds: &Dataset, stats: &DataFrame, checks: &mut Vec<Chec
             message.push_str(&format!(", e.g. {}", values.join(", ")));
             details["examples"] = json!(values);
         }
-        let passed = tolerated(bad, non_null, range.mostly(), &mut message, &mut details, "the non-null values");
-        checks.push(
-            Check::judged("value-length", Stage::Validate, passed, severity)
-                .dataset(&ds.role)
-                .column(name)
-                .value(bad)
-                .threshold(Threshold::between(min, max).mostly(range.mostly()))
-                .message(message)
-                .line(ctx.line(&key))
-                .details(details),
-        );
+        let row =
+            RowLevel { id: "value-length", column: name, key: &key, severity, mostly: range.mostly(), bad, non_null };
+        checks.push(row.judge(ctx, ds, Threshold::between(min, max), message, details));
     }
     Ok(())
 }
@@ -577,17 +592,9 @@ fn ranges(ctx: &Ctx<'_>, ds: &Dataset, stats: &DataFrame, n_rows: f64, checks: &
             details["examples"] = json!(values);
         }
         let non_null = scalar_f64(stats, &format!("rangenn:{name}"))?.unwrap_or(0.0);
-        let passed = tolerated(bad, non_null, range.mostly(), &mut message, &mut details, "the non-null values");
-        checks.push(
-            Check::judged("value-range", Stage::Validate, passed, severity)
-                .dataset(&ds.role)
-                .column(name)
-                .value(bad)
-                .threshold(Threshold::between(min, max).mostly(range.mostly()))
-                .message(message)
-                .line(ctx.line(&key))
-                .details(details),
-        );
+        let row =
+            RowLevel { id: "value-range", column: name, key: &key, severity, mostly: range.mostly(), bad, non_null };
+        checks.push(row.judge(ctx, ds, Threshold::between(min, max), message, details));
     }
     Ok(())
 }
@@ -628,17 +635,16 @@ fn categories(
             details["examples"] = json!(values);
         }
         let non_null = scalar_f64(stats, &format!("catnn:{name}"))?.unwrap_or(0.0);
-        let passed = tolerated(bad, non_null, allowed.mostly(), &mut message, &mut details, "the non-null values");
-        checks.push(
-            Check::judged("allowed-values", Stage::Validate, passed, severity)
-                .dataset(&ds.role)
-                .column(name)
-                .value(bad)
-                .threshold(Threshold::allowed(allowed_text).mostly(allowed.mostly()))
-                .message(message)
-                .line(ctx.line(&key))
-                .details(details),
-        );
+        let row = RowLevel {
+            id: "allowed-values",
+            column: name,
+            key: &key,
+            severity,
+            mostly: allowed.mostly(),
+            bad,
+            non_null,
+        };
+        checks.push(row.judge(ctx, ds, Threshold::allowed(allowed_text), message, details));
     }
     Ok(())
 }
