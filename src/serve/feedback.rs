@@ -29,10 +29,11 @@ enum Answered {
 /// Count, sum and sum of squares of the scored outcomes of one version.
 pub type Tally = (u64, f64, f64);
 
+/// The kept answers by the counter their id ends with, oldest first in `order`.
 #[derive(Default)]
 struct Pending {
-    order: VecDeque<String>,
-    answers: HashMap<String, (u64, Answered)>,
+    order: VecDeque<u64>,
+    answers: HashMap<u64, (u64, Answered)>,
 }
 
 /// The answers awaiting feedback and the outcomes reported so far.
@@ -68,24 +69,31 @@ impl Feedback {
 
     /// Remember what `version` answered; returns the answer's id.
     pub fn remember(&self, version: u64, predictions: &Predictions) -> String {
-        let id = format!("{}{:012x}", self.prefix, self.next.fetch_add(1, Ordering::Relaxed));
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let id = format!("{}{n:012x}", self.prefix);
+        if self.capacity == 0 {
+            return id;
+        }
         let answered = match predictions {
             Predictions::Classes { labels, .. } if labels.len() <= MAX_ROWS => Answered::Classes(labels.clone()),
             Predictions::Values(v) if v.len() <= MAX_ROWS => Answered::Values(v.clone()),
             _ => return id,
         };
-        if self.capacity == 0 {
-            return id;
-        }
         let mut pending = self.pending.lock().expect("feedback lock");
         while pending.order.len() >= self.capacity {
             if let Some(old) = pending.order.pop_front() {
                 pending.answers.remove(&old);
             }
         }
-        pending.order.push_back(id.clone());
-        pending.answers.insert(id.clone(), (version, answered));
+        pending.order.push_back(n);
+        pending.answers.insert(n, (version, answered));
         id
+    }
+
+    /// The counter an id of this server ends with.
+    fn counter(&self, id: &str) -> Option<u64> {
+        let hex = id.strip_prefix(self.prefix.as_str()).filter(|h| h.len() == 12)?;
+        u64::from_str_radix(hex, 16).ok()
     }
 
     /// Score the outcomes of a `POST /feedback` body: `{"id", "outcome"}` (one row),
@@ -113,25 +121,26 @@ impl Feedback {
         let mut scored: Vec<(u64, f64)> = Vec::new();
         {
             let mut pending = self.pending.lock().expect("feedback lock");
-            for (id, outcomes) in parsed {
-                let Some((version, answered)) = pending.answers.remove(&id) else {
-                    reported.unknown.push(id);
+            // Everything is checked before anything is taken: a refused report consumes no answer.
+            let mut taken = Vec::new();
+            for (id, outcomes) in &parsed {
+                let Some(n) = self.counter(id).filter(|n| pending.answers.contains_key(n)) else {
+                    reported.unknown.push(id.clone());
                     continue;
                 };
-                let rows = match &answered {
+                let (version, answered) = &pending.answers[&n];
+                let rows = match answered {
                     Answered::Classes(l) => l.len(),
                     Answered::Values(v) => v.len(),
                 };
                 if outcomes.len() != rows {
-                    // Put it back: a well-formed report may follow.
-                    pending.answers.insert(id.clone(), (version, answered));
                     return Err(format!("'{id}' answered {rows} rows; {} outcomes were given", outcomes.len()));
                 }
-                for (row, outcome) in outcomes.into_iter().enumerate() {
+                for (row, outcome) in outcomes.iter().enumerate() {
                     if outcome.is_null() {
                         continue;
                     }
-                    let x = match &answered {
+                    let x = match answered {
                         Answered::Classes(labels) => f64::from(u8::from(class_text(outcome) == labels[row])),
                         Answered::Values(values) => match outcome.as_f64() {
                             Some(v) if v.is_finite() => -(values[row] - v).abs(),
@@ -142,8 +151,12 @@ impl Feedback {
                             }
                         },
                     };
-                    scored.push((version, x));
+                    scored.push((*version, x));
                 }
+                taken.push(n);
+            }
+            for n in taken {
+                pending.answers.remove(&n);
             }
         }
         let mut tallies = self.outcomes.lock().expect("feedback lock");
@@ -236,8 +249,13 @@ mod tests {
         assert!(f.report(&json!({"id": b, "outcomes": [1]})).unwrap_err().contains("answered 2 rows; 1 outcomes"));
         assert!(f.report(&json!({"outcome": 1})).unwrap_err().contains("\"id\""));
         assert!(f.report(&json!("x")).is_err());
+        // A batch refused for one item consumes none of the others.
+        let a = f.remember(1, &classes(&["1"]));
+        assert!(f.report(&json!([{"id": a, "outcome": 1}, {"id": b, "outcomes": [1]}])).is_err());
+        assert_eq!(f.report(&json!({"id": a, "outcome": 1})).unwrap().rows, 1);
+        assert_eq!(f.tallies(), BTreeMap::from([(1, (1, 1.0, 1.0))]));
         assert_eq!(f.report(&json!({"id": b, "outcomes": ["0", "0"]})).unwrap().rows, 2);
-        assert_eq!(f.tallies(), BTreeMap::from([(2, (2, 1.0, 1.0))]));
+        assert_eq!(f.tallies(), BTreeMap::from([(1, (1, 1.0, 1.0)), (2, (2, 1.0, 1.0))]));
     }
 
     #[test]

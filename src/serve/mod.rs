@@ -704,6 +704,17 @@ impl Failure {
     }
 }
 
+/// The request's body, or the answer refusing it in the protocol's error shape.
+fn read_body(
+    body: Result<Bytes, BytesRejection>,
+    error: fn(StatusCode, &str) -> Response,
+) -> Result<Bytes, Box<Response>> {
+    body.map_err(|r| {
+        let f = body_failure(r);
+        Box::new(error(f.status, &f.message))
+    })
+}
+
 fn body_failure(rejection: BytesRejection) -> Failure {
     let status = rejection.status();
     let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
@@ -892,12 +903,9 @@ fn content_type(headers: &HeaderMap) -> String {
 }
 
 async fn invocations(AxumState(server): Shared, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
-    let body = match body {
+    let body = match read_body(body, mlflow_error) {
         Ok(b) => b,
-        Err(r) => {
-            let f = body_failure(r);
-            return mlflow_error(f.status, &f.message);
-        }
+        Err(refused) => return *refused,
     };
     let kind = content_type(&headers);
     handle(
@@ -951,12 +959,9 @@ async fn v2_infer_inner(
     pinned: Option<u64>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let body = match body {
+    let body = match read_body(body, v2_error) {
         Ok(b) => b,
-        Err(r) => {
-            let f = body_failure(r);
-            return v2_error(f.status, &f.message);
-        }
+        Err(refused) => return *refused,
     };
     let name = server.name.clone();
     let header_length = headers.get(v2::HEADER_LENGTH).map(|v| v.to_str().unwrap_or("(not text)").to_string());
@@ -1100,12 +1105,9 @@ async fn metrics(AxumState(server): Shared) -> Response {
 
 /// `POST /feedback`: the true outcomes of answered requests (see [`feedback`]).
 async fn post_feedback(AxumState(server): Shared, body: Result<Bytes, BytesRejection>) -> Response {
-    let body = match body {
+    let body = match read_body(body, v2_error) {
         Ok(b) => b,
-        Err(r) => {
-            let f = body_failure(r);
-            return v2_error(f.status, &f.message);
-        }
+        Err(refused) => return *refused,
     };
     let value: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
@@ -1153,12 +1155,9 @@ async fn admin_put(AxumState(server): Shared, headers: HeaderMap, body: Result<B
     if let Err(r) = authorized(&server, &headers) {
         return refuse(r);
     }
-    let body = match body {
+    let body = match read_body(body, v2_error) {
         Ok(b) => b,
-        Err(r) => {
-            let f = body_failure(r);
-            return v2_error(f.status, &f.message);
-        }
+        Err(refused) => return *refused,
     };
     let table: RoutingTable = match serde_json::from_slice(&body) {
         Ok(t) => t,
