@@ -640,7 +640,7 @@ impl Registry for OciRegistry {
             )));
         }
         let version = committed.out;
-        self.block(async {
+        let written = self.block(async {
             let manifest = self.version_manifest(&version).await?;
             self.client.put_manifest(&format!("v{number}"), &manifest).await.map_err(|f| {
                 self.error(
@@ -649,7 +649,15 @@ impl Registry for OciRegistry {
                     f,
                 )
             })
-        })?;
+        });
+        if let Err(e) = written {
+            // Cut short after it was recorded: it must not read as a registration that happened.
+            let marked = self.set_verdict(number, super::INCOMPLETE).is_ok();
+            return Err(RegistryError::Remote(format!(
+                "{e}; version {number} {}",
+                if marked { "was marked incomplete" } else { "stays pending (it reads incomplete after an hour)" }
+            )));
+        }
         // The number is ours only if the newest state still says so.
         *self.cache.lock().unwrap() = None;
         let state = self.state()?;
