@@ -423,16 +423,8 @@ pub fn promote(args: PromoteArgs) -> anyhow::Result<u8> {
 
 pub fn rollback(args: RollbackArgs) -> anyhow::Result<u8> {
     let (config, registry) = registry_of(&args.registry)?;
-    let history = registry.history()?;
-    let current = registry.aliases()?.get(&args.alias).copied();
-    let Some(target) = ml_gates::registry::rollback_target(&history, &args.alias) else {
-        return Err(ml_gates::registry::RegistryError::Input(match current {
-            Some(v) => format!("'{}' points at version {v} and has no earlier version to go back to", args.alias),
-            None => format!("'{}' does not point at any version yet", args.alias),
-        })
-        .into());
-    };
-    let moved = registry.move_alias(&args.alias, target, ml_gates::registry::MoveKind::Rollback, &args.reason, None)?;
+    let moved = ml_gates::registry::roll_back_alias(registry.as_ref(), &args.alias, &args.reason, None)?;
+    let target = moved.to;
     // Servers follow the champion through the routing table: a rollback of the champion sends
     // their traffic back too (a table swap, no redeploy).
     let champion = ml_gates::registry::champion_alias(&config);

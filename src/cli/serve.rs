@@ -135,35 +135,35 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<u8> {
         watch: args.watch,
         feedback_capacity: args.feedback_capacity,
     };
-    let (name, store, fallback, following): (String, Box<dyn serve::Store>, Option<RoutingTable>, bool) =
-        match &args.model {
-            Some(path) => {
-                let (name, model) =
-                    ml_gates::app::served_model(path, || Ok(config::load(&args.config)?)).map_err(super::lift)?;
-                let (sha256, _) = ml_gates::registry::sha256_file(path)?;
-                let served = Arc::new(ServedModel { version: 0, model, sha256 });
-                let store = MemoryStore { models: BTreeMap::from([(0, served)]), table: None };
-                let table = RoutingTable::single(0, &format!("serving {}", path.display()));
-                (name, Box::new(store), Some(table), false)
-            }
-            None => {
-                let config = config::load(&args.config)?;
-                let registry = ml_gates::app::open_registry(&config, &super::env)?;
-                options.watch = Some(args.watch.unwrap_or_else(|| registry.poll_interval()));
-                let scratch = config.source.resolve(".ml-gates/serve");
-                let store = serve::store::RegistryStore::new(registry, scratch)
-                    .serving_when_unrouted(&args.version)
-                    .binding_unbound(ml_gates::app::binder(&config, None));
-                (config.raw.name.clone(), Box::new(store), None, true)
-            }
-        };
+    let (name, store, fallback): (String, Box<dyn serve::Store>, Option<RoutingTable>) = match &args.model {
+        Some(path) => {
+            let (name, model) =
+                ml_gates::app::served_model(path, || Ok(config::load(&args.config)?)).map_err(super::lift)?;
+            let (sha256, _) = ml_gates::registry::sha256_file(path)?;
+            let served = Arc::new(ServedModel { version: 0, model, sha256 });
+            let store = MemoryStore { models: BTreeMap::from([(0, served)]), table: None };
+            let table = RoutingTable::single(0, &format!("serving {}", path.display()));
+            (name, Box::new(store), Some(table))
+        }
+        None => {
+            let config = config::load(&args.config)?;
+            let registry = ml_gates::app::open_registry(&config, &super::env)?;
+            options.watch = Some(args.watch.unwrap_or_else(|| registry.poll_interval()));
+            let scratch = config.source.resolve(".ml-gates/serve");
+            let store = serve::store::RegistryStore::new(registry, scratch)
+                .serving_when_unrouted(&args.version)
+                .binding_unbound(ml_gates::app::binder(&config, None));
+            (config.raw.name.clone(), Box::new(store), None)
+        }
+    };
     let watch = options.watch;
     // A replica following a registry listens even when its first read fails (the registry is
     // down, the alias not set yet): not ready (503) until it loads, retrying at every interval.
     let (server, first) =
         serve::Server::launch(&name, store, fallback, options, Box::new(show_event)).map_err(anyhow::Error::msg)?;
     let waiting = match first {
-        Err(e) if !following => return Err(anyhow::Error::msg(e)),
+        // A model file either loads or does not: only a registry is worth waiting for.
+        Err(e) if args.model.is_some() => return Err(anyhow::Error::msg(e)),
         Err(e) => Some(e),
         Ok(()) => None,
     };

@@ -399,7 +399,7 @@ pub fn run(mut input: Input<'_>, progress: &(dyn Fn(&str) + Sync)) -> Result<(Ve
             input.registry.describe(),
             stable.map_or("none".into(), |s| format!("v{s}"))
         ));
-        deploy.fleet_timeout.as_ref().map_or(Duration::from_secs(120), |t| t.value())
+        deploy.fleet_timeout.as_ref().map_or(DEFAULT_FLEET_TIMEOUT, |t| t.value())
     });
     let server_url = builtin.as_ref().map(|b| b.background.url.clone());
     if let Some(url) = &server_url {
@@ -425,7 +425,7 @@ pub fn run(mut input: Input<'_>, progress: &(dyn Fn(&str) + Sync)) -> Result<(Ve
             fleet: fleet.is_some(),
         },
         registry: input.registry,
-        fleet_timeout: fleet,
+        fleet_timeout: fleet.unwrap_or(DEFAULT_FLEET_TIMEOUT),
         ab: deploy.strategy == Strategy::Ab && stable.is_some_and(|s| s != candidate),
         states: metrics.iter().map(|_| MetricState::default()).collect(),
         metrics,
@@ -530,19 +530,10 @@ pub fn roll_back(
     let alias = crate::registry::champion_alias(config);
     let deploy = config.raw.deploy.as_ref();
     let target = deploy.and_then(|d| d.target).unwrap_or(TargetKind::Builtin);
-    let current = registry.aliases().map_err(|e| fail(e.to_string()))?.get(&alias).copied();
-    let history = registry.history().map_err(|e| fail(e.to_string()))?;
-    let Some(back_to) = crate::registry::rollback_target(&history, &alias) else {
-        return Err(fail(match current {
-            Some(v) => format!("rollback: '{alias}' points at version {v} and has no earlier version to go back to"),
-            None => format!("rollback: '{alias}' does not point at any version yet"),
-        }));
-    };
-    let from = current.unwrap_or(back_to);
     let reason = "rolled back by hand (the rollback input)".to_string();
-    let moved = registry
-        .move_alias(&alias, back_to, MoveKind::Rollback, &reason, run_id)
-        .map_err(|e| fail(format!("rollback: cannot move '{alias}': {e}")))?;
+    let moved = crate::registry::roll_back_alias(registry, &alias, &reason, run_id)
+        .map_err(|e| fail(format!("rollback: {e}")))?;
+    let (back_to, from) = (moved.to, moved.from.unwrap_or(moved.to));
     progress(&format!("'{alias}': version {from} → version {back_to}"));
     let table = RoutingTable::single(back_to, &reason);
     let mut outcome = Ok(format!("'{alias}' and the traffic are back on version {back_to}"));
@@ -643,9 +634,10 @@ struct Rollout<'a> {
     /// An A/B test (the strategy, with a stable version to test against).
     ab: bool,
     builtin: Option<BuiltIn>,
-    /// The registry the fleet follows (`target: registry`), and how long its replicas may take.
+    /// The registry (the one the fleet follows with `target: registry`, `context.fleet`), and how
+    /// long its replicas may take to apply a generation.
     registry: &'a dyn Registry,
-    fleet_timeout: Option<Duration>,
+    fleet_timeout: Duration,
     progress: &'a (dyn Fn(&str) + Sync),
     records: Vec<PhaseRecord>,
     ending: Ending,
@@ -683,7 +675,7 @@ impl Rollout<'_> {
             prometheus: self.context.prometheus.unwrap_or_default(),
             http: self.context.http,
             runtime: self.context.runtime,
-            timeout: self.fleet_timeout.unwrap_or(DEFAULT_FLEET_TIMEOUT),
+            timeout: self.fleet_timeout,
         };
         apply_to_fleet(&fleet, table, what, self.progress)
     }
@@ -721,7 +713,7 @@ impl Rollout<'_> {
     fn phase(&mut self, index: usize, phase: &PhasePlan) -> Result<bool, InputError> {
         let phase_start = Instant::now();
         let deploy = self.deploy;
-        let fleet = if self.fleet_timeout.is_some() {
+        let fleet = if self.context.fleet {
             match self.apply_to_fleet(phase.table.clone(), &phase.name) {
                 Ok(stored) => Some((stored.summary(), Some(stored.generation))),
                 Err(reason) => {
@@ -785,7 +777,7 @@ impl Rollout<'_> {
         if let Some(b) = self.builtin.as_ref() {
             b.outcomes.lock().expect("outcomes lock").clear();
         }
-        if self.ab && self.fleet_timeout.is_some() {
+        if self.ab && self.context.fleet {
             // Outcomes reported to the fleet before this phase are not this test's.
             match self.fleet_tallies() {
                 Ok(t) => self.fleet_outcomes = Some(t),
@@ -927,7 +919,7 @@ impl Rollout<'_> {
                     if let Err(e) = b.set(last) {
                         self.reason.push_str(&format!("; the final routing could not be stored: {e}"));
                     }
-                } else if self.fleet_timeout.is_some() {
+                } else if self.context.fleet {
                     if let Err(e) = self.apply_to_fleet(last, "completion") {
                         self.reason.push_str(&format!("; {e}"));
                     }
@@ -954,7 +946,7 @@ impl Rollout<'_> {
                     if let Err(e) = b.set(back) {
                         self.reason.push_str(&format!("; the rollback routing could not be stored: {e}"));
                     }
-                } else if self.fleet_timeout.is_some() {
+                } else if self.context.fleet {
                     if let Err(e) = self.apply_to_fleet(back, "rollback") {
                         self.reason.push_str(&format!("; {e}"));
                     }

@@ -319,6 +319,23 @@ pub fn rollback_target(history: &[AliasMove], alias: &str) -> Option<u64> {
     stack.pop()
 }
 
+/// Move `alias` back to the version before it (see [`rollback_target`]) and record the move; an
+/// alias with nothing to go back to is the user's problem.
+pub fn roll_back_alias(
+    registry: &dyn Registry,
+    alias: &str,
+    reason: &str,
+    run_id: Option<&str>,
+) -> Result<AliasMove, RegistryError> {
+    let Some(target) = rollback_target(&registry.history()?, alias) else {
+        return Err(RegistryError::Input(match registry.aliases()?.get(alias) {
+            Some(v) => format!("'{alias}' points at version {v} and has no earlier version to go back to"),
+            None => format!("'{alias}' does not point at any version yet"),
+        }));
+    };
+    registry.move_alias(alias, target, MoveKind::Rollback, reason, run_id)
+}
+
 /// Default of `registry.alias_on_pass`.
 pub const DEFAULT_PASS_ALIAS: &str = "challenger";
 /// Default of `evaluate.champion.alias`.

@@ -26,6 +26,13 @@ pub struct Workspace {
 
 pub const MODEL: &str = "train:\n  model: logistic_regression\n  params: {max_iterations: 200}\n  preprocess: {scale: standard, impute: median, one_hot: [plan]}\nevaluate:\n  metrics: {accuracy: {min: 0.7}}\n  champion: {metric: accuracy, noise: none}\n";
 
+/// The config of a workspace whose model is `name` and whose registry is `section`.
+fn config(name: &str, section: &str) -> String {
+    format!(
+        "version: 1\nname: {name}\ndata:\n  train: data/train.parquet\n  test: data/test.parquet\n  target: churn\n  task: classification\n  id: customer_id\n  timestamp: event_time\n  sensitive: [gender]\nvalidate:\n  rows: {{min: 250}}\n{MODEL}{section}"
+    )
+}
+
 impl Workspace {
     /// A workspace whose model is `churn`.
     pub fn new(section: &str) -> Self {
@@ -39,10 +46,7 @@ impl Workspace {
         for f in ["train.parquet", "test.parquet"] {
             std::fs::copy(Path::new("examples/churn/data").join(f), dir.path().join("data").join(f)).unwrap();
         }
-        let config = format!(
-            "version: 1\nname: {name}\ndata:\n  train: data/train.parquet\n  test: data/test.parquet\n  target: churn\n  task: classification\n  id: customer_id\n  timestamp: event_time\n  sensitive: [gender]\nvalidate:\n  rows: {{min: 250}}\n{MODEL}{section}"
-        );
-        std::fs::write(dir.path().join("ml-gates.yaml"), config).unwrap();
+        std::fs::write(dir.path().join("ml-gates.yaml"), config(name, section)).unwrap();
         Workspace { dir, section: section.to_string(), name: name.to_string() }
     }
 
@@ -57,8 +61,7 @@ impl Workspace {
 
     /// Another config in this workspace, the same but for its registry.
     pub fn other_config(&self, file: &str, name: &str, section: &str) -> String {
-        let other = Workspace::named(name, section);
-        std::fs::copy(other.path().join("ml-gates.yaml"), self.path().join(file)).unwrap();
+        std::fs::write(self.path().join(file), config(name, section)).unwrap();
         file.to_string()
     }
 

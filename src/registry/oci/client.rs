@@ -261,39 +261,31 @@ impl Client {
 
     // ---- manifests
 
-    /// A manifest by tag or digest: its bytes and digest, or None when the repository or the
-    /// reference does not exist.
-    pub async fn get_manifest(&self, reference: &str) -> Result<Option<(Vec<u8>, String)>, Failure> {
+    /// GET or HEAD of a manifest; None when the repository or the reference does not exist.
+    async fn manifest(&self, method: Method, reference: &str) -> Result<Option<Answer>, Failure> {
         let answer = self
             .call(
-                Method::GET,
+                method,
                 self.endpoint.url(&format!("manifests/{reference}")),
                 vec![("accept", OCI_MANIFEST.to_string())],
                 None,
                 &[200, 404],
             )
             .await?;
-        if answer.status == StatusCode::NOT_FOUND {
-            return Ok(None);
-        }
+        Ok((answer.status != StatusCode::NOT_FOUND).then_some(answer))
+    }
+
+    /// A manifest by tag or digest: its bytes and digest, or None when the repository or the
+    /// reference does not exist.
+    pub async fn get_manifest(&self, reference: &str) -> Result<Option<(Vec<u8>, String)>, Failure> {
+        let Some(answer) = self.manifest(Method::GET, reference).await? else { return Ok(None) };
         let digest = format!("sha256:{}", crate::core::digest::sha256_hex(&answer.body));
         Ok(Some((answer.body, digest)))
     }
 
     /// The digest a tag points at, or None.
     pub async fn head_manifest(&self, reference: &str) -> Result<Option<String>, Failure> {
-        let answer = self
-            .call(
-                Method::HEAD,
-                self.endpoint.url(&format!("manifests/{reference}")),
-                vec![("accept", OCI_MANIFEST.to_string())],
-                None,
-                &[200, 404],
-            )
-            .await?;
-        if answer.status == StatusCode::NOT_FOUND {
-            return Ok(None);
-        }
+        let Some(answer) = self.manifest(Method::HEAD, reference).await? else { return Ok(None) };
         match answer.header("docker-content-digest") {
             Some(d) => Ok(Some(d.to_string())),
             // A registry that does not say: read it.
