@@ -5,8 +5,13 @@ import http.server
 import os
 import pathlib
 import shutil
+import signal
 import socket
+import subprocess
+import sys
 import threading
+import time
+import urllib.request
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -101,3 +106,53 @@ class CountingProxy(http.server.ThreadingHTTPServer):
         """(requests, writes, bytes answered) so far."""
         with self.lock:
             return self.requests, self.writes, self.sent
+
+
+def _wait(ready, what, seconds=120):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            if ready():
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise SystemExit(f"{what} did not start within {seconds} s")
+
+
+def start_docker_registry(work):
+    """Debian's docker-registry (the CNCF distribution registry) on a free loopback port, without
+    authentication, its storage and access log in `work`: (process, port, access log path)."""
+    work = pathlib.Path(work)
+    port = free_port()
+    (work / "config.yml").write_text(
+        f"version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {work / 'storage'}\n"
+        f"http:\n  addr: 127.0.0.1:{port}\n  secret: bench\n"
+    )
+    log = work / "access.log"
+    process = subprocess.Popen(["docker-registry", "serve", str(work / "config.yml")],
+                               stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True)
+    _wait(lambda: socket.create_connection(("127.0.0.1", port), timeout=0.2).close() is None, "docker-registry")
+    return process, port, log
+
+
+def start_mlflow(work):
+    """An MLflow tracking server (SQLite, the artifact proxy, one worker) on a free loopback port,
+    its files in `work`: (process, port), once /health answers."""
+    work = pathlib.Path(work)
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+         "--backend-store-uri", f"sqlite:///{work / 'mlflow.db'}", "--artifacts-destination", str(work / "artifacts")],
+        stdout=open(work / "mlflow.log", "w"), stderr=subprocess.STDOUT, start_new_session=True)
+    _wait(lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2).status == 200, "mlflow server")
+    return process, port
+
+
+def stop(process):
+    """Stop a server started here, with its workers (its process group)."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except OSError:
+        process.terminate()
+    process.wait()

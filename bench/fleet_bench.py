@@ -32,19 +32,6 @@ BINARY = benchkit.binary()
 CHAMPION = benchkit.ROOT / "examples" / "churn" / "models" / "champion.model"
 
 
-def wait_port(port, seconds=120):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1)
-            return
-        except urllib.error.HTTPError:
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"nothing listens on {port}")
-
-
 def generation(url):
     try:
         with urllib.request.urlopen(f"{url}/ready", timeout=2) as r:
@@ -59,25 +46,14 @@ def run_backend(kind, n, work):
     if kind == "folder":
         registry = f'path: "{work / "registry"}"'
     elif kind == "oci":
-        port = benchkit.free_port()
-        (work / "config.yml").write_text(
-            f"version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {work / 'storage'}\n"
-            f"http:\n  addr: 127.0.0.1:{port}\n  secret: bench\n"
-        )
-        log = work / "access.log"
-        servers.append(subprocess.Popen(["docker-registry", "serve", str(work / "config.yml")],
-                                        stdout=open(log, "w"), stderr=subprocess.STDOUT))
-        wait_port(port)
+        server, port, log = benchkit.start_docker_registry(work)
+        servers.append(server)
         registry = f'oci: {{repository: "127.0.0.1:{port}/bench/churn"}}'
         line = re.compile(r'"(\w+) (/v2/\S*) HTTP/[\d.]+"')
         requests_so_far = lambda: sum(1 for l in log.read_text(errors="replace").splitlines() if line.search(l))  # noqa: E731
     else:
-        port = benchkit.free_port()
-        servers.append(subprocess.Popen(
-            [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-             "--backend-store-uri", f"sqlite:///{work / 'mlflow.db'}", "--artifacts-destination", str(work / "artifacts")],
-            stdout=open(work / "mlflow.log", "w"), stderr=subprocess.STDOUT, start_new_session=True))
-        wait_port(port)
+        server, port = benchkit.start_mlflow(work)
+        servers.append(server)
         counter = benchkit.CountingProxy(port)
         registry = f'mlflow: {{uri: "{counter.url}", experiment: bench}}'
         requests_so_far = lambda: counter.snapshot()[0]  # noqa: E731
@@ -135,11 +111,7 @@ def run_backend(kind, n, work):
         if counter:
             counter.shutdown()
         for s in servers:
-            try:
-                os.killpg(s.pid, 15)
-            except OSError:
-                s.terminate()
-            s.wait()
+            benchkit.stop(s)
 
 
 def main():

@@ -15,7 +15,6 @@ Usage (from the repository root, after `cargo build --release`; needs mlflow, in
 scripts/test.sh from requirements-test.txt):
     python3 bench/registry_mlflow_bench.py [N]     # default N = 50
 """
-import http.client
 import json
 import os
 import pathlib
@@ -80,24 +79,11 @@ def main():
     if not BINARY.exists():
         raise SystemExit(f"{BINARY} not found: run `cargo build --release` first (or set ML_GATES_BIN)")
     work = pathlib.Path(tempfile.mkdtemp())
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-         "--backend-store-uri", f"sqlite:///{work / 'mlflow.db'}", "--artifacts-destination", str(work / "artifacts")],
-        stdout=open(work / "server.log", "w"), stderr=subprocess.STDOUT, start_new_session=True)
+    server, port = benchkit.start_mlflow(work)
     front = benchkit.CountingProxy(port)
     counter = front
     uri = front.url
     try:
-        for _ in range(600):
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-                conn.request("GET", "/health")
-                if conn.getresponse().status == 200:
-                    break
-            except OSError:
-                pass
-            time.sleep(0.2)
         ws = benchkit.workspace(work / "ws", f'mlflow: {{uri: "{uri}", experiment: bench}}')
         env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "MLFLOW_"))}
 
@@ -160,8 +146,7 @@ def main():
                   f"{requests} | {writes} | {sent:,} |")
     finally:
         front.shutdown()
-        os.killpg(server.pid, 15)
-        server.wait()
+        benchkit.stop(server)
         shutil.rmtree(work, ignore_errors=True)
 
 

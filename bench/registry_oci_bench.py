@@ -17,7 +17,6 @@ import pathlib
 import platform
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -51,21 +50,8 @@ def main():
     if not BINARY.exists():
         raise SystemExit(f"{BINARY} not found: run `cargo build --release` first (or set ML_GATES_BIN)")
     work = pathlib.Path(tempfile.mkdtemp())
-    port = free_port()
-    (work / "config.yml").write_text(
-        f"version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {work / 'storage'}\n"
-        f"http:\n  addr: 127.0.0.1:{port}\n  secret: bench\n"
-    )
-    log = work / "access.log"
-    server = subprocess.Popen(["docker-registry", "serve", str(work / "config.yml")],
-                              stdout=open(log, "w"), stderr=subprocess.STDOUT)
+    server, port, log = benchkit.start_docker_registry(work)
     try:
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.05)
         ws = benchkit.workspace(work / "ws", f'oci: {{repository: "127.0.0.1:{port}/bench/churn"}}')
         env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "ML_GATES_OCI_"))}
         env["DOCKER_CONFIG"] = str(work / "no-docker-config")
@@ -109,8 +95,7 @@ def main():
         for what, (t, requests, writes, sent) in reads.items():
             print(f"| `ml-gates {what}` with {n} versions | {t * 1000:.0f} ms | {requests} | {writes} | {sent:,} |")
     finally:
-        server.terminate()
-        server.wait()
+        benchkit.stop(server)
         shutil.rmtree(work, ignore_errors=True)
 
 
