@@ -244,7 +244,12 @@ pub struct ValidateConfig {
     /// or `column: {min, max, mostly, severity}`.
     #[serde(default)]
     pub lengths: Option<IndexMap<String, RangeCheck>>,
-    /// Columns whose values must be unique (check `unique-values`): a list, or `{columns, severity}`.
+    /// Custom row rules (check `row-rule`): `[{rule: "total = price * quantity", name, where,
+    /// mostly, severity}]`, each a boolean expression over a row's columns that must hold.
+    #[serde(default)]
+    pub rules: Vec<RuleCheck>,
+    /// Columns, or compound keys (a list of columns), whose values must not repeat (check
+    /// `unique-values`): a list, or `{columns, mostly, where, severity}`.
     #[serde(default)]
     pub unique: Option<UniqueCheck>,
     /// Maximum share of rows that repeat an earlier row exactly (check `duplicate-rows`).
@@ -283,6 +288,10 @@ pub struct PairCheck {
     #[serde(default)]
     #[schemars(range(min = 0.0, max = 1.0))]
     pub mostly: Option<f64>,
+    /// Only the rows where this condition holds are checked (the rule language of
+    /// `validate.rules`, e.g. `country = 'DE' and age is not null`).
+    #[serde(default, rename = "where")]
+    pub where_: Option<String>,
     /// `error` (default) blocks; `warn` only reports.
     #[serde(default)]
     pub severity: Option<Severity>,
@@ -326,6 +335,70 @@ pub enum PairNulls {
     Fail,
 }
 
+impl ValidateConfig {
+    /// Every expression in the section, with its key path: each rule and each `where:`.
+    pub fn expressions<'a>(&'a self) -> Vec<(String, &'a str)> {
+        let mut out: Vec<(String, &str)> = Vec::new();
+        let mut add = |path: String, text: Option<&'a str>| {
+            if let Some(t) = text {
+                out.push((path, t));
+            }
+        };
+        for (i, r) in self.rules.iter().enumerate() {
+            add(format!("validate.rules[{i}].rule"), Some(&r.rule));
+            add(format!("validate.rules[{i}].where"), r.where_.as_deref());
+        }
+        add("validate.rows.where".into(), self.rows.as_ref().and_then(|r| r.where_.as_deref()));
+        add("validate.nulls.where".into(), self.nulls.as_ref().and_then(|n| n.where_.as_deref()));
+        for (c, r) in self.ranges.iter().flatten() {
+            add(format!("validate.ranges.{c}.where"), r.where_());
+        }
+        for (c, r) in self.lengths.iter().flatten() {
+            add(format!("validate.lengths.{c}.where"), r.where_());
+        }
+        for (c, r) in self.categories.iter().flatten() {
+            add(format!("validate.categories.{c}.where"), r.where_());
+        }
+        for (c, p) in self.patterns.iter().flatten() {
+            add(format!("validate.patterns.{c}.where"), p.where_.as_deref());
+        }
+        for (c, st) in self.statistics.iter().flatten() {
+            add(format!("validate.statistics.{c}.where"), st.where_.as_deref());
+        }
+        for (i, p) in self.pairs.iter().enumerate() {
+            add(format!("validate.pairs[{i}].where"), p.where_.as_deref());
+        }
+        if let Some(UniqueCheck::Full(u)) = &self.unique {
+            add("validate.unique.where".into(), u.where_.as_deref());
+        }
+        out
+    }
+}
+
+/// A custom rule: a boolean expression every (checked) row must satisfy.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RuleCheck {
+    /// The rule, e.g. `total = price * quantity` or `end_date >= start_date or is_null(end_date)`
+    /// (docs/config.md "Rules and conditions": comparisons, arithmetic, `and`/`or`/`not`, `in`,
+    /// `is null`, text functions). A row where the rule is null (it reads a missing value) is not
+    /// judged, as an SQL CHECK constraint.
+    pub rule: String,
+    /// A name for the report (default: the rule itself).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Only the rows where this condition holds are checked.
+    #[serde(default, rename = "where")]
+    pub where_: Option<String>,
+    /// The share (0-1) of the judged rows that must satisfy the rule. Default 1.
+    #[serde(default)]
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub mostly: Option<f64>,
+    /// `error` (default) blocks; `warn` only reports.
+    #[serde(default)]
+    pub severity: Option<Severity>,
+}
+
 /// Bounds on one column's statistics, over its non-null values.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -362,6 +435,10 @@ pub struct StatisticsCheck {
     /// `midpoint`.
     #[serde(default)]
     pub interpolation: Option<Interpolation>,
+    /// Only the rows where this condition holds are checked (the rule language of
+    /// `validate.rules`, e.g. `country = 'DE' and age is not null`).
+    #[serde(default, rename = "where")]
+    pub where_: Option<String>,
     /// `error` (default) blocks; `warn` only reports.
     #[serde(default)]
     pub severity: Option<Severity>,
@@ -404,6 +481,10 @@ pub struct PatternCheck {
     #[serde(default)]
     #[schemars(range(min = 0.0, max = 1.0))]
     pub mostly: Option<f64>,
+    /// Only the rows where this condition holds are checked (the rule language of
+    /// `validate.rules`, e.g. `country = 'DE' and age is not null`).
+    #[serde(default, rename = "where")]
+    pub where_: Option<String>,
     /// `error` (default) blocks; `warn` only reports.
     #[serde(default)]
     pub severity: Option<Severity>,
@@ -419,6 +500,10 @@ pub struct RowsCheck {
     /// At most this many rows.
     #[serde(default)]
     pub max: Option<u64>,
+    /// Only the rows where this condition holds are checked (the rule language of
+    /// `validate.rules`, e.g. `country = 'DE' and age is not null`).
+    #[serde(default, rename = "where")]
+    pub where_: Option<String>,
     /// `error` (default) blocks; `warn` only reports.
     #[serde(default)]
     pub severity: Option<Severity>,
@@ -491,6 +576,10 @@ pub struct NullsCheck {
     /// Per-column maximum percent, overriding `max_percent`.
     #[serde(default)]
     pub columns: IndexMap<String, Percent>,
+    /// Only the rows where this condition holds are checked (the rule language of
+    /// `validate.rules`, e.g. `country = 'DE' and age is not null`).
+    #[serde(default, rename = "where")]
+    pub where_: Option<String>,
     /// `error` (default) blocks; `warn` only reports.
     #[serde(default)]
     pub severity: Option<Severity>,
@@ -541,12 +630,23 @@ pub struct RangeFull {
     #[serde(default)]
     #[schemars(range(min = 0.0, max = 1.0))]
     pub mostly: Option<f64>,
+    /// Only the rows where this condition holds are checked (the rule language of
+    /// `validate.rules`, e.g. `country = 'DE' and age is not null`).
+    #[serde(default, rename = "where")]
+    pub where_: Option<String>,
     /// `error` (default) blocks; `warn` only reports.
     #[serde(default)]
     pub severity: Option<Severity>,
 }
 
 impl RangeCheck {
+    /// The condition restricting the rows checked (`where`), if one was given.
+    pub fn where_(&self) -> Option<&str> {
+        match self {
+            RangeCheck::Pair(_) => None,
+            RangeCheck::Full(f) => f.where_.as_deref(),
+        }
+    }
     /// The share of non-null values that must pass (`mostly`), if one was given.
     pub fn mostly(&self) -> Option<f64> {
         match self {
@@ -609,12 +709,23 @@ pub struct CategoriesFull {
     #[serde(default)]
     #[schemars(range(min = 0.0, max = 1.0))]
     pub mostly: Option<f64>,
+    /// Only the rows where this condition holds are checked (the rule language of
+    /// `validate.rules`, e.g. `country = 'DE' and age is not null`).
+    #[serde(default, rename = "where")]
+    pub where_: Option<String>,
     /// `error` (default) blocks; `warn` only reports.
     #[serde(default)]
     pub severity: Option<Severity>,
 }
 
 impl CategoriesCheck {
+    /// The condition restricting the rows checked (`where`), if one was given.
+    pub fn where_(&self) -> Option<&str> {
+        match self {
+            CategoriesCheck::List(_) => None,
+            CategoriesCheck::Full(f) => f.where_.as_deref(),
+        }
+    }
     /// The share of non-null values that must pass (`mostly`), if one was given.
     pub fn mostly(&self) -> Option<f64> {
         match self {
@@ -640,17 +751,45 @@ impl CategoriesCheck {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum UniqueCheck {
-    List(Vec<String>),
+    List(Vec<UniqueKey>),
     Full(UniqueFull),
+}
+
+/// A unique key: one column, or several whose combination must not repeat.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum UniqueKey {
+    Column(String),
+    Compound(Vec<String>),
+}
+
+impl UniqueKey {
+    /// The key's columns.
+    pub fn columns(&self) -> Vec<String> {
+        match self {
+            UniqueKey::Column(c) => vec![c.clone()],
+            UniqueKey::Compound(cols) => cols.clone(),
+        }
+    }
 }
 
 /// The long form of `unique`.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UniqueFull {
-    /// Columns whose non-null values must not repeat. Default: `[data.id]`.
+    /// Columns whose non-null values must not repeat, or compound keys (`[customer, month]`)
+    /// whose combinations must not. Default: `[data.id]`.
     #[serde(default)]
-    pub columns: Option<Vec<String>>,
+    pub columns: Option<Vec<UniqueKey>>,
+    /// The share (0-1) of the non-null values that must be unique, counting every row that holds
+    /// a repeated value as Great Expectations does. Default 1.
+    #[serde(default)]
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub mostly: Option<f64>,
+    /// Only the rows where this condition holds are checked (the rule language of
+    /// `validate.rules`, e.g. `country = 'DE' and age is not null`).
+    #[serde(default, rename = "where")]
+    pub where_: Option<String>,
     /// `error` (default) blocks; `warn` only reports.
     #[serde(default)]
     pub severity: Option<Severity>,

@@ -405,6 +405,7 @@ fn validate(raw: &RawConfig, validate: &super::raw::ValidateConfig, r: &mut Rule
         }
     }
     text_and_statistics(validate, r);
+    expressions(validate, r);
     if let Some(ranges) = &validate.ranges {
         for (column, range) in ranges {
             let key = format!("validate.ranges.{column}");
@@ -493,6 +494,16 @@ fn validate(raw: &RawConfig, validate: &super::raw::ValidateConfig, r: &mut Rule
                     );
                 }
             }
+        }
+    }
+}
+
+/// Every rule and `where:` parses; a fault is reported at its character.
+fn expressions(validate: &super::raw::ValidateConfig, r: &mut Rules) {
+    for (path, text) in validate.expressions() {
+        if let Err(e) = super::expr::parse(text) {
+            let problem = r.source.problem_in_text(&path, e.at, format!("{path}: {}", e.message));
+            r.push(problem);
         }
     }
 }

@@ -52,8 +52,9 @@ impl<'a> Shape<'a> {
         let Value::Object(obj) = schema else {
             if schema == &Value::Bool(false) {
                 out.push(issue(node.pos, path, format!("'{}' is not allowed here", leaf(path)), None));
-            } else if matches!(node.kind, Kind::Alias) {
-                out.push(issue(node.pos, path, "YAML aliases (*name) are not supported in ml-gates.yaml".into(), None));
+            } else if let Some(pos) = first_alias(node) {
+                // Anywhere inside a free-form value (train.params): an alias bomb would expand there.
+                out.push(issue(pos, path, "YAML aliases (*name) are not supported in ml-gates.yaml".into(), None));
             } else if let Kind::Scalar { text, plain } = &node.kind {
                 // Free-form values (train.params) are numbers too.
                 if scalar_type(text, *plain) == ScalarType::Float && !is_finite(text) {
@@ -409,4 +410,14 @@ fn describe_types(types: &[String]) -> String {
         })
         .collect();
     names.join(" or ")
+}
+
+/// Where the first alias (`*name`) inside `node` is, if it holds one.
+fn first_alias(node: &Node) -> Option<crate::config::yaml::Pos> {
+    match &node.kind {
+        Kind::Alias => Some(node.pos),
+        Kind::Map(entries) => entries.iter().find_map(|e| first_alias(&e.value)),
+        Kind::Seq(items) => items.iter().find_map(first_alias),
+        Kind::Scalar { .. } => None,
+    }
 }

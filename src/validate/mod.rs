@@ -7,9 +7,11 @@ mod drift;
 mod freshness;
 mod leakage;
 mod pairs;
+mod rules;
 mod statistics;
 mod table;
 mod target;
+mod unique;
 
 use crate::config::raw::{DatasetRole, SchemaCheck, ValidateConfig};
 use crate::config::Config;
@@ -35,6 +37,7 @@ pub const CHECKS: &[(&str, &str)] = &[
     ("regex-not-match", "A text column's values contain no match of validate.patterns' not_match."),
     ("value-length", "A text column's values are between min and max characters long."),
     ("column-pair", "Row by row, a comparison between two columns (a > b, a == b…) holds."),
+    ("row-rule", "Row by row, a custom rule of validate.rules (an expression over the row's columns) holds."),
     ("column-statistic", "A column's statistic (mean, median, stdev, sum, min, max, distinct count or percent, a quantile) is within its bounds."),
     ("unique-values", "A column's non-null values do not repeat."),
     ("duplicate-rows", "The share of rows repeating an earlier row is at most the limit."),
@@ -118,6 +121,29 @@ impl Ctx<'_> {
         })
     }
 
+    /// The expression `text` written at `path` (a rule or a `where:`), compiled against the
+    /// columns of `dataset`; `None` when there is none. A column it names that the data lacks, or
+    /// a type that does not fit, is an input error at its character in the config, gathered as
+    /// [`Ctx::missing_column`]'s are (the check is then left out: the run ends with exit 2).
+    pub fn expression(&self, dataset: &Dataset, path: &str, text: Option<&str>) -> Result<Option<Expr>, ()> {
+        let Some(text) = text else { return Ok(None) };
+        let columns: Vec<(String, DataType)> =
+            dataset.columns().into_iter().filter_map(|c| dataset.dtype(&c).cloned().map(|d| (c, d))).collect();
+        let compiled = crate::config::expr::parse(text).and_then(|node| data::expr::condition(&node, &columns));
+        match compiled {
+            Ok(e) => Ok(Some(e)),
+            Err(e) => {
+                let message = format!("{path} on the {} data: {}", dataset.role, e.message);
+                let problem = self.config.source.problem_in_text(path, e.at, message);
+                let mut absent = self.absent.lock().unwrap_or_else(|e| e.into_inner());
+                if !absent.contains(&problem) {
+                    absent.push(problem);
+                }
+                Err(())
+            }
+        }
+    }
+
     /// Feature columns: `data.features`, or every column but target, id, timestamp and sensitive ones.
     pub fn features(&self, dataset: &Dataset) -> Vec<String> {
         data::feature_columns_of(&self.config.raw.data, dataset.columns())
@@ -167,7 +193,8 @@ pub fn run(config: &Config, inputs: &Inputs, now: DateTime<Utc>) -> Result<Vec<C
     if let (Some(drift), Some(reference)) = (&validate.drift, &inputs.reference) {
         checks.extend(drift::run(&ctx, drift, &inputs.train, reference)?);
     }
-    let absent = ctx.absent.into_inner().unwrap_or_else(|e| e.into_inner());
+    let mut absent = ctx.absent.into_inner().unwrap_or_else(|e| e.into_inner());
+    absent.sort_by_key(|p| p.position);
     if !absent.is_empty() {
         return Err(InputError { problems: absent });
     }
@@ -185,6 +212,15 @@ fn model_columns(ctx: &Ctx<'_>, dataset: &Dataset) {
     }
 }
 
+/// `e` over the rows `condition` keeps (null counts as not kept, as SQL's WHERE), or over every
+/// row without one.
+pub(crate) fn scoped(e: Expr, condition: Option<&Expr>) -> Expr {
+    match condition {
+        Some(c) => e.filter(c.clone()),
+        None => e,
+    }
+}
+
 /// Collect a query with the streaming engine.
 pub(crate) fn collect(lazy: LazyFrame) -> PolarsResult<DataFrame> {
     Ok(lazy.collect_with_engine(Engine::Streaming)?.unwrap_single())
@@ -194,6 +230,15 @@ pub(crate) fn collect(lazy: LazyFrame) -> PolarsResult<DataFrame> {
 pub(crate) fn scalar_f64(df: &DataFrame, name: &str) -> PolarsResult<Option<f64>> {
     let value = df.column(name)?.get(0)?;
     Ok(if value.is_null() { None } else { value.extract::<f64>() })
+}
+
+/// As [`scalar_f64`], for an aggregate that only some configs ask for (a `where:` row count).
+pub(crate) fn optional_f64(df: &DataFrame, name: &str) -> PolarsResult<Option<f64>> {
+    if df.schema().contains(name) {
+        scalar_f64(df, name)
+    } else {
+        Ok(None)
+    }
 }
 
 pub(crate) fn percent(part: f64, whole: f64) -> f64 {
@@ -218,6 +263,100 @@ mod tests {
             assert!(id.chars().all(|c| c.is_ascii_lowercase() || c == '-'), "{id} is not kebab-case");
             assert!(docs.contains(&format!("`{id}`")), "{id} is missing from docs/checks.md");
         }
+    }
+
+    /// The gate on `csv` (target `y`) with `validate` (YAML, indented under `validate:`).
+    fn gate(csv: &str, validate: &str) -> Result<Vec<crate::core::Check>, crate::error::InputError> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("t.csv"), csv).unwrap();
+        let text = format!(
+            "version: 1\nname: t\ndata:\n  train: t.csv\n  target: y\n  task: classification\nvalidate:\n{validate}"
+        );
+        let config = crate::config::parse(&text, "t.yaml", dir.path().to_path_buf()).unwrap();
+        let inputs = crate::data::open_inputs(&config).unwrap();
+        super::run(&config, &inputs, chrono::Utc::now())
+    }
+
+    /// (status, value, checked rows) of every check `id` reports.
+    fn outcomes(checks: &[crate::core::Check], id: &str) -> Vec<(String, f64, f64)> {
+        checks
+            .iter()
+            .filter(|c| c.id == id)
+            .map(|c| {
+                let details = c.details.clone().unwrap_or_default();
+                let checked = details["checked_count"].as_f64().or(details["non_null_count"].as_f64()).unwrap_or(-1.0);
+                (c.status.as_str().to_string(), c.value.as_f64().unwrap_or(f64::NAN), checked)
+            })
+            .collect()
+    }
+
+    const RULES_CSV: &str = "id,a,b,t,c,y\n1,1,2,x,,0\n2,2,2,y,,1\n3,3,,x,,0\n4,,5,z,,1\n";
+
+    #[test]
+    fn row_rules_judge_known_rows_only_with_mostly_at_its_boundary() {
+        let rules = "  rules:\n    - rule: a < b\n    - {rule: a < b, mostly: 0.5}\n    - {rule: a < b, mostly: 0.51}\n    - rule: a < b or b is null\n    - rule: c is null and is_null(c)\n    - {rule: a < b, where: \"t = 'x'\"}\n";
+        let checks = gate(RULES_CSV, rules).unwrap();
+        let pass = |v: f64, n: f64| ("pass".to_string(), v, n);
+        let fail = |v: f64, n: f64| ("fail".to_string(), v, n);
+        assert_eq!(
+            outcomes(&checks, "row-rule"),
+            [fail(1.0, 2.0), pass(1.0, 2.0), fail(1.0, 2.0), fail(1.0, 3.0), pass(0.0, 4.0), pass(0.0, 1.0)]
+        );
+        // An empty dataset: nothing to judge is a pass, as GX.
+        let empty = gate("id,a,b,t,c,y\n", "  rules:\n    - rule: a < b\n").unwrap();
+        assert_eq!(outcomes(&empty, "row-rule"), [pass(0.0, 0.0)]);
+    }
+
+    #[test]
+    fn a_rule_of_the_wrong_type_is_an_input_error_at_its_place() {
+        let problems =
+            gate(RULES_CSV, "  rules:\n    - rule: t > 1\n    - {rule: a > 1, where: d = 2}\n").unwrap_err().problems;
+        let shown: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+        assert_eq!(
+            shown,
+            [
+                "t.yaml:9:15: validate.rules[0].rule on the train data: cannot compare text with a number",
+                "t.yaml:10:28: validate.rules[1].where on the train data: column 'd' is not in the data",
+            ]
+        );
+    }
+
+    /// GX's semantics: every occurrence of a repeated value fails; a column's nulls are left out;
+    /// a compound key leaves out rows whose key is all null and matches nulls with nulls.
+    #[test]
+    fn unique_keys_count_every_occurrence_and_treat_nulls_as_gx() {
+        let csv = "k1,k2,y\nA,1,0\nA,1,1\nA,,0\nA,,1\n,,0\n,,1\nB,2,0\n";
+        let checks = gate(csv, "  unique: [k1, [k1, k2]]\n").unwrap();
+        let fail = |v: f64, n: f64| ("fail".to_string(), v, n);
+        assert_eq!(outcomes(&checks, "unique-values"), [fail(4.0, 5.0), fail(4.0, 5.0)]);
+        let repeated: Vec<_> =
+            checks.iter().filter_map(|c| c.details.as_ref()).map(|d| d["repeated_values"].clone()).collect();
+        assert_eq!(repeated, [serde_json::json!(1.0), serde_json::json!(2.0)]);
+        // mostly at its boundary: 1 of 5 unique rows is a 20% share.
+        let at = gate(csv, "  unique: {columns: [[k1, k2]], mostly: 0.2}\n").unwrap();
+        assert_eq!(outcomes(&at, "unique-values")[0].0, "pass");
+        let above = gate(csv, "  unique: {columns: [[k1, k2]], mostly: 0.21}\n").unwrap();
+        assert_eq!(outcomes(&above, "unique-values")[0].0, "fail");
+        // where: only the rows with y = 0, where A repeats in k1 but no compound key repeats.
+        let kept = gate(csv, "  unique: {columns: [k1, [k1, k2]], where: y = 0}\n").unwrap();
+        assert_eq!(outcomes(&kept, "unique-values"), [fail(2.0, 3.0), ("pass".into(), 0.0, 3.0)]);
+    }
+
+    #[test]
+    fn where_restricts_every_kind_of_check() {
+        let validate = "  rows: {min: 2, where: t = 'x'}\n  nulls: {max_percent: 0, where: a is not null}\n  ranges:\n    a: {min: 2, where: \"t in ('y', 'z')\"}\n  categories:\n    t: {values: [x], where: a < 3}\n  statistics:\n    a: {mean: [2, 2], where: b is not null}\n  pairs:\n    - {a: a, op: '<', b: b, where: id > 1}\n";
+        let checks = gate(RULES_CSV, validate).unwrap();
+        let status =
+            |id: &str| checks.iter().filter(|c| c.id == id).map(|c| c.status.as_str().to_string()).collect::<Vec<_>>();
+        assert_eq!(status("row-count"), ["pass"]);
+        // Among rows with a: b is missing in row 3, c in all three.
+        let nulls: Vec<_> =
+            checks.iter().filter(|c| c.id == "null-percent").map(|c| c.value.as_f64().unwrap()).collect();
+        assert_eq!(nulls, [0.0, 0.0, 1.0 / 3.0 * 100.0, 0.0, 100.0, 0.0]);
+        assert_eq!(status("value-range"), ["pass"]);
+        assert_eq!(status("allowed-values"), ["fail"]);
+        assert_eq!(outcomes(&checks, "column-statistic"), [("fail".into(), 1.5, 2.0)]);
+        assert_eq!(outcomes(&checks, "column-pair"), [("fail".into(), 1.0, 1.0)]);
     }
 
     /// Duplicated rows counted like pandas' `duplicated().sum()`, with and without an id column to

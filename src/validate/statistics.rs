@@ -3,7 +3,7 @@
 //! gate's shared scan (see [`super::table`]), over the column's non-null values, as Great
 //! Expectations' `expect_column_*_to_be_between` expectations.
 
-use super::{scalar_f64, Ctx};
+use super::{scalar_f64, scoped, Ctx};
 use crate::config::raw::{Interpolation, StatisticsCheck};
 use crate::core::{format_number, Check, Severity, Stage, Threshold};
 use crate::data::{is_numeric, Dataset};
@@ -52,9 +52,12 @@ pub(super) fn exprs(ctx: &Ctx<'_>, ds: &Dataset) -> Vec<Expr> {
     let mut exprs = Vec::new();
     for (c, s) in ctx.validate.statistics.iter().flatten() {
         let Some(dtype) = ds.dtype(c) else { continue };
+        let key = format!("validate.statistics.{c}.where");
+        let Ok(cond) = ctx.expression(ds, &key, s.where_.as_deref()) else { continue };
         let numeric = is_numeric(dtype);
-        let x = || col(c.as_str()).cast(DataType::Float64);
-        exprs.push(col(c.as_str()).count().alias(format!("stat:{c}:non_null")));
+        let column = || scoped(col(c.as_str()), cond.as_ref());
+        let x = || column().cast(DataType::Float64);
+        exprs.push(column().count().alias(format!("stat:{c}:non_null")));
         for (name, _, needs_numeric) in wanted(s) {
             if needs_numeric && !numeric {
                 continue;
@@ -66,9 +69,7 @@ pub(super) fn exprs(ctx: &Ctx<'_>, ds: &Dataset) -> Vec<Expr> {
                 "sum" => x().sum(),
                 "min" => x().min(),
                 "max" => x().max(),
-                "distinct_count" | "distinct_percent" => {
-                    col(c.as_str()).drop_nulls().n_unique().cast(DataType::Float64)
-                }
+                "distinct_count" | "distinct_percent" => column().drop_nulls().n_unique().cast(DataType::Float64),
                 _ => {
                     let q = s.quantiles.iter().find(|q| format!("quantile {}", format_number(q.q)) == name);
                     let Some(q) = q else { continue };
@@ -130,8 +131,9 @@ pub(super) fn checks(ctx: &Ctx<'_>, ds: &Dataset, stats: &DataFrame, checks: &mu
                 continue;
             };
             let inside = min.is_none_or(|m| v >= m) && max.is_none_or(|m| v <= m);
+            let scope = s.where_.as_deref().map(|w| format!(" where {w}")).unwrap_or_default();
             let mut message =
-                format!("{c}'s {name} is {} over {} non-null values", format_number(v), format_number(non_null));
+                format!("{c}'s {name} is {} over {} non-null values{scope}", format_number(v), format_number(non_null));
             if !inside {
                 message.push_str(&format!(
                     ", outside {} … {}",

@@ -1,8 +1,9 @@
-//! Checks on one table's shape and values: rows, schema, nulls, ranges, allowed values, unique
-//! columns and duplicated rows. Counts, nulls, range violations and uniqueness are computed in a
-//! single aggregate query over the scan; duplicated rows need a second (hashing) pass.
+//! Checks on one table's shape and values: rows, schema, nulls, ranges, allowed values, patterns,
+//! lengths, and (through their own files) statistics, row rules and unique keys; duplicated rows.
+//! Everything that is a count over columns is one aggregate query over the scan; duplicated rows
+//! and compound keys need their own (hashing) passes, run beside it.
 
-use super::{collect, percent, scalar_f64, Ctx};
+use super::{collect, optional_f64, percent, scalar_f64, scoped, Ctx};
 use crate::config::raw::{DType, SchemaCheck};
 use crate::core::{format_number, Check, Severity, Stage, Status, Threshold};
 use crate::data::{is_numeric, Dataset};
@@ -16,88 +17,117 @@ pub(super) fn run(ctx: &Ctx<'_>, ds: &Dataset) -> PolarsResult<Vec<Check>> {
     let v = ctx.validate;
     let columns = ds.columns();
     let has = |c: &str| columns.iter().any(|x| x == c);
+    // A check whose `where:` does not compile is left out: its input error ends the run.
+    let scope = |key: &str, text: Option<&str>| ctx.expression(ds, &format!("{key}.where"), text);
+    let w = |cond: &Option<Expr>, e: Expr| scoped(e, cond.as_ref());
 
     // One aggregate query for everything that is a count over columns.
     let mut exprs = vec![len().alias("n")];
-    if v.nulls.is_some() {
-        for c in &columns {
-            exprs.push(col(c.as_str()).null_count().alias(format!("null:{c}")));
+    if let Some(Ok(Some(cond))) = v.rows.as_ref().map(|r| scope("validate.rows", r.where_.as_deref())) {
+        exprs.push(cond.cast(DataType::UInt32).sum().alias("where:validate.rows"));
+    }
+    if let Some(nulls) = &v.nulls {
+        if let Ok(cond) = scope("validate.nulls", nulls.where_.as_deref()) {
+            if let Some(c) = &cond {
+                exprs.push(c.clone().cast(DataType::UInt32).sum().alias("where:validate.nulls"));
+            }
+            for c in &columns {
+                exprs.push(w(&cond, col(c.as_str())).null_count().alias(format!("null:{c}")));
+            }
         }
     }
     let non_finite_columns = non_finite_columns(ctx, ds);
     for c in &non_finite_columns {
         exprs.push(col(c.as_str()).is_finite().not().sum().alias(format!("nonfinite:{c}")));
     }
-    let mut range_checks = Vec::new();
     for (c, range) in v.ranges.iter().flatten() {
+        let key = format!("validate.ranges.{c}");
+        let Ok(cond) = scope(&key, range.where_()) else { continue };
         if has(c) && ds.dtype(c).is_some_and(is_numeric) {
             let (min, max) = range.bounds();
-            exprs.push(out_of_range(c, min, max).sum().alias(format!("range:{c}")));
-            exprs.push(col(c.as_str()).count().alias(format!("rangenn:{c}")));
-            exprs.push(col(c.as_str()).min().cast(DataType::Float64).alias(format!("min:{c}")));
-            exprs.push(col(c.as_str()).max().cast(DataType::Float64).alias(format!("max:{c}")));
-            range_checks.push(c.clone());
+            exprs.push(w(&cond, out_of_range(c, min, max)).sum().alias(format!("range:{c}")));
+            exprs.push(w(&cond, col(c.as_str())).count().alias(format!("rangenn:{c}")));
+            exprs.push(w(&cond, col(c.as_str())).min().cast(DataType::Float64).alias(format!("min:{c}")));
+            exprs.push(w(&cond, col(c.as_str())).max().cast(DataType::Float64).alias(format!("max:{c}")));
+            exprs.extend(where_rows(&key, &cond));
         }
     }
     for (c, allowed) in v.categories.iter().flatten() {
+        let key = format!("validate.categories.{c}");
+        let Ok(cond) = scope(&key, allowed.where_()) else { continue };
         if has(c) {
-            exprs.push(not_allowed(c, allowed.values()).sum().alias(format!("cat:{c}")));
-            exprs.push(col(c.as_str()).count().alias(format!("catnn:{c}")));
+            exprs.push(w(&cond, not_allowed(c, allowed.values())).sum().alias(format!("cat:{c}")));
+            exprs.push(w(&cond, col(c.as_str())).count().alias(format!("catnn:{c}")));
+            exprs.extend(where_rows(&key, &cond));
         }
     }
     for (c, p) in v.patterns.iter().flatten() {
+        let Ok(cond) = scope(&format!("validate.patterns.{c}"), p.where_.as_deref()) else { continue };
         if has(c) && ds.dtype(c).is_some_and(|d| matches!(d, DataType::String)) {
-            exprs.push(col(c.as_str()).count().alias(format!("textnn:{c}")));
+            exprs.push(w(&cond, col(c.as_str())).count().alias(format!("textnn:{c}")));
             if let Some(re) = &p.matches {
-                exprs.push(pattern_fails(c, re, true).sum().alias(format!("match:{c}")));
+                exprs.push(w(&cond, pattern_fails(c, re, true)).sum().alias(format!("match:{c}")));
             }
             if let Some(re) = &p.not_match {
-                exprs.push(pattern_fails(c, re, false).sum().alias(format!("notmatch:{c}")));
+                exprs.push(w(&cond, pattern_fails(c, re, false)).sum().alias(format!("notmatch:{c}")));
             }
         }
     }
     for (c, range) in v.lengths.iter().flatten() {
+        let Ok(cond) = scope(&format!("validate.lengths.{c}"), range.where_()) else { continue };
         if has(c) && ds.dtype(c).is_some_and(|d| matches!(d, DataType::String)) {
             let (min, max) = range.bounds();
-            exprs.push(length_fails(c, min, max).sum().alias(format!("length:{c}")));
-            exprs.push(col(c.as_str()).count().alias(format!("lengthnn:{c}")));
-            exprs.push(col(c.as_str()).str().len_chars().min().cast(DataType::Float64).alias(format!("minlen:{c}")));
-            exprs.push(col(c.as_str()).str().len_chars().max().cast(DataType::Float64).alias(format!("maxlen:{c}")));
+            let chars = || w(&cond, col(c.as_str())).str().len_chars();
+            exprs.push(w(&cond, length_fails(c, min, max)).sum().alias(format!("length:{c}")));
+            exprs.push(w(&cond, col(c.as_str())).count().alias(format!("lengthnn:{c}")));
+            exprs.push(chars().min().cast(DataType::Float64).alias(format!("minlen:{c}")));
+            exprs.push(chars().max().cast(DataType::Float64).alias(format!("maxlen:{c}")));
         }
     }
     exprs.extend(super::statistics::exprs(ctx, ds));
-    exprs.extend(super::pairs::exprs(ctx, ds));
-    let unique_columns = unique_columns(ctx);
-    for c in &unique_columns {
-        if has(c) {
-            exprs.push(col(c.as_str()).count().alias(format!("count:{c}")));
-            exprs.push(col(c.as_str()).drop_nulls().n_unique().alias(format!("distinct:{c}")));
-        }
+    let mut row_rules = super::pairs::rules(ctx, ds);
+    row_rules.extend(super::rules::custom(ctx, ds).into_iter().map(Ok));
+    for rule in row_rules.iter().flatten() {
+        exprs.extend(rule.exprs());
     }
-    // The duplicate count reads the data on its own: run it beside the aggregate query, so the
-    // two fill each other's idle moments (start-up, the last row group) on the cores.
-    let (stats, duplicated) = std::thread::scope(|scope| {
+    let unique_keys = super::unique::keys(ctx, ds);
+    exprs.extend(unique_keys.iter().flat_map(|k| k.exprs()));
+    // The duplicate count and the compound keys read the data on their own: run them beside the
+    // aggregate query, so they fill each other's idle moments (start-up, the last row group).
+    let (stats, duplicated, compound) = std::thread::scope(|scope| {
         let duplicated = scope.spawn(|| count_duplicates(ctx, ds));
+        let compound = scope.spawn(|| super::unique::count_compound(ds, &unique_keys));
         let stats = collect(ds.lazy().select(exprs));
-        (stats, duplicated.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+        let duplicated = duplicated.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+        (stats, duplicated, compound.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
     });
-    let (stats, duplicated) = (stats?, duplicated?);
+    let (stats, duplicated, compound) = (stats?, duplicated?, compound?);
     let n_rows = scalar_f64(&stats, "n")?.unwrap_or(0.0);
 
     let mut checks = Vec::new();
-    rows(ctx, ds, n_rows, &mut checks);
+    rows(ctx, ds, optional_f64(&stats, "where:validate.rows")?.unwrap_or(n_rows), &mut checks);
     schema(ctx, ds, &mut checks);
-    nulls(ctx, ds, &stats, n_rows, &mut checks)?;
+    nulls(ctx, ds, &stats, optional_f64(&stats, "where:validate.nulls")?.unwrap_or(n_rows), &mut checks)?;
     non_finite(ctx, ds, &stats, &non_finite_columns, n_rows, &mut checks)?;
     ranges(ctx, ds, &stats, n_rows, &mut checks)?;
     categories(ctx, ds, &stats, n_rows, &mut checks)?;
     patterns(ctx, ds, &stats, &mut checks)?;
     lengths(ctx, ds, &stats, &mut checks)?;
     super::statistics::checks(ctx, ds, &stats, &mut checks)?;
-    super::pairs::checks(ctx, ds, &stats, &mut checks)?;
-    unique(ctx, ds, &stats, &unique_columns, &mut checks)?;
+    for rule in row_rules {
+        checks.push(match rule {
+            Ok(rule) => rule.judge(ctx, ds, &stats)?,
+            Err(check) => check,
+        });
+    }
+    super::unique::checks(ctx, ds, &stats, &unique_keys, &compound, &mut checks)?;
     duplicates(ctx, ds, duplicated, n_rows, &mut checks);
     Ok(checks)
+}
+
+/// The count of rows a check's `where:` keeps, named `where:<key>`, for its message.
+fn where_rows(key: &str, condition: &Option<Expr>) -> Option<Expr> {
+    condition.as_ref().map(|c| c.clone().cast(DataType::UInt32).sum().alias(format!("where:{key}")))
 }
 
 /// Whether a row-level check with `bad` failing values among `non_null` passes with the share
@@ -126,18 +156,20 @@ pub(super) fn tolerated(
 }
 
 /// A row-level check's outcome: `bad` failing values among `non_null`, judged with `mostly`.
-struct RowLevel<'a> {
-    id: &'static str,
-    column: &'a str,
-    key: &'a str,
-    severity: Severity,
-    mostly: Option<f64>,
-    bad: f64,
-    non_null: f64,
+pub(super) struct RowLevel<'a> {
+    pub id: &'static str,
+    pub column: &'a str,
+    pub key: &'a str,
+    pub severity: Severity,
+    pub mostly: Option<f64>,
+    pub bad: f64,
+    pub non_null: f64,
+    /// The `where:` condition's text, when the check is restricted.
+    pub where_: Option<&'a str>,
 }
 
 impl RowLevel<'_> {
-    fn judge(
+    pub fn judge(
         &self,
         ctx: &Ctx<'_>,
         ds: &Dataset,
@@ -145,6 +177,10 @@ impl RowLevel<'_> {
         mut message: String,
         mut details: serde_json::Value,
     ) -> Check {
+        if let Some(w) = self.where_ {
+            message.push_str(&format!("; rows where {w}"));
+            details["where"] = json!(w);
+        }
         let passed = tolerated(self.bad, self.non_null, self.mostly, &mut message, &mut details, "the non-null values");
         Check::judged(self.id, Stage::Validate, passed, self.severity)
             .dataset(&ds.role)
@@ -167,6 +203,14 @@ pub(super) fn range_message(bad: f64, n_rows: f64, observed_min: Option<f64>, ob
         observed_min.map(format_number).unwrap_or_else(|| "-".into()),
         observed_max.map(format_number).unwrap_or_else(|| "-".into()),
     )
+}
+
+/// The rows where `e` holds and the `where:` condition keeps them.
+fn and_kept(e: Expr, condition: &Option<Expr>) -> Expr {
+    match condition {
+        Some(c) => e.and(c.clone()),
+        None => e,
+    }
 }
 
 /// Rows of `c` outside `[min, max]` (nulls are neither in nor out).
@@ -249,6 +293,7 @@ fn patterns(ctx: &Ctx<'_>, ds: &Dataset, stats: &DataFrame, checks: &mut Vec<Che
         ] {
             let Some(regex) = regex else { continue };
             let line_key = format!("{key}.{sub}");
+            let Ok(cond) = ctx.expression(ds, &format!("{key}.where"), p.where_.as_deref()) else { continue };
             let Some(dtype) = ds.dtype(name) else {
                 checks.push(ctx.missing_column(id, ds, name, severity, &key));
                 continue;
@@ -269,11 +314,12 @@ fn patterns(ctx: &Ctx<'_>, ds: &Dataset, stats: &DataFrame, checks: &mut Vec<Che
             let mut details =
                 json!({"failing_count": bad, "failing_percent": percent(bad, non_null), "pattern": regex});
             if bad > 0.0 {
-                let values = text_examples(ds, name, pattern_fails(name, regex, must))?;
+                let values = text_examples(ds, name, and_kept(pattern_fails(name, regex, must), &cond))?;
                 message.push_str(&format!(", e.g. {}", values.join(", ")));
                 details["examples"] = json!(values);
             }
-            let row = RowLevel { id, column: name, key: &line_key, severity, mostly: p.mostly, bad, non_null };
+            let where_ = p.where_.as_deref();
+            let row = RowLevel { id, column: name, key: &line_key, severity, mostly: p.mostly, bad, non_null, where_ };
             checks.push(row.judge(ctx, ds, Threshold::allowed(vec![format!("/{regex}/")]), message, details));
         }
     }
@@ -285,6 +331,7 @@ fn lengths(ctx: &Ctx<'_>, ds: &Dataset, stats: &DataFrame, checks: &mut Vec<Chec
         let key = format!("validate.lengths.{name}");
         let severity = range.severity().unwrap_or_default();
         let (min, max) = range.bounds();
+        let Ok(cond) = ctx.expression(ds, &format!("{key}.where"), range.where_()) else { continue };
         let Some(dtype) = ds.dtype(name) else {
             checks.push(ctx.missing_column("value-length", ds, name, severity, &key));
             continue;
@@ -312,27 +359,15 @@ fn lengths(ctx: &Ctx<'_>, ds: &Dataset, stats: &DataFrame, checks: &mut Vec<Chec
             "observed_max_length": longest,
         });
         if bad > 0.0 {
-            let values = text_examples(ds, name, length_fails(name, min, max))?;
+            let values = text_examples(ds, name, and_kept(length_fails(name, min, max), &cond))?;
             message.push_str(&format!(", e.g. {}", values.join(", ")));
             details["examples"] = json!(values);
         }
-        let row =
-            RowLevel { id: "value-length", column: name, key: &key, severity, mostly: range.mostly(), bad, non_null };
+        let (mostly, where_) = (range.mostly(), range.where_());
+        let row = RowLevel { id: "value-length", column: name, key: &key, severity, mostly, bad, non_null, where_ };
         checks.push(row.judge(ctx, ds, Threshold::between(min, max), message, details));
     }
     Ok(())
-}
-
-fn unique_columns(ctx: &Ctx<'_>) -> Vec<String> {
-    use crate::config::raw::UniqueCheck;
-    match &ctx.validate.unique {
-        None => Vec::new(),
-        Some(UniqueCheck::List(cols)) => cols.clone(),
-        Some(UniqueCheck::Full(f)) => match &f.columns {
-            Some(cols) => cols.clone(),
-            None => ctx.config.raw.data.id.iter().cloned().collect(),
-        },
-    }
 }
 
 fn rows(ctx: &Ctx<'_>, ds: &Dataset, n_rows: f64, checks: &mut Vec<Check>) {
@@ -346,14 +381,12 @@ fn rows(ctx: &Ctx<'_>, ds: &Dataset, n_rows: f64, checks: &mut Vec<Check>) {
         (false, false) => "validate.rows.max",
         (true, _) => "validate.rows",
     };
+    let scope = rows.where_.as_deref().map(|w| format!(" where {w}")).unwrap_or_default();
+    let n = format_number(n_rows);
     let message = match (ok, min.is_some_and(|m| n_rows < m)) {
-        (true, _) => format!("{} rows", format_number(n_rows)),
-        (false, true) => {
-            format!("{} rows, fewer than the minimum {}", format_number(n_rows), format_number(min.unwrap_or(0.0)))
-        }
-        (false, false) => {
-            format!("{} rows, more than the maximum {}", format_number(n_rows), format_number(max.unwrap_or(0.0)))
-        }
+        (true, _) => format!("{n} rows{scope}"),
+        (false, true) => format!("{n} rows{scope}, fewer than the minimum {}", format_number(min.unwrap_or(0.0))),
+        (false, false) => format!("{n} rows{scope}, more than the maximum {}", format_number(max.unwrap_or(0.0))),
     };
     checks.push(
         Check::judged("row-count", Stage::Validate, ok, severity)
@@ -448,6 +481,7 @@ fn schema(ctx: &Ctx<'_>, ds: &Dataset, checks: &mut Vec<Check>) {
 fn nulls(ctx: &Ctx<'_>, ds: &Dataset, stats: &DataFrame, n_rows: f64, checks: &mut Vec<Check>) -> PolarsResult<()> {
     let Some(nulls) = &ctx.validate.nulls else { return Ok(()) };
     let severity = nulls.severity.unwrap_or_default();
+    let scope = nulls.where_.as_deref().map(|w| format!(" in the rows where {w}")).unwrap_or_default();
     for (name, _) in &nulls.columns {
         if ds.dtype(name).is_none() {
             checks.push(ctx.missing_column(
@@ -477,7 +511,7 @@ fn nulls(ctx: &Ctx<'_>, ds: &Dataset, stats: &DataFrame, n_rows: f64, checks: &m
                 .value(share)
                 .threshold(Threshold::max(limit).unit("percent"))
                 .message(format!(
-                    "{} of {} values missing ({}%)",
+                    "{} of {} values missing ({}%){scope}",
                     format_number(count),
                     format_number(n_rows),
                     format_number(share)
@@ -549,6 +583,7 @@ fn ranges(ctx: &Ctx<'_>, ds: &Dataset, stats: &DataFrame, n_rows: f64, checks: &
         let key = format!("validate.ranges.{name}");
         let severity = range.severity().unwrap_or_default();
         let (min, max) = range.bounds();
+        let Ok(cond) = ctx.expression(ds, &format!("{key}.where"), range.where_()) else { continue };
         let Some(dtype) = ds.dtype(name) else {
             checks.push(ctx.missing_column("value-range", ds, name, severity, &key));
             continue;
@@ -568,6 +603,7 @@ fn ranges(ctx: &Ctx<'_>, ds: &Dataset, stats: &DataFrame, n_rows: f64, checks: &
         let bad = scalar_f64(stats, &format!("range:{name}"))?.unwrap_or(0.0);
         let observed_min = scalar_f64(stats, &format!("min:{name}"))?;
         let observed_max = scalar_f64(stats, &format!("max:{name}"))?;
+        let n_rows = optional_f64(stats, &format!("where:{key}"))?.unwrap_or(n_rows);
         let share = percent(bad, n_rows);
         let mut details = json!({
             "out_of_range_count": bad,
@@ -579,7 +615,7 @@ fn ranges(ctx: &Ctx<'_>, ds: &Dataset, stats: &DataFrame, n_rows: f64, checks: &
         if bad > 0.0 {
             let examples = collect(
                 ds.lazy()
-                    .filter(out_of_range(name, min, max))
+                    .filter(and_kept(out_of_range(name, min, max), &cond))
                     .select([col(name.as_str()).cast(DataType::Float64)])
                     .unique_stable(None, UniqueKeepStrategy::First)
                     .limit(EXAMPLES as u32),
@@ -592,8 +628,8 @@ fn ranges(ctx: &Ctx<'_>, ds: &Dataset, stats: &DataFrame, n_rows: f64, checks: &
             details["examples"] = json!(values);
         }
         let non_null = scalar_f64(stats, &format!("rangenn:{name}"))?.unwrap_or(0.0);
-        let row =
-            RowLevel { id: "value-range", column: name, key: &key, severity, mostly: range.mostly(), bad, non_null };
+        let (mostly, where_) = (range.mostly(), range.where_());
+        let row = RowLevel { id: "value-range", column: name, key: &key, severity, mostly, bad, non_null, where_ };
         checks.push(row.judge(ctx, ds, Threshold::between(min, max), message, details));
     }
     Ok(())
@@ -610,6 +646,8 @@ fn categories(
         let key = format!("validate.categories.{name}");
         let severity = allowed.severity().unwrap_or_default();
         let allowed_text: Vec<String> = allowed.values().iter().map(|s| s.text()).collect();
+        let Ok(cond) = ctx.expression(ds, &format!("{key}.where"), allowed.where_()) else { continue };
+        let n_rows = optional_f64(stats, &format!("where:{key}"))?.unwrap_or(n_rows);
         if ds.dtype(name).is_none() {
             checks.push(ctx.missing_column("allowed-values", ds, name, severity, &key));
             continue;
@@ -625,7 +663,7 @@ fn categories(
         if bad > 0.0 {
             let examples = collect(
                 ds.lazy()
-                    .filter(not_allowed(name, allowed.values()))
+                    .filter(and_kept(not_allowed(name, allowed.values()), &cond))
                     .select([col(name.as_str()).cast(DataType::String)])
                     .unique_stable(None, UniqueKeepStrategy::First)
                     .limit(EXAMPLES as u32),
@@ -643,49 +681,9 @@ fn categories(
             mostly: allowed.mostly(),
             bad,
             non_null,
+            where_: allowed.where_(),
         };
         checks.push(row.judge(ctx, ds, Threshold::allowed(allowed_text), message, details));
-    }
-    Ok(())
-}
-
-fn unique(
-    ctx: &Ctx<'_>,
-    ds: &Dataset,
-    stats: &DataFrame,
-    columns: &[String],
-    checks: &mut Vec<Check>,
-) -> PolarsResult<()> {
-    use crate::config::raw::UniqueCheck;
-    let severity = match &ctx.validate.unique {
-        Some(UniqueCheck::Full(f)) => f.severity.unwrap_or_default(),
-        _ => Severity::default(),
-    };
-    for (i, name) in columns.iter().enumerate() {
-        let key = match &ctx.validate.unique {
-            Some(UniqueCheck::List(_)) => format!("validate.unique[{i}]"),
-            _ => "validate.unique".to_string(),
-        };
-        if ds.dtype(name).is_none() {
-            checks.push(ctx.missing_column("unique-values", ds, name, severity, &key));
-            continue;
-        }
-        let count = scalar_f64(stats, &format!("count:{name}"))?.unwrap_or(0.0);
-        let distinct = scalar_f64(stats, &format!("distinct:{name}"))?.unwrap_or(0.0);
-        let repeats = count - distinct;
-        checks.push(
-            Check::judged("unique-values", Stage::Validate, repeats == 0.0, severity)
-                .dataset(&ds.role)
-                .column(name)
-                .value(repeats)
-                .threshold(Threshold::max(0.0).unit("rows"))
-                .message(format!(
-                    "{} of {} non-null values repeat an earlier one",
-                    format_number(repeats),
-                    format_number(count)
-                ))
-                .line(ctx.line(&key)),
-        );
     }
     Ok(())
 }
