@@ -248,6 +248,18 @@ pub struct ValidateConfig {
     /// mostly, severity}]`, each a boolean expression over a row's columns that must hold.
     #[serde(default)]
     pub rules: Vec<RuleCheck>,
+    /// Row-wise sums (check `row-sum`): `[{columns: [a, b, c], equals: 1}]`, with `tolerance`,
+    /// `mostly`, `where`, `severity`.
+    #[serde(default)]
+    pub row_sums: Vec<RowSumCheck>,
+    /// Columns whose values must only grow (or only fall) (check `monotonic`): `column:
+    /// {direction, strictly, order_by, mostly, where, severity}`.
+    #[serde(default)]
+    pub monotonic: Option<IndexMap<String, MonotonicCheck>>,
+    /// Values that must exist in a column of another file (check `referential-integrity`):
+    /// `column: {file, column, mostly, where, severity}`.
+    #[serde(default)]
+    pub references: Option<IndexMap<String, ReferenceCheck>>,
     /// Columns, or compound keys (a list of columns), whose values must not repeat (check
     /// `unique-values`): a list, or `{columns, mostly, where, severity}`.
     #[serde(default)]
@@ -368,11 +380,113 @@ impl ValidateConfig {
         for (i, p) in self.pairs.iter().enumerate() {
             add(format!("validate.pairs[{i}].where"), p.where_.as_deref());
         }
+        for (i, r) in self.row_sums.iter().enumerate() {
+            add(format!("validate.row_sums[{i}].where"), r.where_.as_deref());
+        }
+        for (c, m) in self.monotonic.iter().flatten() {
+            add(format!("validate.monotonic.{c}.where"), m.where_.as_deref());
+        }
+        for (c, r) in self.references.iter().flatten() {
+            add(format!("validate.references.{c}.where"), r.where_.as_deref());
+        }
         if let Some(UniqueCheck::Full(u)) = &self.unique {
             add("validate.unique.where".into(), u.where_.as_deref());
         }
         out
     }
+}
+
+/// The sum of some columns, row by row, must equal a value.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RowSumCheck {
+    /// The numeric columns summed (at least two).
+    pub columns: Vec<String>,
+    /// The value each row's sum must equal.
+    pub equals: f64,
+    /// The largest difference still counted as equal. Default 1e-9 (sums of decimals are rarely
+    /// exact in floating point).
+    #[serde(default)]
+    #[schemars(range(min = 0.0))]
+    pub tolerance: Option<f64>,
+    /// Only the rows where this condition holds are checked.
+    #[serde(default, rename = "where")]
+    pub where_: Option<String>,
+    /// The share (0-1) of the values checked that must pass, as Great Expectations' `mostly`.
+    /// Default 1.
+    #[serde(default)]
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub mostly: Option<f64>,
+    /// `error` (default) blocks; `warn` only reports.
+    #[serde(default)]
+    pub severity: Option<Severity>,
+}
+
+/// Which way a monotonic column runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MonotonicDirection {
+    #[default]
+    Increasing,
+    Decreasing,
+}
+
+/// The row order a monotonic check reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RowOrder {
+    /// The order of the rows in the files.
+    File,
+    /// Sorted by `data.timestamp` (ties keep their file order).
+    Timestamp,
+}
+
+/// A column whose values only grow (or only fall).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MonotonicCheck {
+    /// `increasing` (default) or `decreasing`.
+    #[serde(default)]
+    pub direction: MonotonicDirection,
+    /// Equal neighbours fail too. Default false.
+    #[serde(default)]
+    pub strictly: bool,
+    /// `file` or `timestamp`; default `timestamp` when `data.timestamp` is set, else `file`.
+    #[serde(default)]
+    pub order_by: Option<RowOrder>,
+    /// Only the rows where this condition holds are checked.
+    #[serde(default, rename = "where")]
+    pub where_: Option<String>,
+    /// The share (0-1) of the values checked that must pass, as Great Expectations' `mostly`.
+    /// Default 1.
+    #[serde(default)]
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub mostly: Option<f64>,
+    /// `error` (default) blocks; `warn` only reports.
+    #[serde(default)]
+    pub severity: Option<Severity>,
+}
+
+/// Values that must exist in another file's column (a foreign key).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReferenceCheck {
+    /// The referenced file (path or glob, parquet, CSV or NDJSON), relative to ml-gates.yaml.
+    pub file: DataSource,
+    /// Its column holding the allowed values. Default: the same name.
+    #[serde(default)]
+    pub column: Option<String>,
+    /// Only the rows where this condition holds are checked.
+    #[serde(default, rename = "where")]
+    pub where_: Option<String>,
+    /// The share (0-1) of the values checked that must pass, as Great Expectations' `mostly`.
+    /// Default 1.
+    #[serde(default)]
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub mostly: Option<f64>,
+    /// `error` (default) blocks; `warn` only reports.
+    #[serde(default)]
+    pub severity: Option<Severity>,
 }
 
 /// A custom rule: a boolean expression every (checked) row must satisfy.

@@ -405,6 +405,7 @@ fn validate(raw: &RawConfig, validate: &super::raw::ValidateConfig, r: &mut Rule
         }
     }
     text_and_statistics(validate, r);
+    sums_and_order(raw, validate, r);
     expressions(validate, r);
     if let Some(ranges) = &validate.ranges {
         for (column, range) in ranges {
@@ -494,6 +495,22 @@ fn validate(raw: &RawConfig, validate: &super::raw::ValidateConfig, r: &mut Rule
                     );
                 }
             }
+        }
+    }
+}
+
+/// `validate.row_sums` and `validate.monotonic`: enough columns, an order that exists.
+fn sums_and_order(raw: &RawConfig, validate: &super::raw::ValidateConfig, r: &mut Rules) {
+    for (i, sum) in validate.row_sums.iter().enumerate() {
+        if sum.columns.len() < 2 {
+            let key = format!("validate.row_sums[{i}].columns");
+            r.problem(&key, format!("{key} needs at least two columns to add"));
+        }
+    }
+    for (column, m) in validate.monotonic.iter().flatten() {
+        if m.order_by == Some(super::raw::RowOrder::Timestamp) && raw.data.timestamp.is_none() {
+            let key = format!("validate.monotonic.{column}.order_by");
+            r.problem(&key, format!("{key} is timestamp, but data.timestamp names no column"));
         }
     }
 }

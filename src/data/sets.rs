@@ -19,6 +19,8 @@ pub struct Inputs {
     pub train: Dataset,
     pub test: Option<Dataset>,
     pub reference: Option<Dataset>,
+    /// The files `validate.references` names, by the column that refers to them.
+    pub references: Vec<(String, Dataset)>,
 }
 
 /// Open every dataset the config names; every file problem, and a target missing from the
@@ -42,6 +44,13 @@ pub fn open_inputs(config: &Config) -> Result<Inputs, InputError> {
         .as_ref()
         .and_then(|v| v.drift.as_ref())
         .and_then(|d| take(open(source, "validate.drift.reference", &d.reference, "reference")));
+    let mut references = Vec::new();
+    for (column, r) in config.raw.validate.iter().flat_map(|v| v.references.iter().flatten()) {
+        let key = format!("validate.references.{column}.file");
+        if let Some(d) = take(open(source, &key, &r.file, "referenced")) {
+            references.push((column.clone(), d));
+        }
+    }
     // Every stage needs the target in the training and test data.
     for dataset in train.iter().chain(&test) {
         if let Err(e) = target_present(config, dataset) {
@@ -49,7 +58,7 @@ pub fn open_inputs(config: &Config) -> Result<Inputs, InputError> {
         }
     }
     match train {
-        Some(train) if problems.is_empty() => Ok(Inputs { train, test, reference }),
+        Some(train) if problems.is_empty() => Ok(Inputs { train, test, reference, references }),
         _ => Err(InputError { problems }),
     }
 }

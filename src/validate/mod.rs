@@ -6,7 +6,9 @@
 mod drift;
 mod freshness;
 mod leakage;
+mod order;
 mod pairs;
+mod references;
 mod rules;
 mod statistics;
 mod table;
@@ -39,7 +41,10 @@ pub const CHECKS: &[(&str, &str)] = &[
     ("column-pair", "Row by row, a comparison between two columns (a > b, a == b…) holds."),
     ("row-rule", "Row by row, a custom rule of validate.rules (an expression over the row's columns) holds."),
     ("column-statistic", "A column's statistic (mean, median, stdev, sum, min, max, distinct count or percent, a quantile) is within its bounds."),
-    ("unique-values", "A column's non-null values do not repeat."),
+    ("row-sum", "Row by row, the sum of validate.row_sums' columns equals its value."),
+    ("monotonic", "A column's values only increase (or only decrease), in file order or by data.timestamp."),
+    ("referential-integrity", "A column's non-null values exist in a column of another file."),
+    ("unique-values", "A column's (or a compound key's) non-null values do not repeat."),
     ("duplicate-rows", "The share of rows repeating an earlier row is at most the limit."),
     ("target-class-balance", "Every target class holds at least min_class_percent of rows."),
     ("target-classes", "The target holds exactly the expected classes."),
@@ -178,6 +183,8 @@ pub fn run(config: &Config, inputs: &Inputs, now: DateTime<Utc>) -> Result<Vec<C
             let others = scope.spawn(|| -> PolarsResult<Vec<Check>> {
                 let mut checks = target::run(&ctx, dataset)?;
                 checks.extend(freshness::run(&ctx, dataset)?);
+                checks.extend(order::run(&ctx, dataset)?);
+                checks.extend(references::run(&ctx, dataset, &inputs.references)?);
                 Ok(checks)
             });
             let table = table::run(&ctx, dataset);
@@ -267,13 +274,25 @@ mod tests {
 
     /// The gate on `csv` (target `y`) with `validate` (YAML, indented under `validate:`).
     fn gate(csv: &str, validate: &str) -> Result<Vec<crate::core::Check>, crate::error::InputError> {
+        gate_with(csv, &[], validate)
+    }
+
+    /// As [`gate`], with more files beside the data.
+    fn gate_with(
+        csv: &str,
+        files: &[(&str, &str)],
+        validate: &str,
+    ) -> Result<Vec<crate::core::Check>, crate::error::InputError> {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("t.csv"), csv).unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text).unwrap();
+        }
         let text = format!(
             "version: 1\nname: t\ndata:\n  train: t.csv\n  target: y\n  task: classification\nvalidate:\n{validate}"
         );
         let config = crate::config::parse(&text, "t.yaml", dir.path().to_path_buf()).unwrap();
-        let inputs = crate::data::open_inputs(&config).unwrap();
+        let inputs = crate::data::open_inputs(&config)?;
         super::run(&config, &inputs, chrono::Utc::now())
     }
 
@@ -296,8 +315,6 @@ mod tests {
     fn row_rules_judge_known_rows_only_with_mostly_at_its_boundary() {
         let rules = "  rules:\n    - rule: a < b\n    - {rule: a < b, mostly: 0.5}\n    - {rule: a < b, mostly: 0.51}\n    - rule: a < b or b is null\n    - rule: c is null and is_null(c)\n    - {rule: a < b, where: \"t = 'x'\"}\n";
         let checks = gate(RULES_CSV, rules).unwrap();
-        let pass = |v: f64, n: f64| ("pass".to_string(), v, n);
-        let fail = |v: f64, n: f64| ("fail".to_string(), v, n);
         assert_eq!(
             outcomes(&checks, "row-rule"),
             [fail(1.0, 2.0), pass(1.0, 2.0), fail(1.0, 2.0), fail(1.0, 3.0), pass(0.0, 4.0), pass(0.0, 1.0)]
@@ -327,7 +344,6 @@ mod tests {
     fn unique_keys_count_every_occurrence_and_treat_nulls_as_gx() {
         let csv = "k1,k2,y\nA,1,0\nA,1,1\nA,,0\nA,,1\n,,0\n,,1\nB,2,0\n";
         let checks = gate(csv, "  unique: [k1, [k1, k2]]\n").unwrap();
-        let fail = |v: f64, n: f64| ("fail".to_string(), v, n);
         assert_eq!(outcomes(&checks, "unique-values"), [fail(4.0, 5.0), fail(4.0, 5.0)]);
         let repeated: Vec<_> =
             checks.iter().filter_map(|c| c.details.as_ref()).map(|d| d["repeated_values"].clone()).collect();
@@ -357,6 +373,61 @@ mod tests {
         assert_eq!(status("allowed-values"), ["fail"]);
         assert_eq!(outcomes(&checks, "column-statistic"), [("fail".into(), 1.5, 2.0)]);
         assert_eq!(outcomes(&checks, "column-pair"), [("fail".into(), 1.0, 1.0)]);
+    }
+
+    fn pass(v: f64, n: f64) -> (String, f64, f64) {
+        ("pass".to_string(), v, n)
+    }
+
+    fn fail(v: f64, n: f64) -> (String, f64, f64) {
+        ("fail".to_string(), v, n)
+    }
+
+    #[test]
+    fn row_sums_add_present_values_and_leave_out_rows_with_none() {
+        let csv = "a,b,t,y\n0.5,0.5,x,0\n0.6,0.5,x,1\n,,x,0\n1,,x,1\n0.1,0.2,x,0\n";
+        // 0.1 + 0.2 is 0.30000000000000004: equal to 0.3 within the default tolerance.
+        let sums = "  row_sums:\n    - {columns: [a, b], equals: 1}\n    - {columns: [a, b], equals: 1, mostly: 0.5}\n    - {columns: [a, b], equals: 1, mostly: 0.51}\n    - {columns: [a, b], equals: 0.3, where: a < 0.2}\n";
+        let checks = gate(csv, sums).unwrap();
+        assert_eq!(outcomes(&checks, "row-sum"), [fail(2.0, 4.0), pass(2.0, 4.0), fail(2.0, 4.0), pass(0.0, 1.0)]);
+        let text = gate(csv, "  row_sums:\n    - {columns: [a, t], equals: 1}\n").unwrap();
+        assert_eq!(text.iter().find(|c| c.id == "row-sum").unwrap().status.as_str(), "error");
+        // No row to judge (a CSV column with no value at all is read as text: hence `where`).
+        let none = gate(csv, "  row_sums:\n    - {columns: [a, b], equals: 1, where: a > 100}\n").unwrap();
+        assert_eq!(outcomes(&none, "row-sum"), [pass(0.0, 0.0)]);
+    }
+
+    #[test]
+    fn monotonic_compares_each_value_with_the_previous_present_one() {
+        let csv = "x,e,t,y\n1,,a,0\n,,a,1\n3,,a,0\n2,,a,1\n2,,a,0\n";
+        let m = "  monotonic:\n    x: {}\n    n: {where: x > 100}\n";
+        let checks = gate(&csv.replace(",e,", ",n,").replace(",,a,", ",7,a,"), m).unwrap();
+        assert_eq!(outcomes(&checks, "monotonic"), [fail(1.0, 4.0), pass(0.0, 0.0)]);
+        let strictly = gate(csv, "  monotonic:\n    x: {strictly: true, mostly: 0.5}\n").unwrap();
+        assert_eq!(outcomes(&strictly, "monotonic"), [pass(2.0, 4.0)]);
+        let down = gate(csv, "  monotonic:\n    x: {direction: decreasing, where: x > 1}\n").unwrap();
+        assert_eq!(outcomes(&down, "monotonic"), [pass(0.0, 3.0)]);
+        let text = gate(csv, "  monotonic:\n    t: {}\n").unwrap();
+        assert_eq!(text.iter().find(|c| c.id == "monotonic").unwrap().status.as_str(), "error");
+    }
+
+    #[test]
+    fn references_find_values_missing_from_the_other_file() {
+        let csv = "c,n,y\nA,1,0\nB,2,1\n,3,0\nZ,4,1\nZ,5,0\n";
+        let files = [("ref.csv", "id,k\nA,1.0\nB,2.0\nB,3.0\n")];
+        let refs =
+            "  references:\n    c: {file: ref.csv, column: id}\n    n: {file: ref.csv, column: k, mostly: 0.6}\n";
+        let checks = gate_with(csv, &files, refs).unwrap();
+        assert_eq!(outcomes(&checks, "referential-integrity"), [fail(2.0, 4.0), pass(2.0, 5.0)]);
+        let examples =
+            &checks.iter().find(|c| c.id == "referential-integrity").unwrap().details.as_ref().unwrap()["examples"];
+        assert_eq!(examples, &serde_json::json!(["Z"]));
+        let problems =
+            gate_with(csv, &files, "  references:\n    c: {file: ref.csv, column: idd}\n").unwrap_err().problems;
+        assert_eq!(problems[0].message, "column 'idd' is not in the referenced data");
+        assert_eq!(problems[0].suggestion.as_deref(), Some("id"));
+        let absent = gate_with(csv, &[], "  references:\n    c: {file: nowhere.csv}\n");
+        assert!(absent.is_err());
     }
 
     /// Duplicated rows counted like pandas' `duplicated().sum()`, with and without an id column to

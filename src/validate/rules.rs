@@ -140,3 +140,52 @@ pub(super) fn custom(ctx: &Ctx<'_>, ds: &Dataset) -> Vec<RowRule> {
     }
     out
 }
+
+/// The row sums of `validate.row_sums` on `ds`: a row rule each, `|sum - equals| <= tolerance`
+/// over the rows with a value in any of the columns (a missing value counts as 0, as pandas'
+/// `sum(axis=1)`, which Great Expectations' `expect_multicolumn_sum_to_equal` uses; a row where
+/// every column is missing is left out, as its default `ignore_row_if`). Columns that are missing
+/// or not numeric give the check that says so instead.
+pub(super) fn sums(ctx: &Ctx<'_>, ds: &Dataset) -> Vec<Result<RowRule, Check>> {
+    let mut out = Vec::new();
+    for (i, r) in ctx.validate.row_sums.iter().enumerate() {
+        let key = format!("validate.row_sums[{i}]");
+        let severity = r.severity.unwrap_or_default();
+        let label = format!("{} = {}", r.columns.join(" + "), format_number(r.equals));
+        if let Some(c) = r.columns.iter().find(|c| ds.dtype(c).is_none()) {
+            out.push(Err(ctx.missing_column("row-sum", ds, c, severity, &format!("{key}.columns"))));
+            continue;
+        }
+        if let Some(c) = r.columns.iter().find(|c| ds.dtype(c).is_some_and(|d| !crate::data::is_numeric(d))) {
+            let dtype = ds.dtype(c).map(super::table::dtype_name).unwrap_or_default();
+            out.push(Err(Check::unmeasured("row-sum", Stage::Validate, severity)
+                .dataset(&ds.role)
+                .column(c)
+                .value(dtype.clone())
+                .threshold(Threshold::allowed(vec![label]))
+                .message(format!("{c} is {dtype}, not numeric: row-sum adds numbers"))
+                .line(ctx.line(&format!("{key}.columns")))));
+            continue;
+        }
+        let Ok(condition) = ctx.expression(ds, &format!("{key}.where"), r.where_.as_deref()) else { continue };
+        let values = || r.columns.iter().map(|c| col(c.as_str()).cast(DataType::Float64));
+        let sum = values().map(|x| x.fill_null(lit(0.0))).reduce(|a, b| a + b).unwrap_or_else(|| lit(0.0));
+        let any = values().map(|x| x.is_not_null()).reduce(|a, b| a.or(b)).unwrap_or_else(|| lit(false));
+        let off = (sum - lit(r.equals)).abs().gt(lit(r.tolerance.unwrap_or(1e-9)));
+        let rule = RowRule {
+            id: "row-sum",
+            stat: format!("rowsum:{i}"),
+            key: format!("{key}.equals"),
+            label,
+            column: r.columns.join(", "),
+            failing: off.and(any.clone()),
+            checked: any,
+            shown: r.columns.clone(),
+            mostly: r.mostly,
+            severity,
+            where_: None,
+        };
+        out.push(Ok(rule.within(condition, r.where_.as_deref())));
+    }
+    out
+}

@@ -86,6 +86,7 @@ pub(super) fn run(ctx: &Ctx<'_>, ds: &Dataset) -> PolarsResult<Vec<Check>> {
     }
     exprs.extend(super::statistics::exprs(ctx, ds));
     let mut row_rules = super::pairs::rules(ctx, ds);
+    row_rules.extend(super::rules::sums(ctx, ds));
     row_rules.extend(super::rules::custom(ctx, ds).into_iter().map(Ok));
     for rule in row_rules.iter().flatten() {
         exprs.extend(rule.exprs());
