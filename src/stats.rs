@@ -55,6 +55,193 @@ pub fn shares(counts: &[u64], total: u64) -> Vec<f64> {
         .collect()
 }
 
+/// Evidently's bins for a numeric column with more than 20 distinct reference values: NumPy's
+/// `histogram_bin_edges(both samples, bins="sturges")`, equal-width bins whose count is
+/// `ceil(range / (range / (log2(n) + 1)))` for `n` values in both samples.
+pub fn sturges_edges(min: f64, max: f64, n: usize) -> Vec<f64> {
+    let range = max - min;
+    let width = range / ((n as f64).log2() + 1.0);
+    let bins = if width > 0.0 { (range / width).ceil() as usize } else { 1 };
+    bin_edges(min, max, bins.max(1))
+}
+
+/// Shares of `counts` in `total` with Evidently's filling of empty bins (`get_binned_data`,
+/// `feel_zeroes`): an empty bin becomes the smallest non-empty share divided by a million when that
+/// share is at most 0.0001, else 0.0001.
+pub fn shares_filled(counts: &[u64], total: u64) -> Vec<f64> {
+    let mut out: Vec<f64> = counts.iter().map(|&c| c as f64 / total as f64).collect();
+    let smallest = out.iter().copied().filter(|&s| s != 0.0).fold(f64::INFINITY, f64::min);
+    let fill = if smallest <= 0.0001 { smallest / 1e6 } else { 0.0001 };
+    for s in out.iter_mut().filter(|s| **s == 0.0) {
+        *s = fill;
+    }
+    out
+}
+
+/// Shares of `counts` in `total`, empty ones left at 0.
+pub fn shares_plain(counts: &[u64], total: u64) -> Vec<f64> {
+    counts.iter().map(|&c| c as f64 / total as f64).collect()
+}
+
+/// Kullback-Leibler divergence with natural logarithms, as `scipy.stats.entropy(p, q)`: both
+/// normalised to sum to 1; infinite when `q` is 0 where `p` is not.
+pub fn kl_divergence(p: &[f64], q: &[f64]) -> f64 {
+    let sp: f64 = p.iter().sum();
+    let sq: f64 = q.iter().sum();
+    let mut total = 0.0;
+    for (&a, &b) in p.iter().zip(q) {
+        let (a, b) = (a / sp, b / sq);
+        if a > 0.0 {
+            total += if b > 0.0 { a * (a / b).ln() } else { f64::INFINITY };
+        }
+    }
+    total
+}
+
+/// The two-sided p-value of the two-sample Kolmogorov-Smirnov statistic `d` as SciPy's
+/// `ks_2samp` (method `auto`) gives it: exact for samples of at most 10,000 values (Hodges'
+/// lattice-path counts, the "inside method" with Viehmann's recursion for 1 − p), else the
+/// asymptotic Kolmogorov distribution. (SciPy's asymptotic branch uses `kstwo.sf(d, round(en))`;
+/// ml-gates uses `kstwobign.sf(d·√en)`, which differs from it by well under a percent there.)
+pub fn ks_p_value(n1: usize, n2: usize, d: f64) -> f64 {
+    if n1.max(n2) <= 10_000 {
+        if let Some(p) = ks_exact(n1 as u64, n2 as u64, d) {
+            return p;
+        }
+    }
+    let en = (n1 * n2) as f64 / (n1 + n2) as f64;
+    kolmogorov_sf(d * en.sqrt())
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
+/// SciPy's `_attempt_exact_2kssamp` for the two-sided alternative; `None` when the computation
+/// leaves [0, 1].
+fn ks_exact(n1: u64, n2: u64, d: f64) -> Option<f64> {
+    let g = gcd(n1, n2);
+    let lcm = (n1 / g) * n2;
+    let h = (d * lcm as f64).round_ties_even() as u64;
+    if h == 0 {
+        return Some(1.0);
+    }
+    let p = if n1 == n2 { outside_square(n1, h) } else { outer_inside(n1, n2, g, h) };
+    (0.0..=1.0).contains(&p).then_some(p)
+}
+
+/// The share of lattice paths that leave the band |x − y| < h, for two samples of `n` (Horner form).
+fn outside_square(n: u64, h: u64) -> f64 {
+    let (n, h) = (n as f64, h as f64);
+    let mut p = 0.0;
+    let mut k = (n / h).floor();
+    while k >= 0.0 {
+        let mut p1 = 1.0;
+        for j in 0..h as u64 {
+            let j = j as f64;
+            p1 = (n - k * h - j) * p1 / (n + k * h + j + 1.0);
+        }
+        p = p1 * (1.0 - p);
+        k -= 1.0;
+    }
+    2.0 * p
+}
+
+/// The share of lattice paths from (0, 0) to (m, n) that do not stay strictly inside
+/// |x/m − y/n| < h / lcm(m, n), one sliding column at a time (SciPy's
+/// `_compute_outer_prob_inside_method`).
+fn outer_inside(m: u64, n: u64, g: u64, h: u64) -> f64 {
+    let (m, n) = if m < n { (n, m) } else { (m, n) };
+    let (mg, ng) = ((m / g) as i64, (n / g) as i64);
+    let (m, n, h) = (m as i64, n as i64, h as i64);
+    let ceil_div = |a: i64, b: i64| (a as f64 / b as f64).ceil() as i64;
+    let floor_div = |a: i64, b: i64| (a as f64 / b as f64).floor() as i64;
+    let (mut minj, mut maxj) = (0i64, ceil_div(h, mg).min(n + 1));
+    let mut curlen = maxj - minj;
+    let len_a = (2 * maxj + 2).min(n + 1) as usize;
+    let mut a = vec![1.0f64; len_a];
+    for x in a.iter_mut().take(maxj as usize).skip(minj as usize) {
+        *x = 0.0;
+    }
+    for i in 1..=m {
+        let (lastminj, lastlen) = (minj, curlen);
+        minj = (floor_div(ng * i - h, mg) + 1).max(0).min(n);
+        maxj = ceil_div(ng * i + h, mg).min(n + 1);
+        if maxj <= minj {
+            return 1.0;
+        }
+        let mut val = if minj == 0 { 0.0 } else { 1.0 };
+        for jj in 0..(maxj - minj) {
+            let j = jj + minj;
+            val = (a[(jj + minj - lastminj) as usize] * i as f64 + val * j as f64) / (i + j) as f64;
+            a[jj as usize] = val;
+        }
+        curlen = maxj - minj;
+        if lastlen > curlen {
+            let start = (maxj - minj) as usize;
+            let end = (start + (lastlen - curlen) as usize).min(a.len());
+            for x in &mut a[start..end] {
+                *x = 1.0;
+            }
+        }
+    }
+    a[(maxj - minj - 1) as usize]
+}
+
+/// The first Wasserstein distance between two sorted samples, as
+/// `scipy.stats.wasserstein_distance(u, v)`: the integral of |F_u − F_v| over the merged values.
+pub fn wasserstein(u: &[f64], v: &[f64]) -> f64 {
+    if u.is_empty() || v.is_empty() {
+        return f64::NAN;
+    }
+    let mut all: Vec<f64> = u.iter().chain(v).copied().collect();
+    all.sort_by(f64::total_cmp);
+    let (nu, nv) = (u.len() as f64, v.len() as f64);
+    let (mut iu, mut iv) = (0usize, 0usize);
+    let mut total = 0.0;
+    for w in all.windows(2) {
+        // CDFs at w[0]: the share of each sample at most w[0] (searchsorted, side right).
+        while iu < u.len() && u[iu] <= w[0] {
+            iu += 1;
+        }
+        while iv < v.len() && v[iv] <= w[0] {
+            iv += 1;
+        }
+        total += (iu as f64 / nu - iv as f64 / nv).abs() * (w[1] - w[0]);
+    }
+    total
+}
+
+/// The population standard deviation (NumPy's `np.std`, ddof 0).
+pub fn std_population(values: &[f64]) -> f64 {
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    (values.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n).sqrt()
+}
+
+/// Evidently's Z-test of two proportions (`z_stattest`): the share of values other than the first
+/// category in each sample, pooled; its two-sided p-value `2 · (1 − Φ(|z|))`. `other` counts
+/// the values that are not the first category (in sorted order) of either sample.
+pub fn z_proportions((n_ref, other_ref): (u64, u64), (n_cur, other_cur): (u64, u64)) -> f64 {
+    let (n1, n2) = (n_ref as f64, n_cur as f64);
+    let (p1, p2) = (other_ref as f64 / n1, other_cur as f64 / n2);
+    let pooled = (p1 * n1 + p2 * n2) / (n1 + n2);
+    let z = (p1 - p2) / (pooled * (1.0 - pooled) * (1.0 / n1 + 1.0 / n2)).sqrt();
+    if !z.is_finite() {
+        return f64::NAN;
+    }
+    // 2 · (1 − Φ(|z|)) = erfc(|z| / √2) = Q(1/2, z² / 2).
+    if z == 0.0 {
+        1.0
+    } else {
+        gamma_q(0.5, z * z / 2.0)
+    }
+}
+
 /// Population Stability Index: Σ (ref − cur) · ln(ref / cur).
 pub fn psi(reference: &[f64], current: &[f64]) -> f64 {
     reference.iter().zip(current).map(|(r, c)| (r - c) * (r / c).ln()).sum()

@@ -982,39 +982,58 @@ pub struct LeakageCheck {
 }
 
 /// A drift statistic.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DriftMethod {
-    /// Population Stability Index over `bins` bins; drifted when above the threshold (default 0.1).
+    /// Evidently's default choice, per column: for a reference of at most 1,000 values, the
+    /// chi-square test (3 to 5 distinct values, or a categorical column with more than 2), the Z
+    /// test (2 or fewer) or Kolmogorov-Smirnov (a numeric column with more than 5); above 1,000,
+    /// Jensen-Shannon (categorical, or 5 or fewer distinct values) or the normed Wasserstein
+    /// distance (numeric). Each check says which it picked.
+    Auto,
+    /// Population Stability Index over the binned values; drifted when at least the threshold (default 0.1).
     Psi,
-    /// Two-sample Kolmogorov-Smirnov test (numeric only); drifted when the p-value is below the threshold (default 0.05).
+    /// Two-sample Kolmogorov-Smirnov test (numeric only); drifted when the p-value is at most the threshold (default 0.05).
     Ks,
-    /// Jensen-Shannon distance (natural log); drifted when above the threshold (default 0.1).
+    /// Jensen-Shannon distance (natural log) over the binned values; drifted when at least the threshold (default 0.1).
     JensenShannon,
-    /// Chi-square test of current counts against reference proportions (categorical only);
-    /// drifted when the p-value is below the threshold (default 0.05).
+    /// Chi-square test of current counts against reference proportions (categorical, or numeric
+    /// with few values); drifted when the p-value is below the threshold (default 0.05).
     ChiSquare,
+    /// Wasserstein distance normed by the reference's standard deviation (numeric only); drifted
+    /// when at least the threshold (default 0.1).
+    Wasserstein,
+    /// Kullback-Leibler divergence of the reference from the current binned values; drifted when
+    /// at least the threshold (default 0.1).
+    KlDiv,
+    /// Z test of two proportions (the first category against the rest); drifted when the p-value
+    /// is below the threshold (default 0.05).
+    Z,
 }
 
 impl DriftMethod {
     pub fn as_str(self) -> &'static str {
         match self {
+            DriftMethod::Auto => "auto",
             DriftMethod::Psi => "psi",
             DriftMethod::Ks => "ks",
             DriftMethod::JensenShannon => "jensen_shannon",
             DriftMethod::ChiSquare => "chi_square",
+            DriftMethod::Wasserstein => "wasserstein",
+            DriftMethod::KlDiv => "kl_div",
+            DriftMethod::Z => "z",
         }
     }
-    /// Evidently's default threshold for the method.
+    /// Evidently's default threshold for the method (`auto`: the one of the method it picks).
     pub fn default_threshold(self) -> f64 {
         match self {
-            DriftMethod::Psi | DriftMethod::JensenShannon => 0.1,
-            DriftMethod::Ks | DriftMethod::ChiSquare => 0.05,
+            DriftMethod::Psi | DriftMethod::JensenShannon | DriftMethod::Wasserstein | DriftMethod::KlDiv => 0.1,
+            DriftMethod::Ks | DriftMethod::ChiSquare | DriftMethod::Z | DriftMethod::Auto => 0.05,
         }
     }
     /// Whether the method's value is a p-value (drift when below) rather than a distance (drift when above).
     pub fn is_p_value(self) -> bool {
-        matches!(self, DriftMethod::Ks | DriftMethod::ChiSquare)
+        matches!(self, DriftMethod::Ks | DriftMethod::ChiSquare | DriftMethod::Z)
     }
 }
 
@@ -1024,14 +1043,18 @@ impl DriftMethod {
 pub struct DriftCheck {
     /// The reference data (for example last month's training data), relative to ml-gates.yaml.
     pub reference: DataSource,
-    /// Statistic that decides drift for numeric columns: psi (default), ks or jensen_shannon.
+    /// Statistic that decides drift for numeric columns: auto (default: Evidently's choice by
+    /// reference size and distinct values), psi, ks, jensen_shannon, wasserstein, kl_div,
+    /// chi_square or z.
     #[serde(default)]
     pub method: Option<DriftMethod>,
-    /// Threshold of `method`. Default: psi 0.1, jensen_shannon 0.1, ks p-value 0.05.
+    /// Threshold of `method` (with auto, of the statistic it picks, as Evidently's
+    /// `stattest_threshold`). Default: the statistic's own (distances 0.1, p-values 0.05).
     #[serde(default)]
     #[schemars(range(min = 0.0))]
     pub threshold: Option<f64>,
-    /// Statistic that decides drift for categorical columns: psi (default), chi_square or jensen_shannon.
+    /// Statistic that decides drift for categorical columns: auto (default), psi, chi_square, z,
+    /// jensen_shannon or kl_div.
     #[serde(default)]
     pub categorical_method: Option<DriftMethod>,
     /// Threshold of `categorical_method`. Default: `threshold` when both methods are the same,
@@ -1039,7 +1062,9 @@ pub struct DriftCheck {
     #[serde(default)]
     #[schemars(range(min = 0.0))]
     pub categorical_threshold: Option<f64>,
-    /// Number of equal-width bins for numeric PSI and Jensen-Shannon. Default 30 (Evidently's).
+    /// Equal-width bins for numeric PSI, Jensen-Shannon and KL. Default: Evidently's binning
+    /// (Sturges' rule over both samples for more than 20 distinct reference values, else one bin
+    /// per value).
     #[serde(default)]
     #[schemars(range(min = 2, max = 1000))]
     pub bins: Option<u32>,

@@ -468,23 +468,22 @@ fn validate(raw: &RawConfig, validate: &super::raw::ValidateConfig, r: &mut Rule
         }
     }
     if let Some(drift) = &validate.drift {
-        let method = drift.method.unwrap_or(DriftMethod::Psi);
-        if method == DriftMethod::ChiSquare {
-            r.problem(
-                "validate.drift.method",
-                "chi_square works on categorical columns only: use it as categorical_method".into(),
-            );
-        }
-        let categorical = drift.categorical_method.unwrap_or(DriftMethod::Psi);
-        if categorical == DriftMethod::Ks {
-            r.problem("validate.drift.categorical_method", "ks works on numeric columns only: use it as method".into());
+        let method = drift.method.unwrap_or(DriftMethod::Auto);
+        let categorical = drift.categorical_method.unwrap_or(DriftMethod::Auto);
+        for numeric_only in [DriftMethod::Ks, DriftMethod::Wasserstein] {
+            if categorical == numeric_only {
+                r.problem(
+                    "validate.drift.categorical_method",
+                    format!("{} works on numeric columns only: use it as method", numeric_only.as_str()),
+                );
+            }
         }
         for (key, m, t) in [
             ("validate.drift.threshold", method, drift.threshold),
             ("validate.drift.categorical_threshold", categorical, drift.categorical_threshold),
         ] {
             if let Some(t) = t {
-                if m.is_p_value() && t > 1.0 {
+                if (m.is_p_value() || m == DriftMethod::Auto) && t > 1.0 {
                     r.problem(
                         key,
                         format!(
