@@ -349,7 +349,10 @@ fn judge(
     let summary: Vec<String> = sample
         .values
         .iter()
-        .map(|(m, v)| format!("{} {}", m.as_str(), if v.is_finite() { format_number(*v) } else { "-".into() }))
+        .map(|(m, v)| {
+            let p = if m.is_p_value() { "p " } else { "" };
+            format!("{} {p}{}", m.as_str(), if v.is_finite() { format_number(*v) } else { "-".into() })
+        })
         .collect();
     let mut details = sample.details;
     details["method"] = json!(method.as_str());
