@@ -4,7 +4,7 @@
 //! 2 the input was unusable (bad config, missing or unreadable data, bad arguments).
 
 use clap::{Parser, Subcommand};
-use cli::{action, gates, registry, serve};
+use cli::{action, gates, init, registry, serve};
 use ml_gates::config;
 use ml_gates::error::InputError;
 use ml_gates::report::Report;
@@ -32,6 +32,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Write a first ml-gates.yaml from the data: schema, null limits, ranges, categories, ids,
+    /// target balance, freshness and drift, each bound what the data holds with a margin.
+    Init(init::InitArgs),
     /// Run the data gate: every check under `validate:` on the training (and test) data.
     Validate(gates::ValidateArgs),
     /// Train the model of `train:` and write its artifact (no gates run).
@@ -81,6 +84,7 @@ struct SchemaArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Init(args) => init::init(args),
         Command::Validate(args) => gates::validate(args),
         Command::Train(args) => gates::train(args),
         Command::Evaluate(args) => gates::evaluate(args),

@@ -14,6 +14,7 @@ macro_rules! tell {
 
 pub mod action;
 pub mod gates;
+pub mod init;
 pub mod registry;
 pub mod serve;
 

@@ -11,6 +11,7 @@ mod pairs;
 mod references;
 mod rules;
 mod statistics;
+pub mod suggest;
 mod table;
 mod target;
 mod unique;

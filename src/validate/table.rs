@@ -214,15 +214,17 @@ fn and_kept(e: Expr, condition: &Option<Expr>) -> Expr {
     }
 }
 
-/// Rows of `c` outside `[min, max]` (nulls are neither in nor out).
+/// Rows of `c` outside `[min, max]` (nulls are neither in nor out, nor is NaN: `non-finite-values`
+/// reports it, as pandas and Great Expectations leave NaN out of a range).
 pub(super) fn out_of_range(c: &str, min: Option<f64>, max: Option<f64>) -> Expr {
     let x = col(c).cast(DataType::Float64);
-    match (min, max) {
-        (Some(a), Some(b)) => x.clone().lt(lit(a)).or(x.gt(lit(b))),
-        (Some(a), None) => x.lt(lit(a)),
-        (None, Some(b)) => x.gt(lit(b)),
+    let outside = match (min, max) {
+        (Some(a), Some(b)) => x.clone().lt(lit(a)).or(x.clone().gt(lit(b))),
+        (Some(a), None) => x.clone().lt(lit(a)),
+        (None, Some(b)) => x.clone().gt(lit(b)),
         (None, None) => lit(false),
-    }
+    };
+    outside.and(x.is_nan().not())
 }
 
 fn not_allowed(c: &str, allowed: &[crate::config::raw::Scalar]) -> Expr {
