@@ -83,11 +83,20 @@ pub struct Options {
     pub predictions: Option<PathBuf>,
     /// The registered version to roll out when this run registers none. Default: the pass alias.
     pub candidate: Option<u64>,
+    /// Where the data gate writes every failing row (CSV or parquet).
+    pub failing_rows: Option<PathBuf>,
 }
 
 impl Options {
     pub fn new(config_path: &Path, now: DateTime<Utc>) -> Self {
-        Self { config_path: config_path.to_path_buf(), now, model: None, predictions: None, candidate: None }
+        Self {
+            config_path: config_path.to_path_buf(),
+            now,
+            model: None,
+            predictions: None,
+            candidate: None,
+            failing_rows: None,
+        }
     }
 }
 
@@ -156,7 +165,8 @@ pub fn run_plan(
     let registry = if uses_registry { Some(open_registry(config, hooks.env)?) } else { None };
     if wants(StageName::Validate) {
         hooks.grouped("ml-gates: validate", || -> Result<(), Error> {
-            report.add_stage(Stage::Validate, validate::run(config, &inputs, options.now)?);
+            let checks = validate::run_with(config, &inputs, options.now, options.failing_rows.as_deref())?;
+            report.add_stage(Stage::Validate, checks);
             if report.exit_code() != 0 {
                 (hooks.progress)("the data gate failed: not training");
             }

@@ -73,7 +73,13 @@ pub fn action(args: ActionArgs) -> anyhow::Result<u8> {
         _ => super::env(key),
     };
     let hooks = app::Hooks { progress: &super::progress, group: &group, env: &run_env };
-    let options = Options::new(config_path, now_or(args.now));
+    // Every failing row of the data gate, beside the report, for an upload-artifact step.
+    let out_dir = config.source.resolve(".ml-gates");
+    std::fs::create_dir_all(&out_dir).with_context(|| format!("cannot create {}", out_dir.display()))?;
+    let options = Options {
+        failing_rows: Some(out_dir.join("failing-rows.parquet")),
+        ..Options::new(config_path, now_or(args.now))
+    };
     if let Err(e) = app::run_plan(&config, &plan, &options, &hooks, &mut report) {
         // What the stages wrote before they stopped is the workspace's too.
         files::own_like(&config.source.resolve(".ml-gates"), &ctx.workspace);

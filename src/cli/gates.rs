@@ -24,6 +24,20 @@ pub struct ValidateArgs {
     /// Measure freshness as of this time (RFC 3339, e.g. 2026-11-27T00:00:00Z) instead of now, for reproducible runs.
     #[arg(long, value_name = "TIME", value_parser = parse_now)]
     pub now: Option<DateTime<Utc>>,
+    /// Write every failing row of every data check (check, dataset, column, row, id, values) to
+    /// FILE, as CSV or parquet by its extension (at most report.failing_rows_file_limit rows; no
+    /// file when no row failed).
+    #[arg(long, value_name = "FILE", value_parser = failing_rows_file)]
+    pub failing_rows: Option<PathBuf>,
+}
+
+fn failing_rows_file(s: &str) -> Result<PathBuf, String> {
+    let path = PathBuf::from(s);
+    if ml_gates::validate::writable_format(&path) {
+        Ok(path)
+    } else {
+        Err(format!("'{s}' must end in .csv or .parquet"))
+    }
 }
 
 #[derive(clap::Args)]
@@ -90,7 +104,7 @@ pub struct DeployArgs {
 pub fn validate(args: ValidateArgs) -> anyhow::Result<u8> {
     let config = config::load(&args.config)?;
     let inputs = ml_gates::data::open_inputs(&config)?;
-    let checks = ml_gates::validate::run(&config, &inputs, now_or(args.now))?;
+    let checks = ml_gates::validate::run_with(&config, &inputs, now_or(args.now), args.failing_rows.as_deref())?;
     let mut report = Report::new(&config.raw.name, &config.source.display);
     report.add_stage(Stage::Validate, checks);
     print_report(&report, args.format, args.color)?;
@@ -121,7 +135,11 @@ pub fn evaluate(args: EvaluateArgs) -> anyhow::Result<u8> {
 
 pub fn run(args: RunArgs) -> anyhow::Result<u8> {
     let config = config::load(&args.validate.config)?;
-    let options = Options { model: args.model, ..Options::new(&args.validate.config, now_or(args.validate.now)) };
+    let options = Options {
+        model: args.model,
+        failing_rows: args.validate.failing_rows,
+        ..Options::new(&args.validate.config, now_or(args.validate.now))
+    };
     let mut report = Report::new(&config.raw.name, &config.source.display);
     report.run_id = Some(ml_gates::registry::new_run_id());
     let plan = app::run_everything(&config, !args.no_register);

@@ -1860,4 +1860,14 @@ pub struct ReportConfig {
     /// Post one sticky comment on the pull request.
     #[serde(default)]
     pub pr_comment: Option<bool>,
+    /// Failing rows kept per failing data check in the report (`details.failing_rows`, each with
+    /// its row number, `data.id` and the values at fault). Default 20; 0 keeps none.
+    #[serde(default)]
+    #[schemars(range(max = 10000))]
+    pub failing_rows: Option<u32>,
+    /// The most rows `--failing-rows FILE` (and the action's `.ml-gates/failing-rows.parquet`)
+    /// holds, every check together. Default 100,000.
+    #[serde(default)]
+    #[schemars(range(min = 1))]
+    pub failing_rows_file_limit: Option<u64>,
 }

@@ -4,6 +4,8 @@
 //! family's file, a row in [`CHECKS`] and a row in docs/checks.md.
 
 mod drift;
+mod failing;
+pub use failing::writable_format;
 mod freshness;
 mod leakage;
 mod order;
@@ -63,6 +65,8 @@ pub(crate) struct Ctx<'a> {
     pub validate: &'a ValidateConfig,
     pub now: DateTime<Utc>,
     absent: std::sync::Mutex<Vec<Problem>>,
+    /// The failing rows kept for the report and the failing-rows file.
+    failing: failing::Failing,
 }
 
 impl Ctx<'_> {
@@ -158,10 +162,22 @@ impl Ctx<'_> {
 
 /// Run the data gate. `now` is the clock for freshness (pass a fixed time for reproducible runs).
 pub fn run(config: &Config, inputs: &Inputs, now: DateTime<Utc>) -> Result<Vec<Check>, InputError> {
+    run_with(config, inputs, now, None)
+}
+
+/// [`run`], also writing every failing row of every check to `failing_rows` (CSV or parquet, by
+/// its extension; no file when no row failed, and an earlier one removed).
+pub fn run_with(
+    config: &Config,
+    inputs: &Inputs,
+    now: DateTime<Utc>,
+    failing_rows: Option<&std::path::Path>,
+) -> Result<Vec<Check>, InputError> {
     let Some(validate) = config.raw.validate.as_ref() else {
         return Ok(Vec::new());
     };
-    let ctx = Ctx { config, validate, now, absent: Default::default() };
+    let failing = failing::Failing::new(config, failing_rows.is_some());
+    let ctx = Ctx { config, validate, now, absent: Default::default(), failing };
     let roles = validate.datasets.clone().unwrap_or_else(|| {
         let mut roles = vec![DatasetRole::Train];
         if inputs.test.is_some() {
@@ -206,7 +222,28 @@ pub fn run(config: &Config, inputs: &Inputs, now: DateTime<Utc>) -> Result<Vec<C
     if !absent.is_empty() {
         return Err(InputError { problems: absent });
     }
+    if let Some(path) = failing_rows {
+        write_failing_rows(ctx.failing, path)?;
+    }
     Ok(checks)
+}
+
+/// The failing-rows file: written whole, or removed when no row failed.
+fn write_failing_rows(failing: failing::Failing, path: &std::path::Path) -> Result<(), InputError> {
+    let problem = |message: String| {
+        InputError::one(Problem { file: path.display().to_string(), position: None, message, suggestion: None })
+    };
+    match failing.into_frame().map_err(|e| problem(format!("cannot gather the failing rows: {e}")))? {
+        Some(mut frame) => {
+            failing::write(&mut frame, path).map_err(|e| problem(format!("cannot write the failing rows: {e}")))
+        }
+        None => match std::fs::remove_file(path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(problem(format!("cannot remove the failing rows of an earlier run: {e}")))
+            }
+            _ => Ok(()),
+        },
+    }
 }
 
 /// The listed features must be in every dataset the gate reads: training and evaluation need
@@ -429,6 +466,62 @@ mod tests {
         assert_eq!(problems[0].suggestion.as_deref(), Some("id"));
         let absent = gate_with(csv, &[], "  references:\n    c: {file: nowhere.csv}\n");
         assert!(absent.is_err());
+    }
+
+    /// Failing rows: in the report (`report.failing_rows` per check, with row number, id and the
+    /// values at fault) and in the file (every check, up to `failing_rows_file_limit`); the file is
+    /// removed when no row fails.
+    #[test]
+    fn failing_rows_are_reported_by_row_and_id_and_written_to_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = "id,a,t,y\nk1,5,x,0\nk2,50,x,1\nk3,,z,0\nk4,70,x,1\nk5,80,q,0\n";
+        std::fs::write(dir.path().join("t.csv"), csv).unwrap();
+        let text = |report: &str| {
+            format!("version: 1\nname: t\ndata:\n  train: t.csv\n  target: y\n  task: classification\n  id: id\n{report}validate:\n  ranges: {{a: [0, 10]}}\n  categories: {{t: [x]}}\n  nulls: {{max_percent: 0}}\n")
+        };
+        let config = crate::config::parse(
+            &text("report: {failing_rows: 2, failing_rows_file_limit: 4}\n"),
+            "t.yaml",
+            dir.path().to_path_buf(),
+        )
+        .unwrap();
+        let inputs = crate::data::open_inputs(&config).unwrap();
+        let file = dir.path().join("failing.csv");
+        let checks = super::run_with(&config, &inputs, chrono::Utc::now(), Some(&file)).unwrap();
+        let rows =
+            |id: &str| checks.iter().find(|c| c.id == id).unwrap().details.as_ref().unwrap()["failing_rows"].clone();
+        assert_eq!(
+            rows("value-range"),
+            serde_json::json!([{"row": 1, "id": "k2", "values": {"a": "50"}}, {"row": 3, "id": "k4", "values": {"a": "70"}}])
+        );
+        assert_eq!(
+            rows("allowed-values"),
+            serde_json::json!([{"row": 2, "id": "k3", "values": {"t": "z"}}, {"row": 4, "id": "k5", "values": {"t": "q"}}])
+        );
+        let written = std::fs::read_to_string(&file).unwrap();
+        assert_eq!(
+            written,
+            "check,dataset,column,row,id,values\n\
+             null-percent,train,a,2,k3,\"{\"\"a\"\":null}\"\n\
+             value-range,train,a,1,k2,\"{\"\"a\"\":\"\"50\"\"}\"\n\
+             value-range,train,a,3,k4,\"{\"\"a\"\":\"\"70\"\"}\"\n\
+             value-range,train,a,4,k5,\"{\"\"a\"\":\"\"80\"\"}\"\n"
+        );
+        // Nothing fails: no file, and the earlier one is gone.
+        let passing = crate::config::parse(
+            "version: 1\nname: t\ndata:\n  train: t.csv\n  target: y\n  task: classification\nvalidate:\n  ranges: {a: [0, 100]}\n",
+            "t.yaml",
+            dir.path().to_path_buf(),
+        )
+        .unwrap();
+        super::run_with(&passing, &inputs, chrono::Utc::now(), Some(&file)).unwrap();
+        assert!(!file.exists());
+        // Parquet by its extension.
+        let parquet = dir.path().join("failing.parquet");
+        super::run_with(&config, &inputs, chrono::Utc::now(), Some(&parquet)).unwrap();
+        use polars::prelude::SerReader;
+        let frame = polars::prelude::ParquetReader::new(std::fs::File::open(&parquet).unwrap()).finish().unwrap();
+        assert_eq!(frame.height(), 4);
     }
 
     /// Duplicated rows counted like pandas' `duplicated().sum()`, with and without an id column to

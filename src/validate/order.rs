@@ -19,10 +19,10 @@ fn order(ctx: &Ctx<'_>, m: &MonotonicCheck) -> RowOrder {
     m.order_by.unwrap_or(if ctx.config.raw.data.timestamp.is_some() { RowOrder::Timestamp } else { RowOrder::File })
 }
 
-/// The column's values in order as numbers (dates and datetimes by their physical value), nulls
-/// dropped, and the previous value of each.
+/// The column's values as numbers (dates and datetimes by their physical value), and the previous
+/// value of each, over [`rows`] (which holds only the rows where the column has a value).
 fn sequence(c: &str) -> (Expr, Expr) {
-    let x = col(c).drop_nulls().cast(DataType::Float64);
+    let x = col(c).cast(DataType::Float64);
     (x.clone(), x.shift(lit(1)))
 }
 
@@ -37,9 +37,10 @@ fn breaks(x: Expr, prev: Expr, m: &MonotonicCheck) -> Expr {
     }
 }
 
-/// The rows of `ds` the check reads, in its order.
-fn rows(ctx: &Ctx<'_>, ds: &Dataset, m: &MonotonicCheck, condition: Option<Expr>) -> LazyFrame {
-    let mut lazy = ds.lazy();
+/// The rows of `ds` the check reads (those with a value in `column`, kept by `where:`), with
+/// their row numbers, in its order.
+fn rows(ctx: &Ctx<'_>, ds: &Dataset, column: &str, m: &MonotonicCheck, condition: Option<Expr>) -> LazyFrame {
+    let mut lazy = super::failing::indexed(ds).filter(col(column).is_not_null());
     if let Some(c) = condition {
         lazy = lazy.filter(c);
     }
@@ -78,7 +79,7 @@ pub(super) fn run(ctx: &Ctx<'_>, ds: &Dataset) -> PolarsResult<Vec<Check>> {
             continue;
         }
         let (x, prev) = sequence(c);
-        let stats = collect(rows(ctx, ds, m, condition.clone()).select([
+        let stats = collect(rows(ctx, ds, c, m, condition.clone()).select([
             breaks(x.clone(), prev, m).cast(DataType::UInt32).sum().alias("failing"),
             x.len().cast(DataType::Float64).alias("checked"),
         ]))?;
@@ -103,10 +104,10 @@ pub(super) fn run(ctx: &Ctx<'_>, ds: &Dataset) -> PolarsResult<Vec<Check>> {
         );
         let mut details = json!({"failing_count": bad, "checked_count": checked, "order": by});
         if bad > 0.0 {
-            let text = col(c.as_str()).drop_nulls().cast(DataType::String);
+            let text = col(c.as_str()).cast(DataType::String);
             let (x, prev) = sequence(c);
             let found = collect(
-                rows(ctx, ds, m, condition)
+                rows(ctx, ds, c, m, condition.clone())
                     .select([breaks(x, prev, m).alias("b"), text.clone().shift(lit(1)).alias("p"), text.alias("v")])
                     .filter(col("b"))
                     .limit(EXAMPLES),
@@ -117,6 +118,12 @@ pub(super) fn run(ctx: &Ctx<'_>, ds: &Dataset) -> PolarsResult<Vec<Check>> {
                 .collect();
             message.push_str(&format!(", e.g. {}", shown.join(", ")));
             details["examples"] = json!(shown);
+            let (x, prev) = sequence(c);
+            let rows = rows(ctx, ds, c, m, condition)
+                .with_column(col(c.as_str()).shift(lit(1)).alias("previous"))
+                .filter(breaks(x, prev, m));
+            let shown = [c.clone(), "previous".to_string()];
+            details["failing_rows"] = super::failing::record(ctx, ds, ID, c, rows, &shown)?;
         }
         let passed = super::table::tolerated(bad, checked, m.mostly, &mut message, &mut details, "the non-null values");
         let rule = format!(

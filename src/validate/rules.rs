@@ -73,6 +73,8 @@ impl RowRule {
             let shown = self.failing_rows(ctx, ds)?;
             message.push_str(&format!(", e.g. {}", shown.join("; ")));
             details["examples"] = json!(shown);
+            let rows = super::failing::indexed(ds).filter(self.failing.clone());
+            details["failing_rows"] = super::failing::record(ctx, ds, self.id, &self.column, rows, &self.shown)?;
         }
         let passed = super::table::tolerated(bad, checked, self.mostly, &mut message, &mut details, "the rows checked");
         Ok(Check::judged(self.id, Stage::Validate, passed, self.severity)

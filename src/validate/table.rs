@@ -3,7 +3,7 @@
 //! Everything that is a count over columns is one aggregate query over the scan; duplicated rows
 //! and compound keys need their own (hashing) passes, run beside it.
 
-use super::{collect, optional_f64, percent, scalar_f64, scoped, Ctx};
+use super::{collect, failing, optional_f64, percent, scalar_f64, scoped, Ctx};
 use crate::config::raw::{DType, SchemaCheck};
 use crate::core::{format_number, Check, Severity, Stage, Status, Threshold};
 use crate::data::{is_numeric, Dataset};
@@ -320,6 +320,8 @@ fn patterns(ctx: &Ctx<'_>, ds: &Dataset, stats: &DataFrame, checks: &mut Vec<Che
                 let values = text_examples(ds, name, and_kept(pattern_fails(name, regex, must), &cond))?;
                 message.push_str(&format!(", e.g. {}", values.join(", ")));
                 details["examples"] = json!(values);
+                let rows = failing::indexed(ds).filter(and_kept(pattern_fails(name, regex, must), &cond));
+                details["failing_rows"] = failing::record(ctx, ds, id, name, rows, std::slice::from_ref(name))?;
             }
             let where_ = p.where_.as_deref();
             let row = RowLevel { id, column: name, key: &line_key, severity, mostly: p.mostly, bad, non_null, where_ };
@@ -365,6 +367,8 @@ fn lengths(ctx: &Ctx<'_>, ds: &Dataset, stats: &DataFrame, checks: &mut Vec<Chec
             let values = text_examples(ds, name, and_kept(length_fails(name, min, max), &cond))?;
             message.push_str(&format!(", e.g. {}", values.join(", ")));
             details["examples"] = json!(values);
+            let rows = failing::indexed(ds).filter(and_kept(length_fails(name, min, max), &cond));
+            details["failing_rows"] = failing::record(ctx, ds, "value-length", name, rows, std::slice::from_ref(name))?;
         }
         let (mostly, where_) = (range.mostly(), range.where_());
         let row = RowLevel { id: "value-length", column: name, key: &key, severity, mostly, bad, non_null, where_ };
@@ -507,6 +511,13 @@ fn nulls(ctx: &Ctx<'_>, ds: &Dataset, stats: &DataFrame, n_rows: f64, checks: &m
         let count = scalar_f64(stats, &format!("null:{name}"))?.unwrap_or(0.0);
         let share = percent(count, n_rows);
         let ok = share <= limit;
+        let mut details = json!({"null_count": count});
+        if !ok {
+            let cond = ctx.expression(ds, "validate.nulls.where", nulls.where_.as_deref()).ok().flatten();
+            let rows = failing::indexed(ds).filter(and_kept(col(name.as_str()).is_null(), &cond));
+            details["failing_rows"] =
+                failing::record(ctx, ds, "null-percent", &name, rows, std::slice::from_ref(&name))?;
+        }
         checks.push(
             Check::judged("null-percent", Stage::Validate, ok, severity)
                 .dataset(&ds.role)
@@ -520,7 +531,7 @@ fn nulls(ctx: &Ctx<'_>, ds: &Dataset, stats: &DataFrame, n_rows: f64, checks: &m
                     format_number(share)
                 ))
                 .line(ctx.line(&key))
-                .details(json!({"null_count": count})),
+                .details(details),
         );
     }
     Ok(())
@@ -567,6 +578,12 @@ fn non_finite(
         };
         let count = scalar_f64(stats, &format!("nonfinite:{name}"))?.unwrap_or(0.0);
         let share = percent(count, n_rows);
+        let mut details = json!({"non_finite_count": count});
+        if share > limit {
+            let rows = failing::indexed(ds).filter(col(name.as_str()).is_finite().not());
+            details["failing_rows"] =
+                failing::record(ctx, ds, "non-finite-values", name, rows, std::slice::from_ref(name))?;
+        }
         checks.push(
             Check::judged("non-finite-values", Stage::Validate, share <= limit, severity)
                 .dataset(&ds.role)
@@ -575,7 +592,7 @@ fn non_finite(
                 .threshold(Threshold::max(limit).unit("percent"))
                 .message(format!("{} of {} values are NaN or ±infinity", format_number(count), format_number(n_rows)))
                 .line(ctx.line(&key).or(ctx.line("validate")))
-                .details(json!({"non_finite_count": count})),
+                .details(details),
         );
     }
     Ok(())
@@ -629,6 +646,8 @@ fn ranges(ctx: &Ctx<'_>, ds: &Dataset, stats: &DataFrame, n_rows: f64, checks: &
                 values.iter().map(|v| format_number(*v)).collect::<Vec<_>>().join(", ")
             ));
             details["examples"] = json!(values);
+            let rows = failing::indexed(ds).filter(and_kept(out_of_range(name, min, max), &cond));
+            details["failing_rows"] = failing::record(ctx, ds, "value-range", name, rows, std::slice::from_ref(name))?;
         }
         let non_null = scalar_f64(stats, &format!("rangenn:{name}"))?.unwrap_or(0.0);
         let (mostly, where_) = (range.mostly(), range.where_());
@@ -674,6 +693,9 @@ fn categories(
             let values: Vec<String> = examples.column(name)?.str()?.iter().flatten().map(String::from).collect();
             message.push_str(&format!(", e.g. {}", values.join(", ")));
             details["examples"] = json!(values);
+            let rows = failing::indexed(ds).filter(and_kept(not_allowed(name, allowed.values()), &cond));
+            details["failing_rows"] =
+                failing::record(ctx, ds, "allowed-values", name, rows, std::slice::from_ref(name))?;
         }
         let non_null = scalar_f64(stats, &format!("catnn:{name}"))?.unwrap_or(0.0);
         let row = RowLevel {

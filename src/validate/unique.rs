@@ -197,6 +197,13 @@ pub(super) fn checks(
             message.push_str(&format!(", e.g. {}", found.examples.join(", ")));
             details["examples"] = json!(found.examples);
         }
+        if found.rows > 0.0 {
+            // Every row holding a repeated key: the rows of its group, counted over the rows checked.
+            let key: Vec<Expr> = k.columns.iter().map(|c| col(c.as_str())).collect();
+            let in_group = col(super::failing::ROW).count().over(key)?;
+            let rows = super::failing::indexed(ds).filter(k.checked()).filter(in_group.gt(lit(1)));
+            details["failing_rows"] = super::failing::record(ctx, ds, ID, &name, rows, &k.columns)?;
+        }
         let row = RowLevel {
             id: ID,
             column: &name,
