@@ -260,6 +260,10 @@ pub struct ValidateConfig {
     /// `column: {file, column, mostly, where, severity}`.
     #[serde(default)]
     pub references: Option<IndexMap<String, ReferenceCheck>>,
+    /// Run the per-dataset checks again on each group of rows sharing the values of `by` (check
+    /// `slice-rows` for the groups too small to judge): `{by: [country], min_rows, max_slices}`.
+    #[serde(default)]
+    pub slices: Option<SlicesCheck>,
     /// Columns, or compound keys (a list of columns), whose values must not repeat (check
     /// `unique-values`): a list, or `{columns, mostly, where, severity}`.
     #[serde(default)]
@@ -487,6 +491,21 @@ pub struct ReferenceCheck {
     /// `error` (default) blocks; `warn` only reports.
     #[serde(default)]
     pub severity: Option<Severity>,
+}
+
+/// Per-slice data checks.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SlicesCheck {
+    /// The columns whose values make the slices (each combination seen, nulls included).
+    pub by: Vec<String>,
+    /// Slices with fewer rows are not checked (a `slice-rows` check says so). Default 30.
+    #[serde(default)]
+    pub min_rows: Option<u64>,
+    /// More slices than this is an error: slice by fewer or coarser columns. Default 100.
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 10000))]
+    pub max_slices: Option<u32>,
 }
 
 /// A custom rule: a boolean expression every (checked) row must satisfy.

@@ -41,6 +41,11 @@ impl Dataset {
         self.lazy.clone()
     }
 
+    /// The rows where `predicate` holds, as a dataset of its own named `role` (a slice).
+    pub fn filtered(&self, predicate: Expr, role: String) -> Dataset {
+        Dataset { role, lazy: self.lazy.clone().filter(predicate), ..self.clone() }
+    }
+
     /// Column names in file order.
     pub fn columns(&self) -> Vec<String> {
         self.schema.iter_names().map(|n| n.to_string()).collect()

@@ -12,6 +12,7 @@ mod order;
 mod pairs;
 mod references;
 mod rules;
+mod slices;
 mod statistics;
 pub mod suggest;
 mod table;
@@ -56,6 +57,7 @@ pub const CHECKS: &[(&str, &str)] = &[
     ("train-test-leakage", "The share of test rows also in the training data is at most the limit."),
     ("feature-drift", "A column's distribution has not shifted from the reference beyond the threshold."),
     ("dataset-drift", "The share of drifted columns is below drift_share."),
+    ("slice-rows", "A slice of validate.slices holds fewer than min_rows rows, so it is not checked (skip)."),
 ];
 
 /// What every check family gets: the config, the data and the clock, and where the columns the
@@ -194,22 +196,15 @@ pub fn run_with(
                 None => continue,
             },
         };
-        let guard = |r: PolarsResult<Vec<Check>>| r.map_err(|e| dataset.read_error(&config.source, e));
-        // The target and freshness checks read the data on their own: beside the table checks.
-        let (table, others) = std::thread::scope(|scope| {
-            let others = scope.spawn(|| -> PolarsResult<Vec<Check>> {
-                let mut checks = target::run(&ctx, dataset)?;
-                checks.extend(freshness::run(&ctx, dataset)?);
-                checks.extend(order::run(&ctx, dataset)?);
-                checks.extend(references::run(&ctx, dataset, &inputs.references)?);
-                Ok(checks)
-            });
-            let table = table::run(&ctx, dataset);
-            (table, others.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
-        });
-        checks.extend(guard(table)?);
-        checks.extend(guard(others)?);
+        checks.extend(per_dataset(&ctx, dataset, inputs)?);
         model_columns(&ctx, dataset);
+        if let Some(cfg) = &validate.slices {
+            let (kept, small) = slices::slices(&ctx, cfg, dataset)?;
+            checks.extend(small);
+            for slice in kept {
+                checks.extend(per_dataset(&ctx, &slice, inputs)?);
+            }
+        }
     }
     if let Some(leakage) = &validate.leakage {
         checks.extend(leakage::run(&ctx, leakage, &inputs.train, inputs.test.as_ref())?);
@@ -244,6 +239,27 @@ fn write_failing_rows(failing: failing::Failing, path: &std::path::Path) -> Resu
             _ => Ok(()),
         },
     }
+}
+
+/// Every per-dataset check of `dataset` (the training or test data, or one of their slices).
+fn per_dataset(ctx: &Ctx<'_>, dataset: &Dataset, inputs: &Inputs) -> Result<Vec<Check>, InputError> {
+    let guard = |r: PolarsResult<Vec<Check>>| r.map_err(|e| dataset.read_error(&ctx.config.source, e));
+    // The target, freshness, order and reference checks read the data on their own: beside the
+    // table checks' shared scan.
+    let (table, others) = std::thread::scope(|scope| {
+        let others = scope.spawn(|| -> PolarsResult<Vec<Check>> {
+            let mut checks = target::run(ctx, dataset)?;
+            checks.extend(freshness::run(ctx, dataset)?);
+            checks.extend(order::run(ctx, dataset)?);
+            checks.extend(references::run(ctx, dataset, &inputs.references)?);
+            Ok(checks)
+        });
+        let table = table::run(ctx, dataset);
+        (table, others.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+    });
+    let mut checks = guard(table)?;
+    checks.extend(guard(others)?);
+    Ok(checks)
 }
 
 /// The listed features must be in every dataset the gate reads: training and evaluation need
