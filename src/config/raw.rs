@@ -1216,9 +1216,34 @@ pub struct EvaluateConfig {
     /// Flag a feature that alone predicts the target almost perfectly (check `leakage-suspicion`).
     #[serde(default)]
     pub leakage_suspicion: Option<LeakageSuspicionConfig>,
+    /// Drift of the candidate's predictions against the champion's on the evaluation rows (check
+    /// `prediction-drift`) and of the evaluation target against the training target (check
+    /// `target-drift`), with the data gate's drift statistics.
+    #[serde(default)]
+    pub prediction_drift: Option<PredictionDriftConfig>,
     /// Metric bounds per value of a column (checks `slice-metric`).
     #[serde(default)]
     pub slices: Option<SlicesConfig>,
+}
+
+/// Prediction and target drift.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PredictionDriftConfig {
+    /// The statistic: `auto` (default, Evidently's choice as for `validate.drift`), or any of
+    /// `validate.drift.method`'s. Labels are categorical; scores and regression values numeric.
+    #[serde(default)]
+    pub method: Option<DriftMethod>,
+    /// Its threshold (default: the statistic's own).
+    #[serde(default)]
+    #[schemars(range(min = 0.0))]
+    pub threshold: Option<f64>,
+    /// Also compare the evaluation target with the training target (`target-drift`). Default true.
+    #[serde(default)]
+    pub target: Option<bool>,
+    /// `warn` (default: a shift to look at, not a defect) only reports; `error` blocks.
+    #[serde(default)]
+    pub severity: Option<Severity>,
 }
 
 /// Leakage suspicion: each feature alone, as a one-feature rule fitted on the training set.

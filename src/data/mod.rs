@@ -4,6 +4,7 @@
 //! scan needs to learn the schema (a parquet footer, a CSV header and its inference rows); the
 //! checks then run as lazy queries.
 
+pub mod drift;
 pub mod expr;
 mod sets;
 

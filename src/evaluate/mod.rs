@@ -4,6 +4,7 @@
 
 pub mod behavior;
 pub mod champion;
+mod drift;
 pub mod external;
 pub mod leakage;
 
@@ -21,6 +22,8 @@ pub const CHECKS: &[(&str, &str)] = &[
     ("behavior-directional", "Changing a feature moves the predicted score the expected way on enough rows."),
     ("leakage-suspicion", "No single feature alone predicts the target suspiciously well."),
     ("fairness", "A disparity between the groups of the sensitive attribute is within its bounds."),
+    ("prediction-drift", "The candidate's predictions on the evaluation rows have not shifted from the champion's."),
+    ("target-drift", "The evaluation set's target has not shifted from the training set's."),
 ];
 
 use crate::config::raw::{BaselineConfig, BaselineStrategy, Bounds, WhenMissing};
@@ -370,10 +373,18 @@ pub fn run_with_champion(
         checks.extend(slice_checks);
         detail.slices = slices;
     }
+    let mut champion_predictions = None;
     if let Some(cfg) = &evaluate.champion {
-        let (check, comparison) = champion_check(config, cfg, model, &test, &truth, &predictions, registered)?;
+        let (check, comparison, theirs) = champion_check(config, cfg, model, &test, &truth, &predictions, registered)?;
         checks.push(check);
         detail.champion = comparison;
+        champion_predictions = theirs;
+    }
+    if let Some(cfg) = &evaluate.prediction_drift {
+        checks.extend(drift::predictions(config, cfg, model, &predictions, champion_predictions.as_ref()));
+        if cfg.target.unwrap_or(true) {
+            checks.push(drift::target(config, cfg, model, train, &test));
+        }
     }
     Ok(Evaluation { checks, metrics: values, detail })
 }
@@ -639,7 +650,7 @@ fn champion_check(
     truth: &Truth,
     predictions: &Predictions,
     registered: Option<&ChampionRef>,
-) -> Result<(Check, Option<champion::Comparison>), InputError> {
+) -> Result<(Check, Option<champion::Comparison>, Option<Predictions>), InputError> {
     let severity = cfg.severity.unwrap_or_default();
     let line = config.source.line("evaluate.champion");
     let shown = cfg.model.clone().or_else(|| registered.map(|r| r.label.clone())).unwrap_or_default();
@@ -661,7 +672,7 @@ fn champion_check(
                 .column(&cfg.metric)
                 .line(config.source.line("evaluate.champion.alias").or(line))
                 .message(format!("the champion could not be read from the registry: {error}"));
-            return Ok((check, None));
+            return Ok((check, None, None));
         }
     };
     let Some(champion_model) = loaded else {
@@ -684,7 +695,7 @@ fn champion_check(
             .details(
                 json!({"champion": null, "when_missing": if policy == WhenMissing::Pass { "pass" } else { "fail" }}),
             );
-        return Ok((check, None));
+        return Ok((check, None, None));
     };
     let champion_predictions = champion_model.predict_frame(test).map_err(|e| {
         InputError::one(config.source.problem(
@@ -725,7 +736,7 @@ fn champion_check(
     if let Some(needed) = cfg.min_absolute_change {
         check = check.threshold(if c.greater_is_better { Threshold::min(needed) } else { Threshold::max(-needed) });
     }
-    Ok((check, Some(comparison)))
+    Ok((check, Some(comparison), Some(champion_predictions)))
 }
 
 /// The `fairness` checks, one per configured disparity bound, and the group table.
