@@ -16,11 +16,9 @@ import pathlib
 import platform
 import subprocess
 import sys
-import tempfile
-import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from validate_bench import BINARY, DATA, ROOT, generate  # noqa: E402
+from validate_bench import BINARY, DATA, generate, run  # noqa: E402
 
 # The suite: (name, kind, arguments). Names are shared by the three tools' results.
 SUITE = [
@@ -203,21 +201,6 @@ def ml_gates_outcome(report):
         }.get(kind, lambda x: x["id"] == "column-statistic" and x.get("column") == c
               and x["threshold"]["unit"] == kind))
     return out
-
-
-def run(cmd):
-    with tempfile.TemporaryFile() as out:
-        start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - start
-        err = proc.stderr.read().decode()
-        out.seek(0)
-        text = out.read().decode()
-    code = os.waitstatus_to_exitcode(status)
-    if code not in (0, 1):
-        raise SystemExit(f"{cmd[:2]} failed ({code}): {err[-3000:]}")
-    return wall, usage.ru_maxrss / 1024, text
 
 
 def main():

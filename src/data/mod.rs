@@ -21,6 +21,9 @@ use polars_buffer::Buffer;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+/// The column holding each row's position in its dataset (0-based, in the order it is read).
+pub const ROW_INDEX: &str = "__row";
+
 /// One dataset: the files behind it and a lazy scan over all of them.
 #[derive(Clone)]
 pub struct Dataset {
@@ -42,9 +45,12 @@ impl Dataset {
         self.lazy.clone()
     }
 
-    /// The rows where `predicate` holds, as a dataset of its own named `role` (a slice).
+    /// The rows where `predicate` holds, as a dataset of its own named `role` (a slice). Each row
+    /// keeps its position in the whole dataset in the column [`ROW_INDEX`] (not in the schema), so
+    /// what is reported about a slice's rows points into the data as read.
     pub fn filtered(&self, predicate: Expr, role: String) -> Dataset {
-        Dataset { role, lazy: self.lazy.clone().filter(predicate), ..self.clone() }
+        let lazy = self.lazy.clone().with_row_index(ROW_INDEX, None).filter(predicate);
+        Dataset { role, lazy, ..self.clone() }
     }
 
     /// Column names in file order.

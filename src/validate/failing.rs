@@ -12,7 +12,7 @@ use std::path::Path;
 use std::sync::Mutex;
 
 /// The row-number column of [`indexed`].
-pub(super) const ROW: &str = "__row";
+pub(super) const ROW: &str = crate::data::ROW_INDEX;
 
 /// Rows kept per check in the report by default.
 pub const DEFAULT_REPORT_ROWS: u32 = 20;
@@ -54,7 +54,12 @@ impl Failing {
 /// The rows of `ds` with their position (0-based, in the order the data is read: the files of a
 /// glob in name order).
 pub(super) fn indexed(ds: &Dataset) -> LazyFrame {
-    ds.lazy().with_row_index(ROW, None)
+    let mut lazy = ds.lazy();
+    // A slice carries its rows' positions in the whole dataset already.
+    match lazy.collect_schema() {
+        Ok(schema) if schema.contains(ROW) => lazy,
+        _ => lazy.with_row_index(ROW, None),
+    }
 }
 
 /// Record the failing rows in `rows` (a frame of [`indexed`] rows, already narrowed to the failing
