@@ -97,7 +97,7 @@ pub(super) fn run(ctx: &Ctx<'_>, ds: &Dataset) -> PolarsResult<Vec<Check>> {
     // aggregate query, so they fill each other's idle moments (start-up, the last row group).
     let (stats, duplicated, compound) = std::thread::scope(|scope| {
         let duplicated = scope.spawn(|| count_duplicates(ctx, ds));
-        let compound = scope.spawn(|| super::unique::count_compound(ds, &unique_keys));
+        let compound = scope.spawn(|| super::unique::count_keys(ctx, ds, &unique_keys));
         let stats = collect(ds.lazy().select(exprs));
         let duplicated = duplicated.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
         (stats, duplicated, compound.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
@@ -767,6 +767,18 @@ fn duplicates(ctx: &Ctx<'_>, ds: &Dataset, duplicated: Duplicated, n_rows: f64, 
     );
 }
 
+/// A 64-bit hash of each row's values in `columns`: each column hashed with its own seed, summed
+/// with wrapping addition (cheaper than hashing a struct of the row, and position-aware, since
+/// equal values in two columns hash differently). Nulls hash alike.
+pub(super) fn key_hash(columns: &[&str]) -> Expr {
+    columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| col(*c).hash(0x6d6c + i as u64, 0x6761, 0x7465, 0x7321))
+        .reduce(|a, b| a + b)
+        .unwrap_or_else(|| lit(0u64))
+}
+
 /// Rows identical (in `columns`) to an earlier row, exactly, as pandas' `duplicated().sum()`.
 ///
 /// Keeping whole rows in a hash table costs gigabytes at 10M rows. Instead a streaming pass hashes
@@ -782,13 +794,7 @@ fn repeated_rows(ds: &Dataset, columns: &[String], id: Option<&str>) -> PolarsRe
     };
     // Each column hashed with its own seed, summed with wrapping addition: cheaper than hashing a
     // struct of the row, and position-aware, since equal values in two columns hash differently.
-    let key_hash = || {
-        key.iter()
-            .enumerate()
-            .map(|(i, c)| col(*c).hash(0x6d6c + i as u64, 0x6761, 0x7465, 0x7321))
-            .reduce(|a, b| a + b)
-            .unwrap_or_else(|| lit(0u64))
-    };
+    let key_hash = || key_hash(&key);
     let frame = collect(ds.lazy().select([key_hash().alias("hash")]))?;
     let mut hashes: Vec<u64> = Vec::with_capacity(frame.height());
     for chunk in frame.column("hash")?.u64()?.downcast_iter() {

@@ -2,11 +2,11 @@
 //! compound key whose combinations must not, as Great Expectations'
 //! `expect_column_values_to_be_unique` and `expect_compound_columns_to_be_unique`.
 //!
-//! A single column is counted in the gate's shared scan (non-null count and distinct count); only
-//! when a value repeats is it grouped, to count every row holding a repeated value (what GX calls
-//! unexpected, and what `mostly` judges). A compound key is grouped in its own pass beside the
-//! scan: a row whose key columns are all null is ignored, and otherwise nulls match nulls (GX's
-//! `ignore_row_if: all_values_are_missing` on pandas' `duplicated`).
+//! The rows a key checks are counted in the gate's shared scan; its repeats are found beside the
+//! scan by hashing each row's key (see [`repeated`]), counting every row holding a repeated value
+//! (what GX calls unexpected, and what `mostly` judges). A column's nulls are left out; a
+//! compound key leaves out rows whose key columns are all null and otherwise matches nulls with
+//! nulls (GX's `ignore_row_if: all_values_are_missing` on pandas' `duplicated`).
 
 use super::table::RowLevel;
 use super::{collect, scalar_f64, Ctx};
@@ -54,12 +54,7 @@ impl Key {
         if self.missing.is_some() {
             return Vec::new();
         }
-        let mut out = vec![self.checked().cast(DataType::UInt32).sum().alias(format!("{}:checked", self.stat))];
-        if !self.compound() {
-            let c = super::scoped(col(self.columns[0].as_str()), self.condition.as_ref());
-            out.push(c.drop_nulls().n_unique().alias(format!("{}:distinct", self.stat)));
-        }
-        out
+        vec![self.checked().cast(DataType::UInt32).sum().alias(format!("{}:checked", self.stat))]
     }
 }
 
@@ -94,62 +89,95 @@ pub(super) fn keys(ctx: &Ctx<'_>, ds: &Dataset) -> Vec<Key> {
     out
 }
 
-/// What grouping a key found: rows holding a repeated value, how many values repeat, examples.
-#[derive(Debug, Default, Clone)]
+/// What grouping a key found: rows holding a repeated value, how many values repeat, examples,
+/// and the rows themselves (for the failing rows).
+#[derive(Default, Clone)]
 pub(super) struct Repeated {
     rows: f64,
     values: f64,
     examples: Vec<String>,
+    /// The rows holding a repeated key: row number, key columns and `data.id`.
+    failing: Option<DataFrame>,
 }
 
-/// Group `ds` by the key's columns (the rows it checks) and count the groups of more than one row.
-fn repeated(ds: &Dataset, key: &Key) -> PolarsResult<Repeated> {
-    let by: Vec<Expr> = key.columns.iter().map(|c| col(c.as_str())).collect();
-    let groups =
-        ds.lazy().filter(key.checked()).group_by(by).agg([len().alias("__rows")]).filter(col("__rows").gt(lit(1)));
-    let totals = collect(groups.clone().select([
-        col("__rows").cast(DataType::Float64).sum().alias("rows"),
-        len().cast(DataType::Float64).alias("values"),
-    ]))?;
-    let rows = scalar_f64(&totals, "rows")?.unwrap_or(0.0);
-    let values = scalar_f64(&totals, "values")?.unwrap_or(0.0);
-    let mut examples = Vec::new();
-    if rows > 0.0 {
-        let mut shown: Vec<Expr> = key.columns.iter().map(|c| col(c.as_str()).cast(DataType::String)).collect();
-        shown.push(col("__rows"));
-        // The most repeated first, ties in the order of their values: the same examples every run.
-        let mut order = vec![col("__rows")];
-        order.extend(key.columns.iter().map(|c| col(c.as_str())));
-        let mut descending = vec![true];
-        descending.extend(key.columns.iter().map(|_| false));
-        let top = collect(
-            groups
-                .sort_by_exprs(
-                    order,
-                    SortMultipleOptions::default().with_order_descending_multi(descending).with_nulls_last(true),
-                )
-                .select(shown)
-                .limit(EXAMPLES),
-        )?;
-        for r in 0..top.height() {
-            let mut parts = Vec::new();
-            for c in &key.columns {
-                parts.push(top.column(c)?.str()?.get(r).unwrap_or("null").to_string());
-            }
-            let n = top.column("__rows")?.get(r)?.extract::<f64>().unwrap_or(0.0);
-            let value = if key.compound() { format!("({})", parts.join(", ")) } else { parts.join("") };
-            examples.push(format!("{value} ×{}", format_number(n)));
-        }
+/// The rows the key checks whose key occurs more than once. Grouping 10M distinct keys costs a
+/// hash table of them; instead one pass hashes each row's key to 64 bits, the repeated hashes are
+/// found by [`crate::stats::repeated_keys`], and only the rows with a repeated hash are read again
+/// (by row number) and grouped exactly, so a hash collision is never taken for a repeat.
+fn repeated(ctx: &Ctx<'_>, ds: &Dataset, key: &Key) -> PolarsResult<Repeated> {
+    use super::failing::{indexed, ROW};
+    let names: Vec<&str> = key.columns.iter().map(String::as_str).collect();
+    let frame = collect(
+        indexed(ds)
+            .filter(key.checked())
+            .select([col(ROW).cast(DataType::UInt64).alias("row"), super::table::key_hash(&names).alias("hash")]),
+    )?;
+    let mut hashes: Vec<u64> = Vec::with_capacity(frame.height());
+    for chunk in frame.column("hash")?.u64()?.downcast_iter() {
+        hashes.extend_from_slice(chunk.values());
     }
-    Ok(Repeated { rows, values, examples })
+    let repeated: std::collections::HashSet<u64> = crate::stats::repeated_keys(&hashes).0.into_iter().collect();
+    if repeated.is_empty() {
+        return Ok(Repeated::default());
+    }
+    let rows = frame.column("row")?.u64()?.clone();
+    let candidates: Vec<u64> =
+        hashes.iter().zip(rows.iter()).filter(|(h, _)| repeated.contains(h)).filter_map(|(_, r)| r).collect();
+    drop((frame, hashes));
+    let id = ctx.config.raw.data.id.as_deref().filter(|c| ds.dtype(c).is_some() && !names.contains(c));
+    let mut select = vec![col(ROW)];
+    select.extend(key.columns.iter().map(|c| col(c.as_str())));
+    select.extend(id.map(col));
+    let wanted = lit(Series::new("rows".into(), candidates)).implode(false);
+    let candidates = collect(indexed(ds).filter(col(ROW).cast(DataType::UInt64).is_in(wanted, false)).select(select))?;
+    let by: Vec<Expr> = key.columns.iter().map(|c| col(c.as_str())).collect();
+    let groups = collect(
+        candidates.clone().lazy().group_by(by.clone()).agg([len().alias("__rows")]).filter(col("__rows").gt(lit(1))),
+    )?;
+    let count = groups.column("__rows")?.cast(&DataType::Float64)?.f64()?.sum().unwrap_or(0.0);
+    let mut args = JoinArgs::new(JoinType::Semi);
+    args.nulls_equal = true;
+    let failing = collect(candidates.lazy().join(groups.clone().lazy().select(by.clone()), by.clone(), by, args))?;
+    let examples = examples(key, &groups)?;
+    Ok(Repeated { rows: count, values: groups.height() as f64, examples, failing: Some(failing) })
 }
 
-/// The compound keys' groupings, run beside the shared scan (single columns need one only when
-/// the scan finds a repeat).
-pub(super) fn count_compound(ds: &Dataset, keys: &[Key]) -> PolarsResult<Vec<Option<Repeated>>> {
-    keys.iter()
-        .map(|k| if k.compound() && k.missing.is_none() { repeated(ds, k).map(Some) } else { Ok(None) })
-        .collect()
+/// The most repeated keys first, ties in the order of their values: the same examples every run.
+fn examples(key: &Key, groups: &DataFrame) -> PolarsResult<Vec<String>> {
+    let mut order = vec![col("__rows")];
+    order.extend(key.columns.iter().map(|c| col(c.as_str())));
+    let mut descending = vec![true];
+    descending.extend(key.columns.iter().map(|_| false));
+    let mut shown: Vec<Expr> = key.columns.iter().map(|c| col(c.as_str()).cast(DataType::String)).collect();
+    shown.push(col("__rows"));
+    let top = collect(
+        groups
+            .clone()
+            .lazy()
+            .sort_by_exprs(
+                order,
+                SortMultipleOptions::default().with_order_descending_multi(descending).with_nulls_last(true),
+            )
+            .select(shown)
+            .limit(EXAMPLES),
+    )?;
+    let mut examples = Vec::new();
+    for r in 0..top.height() {
+        let mut parts = Vec::new();
+        for c in &key.columns {
+            parts.push(top.column(c)?.str()?.get(r).unwrap_or("null").to_string());
+        }
+        let n = top.column("__rows")?.get(r)?.extract::<f64>().unwrap_or(0.0);
+        let value = if key.compound() { format!("({})", parts.join(", ")) } else { parts.join("") };
+        examples.push(format!("{value} ×{}", format_number(n)));
+    }
+    Ok(examples)
+}
+
+/// Every key's repeats, found beside the shared scan (a hashing pass each: cheaper than a
+/// distinct count, which keeps a hash table of every value).
+pub(super) fn count_keys(ctx: &Ctx<'_>, ds: &Dataset, keys: &[Key]) -> PolarsResult<Vec<Option<Repeated>>> {
+    keys.iter().map(|k| if k.missing.is_none() { repeated(ctx, ds, k).map(Some) } else { Ok(None) }).collect()
 }
 
 pub(super) fn checks(
@@ -167,17 +195,7 @@ pub(super) fn checks(
             continue;
         }
         let checked = scalar_f64(stats, &format!("{}:checked", k.stat))?.unwrap_or(0.0);
-        let found = match grouped {
-            Some(r) => r.clone(),
-            None => {
-                let distinct = scalar_f64(stats, &format!("{}:distinct", k.stat))?.unwrap_or(0.0);
-                if distinct < checked {
-                    repeated(ds, k)?
-                } else {
-                    Repeated::default()
-                }
-            }
-        };
+        let found = grouped.clone().unwrap_or_default();
         let name = k.columns.join(", ");
         let what = if k.compound() { "combinations" } else { "values" };
         let of = if k.compound() { "keys" } else { "non-null values" };
@@ -197,12 +215,8 @@ pub(super) fn checks(
             message.push_str(&format!(", e.g. {}", found.examples.join(", ")));
             details["examples"] = json!(found.examples);
         }
-        if found.rows > 0.0 {
-            // Every row holding a repeated key: the rows of its group, counted over the rows checked.
-            let key: Vec<Expr> = k.columns.iter().map(|c| col(c.as_str())).collect();
-            let in_group = col(super::failing::ROW).count().over(key)?;
-            let rows = super::failing::indexed(ds).filter(k.checked()).filter(in_group.gt(lit(1)));
-            details["failing_rows"] = super::failing::record(ctx, ds, ID, &name, rows, &k.columns)?;
+        if let Some(rows) = found.failing.as_ref().filter(|_| found.rows > 0.0) {
+            details["failing_rows"] = super::failing::record(ctx, ds, ID, &name, rows.clone().lazy(), &k.columns)?;
         }
         let row = RowLevel {
             id: ID,
