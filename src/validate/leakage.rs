@@ -61,6 +61,21 @@ pub(super) fn run(
             details["examples"] = json!(values.iter().flatten().collect::<Vec<_>>());
         }
     }
+    if overlapping > 0.0 {
+        // The test rows that are also training rows, by their position in the test data.
+        let exprs: Vec<Expr> = keys.iter().map(|k| col(k.as_str())).collect();
+        let args = JoinArgs { nulls_equal: true, ..JoinArgs::new(JoinType::Semi) };
+        let rows = super::failing::indexed(test).join(
+            train.lazy().select(exprs.clone()).unique(None, UniqueKeepStrategy::Any),
+            exprs.clone(),
+            exprs,
+            args,
+        );
+        let shown: Vec<String> = if by == LeakageKey::Id { keys.clone() } else { Vec::new() };
+        let column = keys.first().filter(|_| by == LeakageKey::Id).cloned().unwrap_or_default();
+        details["failing_rows"] = super::failing::record(ctx, test, "train-test-leakage", &column, rows, &shown)
+            .map_err(|e| test.read_error(&ctx.config.source, e))?;
+    }
     Ok(vec![Check::judged("train-test-leakage", Stage::Validate, share <= cfg.max_overlap_percent, severity)
         .dataset("test")
         .value(share)

@@ -558,6 +558,22 @@ mod tests {
             let checks = super::run(&config, &inputs, chrono::Utc::now()).unwrap();
             let dup = checks.iter().find(|c| c.id == "duplicate-rows").unwrap();
             assert_eq!(dup.details.as_ref().unwrap()["duplicate_count"], 3.0, "with id line {id:?}: {dup:?}");
+            // Failing, each row that repeats an earlier one is listed by its position.
+            let strict = crate::config::parse(
+                &text.replace("max_percent: 100", "max_percent: 0"),
+                "t.yaml",
+                dir.path().to_path_buf(),
+            )
+            .unwrap();
+            let checks = super::run(&strict, &inputs, chrono::Utc::now()).unwrap();
+            let dup = checks.iter().find(|c| c.id == "duplicate-rows").unwrap();
+            let rows: Vec<u64> = dup.details.as_ref().unwrap()["failing_rows"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["row"].as_u64().unwrap())
+                .collect();
+            assert_eq!(rows, [3, 4, 6], "with id line {id:?}");
         }
     }
 }

@@ -122,7 +122,7 @@ pub(super) fn run(ctx: &Ctx<'_>, ds: &Dataset) -> PolarsResult<Vec<Check>> {
         });
     }
     super::unique::checks(ctx, ds, &stats, &unique_keys, &compound, &mut checks)?;
-    duplicates(ctx, ds, duplicated, n_rows, &mut checks);
+    duplicates(ctx, ds, duplicated, n_rows, &mut checks)?;
     Ok(checks)
 }
 
@@ -717,7 +717,8 @@ fn categories(
 enum Duplicated {
     NotConfigured,
     Missing(Box<Check>),
-    Count(f64),
+    /// The count, and the rows whose hash repeats (with their row numbers) when there are any.
+    Count(f64, Option<DataFrame>, Vec<String>),
 }
 
 fn count_duplicates(ctx: &Ctx<'_>, ds: &Dataset) -> PolarsResult<Duplicated> {
@@ -739,18 +740,36 @@ fn count_duplicates(ctx: &Ctx<'_>, ds: &Dataset) -> PolarsResult<Duplicated> {
         }
         None => ds.columns(),
     };
-    Ok(Duplicated::Count(repeated_rows(ds, &subset, ctx.config.raw.data.id.as_deref())?))
+    let (count, candidates) = repeated_rows(ds, &subset, ctx.config.raw.data.id.as_deref())?;
+    Ok(Duplicated::Count(count, candidates, subset))
 }
 
-fn duplicates(ctx: &Ctx<'_>, ds: &Dataset, duplicated: Duplicated, n_rows: f64, checks: &mut Vec<Check>) {
-    let Some(dup) = &ctx.validate.duplicates else { return };
+fn duplicates(
+    ctx: &Ctx<'_>,
+    ds: &Dataset,
+    duplicated: Duplicated,
+    n_rows: f64,
+    checks: &mut Vec<Check>,
+) -> PolarsResult<()> {
+    let Some(dup) = &ctx.validate.duplicates else { return Ok(()) };
     let severity = dup.severity.unwrap_or_default();
-    let repeated = match duplicated {
-        Duplicated::NotConfigured => return,
-        Duplicated::Missing(check) => return checks.push(*check),
-        Duplicated::Count(n) => n,
+    let (repeated, candidates, columns) = match duplicated {
+        Duplicated::NotConfigured => return Ok(()),
+        Duplicated::Missing(check) => {
+            checks.push(*check);
+            return Ok(());
+        }
+        Duplicated::Count(n, candidates, columns) => (n, candidates, columns),
     };
     let share = percent(repeated, n_rows);
+    let mut details = json!({"duplicate_count": repeated});
+    if let Some(candidates) = candidates.filter(|_| share > dup.max_percent) {
+        // A row that repeats an earlier one: not the first row (by position) of its values.
+        let by: Vec<Expr> = columns.iter().map(|c| col(c.as_str())).collect();
+        let first = col(failing::ROW).min().over(by)?;
+        let rows = candidates.lazy().filter(col(failing::ROW).neq(first));
+        details["failing_rows"] = failing::record(ctx, ds, "duplicate-rows", "", rows, &[])?;
+    }
     checks.push(
         Check::judged("duplicate-rows", Stage::Validate, share <= dup.max_percent, severity)
             .dataset(&ds.role)
@@ -763,8 +782,9 @@ fn duplicates(ctx: &Ctx<'_>, ds: &Dataset, duplicated: Duplicated, n_rows: f64, 
                 format_number(share)
             ))
             .line(ctx.line("validate.duplicates.max_percent"))
-            .details(json!({"duplicate_count": repeated})),
+            .details(details),
     );
+    Ok(())
 }
 
 /// A 64-bit hash of each row's values in `columns`: each column hashed with its own seed, summed
@@ -787,7 +807,7 @@ pub(super) fn key_hash(columns: &[&str]) -> Expr {
 /// compared columns, since two equal rows have equal ids, so only that one column is read;
 /// otherwise the whole row. The rows whose key hash repeats (usually few) are then read in full
 /// and compared exactly, so a hash collision is never mistaken for a duplicate.
-fn repeated_rows(ds: &Dataset, columns: &[String], id: Option<&str>) -> PolarsResult<f64> {
+fn repeated_rows(ds: &Dataset, columns: &[String], id: Option<&str>) -> PolarsResult<(f64, Option<DataFrame>)> {
     let key: Vec<&str> = match id.filter(|id| columns.iter().any(|c| c == id)) {
         Some(id) => vec![id],
         None => columns.iter().map(String::as_str).collect(),
@@ -804,18 +824,23 @@ fn repeated_rows(ds: &Dataset, columns: &[String], id: Option<&str>) -> PolarsRe
     let (repeated, _) = crate::stats::repeated_keys(&hashes);
     drop(hashes);
     if repeated.is_empty() {
-        return Ok(0.0);
+        return Ok((0.0, None));
     }
     // Every row of a duplicated pair is among the candidates: count duplicates among them.
     let selected: Vec<Expr> = columns.iter().map(|c| col(c.as_str())).collect();
+    let mut with_row = vec![col(failing::ROW)];
+    with_row.extend(selected.iter().cloned());
     let repeated = Series::new("hash".into(), repeated);
-    let candidates = collect(ds.lazy().filter(key_hash().is_in(lit(repeated).implode(false), false)).select(selected))?;
+    let candidates =
+        collect(failing::indexed(ds).filter(key_hash().is_in(lit(repeated).implode(false), false)).select(with_row))?;
     let distinct = collect(
         candidates
             .clone()
             .lazy()
+            .select(selected)
             .unique(None, UniqueKeepStrategy::Any)
             .select([len().cast(DataType::Float64).alias("n")]),
     )?;
-    Ok(candidates.height() as f64 - scalar_f64(&distinct, "n")?.unwrap_or(0.0))
+    let count = candidates.height() as f64 - scalar_f64(&distinct, "n")?.unwrap_or(0.0);
+    Ok((count, Some(candidates).filter(|_| count > 0.0)))
 }

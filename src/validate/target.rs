@@ -117,15 +117,19 @@ pub(super) fn run(ctx: &Ctx<'_>, ds: &Dataset) -> PolarsResult<Vec<Check>> {
             let bad = scalar_f64(&stats, "bad")?.unwrap_or(0.0);
             let n = scalar_f64(&stats, "n")?.unwrap_or(0.0);
             let (lo, hi) = (scalar_f64(&stats, "min")?, scalar_f64(&stats, "max")?);
-            checks.push(
-                Check::judged("target-range", Stage::Validate, bad == 0.0, severity)
-                    .dataset(&ds.role)
-                    .column(name)
-                    .value(bad)
-                    .threshold(Threshold::between(min, max))
-                    .message(super::table::range_message(bad, n, lo, hi))
-                    .line(ctx.line("validate.target.range")),
-            );
+            let mut check = Check::judged("target-range", Stage::Validate, bad == 0.0, severity)
+                .dataset(&ds.role)
+                .column(name)
+                .value(bad)
+                .threshold(Threshold::between(min, max))
+                .message(super::table::range_message(bad, n, lo, hi))
+                .line(ctx.line("validate.target.range"));
+            if bad > 0.0 {
+                let rows = super::failing::indexed(ds).filter(super::table::out_of_range(name, min, max));
+                let listed = super::failing::record(ctx, ds, "target-range", name, rows, &[name.to_string()])?;
+                check = check.details(serde_json::json!({"failing_rows": listed}));
+            }
+            checks.push(check);
         }
     }
     Ok(checks)
