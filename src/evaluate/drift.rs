@@ -12,6 +12,11 @@ use crate::model::Predictions;
 use polars::prelude::*;
 use serde_json::json;
 
+/// The configured statistic (`auto` by default).
+fn method(cfg: &PredictionDriftConfig) -> DriftMethod {
+    cfg.method.unwrap_or(DriftMethod::Auto)
+}
+
 fn severity(cfg: &PredictionDriftConfig) -> Severity {
     cfg.severity.unwrap_or(Severity::Warn)
 }
@@ -25,7 +30,7 @@ fn judged(
     what: &str,
     sample: Statistics,
 ) -> Check {
-    let configured = cfg.method.unwrap_or(DriftMethod::Auto);
+    let configured = method(cfg);
     let method = sample.method(configured);
     let threshold = cfg.threshold.unwrap_or(method.default_threshold());
     let value = sample.values.get(&method).copied().unwrap_or(f64::NAN);
@@ -88,7 +93,7 @@ pub(super) fn predictions(
                 let (cur, refv) = (positive(our_p), positive(their_p));
                 if !cur.is_empty() && !refv.is_empty() {
                     let what = format!("score of class '{}', candidate against champion", model.classes[1]);
-                    let sample = stats::numeric_statistics(&cur, &refv, None, cfg.method.unwrap_or(DriftMethod::Auto));
+                    let sample = stats::numeric_statistics(&cur, &refv, None, method(cfg));
                     checks.push(judged(config, cfg, "prediction-drift", "score", &what, sample));
                 }
             }
@@ -99,7 +104,7 @@ pub(super) fn predictions(
             if cur.is_empty() || refv.is_empty() {
                 checks.push(skipped(config, cfg, "prediction-drift", "prediction", "no finite predictions to compare"));
             } else {
-                let sample = stats::numeric_statistics(&cur, &refv, None, cfg.method.unwrap_or(DriftMethod::Auto));
+                let sample = stats::numeric_statistics(&cur, &refv, None, method(cfg));
                 checks.push(judged(
                     config,
                     cfg,
@@ -151,7 +156,7 @@ pub(super) fn target(
             if cur.is_empty() || refv.is_empty() {
                 return skipped(config, cfg, "target-drift", name, "no target values to compare");
             }
-            let sample = stats::numeric_statistics(&cur, &refv, None, cfg.method.unwrap_or(DriftMethod::Auto));
+            let sample = stats::numeric_statistics(&cur, &refv, None, method(cfg));
             judged(config, cfg, "target-drift", name, what, sample)
         }
     }

@@ -41,11 +41,13 @@ pub(super) fn run(ctx: &Ctx<'_>, ds: &Dataset, files: &[(String, Dataset)]) -> P
         } else {
             DataType::String
         };
-        let mut lazy = ds.lazy();
+        // The rows checked (a value, kept by `where:`), with their row numbers, the value as
+        // compared in `__v`; the missing ones are an anti-join against the referenced values.
+        let mut rows = super::failing::indexed(ds).filter(col(c.as_str()).is_not_null());
         if let Some(w) = condition {
-            lazy = lazy.filter(w);
+            rows = rows.filter(w);
         }
-        let values = lazy.select([col(c.as_str()).cast(as_type.clone()).alias("__v")]).filter(col("__v").is_not_null());
+        let values = rows.with_column(col(c.as_str()).cast(as_type.clone()).alias("__v"));
         let known = other
             .lazy()
             .select([col(target.as_str()).cast(as_type.clone()).alias("__v")])
@@ -68,6 +70,7 @@ pub(super) fn run(ctx: &Ctx<'_>, ds: &Dataset, files: &[(String, Dataset)]) -> P
         if bad > 0.0 {
             let examples = collect(
                 missing
+                    .clone()
                     .select([col("__v").cast(DataType::String)])
                     .unique(None, UniqueKeepStrategy::Any)
                     .sort(["__v"], SortMultipleOptions::default())
@@ -76,18 +79,7 @@ pub(super) fn run(ctx: &Ctx<'_>, ds: &Dataset, files: &[(String, Dataset)]) -> P
             let shown: Vec<String> = examples.column("__v")?.str()?.iter().flatten().map(String::from).collect();
             message.push_str(&format!(", e.g. {}", shown.join(", ")));
             details["examples"] = json!(shown);
-            let mut rows = super::failing::indexed(ds).filter(col(c.as_str()).is_not_null());
-            if let Ok(Some(w)) = ctx.expression(ds, &format!("{key}.where"), r.where_.as_deref()) {
-                rows = rows.filter(w);
-            }
-            let known = other
-                .lazy()
-                .select([col(target.as_str()).cast(as_type.clone()).alias("__v")])
-                .unique(None, UniqueKeepStrategy::Any);
-            let rows = rows
-                .with_column(col(c.as_str()).cast(as_type.clone()).alias("__v"))
-                .join(known, [col("__v")], [col("__v")], JoinArgs::new(JoinType::Anti))
-                .sort([super::failing::ROW], Default::default());
+            let rows = missing.sort([super::failing::ROW], Default::default());
             details["failing_rows"] = super::failing::record(ctx, ds, ID, c, rows, std::slice::from_ref(c))?;
         }
         let passed = super::table::tolerated(bad, checked, r.mostly, &mut message, &mut details, "the non-null values");

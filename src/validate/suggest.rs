@@ -90,12 +90,7 @@ fn profile(ds: &Dataset) -> PolarsResult<(f64, Vec<Profile>)> {
         }
     }
     let stats = collect(ds.lazy().select(exprs))?;
-    let get = |name: &str| -> PolarsResult<Option<f64>> {
-        if !stats.schema().contains(name) {
-            return Ok(None);
-        }
-        super::scalar_f64(&stats, name)
-    };
+    let get = |name: &str| super::optional_f64(&stats, name);
     let rows = get("__rows")?.unwrap_or(0.0);
     let mut profiles = Vec::new();
     for c in &columns {
