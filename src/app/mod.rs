@@ -275,13 +275,20 @@ fn gates(
     outcome.champion_version = champion.as_ref().and_then(|(_, v)| *v);
     let champion = champion.map(|(c, _)| c);
     if let Some(file) = options.predictions.as_deref().filter(|_| evaluate && !train) {
+        // A file in object storage is downloaded first (a local path is relative to the working folder).
+        let text = file.to_string_lossy();
+        let downloaded = match crate::data::storage::is_remote(&text) {
+            true => Some(crate::data::storage::local_copy(config, "--predictions", &text)?),
+            false => None,
+        };
+        let file = downloaded.as_deref().unwrap_or(file);
         let (train_rows, test_rows) = crate::data::datasets(config, inputs)?;
         let model_file = options.model.as_deref();
         report.add_evaluation(evaluate_external(config, &train_rows, &test_rows, file, model_file, champion.as_ref())?);
         return Ok(outcome);
     }
     if let Some(file) = prepared_model(config) {
-        let path = config.source.resolve(file);
+        let path = crate::data::storage::local_copy(config, "train.model_file", file)?;
         outcome.model = Some(ModelKind::Onnx);
         outcome.artifact = Some(path.clone());
         if train && !evaluate {

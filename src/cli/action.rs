@@ -40,7 +40,7 @@ pub fn action(args: ActionArgs) -> anyhow::Result<u8> {
     if let Some(mask) = env::input(&vars, "token").as_deref().and_then(commands::add_mask) {
         println!("{mask}");
     }
-    for secret in ml_gates::registry::SECRET_VARS {
+    for secret in ml_gates::registry::SECRET_VARS.iter().chain(ml_gates::config::storage::SECRET_VARS) {
         if let Some(mask) = vars.get(*secret).map(String::as_str).and_then(commands::add_mask) {
             println!("{mask}");
         }
@@ -55,6 +55,15 @@ pub fn action(args: ActionArgs) -> anyhow::Result<u8> {
         Ok(c) => c,
         Err(e) => return Err(unusable(&ctx, Some(config_file), anyhow::Error::from(e))),
     };
+    // The storage secrets that data.storage_options names by environment variable.
+    for var in config.raw.data.storage_options.iter().flatten().filter_map(|(_, v)| match v {
+        ml_gates::config::raw::StorageValue::Env(e) => Some(&e.env),
+        _ => None,
+    }) {
+        if let Some(mask) = vars.get(var).map(String::as_str).and_then(commands::add_mask) {
+            println!("{mask}");
+        }
+    }
     let plan = plan::plan(event.as_ref(), config.raw.stages.as_ref(), overrides);
     println!("{}", commands::group("ml-gates plan"));
     say!("event {}: {} ({})", plan.event, plan.joined(", "), plan.reason);

@@ -10,6 +10,7 @@ pub mod expr;
 pub mod raw;
 mod semantic;
 pub mod shape;
+pub mod storage;
 pub mod yaml;
 
 use crate::error::{InputError, Problem};

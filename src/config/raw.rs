@@ -166,6 +166,33 @@ pub struct DataConfig {
     /// Feature columns. By default every column except target, id, timestamp and sensitive ones.
     #[serde(default)]
     pub features: Option<Vec<String>>,
+    /// Options for data in object storage (`s3://`, `gs://`, `az://`, `https://` paths), named as
+    /// polars and object_store name them (`aws_endpoint_url`, `aws_region`,
+    /// `azure_storage_account_name`, `allow_http`…), beside the standard environment (`AWS_*`,
+    /// `AZURE_*`, `GOOGLE_*`). A secret (keys, tokens, passwords) is given only as `{env: NAME}`.
+    #[serde(default)]
+    pub storage_options: Option<IndexMap<String, StorageValue>>,
+}
+
+/// One storage option: a value, or the environment variable holding it.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum StorageValue {
+    /// A switch such as `allow_http: true`.
+    Flag(bool),
+    /// A value that is not a secret (a region, an endpoint, an account name).
+    Text(String),
+    /// The environment variable holding the value (a secret must be given this way).
+    Env(EnvValue),
+}
+
+/// `{env: NAME}`: a value read from the environment when the data is opened.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnvValue {
+    /// The variable's name.
+    #[schemars(length(min = 1))]
+    pub env: String,
 }
 
 /// How to split `train` into train and test sets.

@@ -108,6 +108,38 @@ fn staging(raw: &RawConfig, r: &mut Rules) {
 }
 
 /// `data:`: the split, one role per column, features that play no other role.
+/// `data.storage_options`: keys some provider knows; secrets only by environment variable.
+fn storage_options(data: &crate::config::raw::DataConfig, r: &mut Rules) {
+    use crate::config::raw::StorageValue;
+    use crate::config::storage::{is_known_key, is_secret, suggest_key};
+    for (key, source) in [("data.train", Some(&data.train)), ("data.test", data.test.as_ref())] {
+        let path = source.map(|s| s.path()).unwrap_or_default();
+        let scheme = path.split_once("://").map(|(s, _)| s.to_ascii_lowercase()).unwrap_or_default();
+        if (scheme == "http" || scheme == "https") && path.contains(['*', '?', '[']) {
+            r.problem(
+                key,
+                format!(
+                    "{key}: a web server cannot list its files, so '{}' cannot be a glob; name each file",
+                    crate::config::storage::shown(path)
+                ),
+            );
+        }
+    }
+    for (key, value) in data.storage_options.iter().flatten() {
+        let path = format!("data.storage_options.{key}");
+        if !is_known_key(key) {
+            let message =
+                format!("{path}: no object store knows the option '{key}' (docs/config.md lists the common ones)");
+            r.push(r.source.problem(&path, message, suggest_key(key)));
+        } else if is_secret(key) && !matches!(value, StorageValue::Env(_)) {
+            r.problem(
+                &path,
+                format!("{path} is a secret: give the environment variable that holds it ({{env: NAME}}), never the value in the file"),
+            );
+        }
+    }
+}
+
 fn data(raw: &RawConfig, r: &mut Rules) {
     let data = &raw.data;
     if data.test.is_some() && data.split.is_some() {
@@ -124,6 +156,8 @@ fn data(raw: &RawConfig, r: &mut Rules) {
             );
         }
     }
+
+    storage_options(data, r);
 
     // One role per column.
     let mut roles: Vec<(&str, &str)> = vec![("data.target", data.target.as_str())];
@@ -177,6 +211,15 @@ fn train(raw: &RawConfig, r: &mut Rules) {
                 "train needs a built-in model (train.model) or an external trainer (train.command)".into(),
             ),
             (None, Some(_)) => {
+                if let Some(file) = train.model_file.as_deref().filter(|f| crate::config::storage::is_remote(f)) {
+                    r.problem(
+                        "train.model_file",
+                        format!(
+                            "train.model_file '{}' is a URI, but with train.command it names the file the command writes into $ML_GATES_OUTPUT",
+                            crate::config::storage::shown(file)
+                        ),
+                    );
+                }
                 for key in ["params", "preprocess"] {
                     let set = if key == "params" { !train.params.is_empty() } else { train.preprocess.is_some() };
                     if set {

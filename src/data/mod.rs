@@ -7,6 +7,7 @@
 pub mod drift;
 pub mod expr;
 mod sets;
+pub mod storage;
 
 pub use sets::{
     classes, datasets, feature_columns, feature_columns_of, input_columns, open_inputs, target_text, target_values,
@@ -20,6 +21,7 @@ use polars::prelude::*;
 use polars_buffer::Buffer;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
+use storage::{Object, Storage};
 
 /// The column holding each row's position in its dataset (0-based, in the order it is read).
 pub const ROW_INDEX: &str = "__row";
@@ -33,7 +35,8 @@ pub struct Dataset {
     pub spec: String,
     /// Config key that named it (for error positions), such as `data.train`.
     pub key: String,
-    pub files: Vec<PathBuf>,
+    /// The files (or objects in storage) behind it, sorted.
+    pub files: Vec<DataFile>,
     pub format: Format,
     pub schema: SchemaRef,
     lazy: LazyFrame,
@@ -62,9 +65,14 @@ impl Dataset {
         self.schema.get(column)
     }
 
-    /// The newest modification time among the dataset's files.
+    /// The newest modification time among the dataset's files (objects' last-modified times).
     pub fn modified(&self) -> Option<SystemTime> {
-        self.files.iter().filter_map(|f| std::fs::metadata(f).ok()?.modified().ok()).max()
+        self.files.iter().filter_map(DataFile::modified).max()
+    }
+
+    /// Whether the dataset is read from object storage.
+    pub fn is_remote(&self) -> bool {
+        self.files.iter().any(|f| matches!(f, DataFile::Remote(_)))
     }
 
     /// An input error about this dataset (it could not be read), naming its files.
@@ -77,17 +85,62 @@ impl Dataset {
     }
 }
 
-fn describe_files(files: &[PathBuf]) -> String {
+/// One file of a dataset: a local file, or an object in storage with what its listing said.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DataFile {
+    Local(PathBuf),
+    Remote(Object),
+}
+
+impl DataFile {
+    /// The path or URI as it may be shown (a URI without its query or user info).
+    pub fn shown(&self) -> String {
+        match self {
+            DataFile::Local(p) => p.display().to_string(),
+            DataFile::Remote(o) => storage::shown(&o.uri),
+        }
+    }
+
+    /// When the file was last written (an object's last-modified time).
+    pub fn modified(&self) -> Option<SystemTime> {
+        match self {
+            DataFile::Local(p) => std::fs::metadata(p).ok()?.modified().ok(),
+            DataFile::Remote(o) => o.modified.map(SystemTime::from),
+        }
+    }
+
+    /// The path polars scans.
+    fn scan_path(&self) -> String {
+        match self {
+            DataFile::Local(p) => p.to_string_lossy().to_string(),
+            DataFile::Remote(o) => o.uri.clone(),
+        }
+    }
+
+    /// The file's extension (lowercase), for its format.
+    fn extension(&self) -> Option<String> {
+        let name = match self {
+            DataFile::Local(p) => p.file_name()?.to_string_lossy().to_string(),
+            DataFile::Remote(o) => o.uri.rsplit('/').next()?.to_string(),
+        };
+        Some(name.rsplit_once('.')?.1.to_ascii_lowercase())
+    }
+}
+
+fn describe_files(files: &[DataFile]) -> String {
     match files {
-        [one] => format!("'{}'", one.display()),
-        many => format!("({} files, first '{}')", many.len(), many[0].display()),
+        [one] => format!("'{}'", one.shown()),
+        many => format!("({} files, first '{}')", many.len(), many[0].shown()),
     }
 }
 
 /// The format a file's extension implies.
 pub fn format_of(path: &Path) -> Option<Format> {
-    let ext = path.extension()?.to_str()?.to_ascii_lowercase();
-    match ext.as_str() {
+    format_of_extension(&path.extension()?.to_str()?.to_ascii_lowercase())
+}
+
+fn format_of_extension(ext: &str) -> Option<Format> {
+    match ext {
         "parquet" | "pq" => Some(Format::Parquet),
         "csv" => Some(Format::Csv),
         "ndjson" | "jsonl" => Some(Format::Ndjson),
@@ -95,72 +148,109 @@ pub fn format_of(path: &Path) -> Option<Format> {
     }
 }
 
-/// Open the dataset `data_source`, named by config key `key`, as role `role`.
-pub fn open(source: &Source, key: &str, data_source: &DataSource, role: &str) -> Result<Dataset, InputError> {
+/// How many bytes of a file the header checks read: a CSV header line, NDJSON's first records.
+const HEAD_BYTES: u64 = 1 << 20;
+
+/// Open the dataset `data_source`, named by config key `key`, as role `role`: local files, or
+/// objects in storage (read with `storage`'s options).
+pub fn open(
+    source: &Source,
+    storage: &Storage,
+    key: &str,
+    data_source: &DataSource,
+    role: &str,
+) -> Result<Dataset, InputError> {
     let spec = data_source.path().to_string();
-    let files = expand(source, key, &spec)?;
-    let format = match data_source.format().or_else(|| format_of(&files[0])) {
+    let problem = |message: String| InputError::one(source.problem(key, message, None));
+    let files = if storage::is_remote(&spec) {
+        let objects = storage.list(&spec).map_err(|e| problem(format!("{key}: {e}")))?;
+        objects.into_iter().map(DataFile::Remote).collect()
+    } else {
+        let files = expand(source, key, &spec)?;
+        for file in &files {
+            if let Err(e) = std::fs::File::open(file) {
+                return Err(problem(format!("cannot open '{}': {e}", file.display())));
+            }
+        }
+        files.into_iter().map(DataFile::Local).collect::<Vec<_>>()
+    };
+    let format = match data_source.format().or_else(|| files[0].extension().as_deref().and_then(format_of_extension)) {
         Some(f) => f,
         None => {
-            return Err(InputError::one(source.problem(
-                key,
-                format!(
-                    "cannot tell the format of '{}' from its extension (.parquet, .csv, .ndjson or .jsonl); give {{path, format}}",
-                    files[0].display()
-                ),
-                None,
+            return Err(problem(format!(
+                "cannot tell the format of '{}' from its extension (.parquet, .csv, .ndjson or .jsonl); give {{path, format}}",
+                files[0].shown()
             )))
         }
     };
-    for file in &files {
-        if let Err(e) = std::fs::File::open(file) {
-            return Err(InputError::one(source.problem(key, format!("cannot open '{}': {e}", file.display()), None)));
-        }
-    }
-    if format == Format::Csv {
-        // polars would rename a repeated column (`age_duplicated_0`) and read the first: refuse it.
+    if format != Format::Parquet {
         for file in &files {
-            if let Some((name, first, again)) = csv_header(file).ok().as_deref().and_then(repeated_column) {
-                return Err(InputError::one(source.problem(
-                    key,
-                    format!(
-                        "{role} data '{}': column '{name}' appears twice in its header (columns {} and {}); rename one",
-                        file.display(),
-                        first + 1,
-                        again + 1
-                    ),
-                    None,
-                )));
+            let head = read_head(storage, file).map_err(|e| problem(format!("{key}: {e}")))?;
+            if let Some(message) = header_problem(format, &head) {
+                return Err(problem(format!("{role} data '{}': {message}", file.shown())));
             }
         }
     }
-    if format == Format::Ndjson {
-        // A record that names a key twice is read with one of the two values: refuse it.
-        for file in &files {
-            if let Some((name, line)) = ndjson_repeated_key(file) {
-                return Err(InputError::one(source.problem(
-                    key,
-                    format!(
-                        "{role} data '{}': line {line} names the key '{name}' twice; a column has one value per row",
-                        file.display()
-                    ),
-                    None,
-                )));
-            }
-        }
-    }
-    let paths: Buffer<PlRefPath> = files.iter().map(|f| PlRefPath::new(f.to_string_lossy().as_ref())).collect();
-    let scanned = match format {
-        Format::Parquet => LazyFrame::scan_parquet_files(paths, ScanArgsParquet { glob: false, ..Default::default() }),
-        Format::Csv => LazyCsvReader::new_paths(paths).with_try_parse_dates(true).with_glob(false).finish(),
-        Format::Ndjson => LazyJsonLineReader::new_paths(paths).finish(),
+    let cloud = match &files[0] {
+        DataFile::Remote(o) => storage.cloud_options(&o.uri).map_err(|e| problem(format!("{key}: {e}")))?,
+        DataFile::Local(_) => None,
     };
-    let mut lazy = scanned.map_err(|e| read_problem(source, key, role, &files, e))?;
-    let schema = lazy.collect_schema().map_err(|e| read_problem(source, key, role, &files, e))?;
+    let paths: Buffer<PlRefPath> = files.iter().map(|f| PlRefPath::new(f.scan_path().as_str())).collect();
+    let scanned = match format {
+        Format::Parquet => LazyFrame::scan_parquet_files(
+            paths,
+            ScanArgsParquet { glob: false, cloud_options: cloud, ..Default::default() },
+        ),
+        Format::Csv => LazyCsvReader::new_paths(paths)
+            .with_try_parse_dates(true)
+            .with_glob(false)
+            .with_cloud_options(cloud)
+            .finish(),
+        Format::Ndjson => LazyJsonLineReader::new_paths(paths).with_cloud_options(cloud).finish(),
+    };
+    let fail = |e: PolarsError| read_problem(source, storage, key, role, &files, e);
+    let mut lazy = scanned.map_err(fail)?;
+    let schema = lazy.collect_schema().map_err(fail)?;
     Ok(Dataset { role: role.to_string(), spec, key: key.to_string(), files, format, schema, lazy })
 }
 
-fn read_problem(source: &Source, key: &str, role: &str, files: &[PathBuf], e: PolarsError) -> InputError {
+/// The first bytes of a file (at most [`HEAD_BYTES`]): what the header checks read.
+fn read_head(storage: &Storage, file: &DataFile) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    match file {
+        DataFile::Local(p) => {
+            let mut head = Vec::new();
+            std::fs::File::open(p)
+                .and_then(|f| f.take(HEAD_BYTES).read_to_end(&mut head))
+                .map_err(|e| format!("cannot read '{}': {e}", p.display()))?;
+            Ok(head)
+        }
+        DataFile::Remote(o) => storage.read_start(&o.uri, o.size, HEAD_BYTES),
+    }
+}
+
+/// What the header of a CSV or NDJSON file repeats, which polars would read silently: a CSV
+/// column named twice (polars renames it `age_duplicated_0`), an NDJSON record naming a key twice
+/// (read with one of its values).
+fn header_problem(format: Format, head: &[u8]) -> Option<String> {
+    match format {
+        Format::Csv => repeated_column(&csv_header(head)).map(|(name, first, again)| {
+            format!("column '{name}' appears twice in its header (columns {} and {}); rename one", first + 1, again + 1)
+        }),
+        Format::Ndjson => ndjson_repeated_key(head)
+            .map(|(name, line)| format!("line {line} names the key '{name}' twice; a column has one value per row")),
+        Format::Parquet => None,
+    }
+}
+
+fn read_problem(
+    source: &Source,
+    storage: &Storage,
+    key: &str,
+    role: &str,
+    files: &[DataFile],
+    e: PolarsError,
+) -> InputError {
     let message = match &e {
         // A Parquet schema with a repeated column name.
         PolarsError::Duplicate(what) => {
@@ -168,7 +258,7 @@ fn read_problem(source: &Source, key: &str, role: &str, files: &[PathBuf], e: Po
         }
         _ => format!("cannot read {role} data {}: {e}", describe_files(files)),
     };
-    InputError::one(source.problem(key, message, None))
+    InputError::one(source.problem(key, storage.redact(&message), None))
 }
 
 /// How many lines of an NDJSON file are checked for a repeated key: the records a writer makes
@@ -176,11 +266,11 @@ fn read_problem(source: &Source, key: &str, role: &str, files: &[PathBuf], e: Po
 const NDJSON_LINES_CHECKED: usize = 1000;
 
 /// The first top-level key that a record of the file's first lines names twice, with its line.
-fn ndjson_repeated_key(path: &Path) -> Option<(String, usize)> {
-    use std::io::BufRead;
-    let file = std::io::BufReader::new(std::fs::File::open(path).ok()?);
-    for (i, line) in file.lines().take(NDJSON_LINES_CHECKED).enumerate() {
-        let line = line.ok()?;
+fn ndjson_repeated_key(head: &[u8]) -> Option<(String, usize)> {
+    // The last line of `head` may be cut short: only whole lines are read.
+    let whole = head.iter().rposition(|b| *b == b'\n').map_or(head, |end| &head[..end]);
+    for (i, line) in whole.split(|b| *b == b'\n').take(NDJSON_LINES_CHECKED).enumerate() {
+        let line = String::from_utf8_lossy(line);
         let mut de = serde_json::Deserializer::from_str(&line);
         if let Ok(Some(name)) = serde::Deserializer::deserialize_any(&mut de, RepeatedKey) {
             return Some((name, i + 1));
@@ -213,11 +303,9 @@ impl<'de> serde::de::Visitor<'de> for RepeatedKey {
 }
 
 /// The column names of a CSV file's header line (comma-separated, `"` quoting as polars reads it).
-fn csv_header(path: &Path) -> std::io::Result<Vec<String>> {
-    use std::io::{BufRead, Read};
-    let mut line = Vec::new();
-    std::io::BufReader::new(std::fs::File::open(path)?).take(1 << 20).read_until(b'\n', &mut line)?;
-    let text = String::from_utf8_lossy(&line);
+fn csv_header(head: &[u8]) -> Vec<String> {
+    let line = head.split(|b| *b == b'\n').next().unwrap_or_default();
+    let text = String::from_utf8_lossy(line);
     let text = text.trim_start_matches('\u{feff}').trim_end_matches(['\n', '\r']);
     let (mut names, mut field, mut quoted) = (Vec::new(), String::new(), false);
     let mut chars = text.chars().peekable();
@@ -233,7 +321,7 @@ fn csv_header(path: &Path) -> std::io::Result<Vec<String>> {
         }
     }
     names.push(field);
-    Ok(names)
+    names
 }
 
 /// The first name that repeats, with the positions of its first two appearances.

@@ -28,6 +28,8 @@ pub struct Inputs {
 pub fn open_inputs(config: &Config) -> Result<Inputs, InputError> {
     let source = &config.source;
     let data = &config.raw.data;
+    let storage = super::storage::Storage::from_config(config)?;
+    let storage = &storage;
     let mut problems = Vec::new();
     let mut take = |r: Result<Dataset, InputError>| match r {
         Ok(d) => Some(d),
@@ -36,18 +38,18 @@ pub fn open_inputs(config: &Config) -> Result<Inputs, InputError> {
             None
         }
     };
-    let train = take(open(source, "data.train", &data.train, "train"));
-    let test = data.test.as_ref().and_then(|t| take(open(source, "data.test", t, "test")));
+    let train = take(open(source, storage, "data.train", &data.train, "train"));
+    let test = data.test.as_ref().and_then(|t| take(open(source, storage, "data.test", t, "test")));
     let reference = config
         .raw
         .validate
         .as_ref()
         .and_then(|v| v.drift.as_ref())
-        .and_then(|d| take(open(source, "validate.drift.reference", &d.reference, "reference")));
+        .and_then(|d| take(open(source, storage, "validate.drift.reference", &d.reference, "reference")));
     let mut references = Vec::new();
     for (column, r) in config.raw.validate.iter().flat_map(|v| v.references.iter().flatten()) {
         let key = format!("validate.references.{column}.file");
-        if let Some(d) = take(open(source, &key, &r.file, "referenced")) {
+        if let Some(d) = take(open(source, storage, &key, &r.file, "referenced")) {
             references.push((column.clone(), d));
         }
     }

@@ -4,11 +4,12 @@
 
 use crate::config::Config;
 use crate::core::{Check, Severity, Stage};
+use crate::data::DataFile;
 use crate::registry::{pass_alias, AliasMove, Lineage, MoveKind, NewVersion, Registry, RegistryError, Version};
 use schemars::JsonSchema;
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Every check id this stage can report. Ids are API: never rename one.
 pub const CHECKS: &[(&str, &str)] = &[
@@ -50,13 +51,27 @@ pub struct HistoryRow {
     pub aliases: Vec<String>,
 }
 
-/// sha256 of the files' bytes, in the order given, each framed by its length.
-pub fn fingerprint(files: &[PathBuf]) -> std::io::Result<String> {
+/// sha256 of the files' bytes, in the order given, each framed by its length. An object in
+/// storage is not downloaded: its URI, size and ETag (which changes with its bytes) stand for it,
+/// framed the same way (docs/registry.md).
+pub fn fingerprint(files: &[DataFile]) -> std::io::Result<String> {
     use sha2::Digest;
     use std::io::Read;
     let mut hasher = sha2::Sha256::new();
     let mut buffer = vec![0u8; 1 << 20];
-    for path in files {
+    for file in files {
+        let path = match file {
+            DataFile::Local(path) => path,
+            DataFile::Remote(object) => {
+                let etag = object.etag.as_deref().unwrap_or_default();
+                for part in ["object", object.uri.as_str(), etag] {
+                    hasher.update((part.len() as u64).to_le_bytes());
+                    hasher.update(part.as_bytes());
+                }
+                hasher.update(object.size.to_le_bytes());
+                continue;
+            }
+        };
         let mut file = std::fs::File::open(path)?;
         hasher.update(file.metadata()?.len().to_le_bytes());
         loop {

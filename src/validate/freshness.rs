@@ -30,7 +30,13 @@ pub(super) fn run(ctx: &Ctx<'_>, ds: &Dataset) -> PolarsResult<Vec<Check>> {
                 }
             }
         }
-        None => (ds.modified().map(DateTime::<Utc>::from), "newest file modification time".to_string()),
+        None => {
+            let basis = match ds.is_remote() {
+                true => "newest object's last-modified time",
+                false => "newest file modification time",
+            };
+            (ds.modified().map(DateTime::<Utc>::from), basis.to_string())
+        }
     };
     let Some(newest) = newest else {
         return Ok(vec![Check::unmeasured("freshness", Stage::Validate, severity)

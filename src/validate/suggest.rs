@@ -60,7 +60,7 @@ fn open(options: &InitOptions, path: &str, role: &str) -> Result<Dataset, InputE
         texts: Default::default(),
     };
     let spec = DataSource::Path(path.to_string());
-    data::open(&source, &format!("--{role}"), &spec, role)
+    data::open(&source, &data::storage::Storage::from_env(), &format!("--{role}"), &spec, role)
 }
 
 /// Every column's profile in one aggregate query, and the values of the columns with few.

@@ -278,3 +278,176 @@ impl Drop for Prometheus {
         let _ = self.child.wait();
     }
 }
+
+/// Stops a server's process group (TERM, then KILL after 10 s).
+fn stop_group(child: &mut std::process::Child) {
+    let group = format!("-{}", child.id());
+    let _ = Command::new("kill").args(["-s", "TERM", "--", &group]).stderr(std::process::Stdio::null()).status();
+    let started = std::time::Instant::now();
+    while child.try_wait().ok().flatten().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(10) {
+            let _ = Command::new("kill").args(["-s", "KILL", "--", &group]).status();
+            let _ = child.wait();
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Waits until a loopback port accepts connections; panics with the server's log after `limit`.
+fn await_port(port: u16, limit: std::time::Duration, log: &std::path::Path, what: &str) {
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < limit,
+            "{what} did not start within {limit:?} (bash scripts/test.sh installs it):\n{}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// An S3 server (moto, `moto_server`) on a free loopback port that checks signatures: its IAM
+/// user `ci` (keys `key_id`/`secret`) may do everything; other keys are refused.
+pub struct MotoServer {
+    child: std::process::Child,
+    pub endpoint: String,
+    pub key_id: String,
+    pub secret: String,
+    pub dir: tempfile::TempDir,
+}
+
+impl MotoServer {
+    pub fn start() -> Self {
+        use std::os::unix::process::CommandExt;
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let log = dir.path().join("moto.log");
+        let child = Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            // Signatures are checked after the three requests that create the IAM user.
+            .env("INITIAL_NO_AUTH_ACTION_COUNT", "3")
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .process_group(0)
+            .spawn()
+            .expect("moto_server: pip install 'moto[server]' (bash scripts/test.sh does)");
+        let mut server = MotoServer {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+            key_id: String::new(),
+            secret: String::new(),
+            dir,
+        };
+        await_port(port, std::time::Duration::from_secs(60), &log, "moto_server");
+        let out =
+            Command::new("python3").args(["tests/storage/objects.py", "s3-user", &server.endpoint]).output().unwrap();
+        assert!(out.status.success(), "creating the S3 user: {}", String::from_utf8_lossy(&out.stderr));
+        let keys: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        server.key_id = keys["id"].as_str().unwrap().to_string();
+        server.secret = keys["secret"].as_str().unwrap().to_string();
+        server
+    }
+
+    /// Put files into `bucket` (created when missing) with boto3: `(key, file)` pairs.
+    pub fn put(&self, bucket: &str, objects: &[(&str, &std::path::Path)]) {
+        let mut command = Command::new("python3");
+        command.args(["tests/storage/objects.py", "s3-put", &self.endpoint, &self.key_id, &self.secret, bucket]);
+        for (key, file) in objects {
+            command.arg(format!("{key}={}", file.display()));
+        }
+        let out = command.output().unwrap();
+        assert!(out.status.success(), "boto3 put_object: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+impl Drop for MotoServer {
+    fn drop(&mut self) {
+        stop_group(&mut self.child);
+    }
+}
+
+/// Azurite's well-known development account.
+pub const AZURITE_ACCOUNT: &str = "devstoreaccount1";
+pub const AZURITE_KEY: &str =
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+
+/// Azure's blob storage emulator (azurite, from npm) on a free loopback port, with shared-key
+/// authentication (a wrong key is refused).
+pub struct AzuriteServer {
+    child: std::process::Child,
+    /// The account's blob endpoint, `http://127.0.0.1:<port>/devstoreaccount1`.
+    pub endpoint: String,
+    pub dir: tempfile::TempDir,
+}
+
+impl AzuriteServer {
+    pub fn start() -> Self {
+        use std::os::unix::process::CommandExt;
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let log = dir.path().join("azurite.log");
+        let child = Command::new("node_modules/.bin/azurite-blob")
+            .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string(), "--skipApiVersionCheck", "--silent"])
+            .arg("--location")
+            .arg(dir.path())
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .process_group(0)
+            .spawn()
+            .expect("azurite-blob: npm ci installs azurite (bash scripts/test.sh does)");
+        await_port(port, std::time::Duration::from_secs(60), &log, "azurite-blob");
+        AzuriteServer { child, endpoint: format!("http://127.0.0.1:{port}/{AZURITE_ACCOUNT}"), dir }
+    }
+
+    /// Upload files into `container` (created when missing) with the Azure Storage SDK.
+    pub fn put(&self, container: &str, blobs: &[(&str, &std::path::Path)]) {
+        let connection = format!(
+            "DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};BlobEndpoint={};",
+            self.endpoint
+        );
+        let mut command = Command::new("python3");
+        command.args(["tests/storage/objects.py", "az-put", &connection, container]);
+        for (name, file) in blobs {
+            command.arg(format!("{name}={}", file.display()));
+        }
+        let out = command.output().unwrap();
+        assert!(out.status.success(), "azure upload_blob: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+impl Drop for AzuriteServer {
+    fn drop(&mut self) {
+        stop_group(&mut self.child);
+    }
+}
+
+/// A web server with range requests (PyPI's RangeHTTPServer) serving `dir` on a free loopback port.
+pub struct WebServer {
+    child: std::process::Child,
+    pub url: String,
+}
+
+impl WebServer {
+    pub fn start(dir: &std::path::Path) -> Self {
+        use std::os::unix::process::CommandExt;
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let log = dir.join("web.log");
+        let child = Command::new("python3")
+            .args(["-m", "RangeHTTPServer", &port.to_string(), "--bind", "127.0.0.1"])
+            .current_dir(dir)
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        await_port(port, std::time::Duration::from_secs(30), &log, "RangeHTTPServer (pip install rangehttpserver)");
+        WebServer { child, url: format!("http://127.0.0.1:{port}") }
+    }
+}
+
+impl Drop for WebServer {
+    fn drop(&mut self) {
+        stop_group(&mut self.child);
+    }
+}
