@@ -6,6 +6,10 @@
 # GitHub's runner runs a container action.
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
+# protoc and protobuf's well-known types compile Spark Connect's protocol (scripts/build-deps.sh).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends protobuf-compiler libprotobuf-dev \
+    && rm -rf /var/lib/apt/lists/*
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 # The shipping profile (Cargo.toml `[profile.dist]`: fat LTO, one codegen unit, stripped).

@@ -12,7 +12,13 @@
 # ml-gates is compiled once: the test profile only (no release or dist build here).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash scripts/build-deps.sh
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -r requirements-test.txt
+# Sail's Spark Connect server (tests/spark.rs) in its own virtual environment (requirements-sail.txt).
+sail_venv="$(cd "${CARGO_TARGET_DIR:-target}" 2>/dev/null && pwd || echo "$PWD/target")/venvs/sail"
+[ -x "$sail_venv/bin/python" ] || python3 -m venv "$sail_venv"
+"$sail_venv/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements-sail.txt
+export ML_GATES_SAIL="$sail_venv/bin/sail"
 npm ci --silent --no-audit --no-fund
 # Debian's packages: a real Prometheus for tests/serve_cli.rs (it scrapes `ml-gates serve` and
 # answers PromQL); podman and runc to build and run the action's image (tests/image.rs); the CNCF

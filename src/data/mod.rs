@@ -7,6 +7,7 @@
 pub mod drift;
 pub mod expr;
 mod sets;
+pub mod spark;
 pub mod storage;
 
 pub use sets::{

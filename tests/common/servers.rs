@@ -451,3 +451,37 @@ impl Drop for WebServer {
         stop_group(&mut self.child);
     }
 }
+
+/// Sail's Spark Connect server (PyPI `pysail`, in the virtual environment scripts/test.sh makes,
+/// named by `ML_GATES_SAIL`) on a free loopback port.
+pub struct SailServer {
+    child: std::process::Child,
+    pub url: String,
+    pub _dir: tempfile::TempDir,
+}
+
+impl SailServer {
+    pub fn start() -> Self {
+        use std::os::unix::process::CommandExt;
+        let sail = std::env::var("ML_GATES_SAIL")
+            .expect("ML_GATES_SAIL names Sail's `sail` program: bash scripts/test.sh installs it and sets it");
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let log = dir.path().join("sail.log");
+        let child = Command::new(&sail)
+            .args(["spark", "server", "--ip", "127.0.0.1", "--port", &port.to_string()])
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|e| panic!("{sail}: {e} (bash scripts/test.sh installs pysail)"));
+        await_port(port, std::time::Duration::from_secs(60), &log, "sail spark server");
+        SailServer { child, url: format!("sc://127.0.0.1:{port}"), _dir: dir }
+    }
+}
+
+impl Drop for SailServer {
+    fn drop(&mut self) {
+        stop_group(&mut self.child);
+    }
+}
