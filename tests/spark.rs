@@ -1,10 +1,11 @@
-//! The Spark Connect client against Sail (a Spark Connect server): SQL in, the answer read back
-//! as Arrow IPC by polars, equal to polars' own figures on the same file; the engine's own
-//! message when a query is refused; a server that is not there said so.
+//! The Spark Connect client against two servers, one list of cases: Sail (a Spark Connect server
+//! in Rust) and Apache Spark's own. SQL in, the answer read back as Arrow IPC by polars, equal to
+//! polars' own figures on the same file; the engine's own message when a query is refused; a
+//! server that is not there said so.
 
 mod common;
 
-use common::servers::SailServer;
+use common::servers::{SailServer, SparkServer};
 use ml_gates::data::spark::Spark;
 use polars::prelude::*;
 
@@ -14,10 +15,19 @@ fn absolute(path: &str) -> String {
     std::path::absolute(path).unwrap().display().to_string()
 }
 
+/// Every case on both servers (each started once: Apache Spark's takes about 15 s).
 #[test]
-fn aggregates_from_spark_equal_polars() {
+fn spark_connect_conformance() {
     let sail = SailServer::start();
-    let spark = Spark::connect(&sail.url).unwrap();
+    let apache = SparkServer::start();
+    for url in [&sail.url, &apache.url] {
+        aggregates_from_spark_equal_polars(url);
+        refused_queries_carry_the_engine_message(url);
+    }
+}
+
+fn aggregates_from_spark_equal_polars(url: &str) {
+    let spark = Spark::connect(url).unwrap();
     let query = format!(
         "SELECT count(*) AS n, count(age) AS ages, avg(age) AS mean, stddev_samp(monthly_spend) AS sd, \
          min(tenure_months) AS lo, max(tenure_months) AS hi FROM parquet.`{}`",
@@ -41,11 +51,11 @@ fn aggregates_from_spark_equal_polars() {
     };
     assert_eq!(answer.height(), 1);
     for name in ["n", "ages", "lo", "hi"] {
-        assert_eq!(number(&answer, name), number(&local, name), "{name}");
+        assert_eq!(number(&answer, name), number(&local, name), "{url} {name}");
     }
     for name in ["mean", "sd"] {
         let (a, b) = (number(&answer, name), number(&local, name));
-        assert!((a - b).abs() <= 1e-9 * b.abs(), "{name}: spark {a}, polars {b}");
+        assert!((a - b).abs() <= 1e-9 * b.abs(), "{url} {name}: spark {a}, polars {b}");
     }
     // Many rows back: a GROUP BY, in several batches or one.
     let groups = spark
@@ -54,13 +64,11 @@ fn aggregates_from_spark_equal_polars() {
     assert_eq!(groups.height(), 1000);
 }
 
-#[test]
-fn refused_queries_carry_the_engine_message() {
-    let sail = SailServer::start();
-    let spark = Spark::connect(&sail.url).unwrap();
+fn refused_queries_carry_the_engine_message(url: &str) {
+    let spark = Spark::connect(url).unwrap();
     let no_column = spark.sql(&format!("SELECT nope FROM parquet.`{}`", absolute(TRAIN))).unwrap_err();
     assert!(no_column.contains("nope"), "{no_column}");
-    assert!(no_column.starts_with(&sail.url), "{no_column}");
+    assert!(no_column.starts_with(url), "{no_column}");
     let no_table = spark.sql("SELECT count(*) FROM lake.churn.missing_table").unwrap_err();
     assert!(no_table.to_lowercase().contains("missing_table"), "{no_table}");
 }

@@ -485,3 +485,46 @@ impl Drop for SailServer {
         stop_group(&mut self.child);
     }
 }
+
+/// Apache Spark's own Spark Connect server (`sbin/start-connect-server.sh` of PyPI's pyspark, in
+/// the virtual environment scripts/test.sh makes, its folder named by `ML_GATES_SPARK_HOME`), in
+/// the foreground on a free loopback port, `local[2]`, stopped with its JVM when dropped.
+pub struct SparkServer {
+    child: std::process::Child,
+    pub url: String,
+    pub dir: tempfile::TempDir,
+}
+
+impl SparkServer {
+    pub fn start() -> Self {
+        use std::os::unix::process::CommandExt;
+        let home = std::env::var("ML_GATES_SPARK_HOME")
+            .expect("ML_GATES_SPARK_HOME names pyspark's folder: bash scripts/test.sh installs it and sets it");
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let log = dir.path().join("spark.log");
+        let child = Command::new(format!("{home}/sbin/start-connect-server.sh"))
+            .args(["--master", "local[2]", "--driver-memory", "1g"])
+            .args(["--conf", "spark.connect.grpc.binding.address=127.0.0.1"])
+            .args(["--conf", &format!("spark.connect.grpc.binding.port={port}")])
+            .args(["--conf", "spark.driver.bindAddress=127.0.0.1", "--conf", "spark.driver.host=127.0.0.1"])
+            .args(["--conf", "spark.ui.enabled=false"])
+            .env("SPARK_HOME", &home)
+            .env("SPARK_NO_DAEMONIZE", "1")
+            .env("SPARK_LOG_DIR", dir.path())
+            .env("SPARK_PID_DIR", dir.path())
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|e| panic!("{home}/sbin/start-connect-server.sh: {e}"));
+        await_port(port, std::time::Duration::from_secs(120), &log, "Apache Spark's Spark Connect server");
+        SparkServer { child, url: format!("sc://127.0.0.1:{port}"), dir }
+    }
+}
+
+impl Drop for SparkServer {
+    fn drop(&mut self) {
+        stop_group(&mut self.child);
+    }
+}
