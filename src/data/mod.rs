@@ -41,6 +41,8 @@ pub struct Dataset {
     pub format: Format,
     pub schema: SchemaRef,
     lazy: LazyFrame,
+    /// The storage options it was opened with: what its read errors must not show.
+    storage: Storage,
 }
 
 impl Dataset {
@@ -80,7 +82,7 @@ impl Dataset {
     pub fn read_error(&self, source: &Source, error: impl std::fmt::Display) -> InputError {
         InputError::one(source.problem(
             &self.key,
-            format!("cannot read {} data {}: {}", self.role, describe_files(&self.files), error),
+            self.storage.redact(&format!("cannot read {} data {}: {}", self.role, describe_files(&self.files), error)),
             None,
         ))
     }
@@ -212,7 +214,8 @@ pub fn open(
     let fail = |e: PolarsError| read_problem(source, storage, key, role, &files, e);
     let mut lazy = scanned.map_err(fail)?;
     let schema = lazy.collect_schema().map_err(fail)?;
-    Ok(Dataset { role: role.to_string(), spec, key: key.to_string(), files, format, schema, lazy })
+    let storage = storage.clone();
+    Ok(Dataset { role: role.to_string(), spec, key: key.to_string(), files, format, schema, lazy, storage })
 }
 
 /// The first bytes of a file (at most [`HEAD_BYTES`]): what the header checks read.
