@@ -83,4 +83,5 @@ fn a_missing_server_is_said_so() {
     };
     assert!(error.contains(&format!("sc://127.0.0.1:{port}")), "{error}");
     assert!(!error.contains("never-shown-token"), "{error}");
+    assert!(error.contains("nothing answers there"), "{error}");
 }

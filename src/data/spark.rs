@@ -76,7 +76,15 @@ impl Spark {
             }
             Ok::<_, spark_connect_core::SparkError>(batches)
         });
-        let batches = batches.map_err(|e| format!("{}: {}", self.shown, first_line(&e.to_string())))?;
+        let batches = batches.map_err(|e| {
+            let text = first_line(&e.to_string());
+            match text.contains("tcp connect error") || text.contains("Connection refused") {
+                true => {
+                    format!("cannot reach {}: nothing answers there (is the Spark Connect server running?)", self.shown)
+                }
+                false => format!("{}: {text}", self.shown),
+            }
+        })?;
         let mut frame: Option<DataFrame> = None;
         for data in batches {
             let part = IpcStreamReader::new(std::io::Cursor::new(data))
