@@ -20,9 +20,13 @@ fn absolute(path: &str) -> String {
 fn spark_connect_conformance() {
     let sail = SailServer::start();
     let apache = SparkServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (file, frame) = rule_data(dir.path());
+    let rules = rules();
     for url in [&sail.url, &apache.url] {
         aggregates_from_spark_equal_polars(url);
         refused_queries_carry_the_engine_message(url);
+        rules_answer_as_on_polars(url, &file, &frame, &rules);
     }
 }
 
@@ -84,4 +88,161 @@ fn a_missing_server_is_said_so() {
     assert!(error.contains(&format!("sc://127.0.0.1:{port}")), "{error}");
     assert!(!error.contains("never-shown-token"), "{error}");
     assert!(error.contains("nothing answers there"), "{error}");
+}
+
+/// The rule language on Spark answers as on polars, row by row: every operator and function by
+/// hand, then rules edited at random from them (those the checker accepts), over data with
+/// missing values, NaN, zeros, negative numbers, padded and non-ASCII text, dates and datetimes.
+fn rules_answer_as_on_polars(url: &str, file: &std::path::Path, frame: &DataFrame, rules: &[String]) {
+    use ml_gates::config::expr::parse;
+    use ml_gates::data::expr::condition;
+    use ml_gates::data::sql::sql_condition;
+    let spark = Spark::connect(url).unwrap();
+    let columns: Vec<(String, DataType)> = frame.schema().iter().map(|(n, d)| (n.to_string(), d.clone())).collect();
+    let compiled: Vec<(String, Expr, String)> = rules
+        .iter()
+        .filter_map(|rule| {
+            let node = parse(rule).ok()?;
+            let polars = condition(&node, &columns).ok()?;
+            Some((rule.clone(), polars, sql_condition(&node, &columns).unwrap()))
+        })
+        .collect();
+    assert!(compiled.len() > 50, "{} rules typed", compiled.len());
+    for chunk in compiled.chunks(40) {
+        let local = frame
+            .clone()
+            .lazy()
+            .select(chunk.iter().enumerate().map(|(i, (_, e, _))| e.clone().alias(format!("r{i}"))).collect::<Vec<_>>())
+            .collect()
+            .unwrap();
+        let selected: Vec<String> = chunk.iter().enumerate().map(|(i, (_, _, s))| format!("{s} AS r{i}")).collect();
+        let query = format!("SELECT {} FROM parquet.`{}` ORDER BY i", selected.join(", "), file.display());
+        let remote = spark.sql(&query).unwrap_or_else(|e| {
+            // Which rule: each alone.
+            for (rule, _, sql) in chunk {
+                let one = format!("SELECT {sql} AS r FROM parquet.`{}`", file.display());
+                if let Err(e) = spark.sql(&one) {
+                    panic!("{url}: the rule {rule:?} (SQL {sql}): {e}");
+                }
+            }
+            panic!("{url}: {e}\n{query}")
+        });
+        for (i, (rule, _, sql)) in chunk.iter().enumerate() {
+            let name = format!("r{i}");
+            let get = |f: &DataFrame| -> Vec<Option<bool>> {
+                f.column(&name).unwrap().as_materialized_series().bool().unwrap().iter().collect()
+            };
+            assert_eq!(get(&local), get(&remote), "{url}: the rule {rule:?} (SQL {sql})");
+        }
+    }
+}
+
+fn rule_data(dir: &std::path::Path) -> (std::path::PathBuf, DataFrame) {
+    let mut frame = df!(
+        "i" => [0i64, 1, 2, 3, 4, 5, 6, 7],
+        "age" => [Some(17i64), None, Some(45), Some(0), Some(-3), Some(18), Some(90), Some(30)],
+        "price" => [Some(2.0), Some(f64::NAN), Some(5.0), Some(0.0), None, Some(-1.5), Some(1e-9), Some(1e12)],
+        "country" => [Some("DE"), Some("FR"), None, Some(" de\t"), Some("Ünïcode"), Some(""), Some("it's"), Some("a\\b")],
+        "active" => [Some(true), Some(false), Some(true), None, Some(false), Some(true), Some(true), Some(false)],
+    )
+    .unwrap();
+    let days = Series::new(
+        "day".into(),
+        [Some(19000i32), Some(19752), None, Some(0), Some(20000), Some(19753), Some(1), Some(19751)],
+    )
+    .cast(&DataType::Date)
+    .unwrap();
+    let at = Series::new(
+        "at".into(),
+        [
+            Some(1_706_700_000_000_000i64),
+            None,
+            Some(0),
+            Some(1_706_659_200_000_000),
+            Some(1),
+            Some(-5),
+            Some(1_800_000_000_000_000),
+            Some(2),
+        ],
+    )
+    .cast(&DataType::Datetime(TimeUnit::Microseconds, None))
+    .unwrap();
+    frame.with_column(days.into_column()).unwrap();
+    frame.with_column(at.into_column()).unwrap();
+    let file = dir.join("rules.parquet");
+    ParquetWriter::new(std::fs::File::create(&file).unwrap()).finish(&mut frame.clone()).unwrap();
+    (file, frame)
+}
+
+/// The hand-written rules, then random edits of them.
+fn rules() -> Vec<String> {
+    let hand = [
+        "age >= 18",
+        "age > 17 and active",
+        "not active or age is null",
+        "price / age > 0.1",
+        "price / 0 > 1",
+        "age % 4 = 1",
+        "price % 0 = 0",
+        "-price < 1",
+        "abs(age) = 3",
+        "price = price",
+        "price <> 2",
+        "price > 1",
+        "price < 1",
+        "price is not null",
+        "country = 'DE'",
+        "country in ('DE', 'FR')",
+        "country not in ('DE')",
+        "age in (17, 45)",
+        "active in (true)",
+        "length(country) = 2",
+        "length(trim(country)) = 2",
+        "lower(country) = 'de'",
+        "upper(country) = 'ÜNÏCODE'",
+        "starts_with(country, 'D')",
+        "ends_with(country, 's')",
+        "contains(country, '\\')",
+        "contains(country, '''')",
+        "matches(country, '^[A-Z]{2}$')",
+        "matches(country, '\\d')",
+        "is_null(country) or country = ''",
+        "is_not_null(age) and age * 2 - 1 > 30",
+        "day < '2024-01-31'",
+        "day >= '2024-01-30'",
+        "day = '1970-01-01'",
+        "at > '2024-01-31 00:00:00'",
+        "at <= '1970-01-01T00:00:00.000001'",
+        "active = false",
+        "active != true",
+        "country < 'E'",
+        "price + age > 10 or country = 'FR'",
+        "(age > 10) = active",
+    ];
+    let mut rules: Vec<String> = hand.iter().map(|s| s.to_string()).collect();
+    let alphabet: Vec<char> = "()'.=<>!+-*/% andortisnul0123456789_".chars().collect();
+    let mut state: u64 = 20261205;
+    let mut next = move || {
+        state = state.wrapping_add(0x9E3779B97F4A7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58476D1CE4E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D049BB133111EB);
+        z ^ (z >> 31)
+    };
+    for round in 0..600 {
+        let mut rule: Vec<char> = hand[round % hand.len()].chars().collect();
+        for _ in 0..1 + next() % 3 {
+            let at = (next() % (rule.len() as u64 + 1)) as usize;
+            match next() % 3 {
+                0 => rule.insert(at, alphabet[(next() % alphabet.len() as u64) as usize]),
+                1 if at < rule.len() => {
+                    rule.remove(at);
+                }
+                _ if at + 1 < rule.len() => rule.swap(at, at + 1),
+                _ => {}
+            }
+        }
+        rules.push(rule.into_iter().collect());
+    }
+    rules
 }

@@ -36,6 +36,15 @@ fn fail<T>(at: usize, message: impl Into<String>) -> Result<T, ExprError> {
     Err(ExprError { at, message: message.into() })
 }
 
+/// A text literal compared with a date or datetime: ISO 8601, a date or a date and time.
+pub(super) fn parse_instant(s: &str) -> Option<chrono::NaiveDateTime> {
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default())
+        .or_else(|_| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f"))
+        .or_else(|_| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f"))
+        .ok()
+}
+
 /// Compile `node` as a condition (it must be boolean) over a dataset whose columns are
 /// `columns`, each with its type.
 pub fn condition(node: &Node, columns: &[(String, DataType)]) -> Result<Expr, ExprError> {
@@ -193,11 +202,7 @@ impl Compiler<'_> {
             return fail(column.at, "a date compares with a date, or with a text literal such as '2024-01-31'");
         };
         let dtype = self.columns.iter().find(|(c, _)| c == name).map(|(_, d)| d.clone()).unwrap_or(DataType::Date);
-        let parsed = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
-            .map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default())
-            .or_else(|_| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f"))
-            .or_else(|_| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f"));
-        let Ok(instant) = parsed else {
+        let Some(instant) = parse_instant(s) else {
             return fail(text.at, format!("'{s}' is not a date (YYYY-MM-DD) or a datetime (YYYY-MM-DD HH:MM:SS)"));
         };
         let utc = instant.and_utc();

@@ -8,6 +8,7 @@ pub mod drift;
 pub mod expr;
 mod sets;
 pub mod spark;
+pub mod sql;
 pub mod storage;
 
 pub use sets::{

@@ -23,7 +23,7 @@ pub fn shown_url(url: &str) -> String {
 }
 
 impl Spark {
-    /// Open a session (the connection itself is made by the first query).
+    /// Open a session, in UTC.
     pub fn connect(url: &str) -> Result<Spark, String> {
         let shown = shown_url(url);
         let builder = ChannelBuilder::parse(url).map_err(|e| format!("'{shown}…': {}", first_line(&e.to_string())))?;
@@ -32,9 +32,25 @@ impl Spark {
             .enable_all()
             .build()
             .map_err(|e| e.to_string())?;
-        let client = runtime
+        let mut client = runtime
             .block_on(SparkConnectClient::connect(&builder))
             .map_err(|e| format!("cannot connect to {shown}: {}", first_line(&e.to_string())))?;
+        // A gate fails fast: three retries within 30 s, not the reference client's hour.
+        client.set_retry_policy(spark_connect_core::RetryPolicy {
+            max_retries: Some(3),
+            initial_backoff_ms: 500,
+            max_backoff_ms: Some(4000),
+            max_retry_exception_elapsed_time_ms: Some(30_000),
+            ..Default::default()
+        });
+        // Datetime literals and values read as UTC, as polars reads a datetime without a zone.
+        runtime.block_on(client.set_config("spark.sql.session.timeZone", "UTC")).map_err(|e| {
+            let text = first_line(&e.to_string());
+            match text.contains("tcp connect error") || text.contains("Connection refused") {
+                true => format!("cannot reach {shown}: nothing answers there (is the Spark Connect server running?)"),
+                false => format!("{shown}: {text}"),
+            }
+        })?;
         Ok(Spark { client, runtime, shown })
     }
 
