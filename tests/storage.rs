@@ -78,6 +78,35 @@ evaluate:
     )
 }
 
+/// An S3 server holding the lake (`lake(dir/local)`, plus `extra` objects) in bucket `lake`.
+fn s3_lake(dir: &Path, extra: &[(String, PathBuf)]) -> MotoServer {
+    let s3 = MotoServer::start();
+    let mut files = lake(&dir.join("local"));
+    files.extend(extra.iter().cloned());
+    let pairs: Vec<(&str, &Path)> = files.iter().map(|(k, p)| (k.as_str(), p.as_path())).collect();
+    s3.put("lake", &pairs);
+    s3
+}
+
+/// The standard AWS environment for `s3`: its user's keys, its endpoint, plain HTTP.
+fn aws_env(s3: &MotoServer) -> [(&'static str, &str); 5] {
+    [
+        ("AWS_ACCESS_KEY_ID", s3.key_id.as_str()),
+        ("AWS_SECRET_ACCESS_KEY", s3.secret.as_str()),
+        ("AWS_ENDPOINT_URL", s3.endpoint.as_str()),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ALLOW_HTTP", "true"),
+    ]
+}
+
+/// `data.storage_options` for `s3`, its secret read from the variable `secret_var`.
+fn s3_options(s3: &MotoServer, secret_var: &str) -> String {
+    format!(
+        "  storage_options:\n    aws_endpoint_url: {}\n    aws_region: us-east-1\n    aws_allow_http: true\n    aws_access_key_id: {}\n    aws_secret_access_key: {{env: {secret_var}}}\n",
+        s3.endpoint, s3.key_id
+    )
+}
+
 fn ml_gates(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ml-gates"))
         .args(args)
@@ -133,20 +162,11 @@ fn freshness(dir: &Path, root: &str, extra: &str, env: &[(&str, &str)]) -> Value
 /// the same checks and values; the freshness from the objects' last-modified time.
 #[test]
 fn s3_every_stage_reads_the_lake_as_the_local_copy() {
-    let s3 = MotoServer::start();
     let dir = tempfile::tempdir().unwrap();
-    let files = lake(&dir.path().join("local"));
-    let pairs: Vec<(&str, &Path)> = files.iter().map(|(k, p)| (k.as_str(), p.as_path())).collect();
-    s3.put("lake", &pairs);
+    let s3 = s3_lake(dir.path(), &[]);
     std::fs::write(dir.path().join("local.yaml"), config("local", "")).unwrap();
     std::fs::write(dir.path().join("remote.yaml"), config("s3://lake/churn", "")).unwrap();
-    let env = [
-        ("AWS_ACCESS_KEY_ID", s3.key_id.as_str()),
-        ("AWS_SECRET_ACCESS_KEY", s3.secret.as_str()),
-        ("AWS_ENDPOINT_URL", s3.endpoint.as_str()),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_ALLOW_HTTP", "true"),
-    ];
+    let env = aws_env(&s3);
     let args = |config: &'static str| ["run", "--no-register", "--config", config, "--format", "json"];
     let local = report(&ml_gates(dir.path(), &args("local.yaml"), &env));
     let remote = report(&ml_gates(dir.path(), &args("remote.yaml"), &env));
@@ -163,16 +183,9 @@ fn s3_every_stage_reads_the_lake_as_the_local_copy() {
 /// object (new bytes, a new ETag) changes `test_data` and leaves `train_data`.
 #[test]
 fn s3_fingerprint_follows_the_objects() {
-    let s3 = MotoServer::start();
     let dir = tempfile::tempdir().unwrap();
-    let files = lake(&dir.path().join("local"));
-    let pairs: Vec<(&str, &Path)> = files.iter().map(|(k, p)| (k.as_str(), p.as_path())).collect();
-    s3.put("lake", &pairs);
-    let options = format!(
-        "  storage_options:\n    aws_endpoint_url: {}\n    aws_region: us-east-1\n    aws_allow_http: true\n    aws_access_key_id: {}\n    aws_secret_access_key: {{env: LAKE_SECRET}}\n",
-        s3.endpoint, s3.key_id
-    );
-    let text = config("s3://lake/churn", &options);
+    let s3 = s3_lake(dir.path(), &[]);
+    let text = config("s3://lake/churn", &s3_options(&s3, "LAKE_SECRET"));
     std::fs::write(dir.path().join("ml-gates.yaml"), text).unwrap();
     let env = [("LAKE_SECRET", s3.secret.as_str())];
     let run = || ml_gates(dir.path(), &["run", "--format", "json"], &env);
@@ -203,17 +216,9 @@ fn s3_fingerprint_follows_the_objects() {
 /// a refused key is said so, and no credential is shown.
 #[test]
 fn s3_failures_are_input_errors_without_credentials() {
-    let s3 = MotoServer::start();
     let dir = tempfile::tempdir().unwrap();
-    let files = lake(&dir.path().join("local"));
-    let pairs: Vec<(&str, &Path)> = files.iter().map(|(k, p)| (k.as_str(), p.as_path())).collect();
-    s3.put("lake", &pairs);
-    let options = |secret_var: &str| {
-        format!(
-            "  storage_options:\n    aws_endpoint_url: {}\n    aws_region: us-east-1\n    allow_http: true\n    aws_access_key_id: {}\n    aws_secret_access_key: {{env: {secret_var}}}\n",
-            s3.endpoint, s3.key_id
-        )
-    };
+    let s3 = s3_lake(dir.path(), &[]);
+    let options = |secret_var: &str| s3_options(&s3, secret_var);
     let wrong = "wrong-secret-never-shown-0123456789";
     let env = [("LAKE_SECRET", s3.secret.as_str()), ("WRONG_SECRET", wrong)];
     let cases: [(&str, String, &str); 6] = [
@@ -287,9 +292,8 @@ fn azure_data_gate_reads_the_container() {
 /// their local copies are, on data read from the bucket.
 #[test]
 fn s3_model_and_predictions_files() {
-    let s3 = MotoServer::start();
     let dir = tempfile::tempdir().unwrap();
-    let mut files = lake(&dir.path().join("local"));
+    let mut files = Vec::new();
     let trained = Command::new("python3")
         .arg("examples/churn-sklearn/train.py")
         .env("ML_GATES_OUTPUT", dir.path())
@@ -306,15 +310,8 @@ fn s3_model_and_predictions_files() {
     }
     std::fs::write(&predictions, csv).unwrap();
     files.push(("predictions/churn.csv".to_string(), predictions.clone()));
-    let pairs: Vec<(&str, &Path)> = files.iter().map(|(k, p)| (k.as_str(), p.as_path())).collect();
-    s3.put("lake", &pairs);
-    let env = [
-        ("AWS_ACCESS_KEY_ID", s3.key_id.as_str()),
-        ("AWS_SECRET_ACCESS_KEY", s3.secret.as_str()),
-        ("AWS_ENDPOINT_URL", s3.endpoint.as_str()),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_ALLOW_HTTP", "true"),
-    ];
+    let s3 = s3_lake(dir.path(), &files);
+    let env = aws_env(&s3);
     let onnx = |root: &str, model: &str| {
         config(root, "").replace(
             "train:\n  model: logistic_regression\n  params: {max_iterations: 200}\n  preprocess: {scale: standard, impute: median, one_hot: [plan]}\n  seed: 42\n",
@@ -371,16 +368,10 @@ fn web_server_files() {
 /// ones) before it prints anything, reads the bucket, and never prints a secret otherwise.
 #[test]
 fn action_masks_storage_secrets_first() {
-    let s3 = MotoServer::start();
     let workspace = tempfile::tempdir().unwrap();
-    let files = lake(&workspace.path().join("local"));
-    let pairs: Vec<(&str, &Path)> = files.iter().map(|(k, p)| (k.as_str(), p.as_path())).collect();
-    s3.put("lake", &pairs);
-    let options = format!(
-        "  storage_options:\n    aws_endpoint_url: {}\n    aws_region: us-east-1\n    aws_allow_http: true\n    aws_access_key_id: {}\n    aws_secret_access_key: {{env: LAKE_SECRET}}\n",
-        s3.endpoint, s3.key_id
-    );
-    std::fs::write(workspace.path().join("ml-gates.yaml"), config("s3://lake/churn", &options)).unwrap();
+    let s3 = s3_lake(workspace.path(), &[]);
+    std::fs::write(workspace.path().join("ml-gates.yaml"), config("s3://lake/churn", &s3_options(&s3, "LAKE_SECRET")))
+        .unwrap();
     // A standard secret variable of another provider: masked too, unused here.
     let session = "account-key-never-printed-42";
     let payload = std::fs::read_to_string("fixtures/events/pull_request.json").unwrap();
