@@ -662,7 +662,11 @@ impl Registry for OciRegistry {
         *self.cache.lock().unwrap() = None;
         let state = self.state()?;
         match state.versions.iter().find(|v| v.version == number) {
-            Some(v) if v.record == version.record && v.artifact == version.artifact => Ok(version),
+            // Told by the run id (random, one per run) and the artifact: the record as read back
+            // need not equal the one written field for field.
+            Some(v) if v.record.lineage.run_id == version.record.lineage.run_id && v.artifact == version.artifact => {
+                Ok(version)
+            }
             _ => Err(RegistryError::Remote(format!(
                 "OCI registry {}: version {number} was taken by a concurrent writer after this one wrote it; this registration did not happen, try again",
                 self.repository()
