@@ -44,13 +44,7 @@ impl Spark {
             ..Default::default()
         });
         // Datetime literals and values read as UTC, as polars reads a datetime without a zone.
-        runtime.block_on(client.set_config("spark.sql.session.timeZone", "UTC")).map_err(|e| {
-            let text = first_line(&e.to_string());
-            match text.contains("tcp connect error") || text.contains("Connection refused") {
-                true => format!("cannot reach {shown}: nothing answers there (is the Spark Connect server running?)"),
-                false => format!("{shown}: {text}"),
-            }
-        })?;
+        runtime.block_on(client.set_config("spark.sql.session.timeZone", "UTC")).map_err(|e| failure(&shown, &e))?;
         Ok(Spark { client, runtime, shown })
     }
 
@@ -92,15 +86,7 @@ impl Spark {
             }
             Ok::<_, spark_connect_core::SparkError>(batches)
         });
-        let batches = batches.map_err(|e| {
-            let text = first_line(&e.to_string());
-            match text.contains("tcp connect error") || text.contains("Connection refused") {
-                true => {
-                    format!("cannot reach {}: nothing answers there (is the Spark Connect server running?)", self.shown)
-                }
-                false => format!("{}: {text}", self.shown),
-            }
-        })?;
+        let batches = batches.map_err(|e| failure(&self.shown, &e))?;
         let mut frame: Option<DataFrame> = None;
         for data in batches {
             let part = IpcStreamReader::new(std::io::Cursor::new(data))
@@ -114,6 +100,16 @@ impl Spark {
             }
         }
         Ok(frame.unwrap_or_default())
+    }
+}
+
+/// What a failed call to the server at `shown` says: that nothing answers there, or the engine's
+/// own first line.
+fn failure(shown: &str, e: &spark_connect_core::SparkError) -> String {
+    let text = first_line(&e.to_string());
+    match text.contains("tcp connect error") || text.contains("Connection refused") {
+        true => format!("cannot reach {shown}: nothing answers there (is the Spark Connect server running?)"),
+        false => format!("{shown}: {text}"),
     }
 }
 
