@@ -6,6 +6,7 @@
 
 pub mod drift;
 pub mod expr;
+pub mod query;
 mod sets;
 pub mod spark;
 pub mod sql;
@@ -58,6 +59,12 @@ impl Dataset {
     pub fn filtered(&self, predicate: Expr, role: String) -> Dataset {
         let lazy = self.lazy.clone().with_row_index(ROW_INDEX, None).filter(predicate);
         Dataset { role, lazy, ..self.clone() }
+    }
+
+    /// The aggregates `aggs` over every row, as one row named by their names.
+    pub fn aggregate(&self, aggs: &[query::Agg]) -> PolarsResult<DataFrame> {
+        let exprs: Vec<Expr> = aggs.iter().map(query::Agg::polars).collect();
+        Ok(self.lazy().select(exprs).collect_with_engine(Engine::Streaming)?.unwrap_single())
     }
 
     /// Column names in file order.

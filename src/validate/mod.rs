@@ -22,6 +22,7 @@ mod unique;
 use crate::config::raw::{DatasetRole, SchemaCheck, ValidateConfig};
 use crate::config::Config;
 use crate::core::{Check, Severity, Stage};
+use crate::data::query::{Compiled, Row};
 use crate::data::{self, Dataset, Inputs};
 use crate::error::{did_you_mean, InputError, Problem};
 use chrono::{DateTime, Utc};
@@ -137,11 +138,15 @@ impl Ctx<'_> {
     /// columns of `dataset`; `None` when there is none. A column it names that the data lacks, or
     /// a type that does not fit, is an input error at its character in the config, gathered as
     /// [`Ctx::missing_column`]'s are (the check is then left out: the run ends with exit 2).
-    pub fn expression(&self, dataset: &Dataset, path: &str, text: Option<&str>) -> Result<Option<Expr>, ()> {
+    pub fn expression(&self, dataset: &Dataset, path: &str, text: Option<&str>) -> Result<Option<Row>, ()> {
         let Some(text) = text else { return Ok(None) };
         let columns: Vec<(String, DataType)> =
             dataset.columns().into_iter().filter_map(|c| dataset.dtype(&c).cloned().map(|d| (c, d))).collect();
-        let compiled = crate::config::expr::parse(text).and_then(|node| data::expr::condition(&node, &columns));
+        let compiled = crate::config::expr::parse(text).and_then(|node| {
+            let polars = data::expr::condition(&node, &columns)?;
+            let sql = data::sql::sql_condition(&node, &columns)?;
+            Ok(Row::Rule(Box::new(Compiled { polars, sql })))
+        });
         match compiled {
             Ok(e) => Ok(Some(e)),
             Err(e) => {
@@ -270,15 +275,6 @@ fn model_columns(ctx: &Ctx<'_>, dataset: &Dataset) {
         if dataset.dtype(feature).is_none() && !ctx.declared(feature) {
             ctx.absent(&format!("data.features[{i}]"), dataset, feature);
         }
-    }
-}
-
-/// `e` over the rows `condition` keeps (null counts as not kept, as SQL's WHERE), or over every
-/// row without one.
-pub(crate) fn scoped(e: Expr, condition: Option<&Expr>) -> Expr {
-    match condition {
-        Some(c) => e.filter(c.clone()),
-        None => e,
     }
 }
 

@@ -6,6 +6,7 @@
 use super::{collect, percent, scalar_f64, Ctx};
 use crate::config::raw::{MonotonicCheck, MonotonicDirection as Direction, RowOrder};
 use crate::core::{format_number, Check, Stage, Threshold};
+use crate::data::query::Row;
 use crate::data::{is_numeric, Dataset};
 use polars::prelude::*;
 use serde_json::json;
@@ -39,10 +40,10 @@ fn breaks(x: Expr, prev: Expr, m: &MonotonicCheck) -> Expr {
 
 /// The rows of `ds` the check reads (those with a value in `column`, kept by `where:`), with
 /// their row numbers, in its order.
-fn rows(ctx: &Ctx<'_>, ds: &Dataset, column: &str, m: &MonotonicCheck, condition: Option<Expr>) -> LazyFrame {
+fn rows(ctx: &Ctx<'_>, ds: &Dataset, column: &str, m: &MonotonicCheck, condition: Option<Row>) -> LazyFrame {
     let mut lazy = super::failing::indexed(ds).filter(col(column).is_not_null());
     if let Some(c) = condition {
-        lazy = lazy.filter(c);
+        lazy = lazy.filter(c.polars());
     }
     match (order(ctx, m), ctx.config.raw.data.timestamp.as_deref()) {
         (RowOrder::Timestamp, Some(ts)) if ds.dtype(ts).is_some() => {

@@ -6,8 +6,8 @@ use super::rules::RowRule;
 use super::Ctx;
 use crate::config::raw::{PairCheck, PairNulls, PairOp};
 use crate::core::{Check, Stage, Threshold};
+use crate::data::query::{Cmp, Row};
 use crate::data::{is_numeric, Dataset};
-use polars::prelude::*;
 
 /// The check id.
 const ID: &str = "column-pair";
@@ -27,29 +27,30 @@ fn comparable(ds: &Dataset, p: &PairCheck) -> Result<bool, String> {
     }
 }
 
-fn operands(p: &PairCheck, numeric: bool) -> (Expr, Expr) {
-    let side = |c: &str| if numeric { col(c).cast(DataType::Float64) } else { col(c) };
+fn operands(p: &PairCheck, numeric: bool) -> (Row, Row) {
+    let side = |c: &str| if numeric { Row::col(c).number() } else { Row::col(c) };
     (side(&p.a), side(&p.b))
 }
 
 /// The rows that fail `p`, and the rows it checks.
-fn failing_and_checked(p: &PairCheck, numeric: bool) -> (Expr, Expr) {
+fn failing_and_checked(p: &PairCheck, numeric: bool) -> (Row, Row) {
     let (a, b) = operands(p, numeric);
-    let holds = match p.op {
-        PairOp::Greater => a.gt(b),
-        PairOp::GreaterOrEqual => a.gt_eq(b),
-        PairOp::Less => a.lt(b),
-        PairOp::LessOrEqual => a.lt_eq(b),
-        PairOp::Equal => a.eq(b),
-        PairOp::NotEqual => a.neq(b),
+    let op = match p.op {
+        PairOp::Greater => Cmp::Gt,
+        PairOp::GreaterOrEqual => Cmp::Ge,
+        PairOp::Less => Cmp::Lt,
+        PairOp::LessOrEqual => Cmp::Le,
+        PairOp::Equal => Cmp::Eq,
+        PairOp::NotEqual => Cmp::Ne,
     };
-    let either_null = col(p.a.as_str()).is_null().or(col(p.b.as_str()).is_null());
+    let holds = a.cmp(op, b);
+    let either_null = Row::col(&p.a).is_null().or(Row::col(&p.b).is_null());
     match p.nulls.unwrap_or(PairNulls::Ignore) {
         PairNulls::Ignore => (either_null.clone().not().and(holds.not()), either_null.not()),
         // Every row is checked (a per-row true: a literal would be summed once).
         PairNulls::Fail => {
-            let every_row = col(p.a.as_str()).is_null().or(col(p.a.as_str()).is_not_null());
-            (either_null.or(holds.fill_null(lit(false)).not()), every_row)
+            let every_row = Row::col(&p.a).is_null().or(Row::col(&p.a).is_not_null());
+            (either_null.or(holds.fill_null(Row::Bool(false)).not()), every_row)
         }
     }
 }

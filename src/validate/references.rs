@@ -45,7 +45,7 @@ pub(super) fn run(ctx: &Ctx<'_>, ds: &Dataset, files: &[(String, Dataset)]) -> P
         // compared in `__v`; the missing ones are an anti-join against the referenced values.
         let mut rows = super::failing::indexed(ds).filter(col(c.as_str()).is_not_null());
         if let Some(w) = condition {
-            rows = rows.filter(w);
+            rows = rows.filter(w.polars());
         }
         let values = rows.with_column(col(c.as_str()).cast(as_type.clone()).alias("__v"));
         let known = other

@@ -5,6 +5,7 @@
 
 use super::{collect, percent, scalar_f64, Ctx};
 use crate::core::{format_number, Check, Severity, Stage, Threshold};
+use crate::data::query::{Agg, Row};
 use crate::data::Dataset;
 use polars::prelude::*;
 use serde_json::json;
@@ -24,8 +25,8 @@ pub(super) struct RowRule {
     /// The check's column (the pair's first column, the rule's name).
     pub column: String,
     /// Rows that break the rule, and rows it judges.
-    pub failing: Expr,
-    pub checked: Expr,
+    pub failing: Row,
+    pub checked: Row,
     /// The columns a failing row is shown with.
     pub shown: Vec<String>,
     pub mostly: Option<f64>,
@@ -36,7 +37,7 @@ pub(super) struct RowRule {
 
 impl RowRule {
     /// Restrict the rule to the rows `condition` keeps.
-    pub fn within(mut self, condition: Option<Expr>, text: Option<&str>) -> Self {
+    pub fn within(mut self, condition: Option<Row>, text: Option<&str>) -> Self {
         if let Some(c) = condition {
             self.failing = self.failing.and(c.clone());
             self.checked = self.checked.and(c);
@@ -46,10 +47,10 @@ impl RowRule {
     }
 
     /// Its two aggregates for the shared scan.
-    pub fn exprs(&self) -> [Expr; 2] {
+    pub fn aggs(&self) -> [Agg; 2] {
         [
-            self.failing.clone().cast(DataType::UInt32).sum().alias(format!("{}:failing", self.stat)),
-            self.checked.clone().cast(DataType::UInt32).sum().alias(format!("{}:checked", self.stat)),
+            Agg::trues(format!("{}:failing", self.stat), self.failing.clone()),
+            Agg::trues(format!("{}:checked", self.stat), self.checked.clone()),
         ]
     }
 
@@ -73,7 +74,7 @@ impl RowRule {
             let shown = self.failing_rows(ctx, ds)?;
             message.push_str(&format!(", e.g. {}", shown.join("; ")));
             details["examples"] = json!(shown);
-            let rows = super::failing::indexed(ds).filter(self.failing.clone());
+            let rows = super::failing::indexed(ds).filter(self.failing.polars());
             details["failing_rows"] = super::failing::record(ctx, ds, self.id, &self.column, rows, &self.shown)?;
         }
         let passed = super::table::tolerated(bad, checked, self.mostly, &mut message, &mut details, "the rows checked");
@@ -93,7 +94,7 @@ impl RowRule {
         let mut names: Vec<&str> = id.into_iter().collect();
         names.extend(self.shown.iter().map(String::as_str).filter(|c| Some(*c) != id && ds.dtype(c).is_some()));
         let columns: Vec<Expr> = names.iter().map(|c| col(*c).cast(DataType::String)).collect();
-        let rows = collect(ds.lazy().filter(self.failing.clone()).select(columns).limit(EXAMPLES))?;
+        let rows = collect(ds.lazy().filter(self.failing.polars()).select(columns).limit(EXAMPLES))?;
         let text = |c: &str, r: usize| -> PolarsResult<String> {
             Ok(rows.column(c)?.str()?.get(r).unwrap_or("null").to_string())
         };
@@ -170,10 +171,10 @@ pub(super) fn sums(ctx: &Ctx<'_>, ds: &Dataset) -> Vec<Result<RowRule, Check>> {
             continue;
         }
         let Ok(condition) = ctx.expression(ds, &format!("{key}.where"), r.where_.as_deref()) else { continue };
-        let values = || r.columns.iter().map(|c| col(c.as_str()).cast(DataType::Float64));
-        let sum = values().map(|x| x.fill_null(lit(0.0))).reduce(|a, b| a + b).unwrap_or_else(|| lit(0.0));
-        let any = values().map(|x| x.is_not_null()).reduce(|a, b| a.or(b)).unwrap_or_else(|| lit(false));
-        let off = (sum - lit(r.equals)).abs().gt(lit(r.tolerance.unwrap_or(1e-9)));
+        let values = || r.columns.iter().map(|c| Row::col(c).number());
+        let sum = values().map(|x| x.fill_null(Row::num(0.0))).reduce(Row::add).unwrap_or(Row::num(0.0));
+        let any = values().map(Row::is_not_null).reduce(Row::or).unwrap_or(Row::Bool(false));
+        let off = sum.sub(Row::num(r.equals)).abs().gt(Row::num(r.tolerance.unwrap_or(1e-9)));
         let rule = RowRule {
             id: "row-sum",
             stat: format!("rowsum:{i}"),

@@ -3,9 +3,10 @@
 //! gate's shared scan (see [`super::table`]), over the column's non-null values, as Great
 //! Expectations' `expect_column_*_to_be_between` expectations.
 
-use super::{scalar_f64, scoped, Ctx};
+use super::{scalar_f64, Ctx};
 use crate::config::raw::{Interpolation, StatisticsCheck};
 use crate::core::{format_number, Check, Severity, Stage, Threshold};
+use crate::data::query::{Agg, AggFn, Row};
 use crate::data::{is_numeric, Dataset};
 use polars::prelude::*;
 use serde_json::json;
@@ -36,50 +37,40 @@ fn wanted(s: &StatisticsCheck) -> Vec<(String, [Option<f64>; 2], bool)> {
     out
 }
 
-fn method(i: Option<Interpolation>) -> QuantileMethod {
-    match i.unwrap_or(Interpolation::Linear) {
-        Interpolation::Linear => QuantileMethod::Linear,
-        Interpolation::Nearest => QuantileMethod::Nearest,
-        Interpolation::Lower => QuantileMethod::Lower,
-        Interpolation::Higher => QuantileMethod::Higher,
-        Interpolation::Midpoint => QuantileMethod::Midpoint,
-    }
-}
-
 /// The aggregates for the columns of `ds` the config bounds (columns that exist, numeric where the
 /// statistic needs it), named `stat:<column>:<statistic>`.
-pub(super) fn exprs(ctx: &Ctx<'_>, ds: &Dataset) -> Vec<Expr> {
-    let mut exprs = Vec::new();
+pub(super) fn aggs(ctx: &Ctx<'_>, ds: &Dataset) -> Vec<Agg> {
+    let mut aggs = Vec::new();
     for (c, s) in ctx.validate.statistics.iter().flatten() {
         let Some(dtype) = ds.dtype(c) else { continue };
         let key = format!("validate.statistics.{c}.where");
         let Ok(cond) = ctx.expression(ds, &key, s.where_.as_deref()) else { continue };
         let numeric = is_numeric(dtype);
-        let column = || scoped(col(c.as_str()), cond.as_ref());
-        let x = || column().cast(DataType::Float64);
-        exprs.push(column().count().alias(format!("stat:{c}:non_null")));
+        let of = |name: String, f: AggFn, x: Row| Agg::new(name, f, x).kept(cond.as_ref());
+        let x = || Row::col(c).number();
+        aggs.push(of(format!("stat:{c}:non_null"), AggFn::Count, Row::col(c)));
         for (name, _, needs_numeric) in wanted(s) {
             if needs_numeric && !numeric {
                 continue;
             }
-            let e = match name.as_str() {
-                "mean" => x().mean(),
-                "median" => x().median(),
-                "stdev" => x().std(1),
-                "sum" => x().sum(),
-                "min" => x().min(),
-                "max" => x().max(),
-                "distinct_count" | "distinct_percent" => column().drop_nulls().n_unique().cast(DataType::Float64),
+            let (f, arg) = match name.as_str() {
+                "mean" => (AggFn::Mean, x()),
+                "median" => (AggFn::Median, x()),
+                "stdev" => (AggFn::Stdev, x()),
+                "sum" => (AggFn::Sum, x()),
+                "min" => (AggFn::Min, x()),
+                "max" => (AggFn::Max, x()),
+                "distinct_count" | "distinct_percent" => (AggFn::Distinct, Row::col(c)),
                 _ => {
                     let q = s.quantiles.iter().find(|q| format!("quantile {}", format_number(q.q)) == name);
                     let Some(q) = q else { continue };
-                    x().quantile(lit(q.q), method(s.interpolation))
+                    (AggFn::Quantile(q.q, s.interpolation.unwrap_or(Interpolation::Linear)), x())
                 }
             };
-            exprs.push(e.alias(format!("stat:{c}:{name}")));
+            aggs.push(of(format!("stat:{c}:{name}"), f, arg));
         }
     }
-    exprs
+    aggs
 }
 
 /// The checks, judged from the aggregates.

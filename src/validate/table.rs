@@ -3,9 +3,10 @@
 //! Everything that is a count over columns is one aggregate query over the scan; duplicated rows
 //! and compound keys need their own (hashing) passes, run beside it.
 
-use super::{collect, failing, optional_f64, percent, scalar_f64, scoped, Ctx};
+use super::{collect, failing, optional_f64, percent, scalar_f64, Ctx};
 use crate::config::raw::{DType, SchemaCheck};
 use crate::core::{format_number, Check, Severity, Stage, Status, Threshold};
+use crate::data::query::{Agg, AggFn, Row};
 use crate::data::{is_numeric, Dataset};
 use polars::prelude::*;
 use serde_json::json;
@@ -19,86 +20,90 @@ pub(super) fn run(ctx: &Ctx<'_>, ds: &Dataset) -> PolarsResult<Vec<Check>> {
     let has = |c: &str| columns.iter().any(|x| x == c);
     // A check whose `where:` does not compile is left out: its input error ends the run.
     let scope = |key: &str, text: Option<&str>| ctx.expression(ds, &format!("{key}.where"), text);
-    let w = |cond: &Option<Expr>, e: Expr| scoped(e, cond.as_ref());
+    let c = |name: &str| Row::col(name);
 
     // One aggregate query for everything that is a count over columns.
-    let mut exprs = vec![len().alias("n")];
+    let mut aggs = vec![Agg::rows("n")];
     if let Some(Ok(Some(cond))) = v.rows.as_ref().map(|r| scope("validate.rows", r.where_.as_deref())) {
-        exprs.push(cond.cast(DataType::UInt32).sum().alias("where:validate.rows"));
+        aggs.push(Agg::trues("where:validate.rows", cond));
     }
     if let Some(nulls) = &v.nulls {
         if let Ok(cond) = scope("validate.nulls", nulls.where_.as_deref()) {
-            if let Some(c) = &cond {
-                exprs.push(c.clone().cast(DataType::UInt32).sum().alias("where:validate.nulls"));
+            if let Some(w) = &cond {
+                aggs.push(Agg::trues("where:validate.nulls", w.clone()));
             }
-            for c in &columns {
-                exprs.push(w(&cond, col(c.as_str())).null_count().alias(format!("null:{c}")));
+            for name in &columns {
+                aggs.push(Agg::new(format!("null:{name}"), AggFn::NullCount, c(name)).kept(cond.as_ref()));
             }
         }
     }
     let non_finite_columns = non_finite_columns(ctx, ds);
-    for c in &non_finite_columns {
-        exprs.push(col(c.as_str()).is_finite().not().sum().alias(format!("nonfinite:{c}")));
+    for name in &non_finite_columns {
+        aggs.push(Agg::trues(format!("nonfinite:{name}"), c(name).is_finite().not()));
     }
-    for (c, range) in v.ranges.iter().flatten() {
-        let key = format!("validate.ranges.{c}");
+    for (name, range) in v.ranges.iter().flatten() {
+        let key = format!("validate.ranges.{name}");
         let Ok(cond) = scope(&key, range.where_()) else { continue };
-        if has(c) && ds.dtype(c).is_some_and(is_numeric) {
+        if has(name) && ds.dtype(name).is_some_and(is_numeric) {
             let (min, max) = range.bounds();
-            exprs.push(w(&cond, out_of_range(c, min, max)).sum().alias(format!("range:{c}")));
-            exprs.push(w(&cond, col(c.as_str())).count().alias(format!("rangenn:{c}")));
-            exprs.push(w(&cond, col(c.as_str())).min().cast(DataType::Float64).alias(format!("min:{c}")));
-            exprs.push(w(&cond, col(c.as_str())).max().cast(DataType::Float64).alias(format!("max:{c}")));
-            exprs.extend(where_rows(&key, &cond));
+            let cond = cond.as_ref();
+            aggs.push(Agg::trues(format!("range:{name}"), out_of_range(name, min, max)).kept(cond));
+            aggs.push(Agg::new(format!("rangenn:{name}"), AggFn::Count, c(name)).kept(cond));
+            aggs.push(Agg::new(format!("min:{name}"), AggFn::Min, c(name)).kept(cond));
+            aggs.push(Agg::new(format!("max:{name}"), AggFn::Max, c(name)).kept(cond));
+            aggs.extend(where_rows(&key, cond));
         }
     }
-    for (c, allowed) in v.categories.iter().flatten() {
-        let key = format!("validate.categories.{c}");
+    for (name, allowed) in v.categories.iter().flatten() {
+        let key = format!("validate.categories.{name}");
         let Ok(cond) = scope(&key, allowed.where_()) else { continue };
-        if has(c) {
-            exprs.push(w(&cond, not_allowed(c, allowed.values())).sum().alias(format!("cat:{c}")));
-            exprs.push(w(&cond, col(c.as_str())).count().alias(format!("catnn:{c}")));
-            exprs.extend(where_rows(&key, &cond));
+        if has(name) {
+            let cond = cond.as_ref();
+            aggs.push(Agg::trues(format!("cat:{name}"), not_allowed(name, allowed.values())).kept(cond));
+            aggs.push(Agg::new(format!("catnn:{name}"), AggFn::Count, c(name)).kept(cond));
+            aggs.extend(where_rows(&key, cond));
         }
     }
-    for (c, p) in v.patterns.iter().flatten() {
-        let Ok(cond) = scope(&format!("validate.patterns.{c}"), p.where_.as_deref()) else { continue };
-        if has(c) && ds.dtype(c).is_some_and(|d| matches!(d, DataType::String)) {
-            exprs.push(w(&cond, col(c.as_str())).count().alias(format!("textnn:{c}")));
+    for (name, p) in v.patterns.iter().flatten() {
+        let Ok(cond) = scope(&format!("validate.patterns.{name}"), p.where_.as_deref()) else { continue };
+        if has(name) && ds.dtype(name).is_some_and(|d| matches!(d, DataType::String)) {
+            let cond = cond.as_ref();
+            aggs.push(Agg::new(format!("textnn:{name}"), AggFn::Count, c(name)).kept(cond));
             if let Some(re) = &p.matches {
-                exprs.push(w(&cond, pattern_fails(c, re, true)).sum().alias(format!("match:{c}")));
+                aggs.push(Agg::trues(format!("match:{name}"), pattern_fails(name, re, true)).kept(cond));
             }
             if let Some(re) = &p.not_match {
-                exprs.push(w(&cond, pattern_fails(c, re, false)).sum().alias(format!("notmatch:{c}")));
+                aggs.push(Agg::trues(format!("notmatch:{name}"), pattern_fails(name, re, false)).kept(cond));
             }
         }
     }
-    for (c, range) in v.lengths.iter().flatten() {
-        let Ok(cond) = scope(&format!("validate.lengths.{c}"), range.where_()) else { continue };
-        if has(c) && ds.dtype(c).is_some_and(|d| matches!(d, DataType::String)) {
+    for (name, range) in v.lengths.iter().flatten() {
+        let Ok(cond) = scope(&format!("validate.lengths.{name}"), range.where_()) else { continue };
+        if has(name) && ds.dtype(name).is_some_and(|d| matches!(d, DataType::String)) {
             let (min, max) = range.bounds();
-            let chars = || w(&cond, col(c.as_str())).str().len_chars();
-            exprs.push(w(&cond, length_fails(c, min, max)).sum().alias(format!("length:{c}")));
-            exprs.push(w(&cond, col(c.as_str())).count().alias(format!("lengthnn:{c}")));
-            exprs.push(chars().min().cast(DataType::Float64).alias(format!("minlen:{c}")));
-            exprs.push(chars().max().cast(DataType::Float64).alias(format!("maxlen:{c}")));
+            let cond = cond.as_ref();
+            let chars = || c(name).chars();
+            aggs.push(Agg::trues(format!("length:{name}"), length_fails(name, min, max)).kept(cond));
+            aggs.push(Agg::new(format!("lengthnn:{name}"), AggFn::Count, c(name)).kept(cond));
+            aggs.push(Agg::new(format!("minlen:{name}"), AggFn::Min, chars()).kept(cond));
+            aggs.push(Agg::new(format!("maxlen:{name}"), AggFn::Max, chars()).kept(cond));
         }
     }
-    exprs.extend(super::statistics::exprs(ctx, ds));
+    aggs.extend(super::statistics::aggs(ctx, ds));
     let mut row_rules = super::pairs::rules(ctx, ds);
     row_rules.extend(super::rules::sums(ctx, ds));
     row_rules.extend(super::rules::custom(ctx, ds).into_iter().map(Ok));
     for rule in row_rules.iter().flatten() {
-        exprs.extend(rule.exprs());
+        aggs.extend(rule.aggs());
     }
     let unique_keys = super::unique::keys(ctx, ds);
-    exprs.extend(unique_keys.iter().flat_map(|k| k.exprs()));
+    aggs.extend(unique_keys.iter().flat_map(|k| k.aggs()));
     // The duplicate count and the compound keys read the data on their own: run them beside the
     // aggregate query, so they fill each other's idle moments (start-up, the last row group).
     let (stats, duplicated, compound) = std::thread::scope(|scope| {
         let duplicated = scope.spawn(|| count_duplicates(ctx, ds));
         let compound = scope.spawn(|| super::unique::count_keys(ctx, ds, &unique_keys));
-        let stats = collect(ds.lazy().select(exprs));
+        let stats = ds.aggregate(&aggs);
         let duplicated = duplicated.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
         (stats, duplicated, compound.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
     });
@@ -127,8 +132,8 @@ pub(super) fn run(ctx: &Ctx<'_>, ds: &Dataset) -> PolarsResult<Vec<Check>> {
 }
 
 /// The count of rows a check's `where:` keeps, named `where:<key>`, for its message.
-fn where_rows(key: &str, condition: &Option<Expr>) -> Option<Expr> {
-    condition.as_ref().map(|c| c.clone().cast(DataType::UInt32).sum().alias(format!("where:{key}")))
+fn where_rows(key: &str, condition: Option<&Row>) -> Option<Agg> {
+    condition.map(|c| Agg::trues(format!("where:{key}"), c.clone()))
 }
 
 /// Whether a row-level check with `bad` failing values among `non_null` passes with the share
@@ -206,38 +211,30 @@ pub(super) fn range_message(bad: f64, n_rows: f64, observed_min: Option<f64>, ob
     )
 }
 
-/// The rows where `e` holds and the `where:` condition keeps them.
-fn and_kept(e: Expr, condition: &Option<Expr>) -> Expr {
-    match condition {
-        Some(c) => e.and(c.clone()),
-        None => e,
+/// Rows of `c` outside `[min, max]` (nulls are neither in nor out, nor is NaN: `non-finite-values`
+/// reports it, as pandas and Great Expectations leave NaN out of a range).
+pub(super) fn out_of_range(c: &str, min: Option<f64>, max: Option<f64>) -> Row {
+    outside(Row::col(c).number(), min, max).and(Row::col(c).number().is_nan().not())
+}
+
+/// Whether `x` is outside `[min, max]` (an open end never is).
+fn outside(x: Row, min: Option<f64>, max: Option<f64>) -> Row {
+    match (min, max) {
+        (Some(a), Some(b)) => x.clone().lt(Row::num(a)).or(x.gt(Row::num(b))),
+        (Some(a), None) => x.lt(Row::num(a)),
+        (None, Some(b)) => x.gt(Row::num(b)),
+        (None, None) => Row::Bool(false),
     }
 }
 
-/// Rows of `c` outside `[min, max]` (nulls are neither in nor out, nor is NaN: `non-finite-values`
-/// reports it, as pandas and Great Expectations leave NaN out of a range).
-pub(super) fn out_of_range(c: &str, min: Option<f64>, max: Option<f64>) -> Expr {
-    let x = col(c).cast(DataType::Float64);
-    let outside = match (min, max) {
-        (Some(a), Some(b)) => x.clone().lt(lit(a)).or(x.clone().gt(lit(b))),
-        (Some(a), None) => x.clone().lt(lit(a)),
-        (None, Some(b)) => x.clone().gt(lit(b)),
-        (None, None) => lit(false),
-    };
-    outside.and(x.is_nan().not())
-}
-
-fn not_allowed(c: &str, allowed: &[crate::config::raw::Scalar]) -> Expr {
-    let values: Vec<String> = allowed.iter().map(|s| s.text()).collect();
-    let series = Series::new("allowed".into(), values);
-    col(c).cast(DataType::String).is_in(lit(series).implode(false), false).not()
+fn not_allowed(c: &str, allowed: &[crate::config::raw::Scalar]) -> Row {
+    Row::col(c).text().is_in(allowed.iter().map(|s| s.text()).collect()).not()
 }
 
 /// Values of text column `c` that fail a pattern: with `must`, those containing no match of
 /// `regex`; otherwise those containing one (nulls neither).
-fn pattern_fails(c: &str, regex: &str, must: bool) -> Expr {
-    // A count of matches (polars' regex search without its `regex` feature's `contains`).
-    let found = col(c).str().count_matches(lit(regex.to_string()), false).gt(lit(0));
+fn pattern_fails(c: &str, regex: &str, must: bool) -> Row {
+    let found = Row::col(c).finds(regex);
     if must {
         found.not()
     } else {
@@ -246,14 +243,8 @@ fn pattern_fails(c: &str, regex: &str, must: bool) -> Expr {
 }
 
 /// Values of text column `c` whose length in characters is outside `[min, max]`.
-fn length_fails(c: &str, min: Option<f64>, max: Option<f64>) -> Expr {
-    let n = col(c).str().len_chars().cast(DataType::Float64);
-    match (min, max) {
-        (Some(a), Some(b)) => n.clone().lt(lit(a)).or(n.gt(lit(b))),
-        (Some(a), None) => n.lt(lit(a)),
-        (None, Some(b)) => n.gt(lit(b)),
-        (None, None) => lit(false),
-    }
+fn length_fails(c: &str, min: Option<f64>, max: Option<f64>) -> Row {
+    outside(Row::col(c).chars().number(), min, max)
 }
 
 /// A text check on a column that is not text: unmeasured, saying what it is.
@@ -317,10 +308,12 @@ fn patterns(ctx: &Ctx<'_>, ds: &Dataset, stats: &DataFrame, checks: &mut Vec<Che
             let mut details =
                 json!({"failing_count": bad, "failing_percent": percent(bad, non_null), "pattern": regex});
             if bad > 0.0 {
-                let values = text_examples(ds, name, and_kept(pattern_fails(name, regex, must), &cond))?;
+                let values =
+                    text_examples(ds, name, pattern_fails(name, regex, must).and_kept(cond.as_ref()).polars())?;
                 message.push_str(&format!(", e.g. {}", values.join(", ")));
                 details["examples"] = json!(values);
-                let rows = failing::indexed(ds).filter(and_kept(pattern_fails(name, regex, must), &cond));
+                let rows =
+                    failing::indexed(ds).filter(pattern_fails(name, regex, must).and_kept(cond.as_ref()).polars());
                 details["failing_rows"] = failing::record(ctx, ds, id, name, rows, std::slice::from_ref(name))?;
             }
             let where_ = p.where_.as_deref();
@@ -364,10 +357,10 @@ fn lengths(ctx: &Ctx<'_>, ds: &Dataset, stats: &DataFrame, checks: &mut Vec<Chec
             "observed_max_length": longest,
         });
         if bad > 0.0 {
-            let values = text_examples(ds, name, and_kept(length_fails(name, min, max), &cond))?;
+            let values = text_examples(ds, name, length_fails(name, min, max).and_kept(cond.as_ref()).polars())?;
             message.push_str(&format!(", e.g. {}", values.join(", ")));
             details["examples"] = json!(values);
-            let rows = failing::indexed(ds).filter(and_kept(length_fails(name, min, max), &cond));
+            let rows = failing::indexed(ds).filter(length_fails(name, min, max).and_kept(cond.as_ref()).polars());
             details["failing_rows"] = failing::record(ctx, ds, "value-length", name, rows, std::slice::from_ref(name))?;
         }
         let (mostly, where_) = (range.mostly(), range.where_());
@@ -514,7 +507,7 @@ fn nulls(ctx: &Ctx<'_>, ds: &Dataset, stats: &DataFrame, n_rows: f64, checks: &m
         let mut details = json!({"null_count": count});
         if !ok {
             let cond = ctx.expression(ds, "validate.nulls.where", nulls.where_.as_deref()).ok().flatten();
-            let rows = failing::indexed(ds).filter(and_kept(col(name.as_str()).is_null(), &cond));
+            let rows = failing::indexed(ds).filter(Row::col(name.as_str()).is_null().and_kept(cond.as_ref()).polars());
             details["failing_rows"] =
                 failing::record(ctx, ds, "null-percent", &name, rows, std::slice::from_ref(&name))?;
         }
@@ -635,7 +628,7 @@ fn ranges(ctx: &Ctx<'_>, ds: &Dataset, stats: &DataFrame, n_rows: f64, checks: &
         if bad > 0.0 {
             let examples = collect(
                 ds.lazy()
-                    .filter(and_kept(out_of_range(name, min, max), &cond))
+                    .filter(out_of_range(name, min, max).and_kept(cond.as_ref()).polars())
                     .select([col(name.as_str()).cast(DataType::Float64)])
                     .unique_stable(None, UniqueKeepStrategy::First)
                     .limit(EXAMPLES as u32),
@@ -646,7 +639,7 @@ fn ranges(ctx: &Ctx<'_>, ds: &Dataset, stats: &DataFrame, n_rows: f64, checks: &
                 values.iter().map(|v| format_number(*v)).collect::<Vec<_>>().join(", ")
             ));
             details["examples"] = json!(values);
-            let rows = failing::indexed(ds).filter(and_kept(out_of_range(name, min, max), &cond));
+            let rows = failing::indexed(ds).filter(out_of_range(name, min, max).and_kept(cond.as_ref()).polars());
             details["failing_rows"] = failing::record(ctx, ds, "value-range", name, rows, std::slice::from_ref(name))?;
         }
         let non_null = scalar_f64(stats, &format!("rangenn:{name}"))?.unwrap_or(0.0);
@@ -685,7 +678,7 @@ fn categories(
         if bad > 0.0 {
             let examples = collect(
                 ds.lazy()
-                    .filter(and_kept(not_allowed(name, allowed.values()), &cond))
+                    .filter(not_allowed(name, allowed.values()).and_kept(cond.as_ref()).polars())
                     .select([col(name.as_str()).cast(DataType::String)])
                     .unique_stable(None, UniqueKeepStrategy::First)
                     .limit(EXAMPLES as u32),
@@ -693,7 +686,8 @@ fn categories(
             let values: Vec<String> = examples.column(name)?.str()?.iter().flatten().map(String::from).collect();
             message.push_str(&format!(", e.g. {}", values.join(", ")));
             details["examples"] = json!(values);
-            let rows = failing::indexed(ds).filter(and_kept(not_allowed(name, allowed.values()), &cond));
+            let rows =
+                failing::indexed(ds).filter(not_allowed(name, allowed.values()).and_kept(cond.as_ref()).polars());
             details["failing_rows"] =
                 failing::record(ctx, ds, "allowed-values", name, rows, std::slice::from_ref(name))?;
         }

@@ -3,6 +3,7 @@
 
 use super::{collect, percent, scalar_f64, Ctx};
 use crate::core::{format_number, Check, Stage, Threshold};
+use crate::data::query::{Agg, AggFn, Row};
 use crate::data::{is_numeric, Dataset};
 use polars::prelude::*;
 use serde_json::json;
@@ -106,14 +107,13 @@ pub(super) fn run(ctx: &Ctx<'_>, ds: &Dataset) -> PolarsResult<Vec<Check>> {
                     .line(ctx.line("validate.target.range")),
             );
         } else {
-            let x = col(name).cast(DataType::Float64);
-            let outside = super::table::out_of_range(name, min, max);
-            let stats = collect(ds.lazy().select([
-                outside.sum().cast(DataType::Float64).alias("bad"),
-                x.clone().min().alias("min"),
-                x.max().alias("max"),
-                len().cast(DataType::Float64).alias("n"),
-            ]))?;
+            let x = || Row::col(name).number();
+            let stats = ds.aggregate(&[
+                Agg::trues("bad", super::table::out_of_range(name, min, max)),
+                Agg::new("min", AggFn::Min, x()),
+                Agg::new("max", AggFn::Max, x()),
+                Agg::rows("n"),
+            ])?;
             let bad = scalar_f64(&stats, "bad")?.unwrap_or(0.0);
             let n = scalar_f64(&stats, "n")?.unwrap_or(0.0);
             let (lo, hi) = (scalar_f64(&stats, "min")?, scalar_f64(&stats, "max")?);
@@ -125,7 +125,7 @@ pub(super) fn run(ctx: &Ctx<'_>, ds: &Dataset) -> PolarsResult<Vec<Check>> {
                 .message(super::table::range_message(bad, n, lo, hi))
                 .line(ctx.line("validate.target.range"));
             if bad > 0.0 {
-                let rows = super::failing::indexed(ds).filter(super::table::out_of_range(name, min, max));
+                let rows = super::failing::indexed(ds).filter(super::table::out_of_range(name, min, max).polars());
                 let listed = super::failing::record(ctx, ds, "target-range", name, rows, &[name.to_string()])?;
                 check = check.details(serde_json::json!({"failing_rows": listed}));
             }

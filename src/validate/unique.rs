@@ -12,6 +12,7 @@ use super::table::RowLevel;
 use super::{collect, scalar_f64, Ctx};
 use crate::config::raw::{UniqueCheck, UniqueKey};
 use crate::core::{format_number, Check, Severity, Threshold};
+use crate::data::query::{Agg, Row};
 use crate::data::Dataset;
 use polars::prelude::*;
 use serde_json::json;
@@ -28,7 +29,7 @@ pub(super) struct Key {
     key: String,
     /// Its aggregates' prefix in the shared scan.
     stat: String,
-    condition: Option<Expr>,
+    condition: Option<Row>,
     /// A column the data lacks: the check that says so, instead of a count.
     missing: Option<Check>,
 }
@@ -40,21 +41,17 @@ impl Key {
 
     /// The rows the key judges: a non-null value (a column), not every value null (a compound
     /// key), and kept by `where:`.
-    fn checked(&self) -> Expr {
-        let present = self.columns.iter().map(|c| col(c.as_str()).is_not_null()).reduce(|a, b| a.or(b));
-        let present = present.unwrap_or_else(|| lit(false));
-        match &self.condition {
-            Some(c) => present.and(c.clone()),
-            None => present,
-        }
+    fn checked(&self) -> Row {
+        let present = self.columns.iter().map(|c| Row::col(c).is_not_null()).reduce(Row::or);
+        present.unwrap_or(Row::Bool(false)).and_kept(self.condition.as_ref())
     }
 
     /// Its aggregates for the shared scan.
-    pub fn exprs(&self) -> Vec<Expr> {
+    pub fn aggs(&self) -> Vec<Agg> {
         if self.missing.is_some() {
             return Vec::new();
         }
-        vec![self.checked().cast(DataType::UInt32).sum().alias(format!("{}:checked", self.stat))]
+        vec![Agg::trues(format!("{}:checked", self.stat), self.checked())]
     }
 }
 
@@ -109,7 +106,7 @@ fn repeated(ctx: &Ctx<'_>, ds: &Dataset, key: &Key) -> PolarsResult<Repeated> {
     let names: Vec<&str> = key.columns.iter().map(String::as_str).collect();
     let frame = collect(
         indexed(ds)
-            .filter(key.checked())
+            .filter(key.checked().polars())
             .select([col(ROW).cast(DataType::UInt64).alias("row"), super::table::key_hash(&names).alias("hash")]),
     )?;
     let mut hashes: Vec<u64> = Vec::with_capacity(frame.height());
