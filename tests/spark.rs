@@ -23,7 +23,9 @@ fn spark_connect_conformance() {
     let dir = tempfile::tempdir().unwrap();
     let (file, frame) = rule_data(dir.path());
     let rules = rules();
+    let gate = gate_data(dir.path());
     for url in [&sail.url, &apache.url] {
+        the_gate_on_spark_answers_as_on_polars(url, dir.path(), &gate);
         aggregates_from_spark_equal_polars(url);
         refused_queries_carry_the_engine_message(url);
         rules_answer_as_on_polars(url, &file, &frame, &rules);
@@ -245,4 +247,147 @@ fn rules() -> Vec<String> {
         rules.push(rule.into_iter().collect());
     }
     rules
+}
+
+/// The data gate's checks, configured once, run by polars on the file and by Spark on the same
+/// file: the same checks in the same order, with the same statuses and values (numbers to 1e-9),
+/// details and messages; only the examples and failing rows may differ (a table has no row order:
+/// on Spark they are the first by `data.id` and carry no row number).
+fn the_gate_on_spark_answers_as_on_polars(url: &str, dir: &std::path::Path, file: &std::path::Path) {
+    let validate = r#"validate:
+  rows: {min: 5}
+  schema: {id: str, x: float, w: float, n: int, t: str, y: int, day: date}
+  nulls: {max_percent: 5}
+  non_finite: {max_percent: 2, columns: {x: 5}}
+  ranges:
+    x: [0, 10]
+    n: {min: 0, max: 50, where: "t = 'a'", mostly: 0.9}
+  categories:
+    t: [a, b, c]
+    n: {values: [1, 2, 3], mostly: 0.1}
+  patterns:
+    t: {match: '^[ab]', not_match: 'z', where: "n > 3"}
+  lengths:
+    t: {min: 1, max: 2}
+  statistics:
+    x: {mean: [0, 5], stdev: [0, 3], sum: [0, 1000], min: [0, 1], max: [0, 10], distinct_count: [1, 1000]}
+    w: {mean: [0, 5], median: [0, 5], stdev: [0, 3], sum: [0, 1000], quantiles: [{q: 0.25, between: [0, 5]}, {q: 0.9, between: [0, 5]}], where: "n > 5"}
+    n: {distinct_percent: [0, 50], mean: [0, 100], where: "t in ('a', 'b')"}
+    t: {distinct_count: [1, 3]}
+  pairs:
+    - {a: x, op: '<', b: n}
+    - {a: x, op: '>=', b: n, nulls: fail, where: "day >= '2024-01-10'"}
+  rules:
+    - {rule: "x < 5 or t = 'b'"}
+    - {rule: "length(t) = 1 and not matches(t, 'c')", mostly: 0.5, where: "y = 1"}
+    - {rule: "n % 7 <> 3", name: sevens}
+  row_sums:
+    - {columns: [x, n], equals: 3, mostly: 0.01}
+  target: {min_class_percent: 10, classes: [0, 1]}
+"#;
+    let yaml_of = |train: &str, engine: &str| {
+        format!("version: 1\nname: t\ndata:\n  train: {train}\n  target: y\n  task: classification\n  id: id\n{engine}{validate}")
+    };
+    let yaml = |engine: &str| yaml_of(&file.display().to_string(), engine);
+    let now = chrono::Utc::now();
+    let run = |text: &str| {
+        let config = ml_gates::config::parse(text, "t.yaml", dir.to_path_buf()).unwrap();
+        let inputs = ml_gates::data::open_gate_inputs(&config).unwrap();
+        assert_eq!(inputs.train.on_spark(), text.contains("engine"));
+        ml_gates::validate::run(&config, &inputs, now).unwrap()
+    };
+    let local = run(&yaml("  # the same line numbers as the other\n"));
+    let spark = run(&yaml(&format!("  engine: {{spark: '{url}'}}\n")));
+    let comparable = |c: &ml_gates::core::Check| {
+        let mut v = serde_json::to_value(c).unwrap();
+        if let Some(d) = v.get_mut("details").and_then(|d| d.as_object_mut()) {
+            d.remove("examples");
+            d.remove("failing_rows");
+        }
+        let message = v["message"].as_str().unwrap().to_string();
+        v["message"] = serde_json::json!(message.split(", e.g.").next().unwrap());
+        v
+    };
+    assert_eq!(local.len(), spark.len(), "{url}");
+    assert!(local.len() > 40, "{} checks", local.len());
+    let statuses: std::collections::BTreeSet<&str> = local.iter().map(|c| c.status.as_str()).collect();
+    assert!(statuses.contains("pass") && statuses.contains("fail"), "{statuses:?}");
+    for (a, b) in local.iter().zip(&spark) {
+        let (a, b) = (comparable(a), comparable(b));
+        assert!(same(&a, &b), "{url}:\n  polars {a}\n  spark  {b}");
+    }
+    // A table (a global view: any session of the server sees it) answers as its file.
+    let view = format!("CREATE OR REPLACE GLOBAL TEMPORARY VIEW gate AS SELECT * FROM parquet.`{}`", file.display());
+    Spark::connect(url).unwrap().sql(&view).unwrap();
+    let engine = format!("  engine: {{spark: '{url}'}}\n");
+    let table = run(&yaml_of("{table: global_temp.gate}", &engine));
+    assert_eq!(table.len(), spark.len());
+    for (a, b) in table.iter().zip(&spark) {
+        assert!(same(&comparable(a), &comparable(b)), "{url}: table {a:?}\nfile {b:?}");
+    }
+    // A table that is not there: an input error at data.train with the engine's own words.
+    let text = yaml_of("{table: lake.churn.missing_table}", &engine);
+    let config = ml_gates::config::parse(&text, "t.yaml", dir.to_path_buf()).unwrap();
+    let error = ml_gates::data::open_gate_inputs(&config).err().unwrap().problems.remove(0);
+    assert_eq!(error.position.map(|p| p.0), Some(4), "{error:?}");
+    assert!(error.message.starts_with("cannot read train data table lake.churn.missing_table: "), "{error:?}");
+    assert!(error.message.to_lowercase().contains("missing_table") && error.message.contains(url), "{error:?}");
+    // Failing rows on Spark: by id, without a row number.
+    let range = spark.iter().find(|c| c.id == "value-range" && c.status.as_str() == "fail").unwrap();
+    let rows = range.details.as_ref().unwrap()["failing_rows"].as_array().unwrap();
+    assert!(!rows.is_empty() && rows.iter().all(|r| r["row"].is_null() && r["id"].is_string()), "{range:?}");
+}
+
+/// JSON values equal, numbers to 1e-9 (relative).
+fn same(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    use serde_json::Value::*;
+    match (a, b) {
+        (Number(x), Number(y)) => {
+            let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+            x == y || (x - y).abs() <= 1e-9 * x.abs().max(y.abs())
+        }
+        (Array(x), Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same(x, y)),
+        (Object(x), Object(y)) => x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w))),
+        _ => a == b,
+    }
+}
+
+/// 200 rows for the gate: every check both passes and fails somewhere, with missing values, NaN,
+/// infinities, repeated and padded text, dates.
+fn gate_data(dir: &std::path::Path) -> std::path::PathBuf {
+    let n = 200usize;
+    let id: Vec<String> = (0..n).map(|i| format!("k{i:04}")).collect();
+    let x: Vec<Option<f64>> = (0..n)
+        .map(|i| match i % 37 {
+            0 => None,
+            5 => Some(f64::NAN),
+            11 if i > 100 => Some(f64::INFINITY),
+            _ => Some(((i * 7919) % 113) as f64 / 10.0 - 0.5),
+        })
+        .collect();
+    let nn: Vec<Option<i64>> =
+        (0..n).map(|i| if i % 29 == 3 { None } else { Some(((i * 31) % 61) as i64 - 2) }).collect();
+    let t: Vec<Option<&str>> = (0..n)
+        .map(|i| match i % 11 {
+            0 => None,
+            1..=3 => Some("a"),
+            4 | 5 => Some("b"),
+            6 => Some("c"),
+            7 => Some("zz"),
+            8 => Some("bz"),
+            _ => Some("a"),
+        })
+        .collect();
+    let y: Vec<i64> = (0..n).map(|i| i64::from(i % 3 == 0)).collect();
+    let day: Vec<i32> = (0..n).map(|i| 19723 + (i % 20) as i32).collect();
+    // Without NaN: Sail 0.7 sorts NaN inconsistently inside `percentile` (Apache Spark orders it
+    // last, as polars).
+    let w: Vec<Option<f64>> =
+        x.iter().enumerate().map(|(i, v)| v.filter(|v| v.is_finite()).or((i % 2 == 0).then_some(3.25))).collect();
+    let mut frame = df!("id" => id, "x" => x, "w" => w, "n" => nn, "t" => t, "y" => y).unwrap();
+    let day = Series::new("day".into(), day).cast(&DataType::Date).unwrap();
+    frame.with_column(day.into_column()).unwrap();
+    let file = dir.join("gate.parquet");
+    ParquetWriter::new(std::fs::File::create(&file).unwrap()).finish(&mut frame).unwrap();
+    file
 }

@@ -150,7 +150,14 @@ pub fn run_plan(
     // The run's own id, as the rollout records it (registration may adopt MLflow's).
     let run_id = report.run_id.clone();
     let (train, evaluate) = (wants(StageName::Train), wants(StageName::Evaluate));
-    let inputs = crate::data::open_inputs(config)?;
+    // The data gate reads where `data.engine` says; every other stage reads on this machine.
+    let on_spark = config.raw.data.engine.is_some() && wants(StageName::Validate);
+    let gate_inputs = if on_spark { Some(crate::data::open_gate_inputs(config)?) } else { None };
+    let local = [StageName::Train, StageName::Evaluate, StageName::Register, StageName::Staging, StageName::Deploy];
+    let inputs = match gate_inputs.clone() {
+        Some(gate) if !local.into_iter().any(wants) => gate,
+        _ => crate::data::open_inputs(config)?,
+    };
     if train || evaluate {
         evaluate::preflight(config, &inputs)?;
     }
@@ -165,7 +172,8 @@ pub fn run_plan(
     let registry = if uses_registry { Some(open_registry(config, hooks.env)?) } else { None };
     if wants(StageName::Validate) {
         hooks.grouped("ml-gates: validate", || -> Result<(), Error> {
-            let checks = validate::run_with(config, &inputs, options.now, options.failing_rows.as_deref())?;
+            let gate = gate_inputs.as_ref().unwrap_or(&inputs);
+            let checks = validate::run_with(config, gate, options.now, options.failing_rows.as_deref())?;
             report.add_stage(Stage::Validate, checks);
             if report.exit_code() != 0 {
                 (hooks.progress)("the data gate failed: not training");

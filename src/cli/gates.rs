@@ -103,7 +103,7 @@ pub struct DeployArgs {
 
 pub fn validate(args: ValidateArgs) -> anyhow::Result<u8> {
     let config = config::load(&args.config)?;
-    let inputs = ml_gates::data::open_inputs(&config)?;
+    let inputs = ml_gates::data::open_gate_inputs(&config)?;
     let checks = ml_gates::validate::run_with(&config, &inputs, now_or(args.now), args.failing_rows.as_deref())?;
     let mut report = Report::new(&config.raw.name, &config.source.display);
     report.add_stage(Stage::Validate, checks);

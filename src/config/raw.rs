@@ -107,7 +107,7 @@ pub enum Format {
     Ndjson,
 }
 
-/// A data file: a path or glob relative to ml-gates.yaml, or `{path, format}`.
+/// A data file: a path or glob relative to ml-gates.yaml, `{path, format}`, or `{table}`.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum DataSource {
@@ -120,21 +120,56 @@ pub enum DataSource {
         /// File format; by default it follows the extension.
         format: Option<Format>,
     },
+    /// A table in the catalog of the Spark cluster that `data.engine` names
+    /// (`catalog.schema.churn`): read there by the data gate, never on this machine.
+    Table {
+        /// The table's name, its parts separated by dots (letters, digits and underscores).
+        table: String,
+    },
 }
 
 impl DataSource {
+    /// The path or glob as written (a table's name, for a table).
     pub fn path(&self) -> &str {
         match self {
             DataSource::Path(p) => p,
             DataSource::WithFormat { path, .. } => path,
+            DataSource::Table { table } => table,
         }
     }
     pub fn format(&self) -> Option<Format> {
         match self {
-            DataSource::Path(_) => None,
+            DataSource::Path(_) | DataSource::Table { .. } => None,
             DataSource::WithFormat { format, .. } => *format,
         }
     }
+    /// The table's name, for a table of the Spark cluster.
+    pub fn table(&self) -> Option<&str> {
+        match self {
+            DataSource::Table { table } => Some(table),
+            _ => None,
+        }
+    }
+}
+
+/// Where the data gate computes its checks.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EngineConfig {
+    /// A Spark Connect server (`sc://host:15002`, Spark's own connection string): the data gate's
+    /// checks run there as SQL and only their aggregates come back. A connection string carrying
+    /// a token is given only as `{env: NAME}` (Spark's own variable is `SPARK_REMOTE`).
+    pub spark: SparkRemote,
+}
+
+/// A Spark Connect connection string, or the environment variable holding it.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum SparkRemote {
+    /// `sc://host:port` (with no token: a token is a secret).
+    Url(String),
+    /// The environment variable holding the connection string (`{env: SPARK_REMOTE}`).
+    Env(EnvValue),
 }
 
 /// The `data` section: where the data is and which column plays which role.
@@ -172,6 +207,11 @@ pub struct DataConfig {
     /// `AZURE_*`, `GOOGLE_*`). A secret (keys, tokens, passwords) is given only as `{env: NAME}`.
     #[serde(default)]
     pub storage_options: Option<IndexMap<String, StorageValue>>,
+    /// Where the data gate runs: on this machine (the default), or `{spark: sc://host:15002}` on a
+    /// Spark cluster over Spark Connect (tables and paths the cluster reads; training and
+    /// evaluation still read their data here).
+    #[serde(default)]
+    pub engine: Option<EngineConfig>,
 }
 
 /// One storage option: a value, or the environment variable holding it.

@@ -140,6 +140,93 @@ fn storage_options(data: &crate::config::raw::DataConfig, r: &mut Rules) {
     }
 }
 
+/// Every data source the config names, with its key.
+fn sources(raw: &RawConfig) -> Vec<(String, &crate::config::raw::DataSource)> {
+    let mut out = vec![("data.train".to_string(), &raw.data.train)];
+    out.extend(raw.data.test.iter().map(|t| ("data.test".to_string(), t)));
+    if let Some(v) = &raw.validate {
+        out.extend(v.drift.iter().map(|d| ("validate.drift.reference".to_string(), &d.reference)));
+        for (c, r) in v.references.iter().flatten() {
+            out.push((format!("validate.references.{c}.file"), &r.file));
+        }
+    }
+    out
+}
+
+/// `data.engine` and tables: a connection string without a token in the file, tables only with a
+/// Spark engine, and on Spark only the checks the gate computes there.
+fn engine(raw: &RawConfig, r: &mut Rules) {
+    use crate::config::raw::SparkRemote;
+    let spark = raw.data.engine.as_ref().map(|e| &e.spark);
+    if let Some(SparkRemote::Url(url)) = spark {
+        if !url.starts_with("sc://") {
+            r.problem(
+                "data.engine.spark",
+                format!(
+                    "data.engine.spark: '{}' is not a Spark Connect connection string (sc://host:port)",
+                    crate::config::storage::shown(url)
+                ),
+            );
+        } else if url.to_ascii_lowercase().contains(";token=") {
+            r.problem(
+                "data.engine.spark",
+                "data.engine.spark carries a token, a secret: give the environment variable that holds the connection string ({env: SPARK_REMOTE}), never the token in the file".into(),
+            );
+        }
+    }
+    for (key, source) in sources(raw) {
+        let Some(table) = source.table() else { continue };
+        if spark.is_none() {
+            r.problem(
+                &format!("{key}.table"),
+                format!("{key} is a table, which a Spark cluster reads: set data.engine ({{spark: sc://host:15002}}), or give a path"),
+            );
+        } else if !crate::config::storage::is_table_name(table) {
+            r.problem(
+                &format!("{key}.table"),
+                format!("{key}.table: '{table}' is not a table name (parts of letters, digits and underscores, separated by dots)"),
+            );
+        }
+    }
+    if spark.is_some() {
+        for key in not_on_spark(raw) {
+            let what = match key.strip_suffix(".interpolation") {
+                Some(stat) => format!("{stat}: a quantile with an interpolation other than linear"),
+                None => key.clone(),
+            };
+            r.problem(
+                &key,
+                format!("{what} is not computed on Spark yet (docs/config.md, \"The data gate on Spark\", lists what is): run it in a job with the local engine"),
+            );
+        }
+    }
+}
+
+/// The configured checks the gate does not compute on Spark yet.
+fn not_on_spark(raw: &RawConfig) -> Vec<String> {
+    use crate::config::raw::Interpolation;
+    let Some(v) = &raw.validate else { return Vec::new() };
+    let mut keys = Vec::new();
+    let mut named = |present: bool, key: &str| {
+        if present {
+            keys.push(key.to_string());
+        }
+    };
+    named(v.monotonic.is_some(), "validate.monotonic");
+    named(v.references.is_some(), "validate.references");
+    named(v.slices.is_some(), "validate.slices");
+    named(v.unique.is_some(), "validate.unique");
+    named(v.duplicates.is_some(), "validate.duplicates");
+    named(v.freshness.is_some(), "validate.freshness");
+    named(v.leakage.is_some(), "validate.leakage");
+    named(v.drift.is_some(), "validate.drift");
+    for (c, s) in v.statistics.iter().flatten() {
+        let linear = s.interpolation.is_none_or(|i| i == Interpolation::Linear);
+        named(!linear && !s.quantiles.is_empty(), &format!("validate.statistics.{c}.interpolation"));
+    }
+    keys
+}
+
 fn data(raw: &RawConfig, r: &mut Rules) {
     let data = &raw.data;
     if data.test.is_some() && data.split.is_some() {
@@ -158,6 +245,7 @@ fn data(raw: &RawConfig, r: &mut Rules) {
     }
 
     storage_options(data, r);
+    engine(raw, r);
 
     // One role per column.
     let mut roles: Vec<(&str, &str)> = vec![("data.target", data.target.as_str())];

@@ -99,6 +99,13 @@ pub fn suggest_key(key: &str) -> Option<String> {
     did_you_mean(&key.to_ascii_lowercase(), KNOWN_KEYS.iter().copied())
 }
 
+/// Whether `name` is a table name as ml-gates sends it to Spark: parts of ASCII letters, digits and
+/// underscores, separated by dots (`catalog.schema.churn`), at most 3 parts.
+pub fn is_table_name(name: &str) -> bool {
+    let parts: Vec<&str> = name.split('.').collect();
+    parts.len() <= 3 && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,8 +13,8 @@ pub mod sql;
 pub mod storage;
 
 pub use sets::{
-    classes, datasets, feature_columns, feature_columns_of, input_columns, open_inputs, target_text, target_values,
-    Inputs, DEFAULT_SEED,
+    classes, datasets, feature_columns, feature_columns_of, input_columns, open_gate_inputs, open_inputs, target_text,
+    target_values, Inputs, DEFAULT_SEED,
 };
 
 use crate::config::raw::{DataSource, Format};
@@ -29,42 +29,158 @@ use storage::{Object, Storage};
 /// The column holding each row's position in its dataset (0-based, in the order it is read).
 pub const ROW_INDEX: &str = "__row";
 
-/// One dataset: the files behind it and a lazy scan over all of them.
+/// One dataset: the files behind it and a lazy scan over all of them, or a table or path that a
+/// Spark cluster reads.
 #[derive(Clone)]
 pub struct Dataset {
     /// `train`, `test` or `reference`.
     pub role: String,
-    /// The path or glob as written in the config.
+    /// The path or glob as written in the config (a table's name).
     pub spec: String,
     /// Config key that named it (for error positions), such as `data.train`.
     pub key: String,
-    /// The files (or objects in storage) behind it, sorted.
+    /// The files (or objects in storage) behind it, sorted (none for data read on Spark).
     pub files: Vec<DataFile>,
     pub format: Format,
     pub schema: SchemaRef,
-    lazy: LazyFrame,
+    scan: Scan,
     /// The storage options it was opened with: what its read errors must not show.
     storage: Storage,
 }
 
+/// Where a dataset's rows are read.
+#[derive(Clone)]
+enum Scan {
+    /// By polars, on this machine.
+    Local(Box<LazyFrame>),
+    /// By a Spark cluster: the session, and the relation as a SQL `FROM` item.
+    Spark(std::sync::Arc<spark::Spark>, String),
+}
+
 impl Dataset {
-    /// A fresh lazy scan of the whole dataset.
-    pub fn lazy(&self) -> LazyFrame {
-        self.lazy.clone()
+    /// A fresh lazy scan of the whole dataset, on this machine; an error for data read on Spark
+    /// (what asks for it is not computed there).
+    pub fn lazy(&self) -> PolarsResult<LazyFrame> {
+        match &self.scan {
+            Scan::Local(lazy) => Ok(lazy.as_ref().clone()),
+            Scan::Spark(session, _) => polars_bail!(ComputeError:
+                "the {} data is read on Spark ({}), and this is not computed there yet", self.role, session.shown()),
+        }
+    }
+
+    /// Whether a Spark cluster reads the dataset.
+    pub fn on_spark(&self) -> bool {
+        matches!(self.scan, Scan::Spark(..))
     }
 
     /// The rows where `predicate` holds, as a dataset of its own named `role` (a slice). Each row
     /// keeps its position in the whole dataset in the column [`ROW_INDEX`] (not in the schema), so
     /// what is reported about a slice's rows points into the data as read.
-    pub fn filtered(&self, predicate: Expr, role: String) -> Dataset {
-        let lazy = self.lazy.clone().with_row_index(ROW_INDEX, None).filter(predicate);
-        Dataset { role, lazy, ..self.clone() }
+    pub fn filtered(&self, predicate: Expr, role: String) -> PolarsResult<Dataset> {
+        let lazy = self.lazy()?.with_row_index(ROW_INDEX, None).filter(predicate);
+        Ok(Dataset { role, scan: Scan::Local(Box::new(lazy)), ..self.clone() })
     }
 
     /// The aggregates `aggs` over every row, as one row named by their names.
     pub fn aggregate(&self, aggs: &[query::Agg]) -> PolarsResult<DataFrame> {
-        let exprs: Vec<Expr> = aggs.iter().map(query::Agg::polars).collect();
-        Ok(self.lazy().select(exprs).collect_with_engine(Engine::Streaming)?.unwrap_single())
+        let (session, relation) = match &self.scan {
+            Scan::Local(lazy) => {
+                let exprs: Vec<Expr> = aggs.iter().map(query::Agg::polars).collect();
+                return Ok(lazy.as_ref().clone().select(exprs).collect_with_engine(Engine::Streaming)?.unwrap_single());
+            }
+            Scan::Spark(session, relation) => (session, relation),
+        };
+        // Each distinct expression once (`a0`, `a1`…; an engine may refuse one twice), then every
+        // aggregate by its name.
+        let mut scan: Vec<String> = Vec::new();
+        let mut named: Vec<(String, usize)> = Vec::new();
+        let mut frames = Vec::new();
+        for agg in aggs {
+            if agg.grouped() {
+                let query = agg.grouped_sql(relation).unwrap_or_default();
+                frames.push(session.sql(&query).map_err(|e| polars_err!(ComputeError: "{e}"))?);
+            } else {
+                let Some(sql) = agg.sql() else {
+                    polars_bail!(ComputeError: "{} is not computed on Spark yet", agg.name)
+                };
+                let i = scan.iter().position(|s| *s == sql).unwrap_or_else(|| {
+                    scan.push(sql);
+                    scan.len() - 1
+                });
+                named.push((agg.name.clone(), i));
+            }
+        }
+        let mut out = DataFrame::empty_with_height(1);
+        if !scan.is_empty() {
+            let select: Vec<String> = scan.iter().enumerate().map(|(i, s)| format!("{s} AS a{i}")).collect();
+            let query = format!("SELECT {} FROM {relation}", select.join(", "));
+            let answer = session.sql(&query).map_err(|e| polars_err!(ComputeError: "{e}"))?;
+            for (name, i) in named {
+                out.with_column(answer.column(&format!("a{i}"))?.clone().with_name(name.as_str().into()))?;
+            }
+        }
+        for frame in frames {
+            out.hstack_mut(frame.columns())?;
+        }
+        Ok(out)
+    }
+
+    /// Each non-null value of `column` as text, with its row count, in the order of the text.
+    pub fn counts(&self, column: &str) -> PolarsResult<DataFrame> {
+        match &self.scan {
+            Scan::Local(lazy) => Ok(lazy
+                .as_ref()
+                .clone()
+                .select([col(column).alias("class")])
+                .drop_nulls(None)
+                .group_by([col("class")])
+                .agg([len().alias("count")])
+                .select([col("class").cast(DataType::String), col("count")])
+                .sort(["class"], Default::default())
+                .collect_with_engine(Engine::Streaming)?
+                .unwrap_single()),
+            Scan::Spark(session, relation) => {
+                let c = sql::ident(column);
+                let query = format!(
+                    "SELECT CAST({c} AS STRING) AS class, count(1) AS count FROM {relation} WHERE {c} IS NOT NULL GROUP BY {c} ORDER BY class"
+                );
+                session.sql(&query).map_err(|e| polars_err!(ComputeError: "{e}"))
+            }
+        }
+    }
+
+    /// Up to `limit` rows where `predicate` holds, with `columns` as text (distinct rows with
+    /// `distinct`): in the order read on this machine; on Spark, ordered by the columns.
+    pub fn rows_where(
+        &self,
+        predicate: &query::Row,
+        columns: &[String],
+        distinct: bool,
+        limit: u32,
+    ) -> PolarsResult<DataFrame> {
+        match &self.scan {
+            Scan::Local(lazy) => {
+                let select: Vec<Expr> = columns.iter().map(|c| col(c.as_str()).cast(DataType::String)).collect();
+                let mut rows = lazy.as_ref().clone().filter(predicate.polars()).select(select);
+                if distinct {
+                    rows = rows.unique_stable(None, UniqueKeepStrategy::First);
+                }
+                Ok(rows.limit(limit).collect_with_engine(Engine::Streaming)?.unwrap_single())
+            }
+            Scan::Spark(session, relation) => {
+                let select: Vec<String> =
+                    columns.iter().map(|c| format!("CAST({} AS STRING) AS {}", sql::ident(c), sql::ident(c))).collect();
+                let order: Vec<String> = (1..=columns.len()).map(|i| i.to_string()).collect();
+                let query = format!(
+                    "SELECT {}{} FROM {relation} WHERE {} ORDER BY {} LIMIT {limit}",
+                    if distinct { "DISTINCT " } else { "" },
+                    select.join(", "),
+                    predicate.sql(),
+                    order.join(", ")
+                );
+                session.sql(&query).map_err(|e| polars_err!(ComputeError: "{e}"))
+            }
+        }
     }
 
     /// Column names in file order.
@@ -87,10 +203,18 @@ impl Dataset {
     }
 
     /// An input error about this dataset (it could not be read), naming its files.
+    /// The dataset as errors name it: its files, or what Spark reads.
+    fn described(&self) -> String {
+        match &self.scan {
+            Scan::Spark(..) => format!("'{}' on Spark", storage::shown(&self.spec)),
+            Scan::Local(_) => describe_files(&self.files),
+        }
+    }
+
     pub fn read_error(&self, source: &Source, error: impl std::fmt::Display) -> InputError {
         InputError::one(source.problem(
             &self.key,
-            self.storage.redact(&format!("cannot read {} data {}: {}", self.role, describe_files(&self.files), error)),
+            self.storage.redact(&format!("cannot read {} data {}: {}", self.role, self.described(), error)),
             None,
         ))
     }
@@ -173,6 +297,11 @@ pub fn open(
 ) -> Result<Dataset, InputError> {
     let spec = data_source.path().to_string();
     let problem = |message: String| InputError::one(source.problem(key, message, None));
+    if let Some(table) = data_source.table() {
+        return Err(problem(format!(
+            "{key} is the table {table} on Spark, which only the data gate reads there; training and evaluation read their data on this machine: give them files (local or in object storage)"
+        )));
+    }
     let files = if storage::is_remote(&spec) {
         let objects = storage.list(&spec).map_err(|e| problem(format!("{key}: {e}")))?;
         objects.into_iter().map(DataFile::Remote).collect()
@@ -223,7 +352,61 @@ pub fn open(
     let mut lazy = scanned.map_err(fail)?;
     let schema = lazy.collect_schema().map_err(fail)?;
     let storage = storage.clone();
-    Ok(Dataset { role: role.to_string(), spec, key: key.to_string(), files, format, schema, lazy, storage })
+    let scan = Scan::Local(Box::new(lazy));
+    Ok(Dataset { role: role.to_string(), spec, key: key.to_string(), files, format, schema, scan, storage })
+}
+
+/// Open `data_source` (named by config key `key`, as role `role`) on the Spark cluster of
+/// `session`: a table by its name, or a path the cluster reads (a local one made absolute). Its
+/// columns come from a query that reads no row; nothing else is read until the checks run.
+pub fn open_on_spark(
+    source: &Source,
+    session: &std::sync::Arc<spark::Spark>,
+    key: &str,
+    data_source: &DataSource,
+    role: &str,
+) -> Result<Dataset, InputError> {
+    let spec = data_source.path().to_string();
+    let (relation, format) = match data_source.table() {
+        Some(table) => (table.split('.').map(sql::ident).collect::<Vec<_>>().join("."), Format::Parquet),
+        None => {
+            let path =
+                if storage::is_remote(&spec) { spec.clone() } else { source.resolve(&spec).display().to_string() };
+            let format = data_source.format().or_else(|| format_of(Path::new(&spec))).unwrap_or(Format::Parquet);
+            let reader = match format {
+                Format::Parquet => "parquet",
+                Format::Ndjson => "json",
+                // Spark's SQL reads a CSV file without its header (columns `_c0`, `_c1`…).
+                Format::Csv => {
+                    return Err(InputError::one(source.problem(
+                        key,
+                        format!("{key}: Spark's SQL reads a CSV file without its header: give parquet or NDJSON files, or a table"),
+                        None,
+                    )))
+                }
+            };
+            (format!("{reader}.{}", sql::ident(&path)), format)
+        }
+    };
+    let what = match data_source.table() {
+        Some(t) => format!("table {t}"),
+        None => format!("'{}'", storage::shown(&spec)),
+    };
+    let schema = session
+        .sql(&format!("SELECT * FROM {relation} LIMIT 0"))
+        .map_err(|e| InputError::one(source.problem(key, format!("cannot read {role} data {what}: {e}"), None)))?
+        .schema()
+        .clone();
+    Ok(Dataset {
+        role: role.to_string(),
+        spec,
+        key: key.to_string(),
+        files: Vec::new(),
+        format,
+        schema,
+        scan: Scan::Spark(session.clone(), relation),
+        storage: Storage::default(),
+    })
 }
 
 /// The first bytes of a file (at most [`HEAD_BYTES`]): what the header checks read.

@@ -339,10 +339,17 @@ impl Agg {
         e.alias(self.name.as_str())
     }
 
-    /// The Spark SQL aggregate, named, for the shared scan (not for [`Agg::grouped`] ones: see
+    /// The Spark SQL aggregate (unnamed), for the shared scan (not for [`Agg::grouped`] ones: see
     /// [`Agg::grouped_sql`]). `None` for what Spark has no exact aggregate for.
     pub fn sql(&self) -> Option<String> {
-        let x = self.arg.sql();
+        // `min` and `max` of a double (polars casts their result), written one way for one value:
+        // an engine may see through a cast and take two spellings for one aggregate twice.
+        let extreme = matches!(self.f, AggFn::Min | AggFn::Max);
+        let x = match &self.arg {
+            Row::Number(_) => self.arg.sql(),
+            arg if extreme => arg.clone().number().sql(),
+            arg => arg.sql(),
+        };
         let kept = |x: &str| match &self.filter {
             Some(c) => format!("CASE WHEN {} THEN {x} END", c.sql()),
             None => x.to_string(),
@@ -370,19 +377,16 @@ impl Agg {
             AggFn::Quantile(q, Interpolation::Linear) => format!("percentile({}, {})", kept(&x), number(*q)),
             AggFn::Quantile(..) | AggFn::Distinct => return None,
         };
-        Some(format!("{e} AS {}", ident(&self.name)))
+        Some(e)
     }
 
     /// A grouped aggregate's own query over `relation` (a table, a path, or a subquery).
     pub fn grouped_sql(&self, relation: &str) -> Option<String> {
         let x = self.arg.sql();
-        let keep = match &self.filter {
-            Some(c) => format!("{} AND ", c.sql()),
-            None => String::new(),
-        };
+        let keep = self.filter.as_ref().map(|c| format!(" WHERE {}", c.sql())).unwrap_or_default();
         match self.f {
             AggFn::Distinct => Some(format!(
-                "SELECT CAST(count(1) AS DOUBLE) AS {} FROM (SELECT {x} AS v FROM {relation} WHERE {keep}{x} IS NOT NULL GROUP BY {x})",
+                "SELECT CAST(count(DISTINCT {x}) AS DOUBLE) AS {} FROM {relation}{keep}",
                 ident(&self.name)
             )),
             _ => None,
@@ -414,15 +418,12 @@ mod tests {
             agg.sql().unwrap(),
             "count(CASE WHEN (CAST(`plan` AS STRING) IN ('pro')) AND ((CAST(`age` AS DOUBLE) < CAST('18.0' AS DOUBLE)) \
              AND (NOT (CASE WHEN CAST(`age` AS DOUBLE) IS NULL THEN NULL ELSE isnan(CAST(`age` AS DOUBLE)) END))) \
-             THEN 1 END) AS `range:age`"
+             THEN 1 END)"
         );
         let nulls = Agg::new("null:a`b", AggFn::NullCount, Row::col("a`b"));
-        assert_eq!(nulls.sql().unwrap(), "count(CASE WHEN (`a``b` IS NULL) THEN 1 END) AS `null:a``b`");
+        assert_eq!(nulls.sql().unwrap(), "count(CASE WHEN (`a``b` IS NULL) THEN 1 END)");
         let distinct = Agg::new("d", AggFn::Distinct, Row::col("x"));
         assert!(distinct.grouped() && distinct.sql().is_none());
-        assert_eq!(
-            distinct.grouped_sql("t").unwrap(),
-            "SELECT CAST(count(1) AS DOUBLE) AS `d` FROM (SELECT `x` AS v FROM t WHERE `x` IS NOT NULL GROUP BY `x`)"
-        );
+        assert_eq!(distinct.grouped_sql("t").unwrap(), "SELECT CAST(count(DISTINCT `x`) AS DOUBLE) AS `d` FROM t");
     }
 }

@@ -65,11 +65,49 @@ pub fn open_inputs(config: &Config) -> Result<Inputs, InputError> {
     }
 }
 
+/// The datasets as the data gate reads them: on the Spark cluster `data.engine` names (every
+/// table and path the config names, read there), or [`open_inputs`] on this machine.
+pub fn open_gate_inputs(config: &Config) -> Result<Inputs, InputError> {
+    let Some(engine) = &config.raw.data.engine else { return open_inputs(config) };
+    let source = &config.source;
+    let at = |message: String| InputError::one(source.problem("data.engine.spark", message, None));
+    let url = match &engine.spark {
+        crate::config::raw::SparkRemote::Url(url) => url.clone(),
+        crate::config::raw::SparkRemote::Env(e) => std::env::var(&e.env)
+            .map_err(|_| at(format!("data.engine.spark: the environment variable {} is not set", e.env)))?,
+    };
+    let session =
+        std::sync::Arc::new(super::spark::Spark::connect(&url).map_err(|e| at(format!("data.engine.spark: {e}")))?);
+    let open = |key: &str, data_source: &crate::config::raw::DataSource, role: &str| {
+        super::open_on_spark(source, &session, key, data_source, role)
+    };
+    let data = &config.raw.data;
+    let mut problems = Vec::new();
+    let mut take = |r: Result<Dataset, InputError>| match r {
+        Ok(d) => Some(d),
+        Err(e) => {
+            problems.extend(e.problems);
+            None
+        }
+    };
+    let train = take(open("data.train", &data.train, "train"));
+    let test = data.test.as_ref().and_then(|t| take(open("data.test", t, "test")));
+    for dataset in train.iter().chain(&test) {
+        if let Err(e) = target_present(config, dataset) {
+            problems.extend(e.problems);
+        }
+    }
+    match train {
+        Some(train) if problems.is_empty() => Ok(Inputs { train, test, reference: None, references: Vec::new() }),
+        _ => Err(InputError { problems }),
+    }
+}
+
 /// The training and evaluation frames: `data.test`, or a seeded (stratified) split of `data.train`.
 pub fn datasets(config: &Config, inputs: &Inputs) -> Result<(DataFrame, DataFrame), InputError> {
     let source = &config.source;
     let data = &config.raw.data;
-    let collect = |ds: &Dataset| ds.lazy().collect().map_err(|e| ds.read_error(source, e));
+    let collect = |ds: &Dataset| ds.lazy().and_then(|l| l.collect()).map_err(|e| ds.read_error(source, e));
     let train = collect(&inputs.train)?;
     if let Some(test) = &inputs.test {
         return Ok((train, collect(test)?));

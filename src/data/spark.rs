@@ -45,6 +45,12 @@ impl Spark {
         });
         // Datetime literals and values read as UTC, as polars reads a datetime without a zone.
         runtime.block_on(client.set_config("spark.sql.session.timeZone", "UTC")).map_err(|e| failure(&shown, &e))?;
+        // Apache Spark 4's parquet reader drops every row group of a column whose statistics hold a
+        // null count but no min and max (as polars writes a column with NaN) when a filter is
+        // pushed down to it: `x IS NOT NULL` finds no row. The gate scans whole tables anyway.
+        runtime
+            .block_on(client.set_config("spark.sql.parquet.filterPushdown", "false"))
+            .map_err(|e| failure(&shown, &e))?;
         Ok(Spark { client, runtime, shown })
     }
 
@@ -64,27 +70,71 @@ impl Spark {
                 })),
             })),
         };
+        let operation = uuid4();
+        let user_context = Some(proto::UserContext {
+            // The user the client configures its session as (`set_config`): a session is a user's.
+            user_id: self.client.user_id().unwrap_or_default().to_string(),
+            ..Default::default()
+        });
+        let client_type = Some(format!("ml-gates/{}", env!("CARGO_PKG_VERSION")));
+        let reattachable = proto::execute_plan_request::RequestOption {
+            request_option: Some(proto::execute_plan_request::request_option::RequestOption::ReattachOptions(
+                proto::ReattachOptions { reattachable: true },
+            )),
+        };
         let request = proto::ExecutePlanRequest {
             session_id: self.client.session_id().to_string(),
-            user_context: Some(proto::UserContext {
-                user_id: self.client.user_id().unwrap_or("ml-gates").to_string(),
-                ..Default::default()
-            }),
+            user_context: user_context.clone(),
             plan: Some(plan),
-            client_type: Some(format!("ml-gates/{}", env!("CARGO_PKG_VERSION"))),
+            client_type: client_type.clone(),
+            operation_id: Some(operation.clone()),
+            request_options: vec![reattachable],
             ..Default::default()
         };
+        // A reattachable execution, as Spark's own clients run one: a server may end a stream
+        // before the answer is whole (a long query, a time limit on one stream), and the client
+        // asks for the rest after the last response it read, until `ResultComplete` (Sail 0.7
+        // ends a long query's first stream after its schema).
         let batches = self.runtime.block_on(async {
+            use proto::execute_plan_response::ResponseType;
             let mut stream = self.client.execute_plan(request).await?;
-            let mut batches = Vec::new();
-            while let Some(response) =
-                stream.message().await.map_err(spark_connect_core::SparkError::from_grpc_status)?
-            {
-                if let Some(proto::execute_plan_response::ResponseType::ArrowBatch(batch)) = response.response_type {
-                    batches.push(batch.data);
+            let (mut batches, mut last) = (Vec::new(), None::<String>);
+            for _ in 0..10_000 {
+                while let Some(response) =
+                    stream.message().await.map_err(spark_connect_core::SparkError::from_grpc_status)?
+                {
+                    last = Some(response.response_id.clone());
+                    match response.response_type {
+                        Some(ResponseType::ArrowBatch(batch)) => batches.push(batch.data),
+                        Some(ResponseType::ResultComplete(_)) => {
+                            let release = proto::ReleaseExecuteRequest {
+                                session_id: self.client.session_id().to_string(),
+                                user_context: user_context.clone(),
+                                operation_id: operation.clone(),
+                                client_type: client_type.clone(),
+                                release: Some(proto::release_execute_request::Release::ReleaseAll(
+                                    proto::release_execute_request::ReleaseAll {},
+                                )),
+                                ..Default::default()
+                            };
+                            // Only frees the server's copy of the answer: a failure changes nothing here.
+                            let _ = self.client.release_execute(release).await;
+                            return Ok(batches);
+                        }
+                        _ => {}
+                    }
                 }
+                let reattach = proto::ReattachExecuteRequest {
+                    session_id: self.client.session_id().to_string(),
+                    user_context: user_context.clone(),
+                    operation_id: operation.clone(),
+                    client_type: client_type.clone(),
+                    last_response_id: last.clone(),
+                    ..Default::default()
+                };
+                stream = self.client.reattach_execute(reattach).await?;
             }
-            Ok::<_, spark_connect_core::SparkError>(batches)
+            Err(spark_connect_core::SparkError::connect_msg("the answer never completed"))
         });
         let batches = batches.map_err(|e| failure(&self.shown, &e))?;
         let mut frame: Option<DataFrame> = None;
@@ -101,6 +151,15 @@ impl Spark {
         }
         Ok(frame.unwrap_or_default())
     }
+}
+
+/// A random UUID (version 4), as Spark wants an operation's id.
+fn uuid4() -> String {
+    let hex = crate::core::digest::random_hex();
+    let b = hex.as_bytes();
+    let s = |r: std::ops::Range<usize>| String::from_utf8_lossy(&b[r]).to_string();
+    let variant = ["8", "9", "a", "b"][usize::from_str_radix(&s(16..17), 16).unwrap_or(0) % 4];
+    format!("{}-{}-4{}-{variant}{}-{}", s(0..8), s(8..12), s(13..16), s(17..20), s(20..32))
 }
 
 /// What a failed call to the server at `shown` says: that nothing answers there, or the engine's

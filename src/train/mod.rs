@@ -53,8 +53,7 @@ pub fn run(config: &Config, train_cfg: &TrainConfig, inputs: &Inputs) -> Result<
     let dropped_rows = inputs
         .train
         .lazy()
-        .select([len()])
-        .collect()
+        .and_then(|l| l.select([len()]).collect())
         .ok()
         .and_then(|d| d.column("len").ok()?.get(0).ok()?.extract::<usize>())
         .unwrap_or(0)

@@ -67,7 +67,7 @@ pub(super) fn run(
     for c in &numeric {
         let values = |ds: &Dataset| -> Result<Vec<f64>, InputError> {
             let read = || -> PolarsResult<Vec<f64>> {
-                let df = collect(ds.lazy().select([col(c.as_str()).cast(DataType::Float64)]))?;
+                let df = collect(ds.lazy()?.select([col(c.as_str()).cast(DataType::Float64)]))?;
                 let mut v: Vec<f64> = df.column(c)?.f64()?.iter().flatten().filter(|x| x.is_finite()).collect();
                 v.sort_by(f64::total_cmp);
                 Ok(v)
@@ -90,6 +90,7 @@ pub(super) fn run(
         let counts = |ds: &Dataset| -> Result<BTreeMap<String, u64>, InputError> {
             let df = collect(
                 ds.lazy()
+                    .map_err(|e| ds.read_error(source, e))?
                     .select([col(c.as_str()).cast(DataType::String).alias("value")])
                     .drop_nulls(None)
                     .group_by([col("value")])

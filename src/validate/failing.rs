@@ -5,6 +5,7 @@
 //! `report.failing_rows_file_limit`, all checks together) goes into one file.
 
 use super::{collect, Ctx};
+use crate::data::query::Row;
 use crate::data::Dataset;
 use polars::prelude::*;
 use serde_json::json;
@@ -38,6 +39,12 @@ impl Failing {
         Failing { per_check, file: file.then(|| Mutex::new(FileRows { left, frames: Vec::new() })) }
     }
 
+    /// How many failing rows of a check are kept: for the report, or for the file while it has room.
+    fn wanted(&self) -> u64 {
+        let file_left = self.file.as_ref().map(|f| f.lock().unwrap_or_else(|e| e.into_inner()).left).unwrap_or(0);
+        (self.per_check as u64).max(file_left)
+    }
+
     /// The file's rows, one frame (none when no check failed a row).
     pub fn into_frame(self) -> PolarsResult<Option<DataFrame>> {
         let Some(file) = self.file else { return Ok(None) };
@@ -53,13 +60,43 @@ impl Failing {
 
 /// The rows of `ds` with their position (0-based, in the order the data is read: the files of a
 /// glob in name order).
-pub(super) fn indexed(ds: &Dataset) -> LazyFrame {
-    let mut lazy = ds.lazy();
+pub(super) fn indexed(ds: &Dataset) -> PolarsResult<LazyFrame> {
+    let mut lazy = ds.lazy()?;
     // A slice carries its rows' positions in the whole dataset already.
-    match lazy.collect_schema() {
+    Ok(match lazy.collect_schema() {
         Ok(schema) if schema.contains(ROW) => lazy,
         _ => lazy.with_row_index(ROW, None),
+    })
+}
+
+/// Record the rows of `ds` where `failing` holds (see [`record`]). On Spark the rows have no
+/// position (a table has no order): they are the first by `data.id` (or by the values shown), and
+/// their `row` is null.
+pub(super) fn record_where(
+    ctx: &Ctx<'_>,
+    ds: &Dataset,
+    id: &str,
+    column: &str,
+    failing: &Row,
+    shown: &[String],
+) -> PolarsResult<serde_json::Value> {
+    if !ds.on_spark() {
+        return record(ctx, ds, id, column, indexed(ds)?.filter(failing.polars()), shown);
     }
+    let wanted = ctx.failing.wanted();
+    if wanted == 0 {
+        return Ok(json!([]));
+    }
+    let key = ctx.config.raw.data.id.as_deref().filter(|c| ds.dtype(c).is_some());
+    let mut columns: Vec<String> = key.map(String::from).into_iter().collect();
+    for c in shown {
+        if ds.dtype(c).is_some() && !columns.contains(c) {
+            columns.push(c.clone());
+        }
+    }
+    let mut rows = ds.rows_where(failing, &columns, false, wanted.min(u32::MAX as u64) as u32)?;
+    rows.insert_column(0, Column::full_null(ROW.into(), rows.height(), &DataType::UInt64))?;
+    record(ctx, ds, id, column, rows.lazy(), shown)
 }
 
 /// Record the failing rows in `rows` (a frame of [`indexed`] rows, already narrowed to the failing
@@ -73,8 +110,7 @@ pub(super) fn record(
     shown: &[String],
 ) -> PolarsResult<serde_json::Value> {
     let failing = &ctx.failing;
-    let file_left = failing.file.as_ref().map(|f| f.lock().unwrap_or_else(|e| e.into_inner()).left).unwrap_or(0);
-    let wanted = (failing.per_check as u64).max(file_left);
+    let wanted = failing.wanted();
     if wanted == 0 {
         return Ok(json!([]));
     }
@@ -91,7 +127,7 @@ pub(super) fn record(
     select.extend(key.map(|k| col(k).cast(DataType::String).alias("__id")));
     select.extend(columns.iter().map(|c| col(*c).cast(DataType::String)));
     // In row order, the same rows every run.
-    let ordered = rows.sort([ROW], Default::default());
+    let ordered = rows.sort([ROW], SortMultipleOptions::default().with_maintain_order(true));
     let frame = collect(ordered.select(select).limit(wanted.min(u32::MAX as u64) as u32))?;
     let row_numbers = frame.column(ROW)?.u64()?.clone();
     let ids = match key {

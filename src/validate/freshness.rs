@@ -67,7 +67,7 @@ pub(super) fn run(ctx: &Ctx<'_>, ds: &Dataset) -> PolarsResult<Vec<Check>> {
 
 /// The newest value of a timestamp column, or why it cannot be read as a time.
 fn newest_timestamp(ds: &Dataset, ts: &str, dtype: &DataType) -> PolarsResult<Result<Option<DateTime<Utc>>, String>> {
-    let df = collect(ds.lazy().select([col(ts).max().alias("newest")]))?;
+    let df = collect(ds.lazy()?.select([col(ts).max().alias("newest")]))?;
     let value = df.column("newest")?.get(0)?;
     Ok(match value {
         AnyValue::Null => Ok(None),

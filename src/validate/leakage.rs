@@ -35,10 +35,11 @@ pub(super) fn run(
             }
         }
     }
+    let lazy = |ds: &Dataset| ds.lazy().map_err(|e| ds.read_error(&ctx.config.source, e));
     let exprs: Vec<Expr> = keys.iter().map(|k| col(k.as_str())).collect();
     let args = JoinArgs { nulls_equal: true, ..JoinArgs::new(JoinType::Semi) };
-    let overlap = test.lazy().select(exprs.clone()).join(
-        train.lazy().select(exprs.clone()).unique(None, UniqueKeepStrategy::Any),
+    let overlap = lazy(test)?.select(exprs.clone()).join(
+        lazy(train)?.select(exprs.clone()).unique(None, UniqueKeepStrategy::Any),
         exprs.clone(),
         exprs,
         args,
@@ -46,7 +47,7 @@ pub(super) fn run(
     let guard = |ds: &Dataset, r: PolarsResult<DataFrame>| r.map_err(|e| ds.read_error(&ctx.config.source, e));
     let counts = guard(test, collect(overlap.clone().select([len().alias("n")])))?;
     let overlapping = scalar_f64(&counts, "n").map_err(|e| test.read_error(&ctx.config.source, e))?.unwrap_or(0.0);
-    let test_rows = guard(test, collect(test.lazy().select([len().alias("n")])))?;
+    let test_rows = guard(test, collect(lazy(test)?.select([len().alias("n")])))?;
     let test_rows = scalar_f64(&test_rows, "n").map_err(|e| test.read_error(&ctx.config.source, e))?.unwrap_or(0.0);
     let share = percent(overlapping, test_rows);
     let what = match by {
@@ -65,8 +66,8 @@ pub(super) fn run(
         // The test rows that are also training rows, by their position in the test data.
         let exprs: Vec<Expr> = keys.iter().map(|k| col(k.as_str())).collect();
         let args = JoinArgs { nulls_equal: true, ..JoinArgs::new(JoinType::Semi) };
-        let rows = super::failing::indexed(test).join(
-            train.lazy().select(exprs.clone()).unique(None, UniqueKeepStrategy::Any),
+        let rows = super::failing::indexed(test).map_err(|e| test.read_error(&ctx.config.source, e))?.join(
+            lazy(train)?.select(exprs.clone()).unique(None, UniqueKeepStrategy::Any),
             exprs.clone(),
             exprs,
             args,

@@ -40,17 +40,23 @@ fn breaks(x: Expr, prev: Expr, m: &MonotonicCheck) -> Expr {
 
 /// The rows of `ds` the check reads (those with a value in `column`, kept by `where:`), with
 /// their row numbers, in its order.
-fn rows(ctx: &Ctx<'_>, ds: &Dataset, column: &str, m: &MonotonicCheck, condition: Option<Row>) -> LazyFrame {
-    let mut lazy = super::failing::indexed(ds).filter(col(column).is_not_null());
+fn rows(
+    ctx: &Ctx<'_>,
+    ds: &Dataset,
+    column: &str,
+    m: &MonotonicCheck,
+    condition: Option<Row>,
+) -> PolarsResult<LazyFrame> {
+    let mut lazy = super::failing::indexed(ds)?.filter(col(column).is_not_null());
     if let Some(c) = condition {
         lazy = lazy.filter(c.polars());
     }
-    match (order(ctx, m), ctx.config.raw.data.timestamp.as_deref()) {
+    Ok(match (order(ctx, m), ctx.config.raw.data.timestamp.as_deref()) {
         (RowOrder::Timestamp, Some(ts)) if ds.dtype(ts).is_some() => {
             lazy.sort([ts], SortMultipleOptions::default().with_maintain_order(true).with_nulls_last(true))
         }
         _ => lazy,
-    }
+    })
 }
 
 pub(super) fn run(ctx: &Ctx<'_>, ds: &Dataset) -> PolarsResult<Vec<Check>> {
@@ -80,7 +86,7 @@ pub(super) fn run(ctx: &Ctx<'_>, ds: &Dataset) -> PolarsResult<Vec<Check>> {
             continue;
         }
         let (x, prev) = sequence(c);
-        let stats = collect(rows(ctx, ds, c, m, condition.clone()).select([
+        let stats = collect(rows(ctx, ds, c, m, condition.clone())?.select([
             breaks(x.clone(), prev, m).cast(DataType::UInt32).sum().alias("failing"),
             x.len().cast(DataType::Float64).alias("checked"),
         ]))?;
@@ -108,7 +114,7 @@ pub(super) fn run(ctx: &Ctx<'_>, ds: &Dataset) -> PolarsResult<Vec<Check>> {
             let text = col(c.as_str()).cast(DataType::String);
             let (x, prev) = sequence(c);
             let found = collect(
-                rows(ctx, ds, c, m, condition.clone())
+                rows(ctx, ds, c, m, condition.clone())?
                     .select([breaks(x, prev, m).alias("b"), text.clone().shift(lit(1)).alias("p"), text.alias("v")])
                     .filter(col("b"))
                     .limit(EXAMPLES),
@@ -120,7 +126,7 @@ pub(super) fn run(ctx: &Ctx<'_>, ds: &Dataset) -> PolarsResult<Vec<Check>> {
             message.push_str(&format!(", e.g. {}", shown.join(", ")));
             details["examples"] = json!(shown);
             let (x, prev) = sequence(c);
-            let rows = rows(ctx, ds, c, m, condition)
+            let rows = rows(ctx, ds, c, m, condition)?
                 .with_column(col(c.as_str()).shift(lit(1)).alias("previous"))
                 .filter(breaks(x, prev, m));
             let shown = [c.clone(), "previous".to_string()];

@@ -43,13 +43,13 @@ pub(super) fn run(ctx: &Ctx<'_>, ds: &Dataset, files: &[(String, Dataset)]) -> P
         };
         // The rows checked (a value, kept by `where:`), with their row numbers, the value as
         // compared in `__v`; the missing ones are an anti-join against the referenced values.
-        let mut rows = super::failing::indexed(ds).filter(col(c.as_str()).is_not_null());
+        let mut rows = super::failing::indexed(ds)?.filter(col(c.as_str()).is_not_null());
         if let Some(w) = condition {
             rows = rows.filter(w.polars());
         }
         let values = rows.with_column(col(c.as_str()).cast(as_type.clone()).alias("__v"));
         let known = other
-            .lazy()
+            .lazy()?
             .select([col(target.as_str()).cast(as_type.clone()).alias("__v")])
             .unique(None, UniqueKeepStrategy::Any);
         let missing = values.clone().join(known, [col("__v")], [col("__v")], JoinArgs::new(JoinType::Anti));

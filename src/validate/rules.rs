@@ -3,7 +3,7 @@
 //! Deequ's `satisfies`) are written in the rule language; column pairs ([`super::pairs`]) are
 //! row rules too and share the judgement and the failing rows shown.
 
-use super::{collect, percent, scalar_f64, Ctx};
+use super::{percent, scalar_f64, Ctx};
 use crate::core::{format_number, Check, Severity, Stage, Threshold};
 use crate::data::query::{Agg, Row};
 use crate::data::Dataset;
@@ -74,8 +74,8 @@ impl RowRule {
             let shown = self.failing_rows(ctx, ds)?;
             message.push_str(&format!(", e.g. {}", shown.join("; ")));
             details["examples"] = json!(shown);
-            let rows = super::failing::indexed(ds).filter(self.failing.polars());
-            details["failing_rows"] = super::failing::record(ctx, ds, self.id, &self.column, rows, &self.shown)?;
+            details["failing_rows"] =
+                super::failing::record_where(ctx, ds, self.id, &self.column, &self.failing, &self.shown)?;
         }
         let passed = super::table::tolerated(bad, checked, self.mostly, &mut message, &mut details, "the rows checked");
         Ok(Check::judged(self.id, Stage::Validate, passed, self.severity)
@@ -93,8 +93,8 @@ impl RowRule {
         let id = ctx.config.raw.data.id.as_deref().filter(|id| ds.dtype(id).is_some());
         let mut names: Vec<&str> = id.into_iter().collect();
         names.extend(self.shown.iter().map(String::as_str).filter(|c| Some(*c) != id && ds.dtype(c).is_some()));
-        let columns: Vec<Expr> = names.iter().map(|c| col(*c).cast(DataType::String)).collect();
-        let rows = collect(ds.lazy().filter(self.failing.polars()).select(columns).limit(EXAMPLES))?;
+        let columns: Vec<String> = names.iter().map(|c| c.to_string()).collect();
+        let rows = ds.rows_where(&self.failing, &columns, false, EXAMPLES)?;
         let text = |c: &str, r: usize| -> PolarsResult<String> {
             Ok(rows.column(c)?.str()?.get(r).unwrap_or("null").to_string())
         };

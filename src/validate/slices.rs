@@ -27,9 +27,9 @@ pub(super) fn slices(ctx: &Ctx<'_>, cfg: &SlicesCheck, ds: &Dataset) -> Result<(
         return Ok((Vec::new(), Vec::new()));
     }
     let keys: Vec<Expr> = cfg.by.iter().map(|c| col(c.as_str()).cast(DataType::String)).collect();
+    let lazy = ds.lazy().map_err(|e| ds.read_error(source, e))?;
     let groups = collect(
-        ds.lazy()
-            .group_by(keys)
+        lazy.group_by(keys)
             .agg([len().cast(DataType::UInt64).alias("__rows")])
             .sort(cfg.by.clone(), SortMultipleOptions::default().with_nulls_last(true)),
     )
@@ -83,7 +83,7 @@ pub(super) fn slices(ctx: &Ctx<'_>, cfg: &SlicesCheck, ds: &Dataset) -> Result<(
                 );
                 continue;
             }
-            kept.push(ds.filtered(predicate, role));
+            kept.push(ds.filtered(predicate, role)?);
         }
         Ok((kept, small))
     };

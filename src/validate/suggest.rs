@@ -89,7 +89,7 @@ fn profile(ds: &Dataset) -> PolarsResult<(f64, Vec<Profile>)> {
             exprs.push(finite.max().alias(format!("{c}\u{1}max")));
         }
     }
-    let stats = collect(ds.lazy().select(exprs))?;
+    let stats = collect(ds.lazy()?.select(exprs))?;
     let get = |name: &str| super::optional_f64(&stats, name);
     let rows = get("__rows")?.unwrap_or(0.0);
     let mut profiles = Vec::new();
@@ -124,7 +124,7 @@ fn profile(ds: &Dataset) -> PolarsResult<(f64, Vec<Profile>)> {
                     .implode(false)
             })
             .collect();
-        let values = collect(ds.lazy().select(exprs))?;
+        let values = collect(ds.lazy()?.select(exprs))?;
         for p in few {
             let list = values.column(&p.name)?.list()?.get_as_series(0);
             let mut texts: Vec<String> = match list {
@@ -272,11 +272,14 @@ pub fn suggest(options: &InitOptions) -> Result<String, InputError> {
     if let Some(id) = id {
         let _ = writeln!(y, "  unique: [{}]", quoted(&id.name));
     }
-    let distinct_rows =
-        collect(train.lazy().unique(None, UniqueKeepStrategy::Any).select([len().cast(DataType::Float64).alias("n")]))
-            .and_then(|df| super::scalar_f64(&df, "n"))
-            .map_err(|e| input_error(format!("cannot read '{}': {e}", options.data), None))?
-            .unwrap_or(rows);
+    let distinct_rows = train
+        .lazy()
+        .and_then(|l| {
+            collect(l.unique(None, UniqueKeepStrategy::Any).select([len().cast(DataType::Float64).alias("n")]))
+        })
+        .and_then(|df| super::scalar_f64(&df, "n"))
+        .map_err(|e| input_error(format!("cannot read '{}': {e}", options.data), None))?
+        .unwrap_or(rows);
     let repeated = (rows - distinct_rows) / rows.max(1.0) * 100.0;
     if repeated == 0.0 {
         let _ = writeln!(y, "  # No row repeats another exactly today: none may (raise it if repeats are legitimate).");
@@ -428,15 +431,17 @@ fn write_target(
     rows: f64,
 ) -> Result<(), InputError> {
     if classification {
-        let counts = collect(
-            train
-                .lazy()
-                .select([col(target.name.as_str()).cast(DataType::String).alias("c")])
-                .drop_nulls(None)
-                .group_by([col("c")])
-                .agg([len().cast(DataType::Float64).alias("n")]),
-        )
-        .map_err(|e| input_error(format!("cannot read the target: {e}"), None))?;
+        let counts = train
+            .lazy()
+            .and_then(|l| {
+                collect(
+                    l.select([col(target.name.as_str()).cast(DataType::String).alias("c")])
+                        .drop_nulls(None)
+                        .group_by([col("c")])
+                        .agg([len().cast(DataType::Float64).alias("n")]),
+                )
+            })
+            .map_err(|e| input_error(format!("cannot read the target: {e}"), None))?;
         let smallest = counts.column("n").ok().and_then(|n| n.f64().ok().and_then(|n| n.min())).unwrap_or(0.0);
         let labelled = rows - target.nulls;
         let share = if labelled > 0.0 { smallest / labelled * 100.0 } else { 0.0 };

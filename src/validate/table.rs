@@ -266,14 +266,8 @@ fn not_text(
 }
 
 /// Up to [`EXAMPLES`] distinct text values of `name` where `failing` holds.
-fn text_examples(ds: &Dataset, name: &str, failing: Expr) -> PolarsResult<Vec<String>> {
-    let examples = collect(
-        ds.lazy()
-            .filter(failing)
-            .select([col(name)])
-            .unique_stable(None, UniqueKeepStrategy::First)
-            .limit(EXAMPLES as u32),
-    )?;
+fn text_examples(ds: &Dataset, name: &str, failing: &Row) -> PolarsResult<Vec<String>> {
+    let examples = ds.rows_where(failing, &[name.to_string()], true, EXAMPLES as u32)?;
     Ok(examples.column(name)?.str()?.iter().flatten().map(String::from).collect())
 }
 
@@ -308,13 +302,17 @@ fn patterns(ctx: &Ctx<'_>, ds: &Dataset, stats: &DataFrame, checks: &mut Vec<Che
             let mut details =
                 json!({"failing_count": bad, "failing_percent": percent(bad, non_null), "pattern": regex});
             if bad > 0.0 {
-                let values =
-                    text_examples(ds, name, pattern_fails(name, regex, must).and_kept(cond.as_ref()).polars())?;
+                let values = text_examples(ds, name, &pattern_fails(name, regex, must).and_kept(cond.as_ref()))?;
                 message.push_str(&format!(", e.g. {}", values.join(", ")));
                 details["examples"] = json!(values);
-                let rows =
-                    failing::indexed(ds).filter(pattern_fails(name, regex, must).and_kept(cond.as_ref()).polars());
-                details["failing_rows"] = failing::record(ctx, ds, id, name, rows, std::slice::from_ref(name))?;
+                details["failing_rows"] = failing::record_where(
+                    ctx,
+                    ds,
+                    id,
+                    name,
+                    &pattern_fails(name, regex, must).and_kept(cond.as_ref()),
+                    std::slice::from_ref(name),
+                )?;
             }
             let where_ = p.where_.as_deref();
             let row = RowLevel { id, column: name, key: &line_key, severity, mostly: p.mostly, bad, non_null, where_ };
@@ -357,11 +355,17 @@ fn lengths(ctx: &Ctx<'_>, ds: &Dataset, stats: &DataFrame, checks: &mut Vec<Chec
             "observed_max_length": longest,
         });
         if bad > 0.0 {
-            let values = text_examples(ds, name, length_fails(name, min, max).and_kept(cond.as_ref()).polars())?;
+            let values = text_examples(ds, name, &length_fails(name, min, max).and_kept(cond.as_ref()))?;
             message.push_str(&format!(", e.g. {}", values.join(", ")));
             details["examples"] = json!(values);
-            let rows = failing::indexed(ds).filter(length_fails(name, min, max).and_kept(cond.as_ref()).polars());
-            details["failing_rows"] = failing::record(ctx, ds, "value-length", name, rows, std::slice::from_ref(name))?;
+            details["failing_rows"] = failing::record_where(
+                ctx,
+                ds,
+                "value-length",
+                name,
+                &length_fails(name, min, max).and_kept(cond.as_ref()),
+                std::slice::from_ref(name),
+            )?;
         }
         let (mostly, where_) = (range.mostly(), range.where_());
         let row = RowLevel { id: "value-length", column: name, key: &key, severity, mostly, bad, non_null, where_ };
@@ -507,9 +511,14 @@ fn nulls(ctx: &Ctx<'_>, ds: &Dataset, stats: &DataFrame, n_rows: f64, checks: &m
         let mut details = json!({"null_count": count});
         if !ok {
             let cond = ctx.expression(ds, "validate.nulls.where", nulls.where_.as_deref()).ok().flatten();
-            let rows = failing::indexed(ds).filter(Row::col(name.as_str()).is_null().and_kept(cond.as_ref()).polars());
-            details["failing_rows"] =
-                failing::record(ctx, ds, "null-percent", &name, rows, std::slice::from_ref(&name))?;
+            details["failing_rows"] = failing::record_where(
+                ctx,
+                ds,
+                "null-percent",
+                &name,
+                &Row::col(name.as_str()).is_null().and_kept(cond.as_ref()),
+                std::slice::from_ref(&name),
+            )?;
         }
         checks.push(
             Check::judged("null-percent", Stage::Validate, ok, severity)
@@ -573,9 +582,9 @@ fn non_finite(
         let share = percent(count, n_rows);
         let mut details = json!({"non_finite_count": count});
         if share > limit {
-            let rows = failing::indexed(ds).filter(col(name.as_str()).is_finite().not());
+            let non_finite = Row::col(name).is_finite().not();
             details["failing_rows"] =
-                failing::record(ctx, ds, "non-finite-values", name, rows, std::slice::from_ref(name))?;
+                failing::record_where(ctx, ds, "non-finite-values", name, &non_finite, std::slice::from_ref(name))?;
         }
         checks.push(
             Check::judged("non-finite-values", Stage::Validate, share <= limit, severity)
@@ -626,21 +635,21 @@ fn ranges(ctx: &Ctx<'_>, ds: &Dataset, stats: &DataFrame, n_rows: f64, checks: &
         });
         let mut message = range_message(bad, n_rows, observed_min, observed_max);
         if bad > 0.0 {
-            let examples = collect(
-                ds.lazy()
-                    .filter(out_of_range(name, min, max).and_kept(cond.as_ref()).polars())
-                    .select([col(name.as_str()).cast(DataType::Float64)])
-                    .unique_stable(None, UniqueKeepStrategy::First)
-                    .limit(EXAMPLES as u32),
-            )?;
-            let values: Vec<f64> = examples.column(name)?.f64()?.iter().flatten().collect();
+            let shown = text_examples(ds, name, &out_of_range(name, min, max).and_kept(cond.as_ref()))?;
+            let values: Vec<f64> = shown.iter().filter_map(|v| v.parse().ok()).collect();
             message.push_str(&format!(
                 ", e.g. {}",
                 values.iter().map(|v| format_number(*v)).collect::<Vec<_>>().join(", ")
             ));
             details["examples"] = json!(values);
-            let rows = failing::indexed(ds).filter(out_of_range(name, min, max).and_kept(cond.as_ref()).polars());
-            details["failing_rows"] = failing::record(ctx, ds, "value-range", name, rows, std::slice::from_ref(name))?;
+            details["failing_rows"] = failing::record_where(
+                ctx,
+                ds,
+                "value-range",
+                name,
+                &out_of_range(name, min, max).and_kept(cond.as_ref()),
+                std::slice::from_ref(name),
+            )?;
         }
         let non_null = scalar_f64(stats, &format!("rangenn:{name}"))?.unwrap_or(0.0);
         let (mostly, where_) = (range.mostly(), range.where_());
@@ -676,20 +685,17 @@ fn categories(
         );
         let mut details = json!({"disallowed_count": bad});
         if bad > 0.0 {
-            let examples = collect(
-                ds.lazy()
-                    .filter(not_allowed(name, allowed.values()).and_kept(cond.as_ref()).polars())
-                    .select([col(name.as_str()).cast(DataType::String)])
-                    .unique_stable(None, UniqueKeepStrategy::First)
-                    .limit(EXAMPLES as u32),
-            )?;
-            let values: Vec<String> = examples.column(name)?.str()?.iter().flatten().map(String::from).collect();
+            let values = text_examples(ds, name, &not_allowed(name, allowed.values()).and_kept(cond.as_ref()))?;
             message.push_str(&format!(", e.g. {}", values.join(", ")));
             details["examples"] = json!(values);
-            let rows =
-                failing::indexed(ds).filter(not_allowed(name, allowed.values()).and_kept(cond.as_ref()).polars());
-            details["failing_rows"] =
-                failing::record(ctx, ds, "allowed-values", name, rows, std::slice::from_ref(name))?;
+            details["failing_rows"] = failing::record_where(
+                ctx,
+                ds,
+                "allowed-values",
+                name,
+                &not_allowed(name, allowed.values()).and_kept(cond.as_ref()),
+                std::slice::from_ref(name),
+            )?;
         }
         let non_null = scalar_f64(stats, &format!("catnn:{name}"))?.unwrap_or(0.0);
         let row = RowLevel {
@@ -809,7 +815,7 @@ fn repeated_rows(ds: &Dataset, columns: &[String], id: Option<&str>) -> PolarsRe
     // Each column hashed with its own seed, summed with wrapping addition: cheaper than hashing a
     // struct of the row, and position-aware, since equal values in two columns hash differently.
     let key_hash = || key_hash(&key);
-    let frame = collect(ds.lazy().select([key_hash().alias("hash")]))?;
+    let frame = collect(ds.lazy()?.select([key_hash().alias("hash")]))?;
     let mut hashes: Vec<u64> = Vec::with_capacity(frame.height());
     for chunk in frame.column("hash")?.u64()?.downcast_iter() {
         hashes.extend_from_slice(chunk.values());
@@ -826,7 +832,7 @@ fn repeated_rows(ds: &Dataset, columns: &[String], id: Option<&str>) -> PolarsRe
     with_row.extend(selected.iter().cloned());
     let repeated = Series::new("hash".into(), repeated);
     let candidates =
-        collect(failing::indexed(ds).filter(key_hash().is_in(lit(repeated).implode(false), false)).select(with_row))?;
+        collect(failing::indexed(ds)?.filter(key_hash().is_in(lit(repeated).implode(false), false)).select(with_row))?;
     let distinct = collect(
         candidates
             .clone()

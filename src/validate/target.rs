@@ -1,7 +1,7 @@
 //! Checks on the target column: class balance and expected classes for classification, a value
 //! range for regression.
 
-use super::{collect, percent, scalar_f64, Ctx};
+use super::{percent, scalar_f64, Ctx};
 use crate::core::{format_number, Check, Stage, Threshold};
 use crate::data::query::{Agg, AggFn, Row};
 use crate::data::{is_numeric, Dataset};
@@ -21,15 +21,7 @@ pub(super) fn run(ctx: &Ctx<'_>, ds: &Dataset) -> PolarsResult<Vec<Check>> {
 
     if target.min_class_percent.is_some() || target.classes.is_some() {
         // Group on the column as it is and turn only the (few) class labels into text.
-        let counts = collect(
-            ds.lazy()
-                .select([col(name).alias("class")])
-                .drop_nulls(None)
-                .group_by([col("class")])
-                .agg([len().alias("count")])
-                .select([col("class").cast(DataType::String), col("count")])
-                .sort(["class"], Default::default()),
-        )?;
+        let counts = ds.counts(name)?;
         let classes: Vec<String> = counts.column("class")?.str()?.iter().flatten().map(String::from).collect();
         let class_counts: Vec<f64> =
             counts.column("count")?.cast(&DataType::Float64)?.f64()?.iter().flatten().collect();
@@ -125,8 +117,14 @@ pub(super) fn run(ctx: &Ctx<'_>, ds: &Dataset) -> PolarsResult<Vec<Check>> {
                 .message(super::table::range_message(bad, n, lo, hi))
                 .line(ctx.line("validate.target.range"));
             if bad > 0.0 {
-                let rows = super::failing::indexed(ds).filter(super::table::out_of_range(name, min, max).polars());
-                let listed = super::failing::record(ctx, ds, "target-range", name, rows, &[name.to_string()])?;
+                let listed = super::failing::record_where(
+                    ctx,
+                    ds,
+                    "target-range",
+                    name,
+                    &super::table::out_of_range(name, min, max),
+                    &[name.to_string()],
+                )?;
                 check = check.details(serde_json::json!({"failing_rows": listed}));
             }
             checks.push(check);

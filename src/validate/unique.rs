@@ -105,7 +105,7 @@ fn repeated(ctx: &Ctx<'_>, ds: &Dataset, key: &Key) -> PolarsResult<Repeated> {
     use super::failing::{indexed, ROW};
     let names: Vec<&str> = key.columns.iter().map(String::as_str).collect();
     let frame = collect(
-        indexed(ds)
+        indexed(ds)?
             .filter(key.checked().polars())
             .select([col(ROW).cast(DataType::UInt64).alias("row"), super::table::key_hash(&names).alias("hash")]),
     )?;
@@ -126,7 +126,7 @@ fn repeated(ctx: &Ctx<'_>, ds: &Dataset, key: &Key) -> PolarsResult<Repeated> {
     select.extend(key.columns.iter().map(|c| col(c.as_str())));
     select.extend(id.map(col));
     let wanted = lit(Series::new("rows".into(), candidates)).implode(false);
-    let candidates = collect(indexed(ds).filter(col(ROW).cast(DataType::UInt64).is_in(wanted, false)).select(select))?;
+    let candidates = collect(indexed(ds)?.filter(col(ROW).cast(DataType::UInt64).is_in(wanted, false)).select(select))?;
     let by: Vec<Expr> = key.columns.iter().map(|c| col(c.as_str())).collect();
     let groups = collect(
         candidates.clone().lazy().group_by(by.clone()).agg([len().alias("__rows")]).filter(col("__rows").gt(lit(1))),
