@@ -284,12 +284,15 @@ fn the_gate_on_spark_answers_as_on_polars(url: &str, dir: &std::path::Path, file
   row_sums:
     - {columns: [x, n], equals: 3, mostly: 0.01}
   target: {min_class_percent: 10, classes: [0, 1]}
+  unique: {columns: [id, t, [t, n], [n, day]], mostly: 0.1, where: "y = 0 or n > 20"}
+  duplicates: {max_percent: 1, columns: [t, y, day]}
+  freshness: {max_age_days: 30}
 "#;
     let yaml_of = |train: &str, engine: &str| {
-        format!("version: 1\nname: t\ndata:\n  train: {train}\n  target: y\n  task: classification\n  id: id\n{engine}{validate}")
+        format!("version: 1\nname: t\ndata:\n  train: {train}\n  target: y\n  task: classification\n  id: id\n  timestamp: day\n{engine}{validate}")
     };
     let yaml = |engine: &str| yaml_of(&file.display().to_string(), engine);
-    let now = chrono::Utc::now();
+    let now = chrono::DateTime::parse_from_rfc3339("2024-02-01T00:00:00Z").unwrap().to_utc();
     let run = |text: &str| {
         let config = ml_gates::config::parse(text, "t.yaml", dir.to_path_buf()).unwrap();
         let inputs = ml_gates::data::open_gate_inputs(&config).unwrap();
@@ -336,6 +339,15 @@ fn the_gate_on_spark_answers_as_on_polars(url: &str, dir: &std::path::Path, file
     let range = spark.iter().find(|c| c.id == "value-range" && c.status.as_str() == "fail").unwrap();
     let rows = range.details.as_ref().unwrap()["failing_rows"].as_array().unwrap();
     assert!(!rows.is_empty() && rows.iter().all(|r| r["row"].is_null() && r["id"].is_string()), "{range:?}");
+    for id in ["unique-values", "duplicate-rows"] {
+        let check = spark.iter().find(|c| c.id == id && c.status.as_str() == "fail").unwrap();
+        let rows = check.details.as_ref().unwrap()["failing_rows"].as_array().unwrap();
+        assert!(!rows.is_empty() && rows.iter().all(|r| r["id"].is_string()), "{check:?}");
+    }
+    let unique = spark.iter().find(|c| c.id == "unique-values" && c.column.as_deref() == Some("t")).unwrap();
+    let local_unique = local.iter().find(|c| c.id == "unique-values" && c.column.as_deref() == Some("t")).unwrap();
+    let examples = |c: &ml_gates::core::Check| c.details.as_ref().unwrap()["examples"].clone();
+    assert_eq!(examples(unique), examples(local_unique), "{url}: the most repeated values, the same on both");
 }
 
 /// JSON values equal, numbers to 1e-9 (relative).

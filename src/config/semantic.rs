@@ -192,6 +192,7 @@ fn engine(raw: &RawConfig, r: &mut Rules) {
         for key in not_on_spark(raw) {
             let what = match key.strip_suffix(".interpolation") {
                 Some(stat) => format!("{stat}: a quantile with an interpolation other than linear"),
+                None if key == "validate.freshness" => "validate.freshness without data.timestamp".to_string(),
                 None => key.clone(),
             };
             r.problem(
@@ -215,9 +216,8 @@ fn not_on_spark(raw: &RawConfig) -> Vec<String> {
     named(v.monotonic.is_some(), "validate.monotonic");
     named(v.references.is_some(), "validate.references");
     named(v.slices.is_some(), "validate.slices");
-    named(v.unique.is_some(), "validate.unique");
-    named(v.duplicates.is_some(), "validate.duplicates");
-    named(v.freshness.is_some(), "validate.freshness");
+    // Without a timestamp column, freshness reads the files' times, which Spark does not report.
+    named(v.freshness.is_some() && raw.data.timestamp.is_none(), "validate.freshness");
     named(v.leakage.is_some(), "validate.leakage");
     named(v.drift.is_some(), "validate.drift");
     for (c, s) in v.statistics.iter().flatten() {

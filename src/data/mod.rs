@@ -125,6 +125,17 @@ impl Dataset {
         Ok(out)
     }
 
+    /// The answer of one query on Spark: `query` writes it given the relation to read (a check's
+    /// own pass on the cluster, such as a `GROUP BY`); an error for data on this machine.
+    pub fn spark_query(&self, query: impl FnOnce(&str) -> String) -> PolarsResult<DataFrame> {
+        match &self.scan {
+            Scan::Spark(session, relation) => {
+                session.sql(&query(relation)).map_err(|e| polars_err!(ComputeError: "{e}"))
+            }
+            Scan::Local(_) => polars_bail!(ComputeError: "the {} data is not read on Spark", self.role),
+        }
+    }
+
     /// Each non-null value of `column` as text, with its row count, in the order of the text.
     pub fn counts(&self, column: &str) -> PolarsResult<DataFrame> {
         match &self.scan {

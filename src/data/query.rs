@@ -278,6 +278,8 @@ pub enum AggFn {
     Quantile(f64, Interpolation),
     /// Distinct non-null values.
     Distinct,
+    /// The greatest value, of the column's own type (a date, a time, a text).
+    Latest,
 }
 
 /// One named aggregate of the gate's shared scan: `f` of `arg` over the rows `filter` keeps.
@@ -335,6 +337,7 @@ impl Agg {
             AggFn::Max => x().max().cast(DataType::Float64),
             AggFn::Quantile(q, i) => x().quantile(lit(*q), method(*i)),
             AggFn::Distinct => x().drop_nulls().n_unique().cast(DataType::Float64),
+            AggFn::Latest => x().max(),
         };
         e.alias(self.name.as_str())
     }
@@ -375,6 +378,7 @@ impl Agg {
             AggFn::Min => extreme("min"),
             AggFn::Max => extreme("max"),
             AggFn::Quantile(q, Interpolation::Linear) => format!("percentile({}, {})", kept(&x), number(*q)),
+            AggFn::Latest => format!("max({})", kept(&x)),
             AggFn::Quantile(..) | AggFn::Distinct => return None,
         };
         Some(e)

@@ -69,6 +69,11 @@ pub(super) fn indexed(ds: &Dataset) -> PolarsResult<LazyFrame> {
     })
 }
 
+/// How many failing rows of a check are kept (for the report, or for the file while it has room).
+pub(super) fn wanted(ctx: &Ctx<'_>) -> u64 {
+    ctx.failing.wanted()
+}
+
 /// Record the rows of `ds` where `failing` holds (see [`record`]). On Spark the rows have no
 /// position (a table has no order): they are the first by `data.id` (or by the values shown), and
 /// their `row` is null.
@@ -83,7 +88,7 @@ pub(super) fn record_where(
     if !ds.on_spark() {
         return record(ctx, ds, id, column, indexed(ds)?.filter(failing.polars()), shown);
     }
-    let wanted = ctx.failing.wanted();
+    let wanted = wanted(ctx);
     if wanted == 0 {
         return Ok(json!([]));
     }

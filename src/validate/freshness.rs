@@ -1,8 +1,9 @@
 //! Freshness: the newest row's timestamp (or the newest file's modification time when the data has
 //! no timestamp column) is no older than `max_age_days`.
 
-use super::{collect, Ctx};
+use super::Ctx;
 use crate::core::{format_number, Check, Stage, Threshold};
+use crate::data::query::{Agg, AggFn, Row};
 use crate::data::Dataset;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use polars::prelude::*;
@@ -67,7 +68,7 @@ pub(super) fn run(ctx: &Ctx<'_>, ds: &Dataset) -> PolarsResult<Vec<Check>> {
 
 /// The newest value of a timestamp column, or why it cannot be read as a time.
 fn newest_timestamp(ds: &Dataset, ts: &str, dtype: &DataType) -> PolarsResult<Result<Option<DateTime<Utc>>, String>> {
-    let df = collect(ds.lazy()?.select([col(ts).max().alias("newest")]))?;
+    let df = ds.aggregate(&[Agg::new("newest", AggFn::Latest, Row::col(ts))])?;
     let value = df.column("newest")?.get(0)?;
     Ok(match value {
         AnyValue::Null => Ok(None),

@@ -740,6 +740,17 @@ fn count_duplicates(ctx: &Ctx<'_>, ds: &Dataset) -> PolarsResult<Duplicated> {
         }
         None => ds.columns(),
     };
+    if ds.on_spark() {
+        // Deequ's way: a `GROUP BY` of the compared columns (nulls match nulls), every row beyond
+        // the first of its group counted.
+        let by = subset.iter().map(|c| crate::data::sql::ident(c)).collect::<Vec<_>>().join(", ");
+        let counted = ds.spark_query(|r| {
+            format!(
+                "SELECT coalesce(sum(n - 1), 0) AS `repeated` FROM (SELECT count(1) AS n FROM {r} GROUP BY {by}) AS g"
+            )
+        })?;
+        return Ok(Duplicated::Count(scalar_f64(&counted, "repeated")?.unwrap_or(0.0), None, subset));
+    }
     let (count, candidates) = repeated_rows(ds, &subset, ctx.config.raw.data.id.as_deref())?;
     Ok(Duplicated::Count(count, candidates, subset))
 }
@@ -763,6 +774,21 @@ fn duplicates(
     };
     let share = percent(repeated, n_rows);
     let mut details = json!({"duplicate_count": repeated});
+    let id = ctx.config.raw.data.id.as_deref().filter(|c| ds.dtype(c).is_some());
+    if let (true, Some(id), true) = (ds.on_spark(), id, share > dup.max_percent) {
+        // A table has no order: the rows beyond the first of their group by `data.id`.
+        use crate::data::sql::ident;
+        let by = columns.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ");
+        let wanted = failing::wanted(ctx).min(u32::MAX as u64);
+        let mut rows = ds.spark_query(|r| {
+            format!(
+                "SELECT CAST({i} AS STRING) AS {i} FROM (SELECT {i}, row_number() OVER (PARTITION BY {by} ORDER BY {i}) AS `__n` FROM {r}) AS d WHERE `__n` > 1 ORDER BY 1 LIMIT {wanted}",
+                i = ident(id)
+            )
+        })?;
+        rows.insert_column(0, Column::full_null(failing::ROW.into(), rows.height(), &DataType::UInt64))?;
+        details["failing_rows"] = failing::record(ctx, ds, "duplicate-rows", "", rows.lazy(), &[])?;
+    }
     if let Some(candidates) = candidates.filter(|_| share > dup.max_percent) {
         // A row that repeats an earlier one: not the first row (by position) of its values.
         let by: Vec<Expr> = columns.iter().map(|c| col(c.as_str())).collect();

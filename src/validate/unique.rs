@@ -103,6 +103,9 @@ pub(super) struct Repeated {
 /// (by row number) and grouped exactly, so a hash collision is never taken for a repeat.
 fn repeated(ctx: &Ctx<'_>, ds: &Dataset, key: &Key) -> PolarsResult<Repeated> {
     use super::failing::{indexed, ROW};
+    if ds.on_spark() {
+        return repeated_on_spark(ctx, ds, key);
+    }
     let names: Vec<&str> = key.columns.iter().map(String::as_str).collect();
     let frame = collect(
         indexed(ds)?
@@ -139,6 +142,48 @@ fn repeated(ctx: &Ctx<'_>, ds: &Dataset, key: &Key) -> PolarsResult<Repeated> {
     Ok(Repeated { rows: count, values: groups.height() as f64, examples, failing: Some(failing) })
 }
 
+/// [`repeated`] on Spark, as Deequ finds repeats: a `GROUP BY` of the key over the rows it checks
+/// (`GROUP BY` matches nulls with nulls), keeping the groups of more than one row; their count and
+/// rows, the most repeated as examples, and the rows holding them (a semi-join, null-safe), the
+/// first by `data.id`.
+fn repeated_on_spark(ctx: &Ctx<'_>, ds: &Dataset, key: &Key) -> PolarsResult<Repeated> {
+    use crate::data::sql::ident;
+    let by = key.columns.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ");
+    let checked = key.checked().sql();
+    let groups = |relation: &str| {
+        format!("SELECT {by}, count(1) AS `__rows` FROM {relation} WHERE {checked} GROUP BY {by} HAVING count(1) > 1")
+    };
+    let totals = ds.spark_query(|r| {
+        format!("SELECT count(1) AS `values`, coalesce(sum(`__rows`), 0) AS `rows` FROM ({}) AS g", groups(r))
+    })?;
+    let values = scalar_f64(&totals, "values")?.unwrap_or(0.0);
+    if values == 0.0 {
+        return Ok(Repeated::default());
+    }
+    let rows = scalar_f64(&totals, "rows")?.unwrap_or(0.0);
+    let text = |c: &String| format!("CAST({} AS STRING) AS {}", ident(c), ident(c));
+    let shown = key.columns.iter().map(text).collect::<Vec<_>>().join(", ");
+    let order = key.columns.iter().map(|c| format!("{} ASC NULLS LAST", ident(c))).collect::<Vec<_>>().join(", ");
+    let top = ds.spark_query(|r| {
+        format!("SELECT {shown}, `__rows` FROM ({}) AS g ORDER BY `__rows` DESC, {order} LIMIT {EXAMPLES}", groups(r))
+    })?;
+    let names: Vec<&str> = key.columns.iter().map(String::as_str).collect();
+    let id = ctx.config.raw.data.id.as_deref().filter(|c| ds.dtype(c).is_some() && !names.contains(c));
+    let mut listed: Vec<String> = id.map(|c| text(&c.to_string())).into_iter().collect();
+    listed.push(shown.clone());
+    let on = key.columns.iter().map(|c| format!("k.{0} <=> g.{0}", ident(c))).collect::<Vec<_>>().join(" AND ");
+    let wanted = super::failing::wanted(ctx).min(u32::MAX as u64);
+    let mut failing = ds.spark_query(|r| {
+        format!(
+            "SELECT {} FROM (SELECT * FROM {r} WHERE {checked}) AS k LEFT SEMI JOIN ({}) AS g ON {on} ORDER BY 1 LIMIT {wanted}",
+            listed.join(", "),
+            groups(r)
+        )
+    })?;
+    failing.insert_column(0, Column::full_null(super::failing::ROW.into(), failing.height(), &DataType::UInt64))?;
+    Ok(Repeated { rows, values, examples: format_examples(key, &top)?, failing: Some(failing) })
+}
+
 /// The most repeated keys first, ties in the order of their values: the same examples every run.
 fn examples(key: &Key, groups: &DataFrame) -> PolarsResult<Vec<String>> {
     let mut order = vec![col("__rows")];
@@ -158,6 +203,11 @@ fn examples(key: &Key, groups: &DataFrame) -> PolarsResult<Vec<String>> {
             .select(shown)
             .limit(EXAMPLES),
     )?;
+    format_examples(key, &top)
+}
+
+/// Each key of `top` (its columns as text, and `__rows`) as `value ×n` or `(a, b) ×n`.
+fn format_examples(key: &Key, top: &DataFrame) -> PolarsResult<Vec<String>> {
     let mut examples = Vec::new();
     for r in 0..top.height() {
         let mut parts = Vec::new();
