@@ -1,14 +1,13 @@
 """Benchmark: the data gate pushed down to Spark (`data.engine: {spark: …}`) against Great
 Expectations' Spark engine, on the same Apache Spark Connect server, the same parquet file and
-the same expectations; time, and what crosses the wire between each client and the server.
+the same 30 expectations; time, and what crosses the wire between each client and the server.
 
 Usage (from the repository root, after `cargo build --release`):
     GX_PYTHON=/path/to/venv/bin/python SPARK_HOME=/path/to/pyspark python3 bench/spark_bench.py [ROWS]
 GX_PYTHON is a Python with `great-expectations` and `pyspark[connect]` (the server's version);
 SPARK_HOME is pyspark's folder (its `sbin/start-connect-server.sh` starts the server: local[2],
 2 GiB of driver memory, on loopback). The data is bench/gx_bench.py's (bench/validate_bench.py's
-seeded generator); the suite is gx_bench.py's 30 expectations without `unique` (not pushed down
-yet): 29. Each tool runs once after a warm-up run of its own (Spark's caches of the file's footer
+seeded generator); the suite is gx_bench.py's 30 expectations. Each tool runs once after a warm-up run of its own (Spark's caches of the file's footer
 and the JVM's compiled code warm for both); what crosses the wire is counted by a byte-counting
 TCP relay (bench/storage_bench.py's) between the client and the server, in the timed runs. PyDeequ
 is not here: its jar comes from Maven Central, which this machine cannot reach.
@@ -29,7 +28,7 @@ import gx_bench  # noqa: E402
 from storage_bench import Relay  # noqa: E402
 from validate_bench import BINARY, DATA, generate, run  # noqa: E402
 
-SUITE = [s for s in gx_bench.SUITE if s[1] != "unique"]
+SUITE = gx_bench.SUITE
 
 GX_SCRIPT = r'''
 import json, sys
@@ -54,6 +53,7 @@ for name, kind, a in suite:
         "in_set": lambda: gxe.ExpectColumnValuesToBeInSet(column=c, value_set=a["values"]),
         "regex": lambda: gxe.ExpectColumnValuesToMatchRegex(column=c, regex=a["regex"]),
         "length": lambda: gxe.ExpectColumnValueLengthsToBeBetween(column=c, min_value=a["min"], max_value=a["max"]),
+        "unique": lambda: gxe.ExpectColumnValuesToBeUnique(column=c),
         "mean": lambda: gxe.ExpectColumnMeanToBeBetween(column=c, min_value=a["min"], max_value=a["max"]),
         "stdev": lambda: gxe.ExpectColumnStdevToBeBetween(column=c, min_value=a["min"], max_value=a["max"]),
         "median": lambda: gxe.ExpectColumnMedianToBeBetween(column=c, min_value=a["min"], max_value=a["max"]),
@@ -107,7 +107,7 @@ def main():
             relay = Relay(port)
             url = f"sc://127.0.0.1:{relay.port}"
             config = pathlib.Path(tmp) / "ml-gates.yaml"
-            text = gx_bench.ml_gates_config(str(data.resolve())).replace("  unique: [customer_id]\n", "")
+            text = gx_bench.ml_gates_config(str(data.resolve()))
             config.write_text(text.replace("  id: customer_id\n", f"  id: customer_id\n  engine: {{spark: '{url}'}}\n"))
             suite = json.dumps(SUITE)
             gates_cmd = [str(BINARY), "validate", "--config", str(config), "--format", "json"]

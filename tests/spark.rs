@@ -287,9 +287,13 @@ fn the_gate_on_spark_answers_as_on_polars(url: &str, dir: &std::path::Path, file
   unique: {columns: [id, t, [t, n], [n, day]], mostly: 0.1, where: "y = 0 or n > 20"}
   duplicates: {max_percent: 1, columns: [t, y, day]}
   freshness: {max_age_days: 30}
+  leakage: {max_overlap_percent: 10}
+  references:
+    t: {file: ref.parquet, column: k}
+    n: {file: ref.parquet, column: m, mostly: 0.5, where: "y = 1"}
 "#;
     let yaml_of = |train: &str, engine: &str| {
-        format!("version: 1\nname: t\ndata:\n  train: {train}\n  target: y\n  task: classification\n  id: id\n  timestamp: day\n{engine}{validate}")
+        format!("version: 1\nname: t\ndata:\n  train: {train}\n  test: {}\n  target: y\n  task: classification\n  id: id\n  timestamp: day\n{engine}{validate}", file.with_file_name("gate_test.parquet").display())
     };
     let yaml = |engine: &str| yaml_of(&file.display().to_string(), engine);
     let now = chrono::DateTime::parse_from_rfc3339("2024-02-01T00:00:00Z").unwrap().to_utc();
@@ -339,7 +343,7 @@ fn the_gate_on_spark_answers_as_on_polars(url: &str, dir: &std::path::Path, file
     let range = spark.iter().find(|c| c.id == "value-range" && c.status.as_str() == "fail").unwrap();
     let rows = range.details.as_ref().unwrap()["failing_rows"].as_array().unwrap();
     assert!(!rows.is_empty() && rows.iter().all(|r| r["row"].is_null() && r["id"].is_string()), "{range:?}");
-    for id in ["unique-values", "duplicate-rows"] {
+    for id in ["unique-values", "duplicate-rows", "train-test-leakage", "referential-integrity"] {
         let check = spark.iter().find(|c| c.id == id && c.status.as_str() == "fail").unwrap();
         let rows = check.details.as_ref().unwrap()["failing_rows"].as_array().unwrap();
         assert!(!rows.is_empty() && rows.iter().all(|r| r["id"].is_string()), "{check:?}");
@@ -367,7 +371,19 @@ fn same(a: &serde_json::Value, b: &serde_json::Value) -> bool {
 /// 200 rows for the gate: every check both passes and fails somewhere, with missing values, NaN,
 /// infinities, repeated and padded text, dates.
 fn gate_data(dir: &std::path::Path) -> std::path::PathBuf {
-    let n = 200usize;
+    let mut referenced = df!(
+        "k" => [Some("a"), Some("b"), Some("c"), None, Some("a")],
+        "m" => [Some(1.0), Some(2.5), None, Some(30.0), Some(-2.0)],
+    )
+    .unwrap();
+    ParquetWriter::new(std::fs::File::create(dir.join("ref.parquet")).unwrap()).finish(&mut referenced).unwrap();
+    gate_rows(dir, "gate_test.parquet", 150..250);
+    gate_rows(dir, "gate.parquet", 0..200)
+}
+
+/// The gate's rows `range` (the same row number, the same values) in the parquet file `name`.
+fn gate_rows(dir: &std::path::Path, name: &str, range: std::ops::Range<usize>) -> std::path::PathBuf {
+    let n = range.end;
     let id: Vec<String> = (0..n).map(|i| format!("k{i:04}")).collect();
     let x: Vec<Option<f64>> = (0..n)
         .map(|i| match i % 37 {
@@ -399,7 +415,8 @@ fn gate_data(dir: &std::path::Path) -> std::path::PathBuf {
     let mut frame = df!("id" => id, "x" => x, "w" => w, "n" => nn, "t" => t, "y" => y).unwrap();
     let day = Series::new("day".into(), day).cast(&DataType::Date).unwrap();
     frame.with_column(day.into_column()).unwrap();
-    let file = dir.join("gate.parquet");
+    let mut frame = frame.slice(range.start as i64, range.len());
+    let file = dir.join(name);
     ParquetWriter::new(std::fs::File::create(&file).unwrap()).finish(&mut frame).unwrap();
     file
 }

@@ -136,6 +136,25 @@ impl Dataset {
         }
     }
 
+    /// As [`Dataset::spark_query`], over this dataset's relation and `other`'s, both read by one
+    /// session (a join of two datasets).
+    pub fn spark_query_with(
+        &self,
+        other: &Dataset,
+        query: impl FnOnce(&str, &str) -> String,
+    ) -> PolarsResult<DataFrame> {
+        match (&self.scan, &other.scan) {
+            (Scan::Spark(session, mine), Scan::Spark(theirs_session, theirs))
+                if std::sync::Arc::ptr_eq(session, theirs_session) =>
+            {
+                session.sql(&query(mine, theirs)).map_err(|e| polars_err!(ComputeError: "{e}"))
+            }
+            _ => {
+                polars_bail!(ComputeError: "the {} and {} data are not read by one Spark session", self.role, other.role)
+            }
+        }
+    }
+
     /// Each non-null value of `column` as text, with its row count, in the order of the text.
     pub fn counts(&self, column: &str) -> PolarsResult<DataFrame> {
         match &self.scan {

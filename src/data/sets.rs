@@ -92,13 +92,19 @@ pub fn open_gate_inputs(config: &Config) -> Result<Inputs, InputError> {
     };
     let train = take(open("data.train", &data.train, "train"));
     let test = data.test.as_ref().and_then(|t| take(open("data.test", t, "test")));
+    let mut references = Vec::new();
+    for (column, r) in config.raw.validate.iter().flat_map(|v| v.references.iter().flatten()) {
+        if let Some(d) = take(open(&format!("validate.references.{column}.file"), &r.file, "referenced")) {
+            references.push((column.clone(), d));
+        }
+    }
     for dataset in train.iter().chain(&test) {
         if let Err(e) = target_present(config, dataset) {
             problems.extend(e.problems);
         }
     }
     match train {
-        Some(train) if problems.is_empty() => Ok(Inputs { train, test, reference: None, references: Vec::new() }),
+        Some(train) if problems.is_empty() => Ok(Inputs { train, test, reference: None, references }),
         _ => Err(InputError { problems }),
     }
 }

@@ -35,20 +35,13 @@ pub(super) fn run(
             }
         }
     }
-    let lazy = |ds: &Dataset| ds.lazy().map_err(|e| ds.read_error(&ctx.config.source, e));
-    let exprs: Vec<Expr> = keys.iter().map(|k| col(k.as_str())).collect();
-    let args = JoinArgs { nulls_equal: true, ..JoinArgs::new(JoinType::Semi) };
-    let overlap = lazy(test)?.select(exprs.clone()).join(
-        lazy(train)?.select(exprs.clone()).unique(None, UniqueKeepStrategy::Any),
-        exprs.clone(),
-        exprs,
-        args,
-    );
-    let guard = |ds: &Dataset, r: PolarsResult<DataFrame>| r.map_err(|e| ds.read_error(&ctx.config.source, e));
-    let counts = guard(test, collect(overlap.clone().select([len().alias("n")])))?;
-    let overlapping = scalar_f64(&counts, "n").map_err(|e| test.read_error(&ctx.config.source, e))?.unwrap_or(0.0);
-    let test_rows = guard(test, collect(lazy(test)?.select([len().alias("n")])))?;
-    let test_rows = scalar_f64(&test_rows, "n").map_err(|e| test.read_error(&ctx.config.source, e))?.unwrap_or(0.0);
+    let read = |e: PolarsError| test.read_error(&ctx.config.source, e);
+    let found = match test.on_spark() {
+        true => on_spark(ctx, by, &keys, train, test),
+        false => on_polars(ctx, by, &keys, train, test),
+    }
+    .map_err(read)?;
+    let (overlapping, test_rows) = (found.overlapping, found.test_rows);
     let share = percent(overlapping, test_rows);
     let what = match by {
         LeakageKey::Id => format!("ids ({})", keys[0]),
@@ -56,26 +49,14 @@ pub(super) fn run(
     };
     let mut details =
         json!({"by": match by { LeakageKey::Id => "id", LeakageKey::Row => "row" }, "overlapping_rows": overlapping});
-    if by == LeakageKey::Id && overlapping > 0.0 {
-        let examples = guard(test, collect(overlap.select([col(keys[0].as_str()).cast(DataType::String)]).limit(5)))?;
-        if let Ok(values) = examples.column(&keys[0]).and_then(|c| c.str().cloned()) {
-            details["examples"] = json!(values.iter().flatten().collect::<Vec<_>>());
-        }
+    if let Some(examples) = found.examples {
+        details["examples"] = json!(examples);
     }
-    if overlapping > 0.0 {
-        // The test rows that are also training rows, by their position in the test data.
-        let exprs: Vec<Expr> = keys.iter().map(|k| col(k.as_str())).collect();
-        let args = JoinArgs { nulls_equal: true, ..JoinArgs::new(JoinType::Semi) };
-        let rows = super::failing::indexed(test).map_err(|e| test.read_error(&ctx.config.source, e))?.join(
-            lazy(train)?.select(exprs.clone()).unique(None, UniqueKeepStrategy::Any),
-            exprs.clone(),
-            exprs,
-            args,
-        );
+    if let Some(rows) = found.rows {
         let shown: Vec<String> = if by == LeakageKey::Id { keys.clone() } else { Vec::new() };
         let column = keys.first().filter(|_| by == LeakageKey::Id).cloned().unwrap_or_default();
-        details["failing_rows"] = super::failing::record(ctx, test, "train-test-leakage", &column, rows, &shown)
-            .map_err(|e| test.read_error(&ctx.config.source, e))?;
+        details["failing_rows"] =
+            super::failing::record(ctx, test, "train-test-leakage", &column, rows, &shown).map_err(read)?;
     }
     Ok(vec![Check::judged("train-test-leakage", Stage::Validate, share <= cfg.max_overlap_percent, severity)
         .dataset("test")
@@ -89,4 +70,70 @@ pub(super) fn run(
         ))
         .line(ctx.line(key))
         .details(details)])
+}
+
+/// What the overlap measured: test rows also in the training data, test rows, a few overlapping
+/// ids (by id), and the overlapping test rows (with their row numbers) when there are any.
+struct Overlap {
+    overlapping: f64,
+    test_rows: f64,
+    examples: Option<Vec<String>>,
+    rows: Option<LazyFrame>,
+}
+
+/// The overlap by polars: a semi-join of the test rows' keys with the distinct training keys
+/// (nulls match nulls).
+fn on_polars(ctx: &Ctx<'_>, by: LeakageKey, keys: &[String], train: &Dataset, test: &Dataset) -> PolarsResult<Overlap> {
+    let _ = ctx;
+    let exprs: Vec<Expr> = keys.iter().map(|k| col(k.as_str())).collect();
+    let args = JoinArgs { nulls_equal: true, ..JoinArgs::new(JoinType::Semi) };
+    let distinct = train.lazy()?.select(exprs.clone()).unique(None, UniqueKeepStrategy::Any);
+    let overlap = test.lazy()?.select(exprs.clone()).join(distinct.clone(), exprs.clone(), exprs.clone(), args.clone());
+    let counts = collect(overlap.clone().select([len().alias("n")]))?;
+    let overlapping = scalar_f64(&counts, "n")?.unwrap_or(0.0);
+    let test_rows = scalar_f64(&collect(test.lazy()?.select([len().alias("n")]))?, "n")?.unwrap_or(0.0);
+    let mut found = Overlap { overlapping, test_rows, examples: None, rows: None };
+    if by == LeakageKey::Id && overlapping > 0.0 {
+        let examples = collect(overlap.select([col(keys[0].as_str()).cast(DataType::String)]).limit(5))?;
+        found.examples = Some(examples.column(&keys[0])?.str()?.iter().flatten().map(String::from).collect());
+    }
+    if overlapping > 0.0 {
+        // The test rows that are also training rows, by their position in the test data.
+        found.rows = Some(super::failing::indexed(test)?.join(distinct, exprs.clone(), exprs, args));
+    }
+    Ok(found)
+}
+
+/// The overlap on Spark: the same semi-join, null-safe (`<=>`), both datasets read by the cluster.
+fn on_spark(ctx: &Ctx<'_>, by: LeakageKey, keys: &[String], train: &Dataset, test: &Dataset) -> PolarsResult<Overlap> {
+    use crate::data::sql::ident;
+    let list = keys.iter().map(|k| ident(k)).collect::<Vec<_>>().join(", ");
+    let on = keys.iter().map(|k| format!("t.{0} <=> r.{0}", ident(k))).collect::<Vec<_>>().join(" AND ");
+    let overlap = |test: &str, train: &str, select: &str| {
+        format!("SELECT {select} FROM {test} AS t LEFT SEMI JOIN (SELECT DISTINCT {list} FROM {train}) AS r ON {on}")
+    };
+    let counts = test.spark_query_with(train, |t, r| {
+        format!("SELECT ({}) AS `overlapping`, (SELECT count(1) FROM {t}) AS `rows`", overlap(t, r, "count(1)"))
+    })?;
+    let overlapping = scalar_f64(&counts, "overlapping")?.unwrap_or(0.0);
+    let test_rows = scalar_f64(&counts, "rows")?.unwrap_or(0.0);
+    let mut found = Overlap { overlapping, test_rows, examples: None, rows: None };
+    if overlapping == 0.0 {
+        return Ok(found);
+    }
+    let id = match by {
+        LeakageKey::Id => Some(keys[0].as_str()),
+        LeakageKey::Row => ctx.config.raw.data.id.as_deref().filter(|c| test.dtype(c).is_some()),
+    };
+    let Some(id) = id else { return Ok(found) };
+    let text = format!("CAST(t.{0} AS STRING) AS {0}", ident(id));
+    let wanted = super::failing::wanted(ctx).max(5).min(u32::MAX as u64);
+    let mut rows =
+        test.spark_query_with(train, |t, r| format!("{} ORDER BY 1 LIMIT {wanted}", overlap(t, r, &text)))?;
+    if by == LeakageKey::Id {
+        found.examples = Some(rows.column(id)?.str()?.iter().take(5).flatten().map(String::from).collect());
+    }
+    rows.insert_column(0, Column::full_null(super::failing::ROW.into(), rows.height(), &DataType::UInt64))?;
+    found.rows = Some(rows.lazy());
+    Ok(found)
 }
