@@ -144,8 +144,8 @@ fn repeated(ctx: &Ctx<'_>, ds: &Dataset, key: &Key) -> PolarsResult<Repeated> {
 
 /// [`repeated`] on Spark, as Deequ finds repeats: a `GROUP BY` of the key over the rows it checks
 /// (`GROUP BY` matches nulls with nulls), keeping the groups of more than one row; their count and
-/// rows, the most repeated as examples, and the rows holding them (a semi-join, null-safe), the
-/// first by `data.id`.
+/// rows with the most repeated as examples (one query), then the rows holding them (a window
+/// count over each key), the first by `data.id`.
 fn repeated_on_spark(ctx: &Ctx<'_>, ds: &Dataset, key: &Key) -> PolarsResult<Repeated> {
     use crate::data::sql::ident;
     let by = key.columns.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ");
@@ -153,31 +153,33 @@ fn repeated_on_spark(ctx: &Ctx<'_>, ds: &Dataset, key: &Key) -> PolarsResult<Rep
     let groups = |relation: &str| {
         format!("SELECT {by}, count(1) AS `__rows` FROM {relation} WHERE {checked} GROUP BY {by} HAVING count(1) > 1")
     };
-    let totals = ds.spark_query(|r| {
-        format!("SELECT count(1) AS `values`, coalesce(sum(`__rows`), 0) AS `rows` FROM ({}) AS g", groups(r))
-    })?;
-    let values = scalar_f64(&totals, "values")?.unwrap_or(0.0);
-    if values == 0.0 {
-        return Ok(Repeated::default());
-    }
-    let rows = scalar_f64(&totals, "rows")?.unwrap_or(0.0);
     let text = |c: &String| format!("CAST({} AS STRING) AS {}", ident(c), ident(c));
     let shown = key.columns.iter().map(text).collect::<Vec<_>>().join(", ");
     let order = key.columns.iter().map(|c| format!("{} ASC NULLS LAST", ident(c))).collect::<Vec<_>>().join(", ");
+    // The examples and the totals in one pass over the groups (no row: nothing repeats).
     let top = ds.spark_query(|r| {
-        format!("SELECT {shown}, `__rows` FROM ({}) AS g ORDER BY `__rows` DESC, {order} LIMIT {EXAMPLES}", groups(r))
+        format!(
+            "SELECT {shown}, `__rows`, count(1) OVER () AS `__values`, sum(`__rows`) OVER () AS `__repeated` \
+             FROM ({}) AS g ORDER BY `__rows` DESC, {order} LIMIT {EXAMPLES}",
+            groups(r)
+        )
     })?;
+    if top.height() == 0 {
+        return Ok(Repeated::default());
+    }
+    let values = scalar_f64(&top, "__values")?.unwrap_or(0.0);
+    let rows = scalar_f64(&top, "__repeated")?.unwrap_or(0.0);
     let names: Vec<&str> = key.columns.iter().map(String::as_str).collect();
     let id = ctx.config.raw.data.id.as_deref().filter(|c| ds.dtype(c).is_some() && !names.contains(c));
     let mut listed: Vec<String> = id.map(|c| text(&c.to_string())).into_iter().collect();
     listed.push(shown.clone());
-    let on = key.columns.iter().map(|c| format!("k.{0} <=> g.{0}", ident(c))).collect::<Vec<_>>().join(" AND ");
     let wanted = super::failing::wanted(ctx).min(u32::MAX as u64);
+    // The rows of a repeated key: each row's key counted over its partition (nulls match nulls).
     let mut failing = ds.spark_query(|r| {
         format!(
-            "SELECT {} FROM (SELECT * FROM {r} WHERE {checked}) AS k LEFT SEMI JOIN ({}) AS g ON {on} ORDER BY 1 LIMIT {wanted}",
-            listed.join(", "),
-            groups(r)
+            "SELECT {} FROM (SELECT *, count(1) OVER (PARTITION BY {by}) AS `__n` FROM {r} WHERE {checked}) AS k \
+             WHERE `__n` > 1 ORDER BY 1 LIMIT {wanted}",
+            listed.join(", ")
         )
     })?;
     failing.insert_column(0, Column::full_null(super::failing::ROW.into(), failing.height(), &DataType::UInt64))?;
