@@ -214,7 +214,6 @@ fn not_on_spark(raw: &RawConfig) -> Vec<String> {
         }
     };
     named(v.monotonic.is_some(), "validate.monotonic");
-    named(v.slices.is_some(), "validate.slices");
     // Without a timestamp column, freshness reads the files' times, which Spark does not report.
     named(v.freshness.is_some() && raw.data.timestamp.is_none(), "validate.freshness");
     named(v.drift.is_some(), "validate.drift");

@@ -76,9 +76,51 @@ impl Dataset {
     /// The rows where `predicate` holds, as a dataset of its own named `role` (a slice). Each row
     /// keeps its position in the whole dataset in the column [`ROW_INDEX`] (not in the schema), so
     /// what is reported about a slice's rows points into the data as read.
-    pub fn filtered(&self, predicate: Expr, role: String) -> PolarsResult<Dataset> {
-        let lazy = self.lazy()?.with_row_index(ROW_INDEX, None).filter(predicate);
-        Ok(Dataset { role, scan: Scan::Local(Box::new(lazy)), ..self.clone() })
+    /// On Spark the slice is a subquery of the relation (its rows have no position there).
+    pub fn filtered(&self, predicate: &query::Row, role: String) -> PolarsResult<Dataset> {
+        let scan = match &self.scan {
+            Scan::Local(_) => {
+                Scan::Local(Box::new(self.lazy()?.with_row_index(ROW_INDEX, None).filter(predicate.polars())))
+            }
+            Scan::Spark(session, relation) => {
+                Scan::Spark(session.clone(), format!("(SELECT * FROM {relation} WHERE {})", predicate.sql()))
+            }
+        };
+        Ok(Dataset { role, scan, ..self.clone() })
+    }
+
+    /// The groups of rows sharing the values of `by` (as text; nulls last), in the order of those
+    /// values, each with its row count (`__rows`).
+    pub fn group_counts(&self, by: &[String]) -> PolarsResult<DataFrame> {
+        match &self.scan {
+            Scan::Local(lazy) => {
+                let keys: Vec<Expr> = by.iter().map(|c| col(c.as_str()).cast(DataType::String)).collect();
+                Ok(lazy
+                    .as_ref()
+                    .clone()
+                    .group_by(keys)
+                    .agg([len().cast(DataType::UInt64).alias("__rows")])
+                    .sort(by.to_vec(), SortMultipleOptions::default().with_nulls_last(true))
+                    .collect_with_engine(Engine::Streaming)?
+                    .unwrap_single())
+            }
+            Scan::Spark(session, relation) => {
+                let keys: Vec<String> =
+                    by.iter().map(|c| format!("CAST({} AS STRING) AS {}", sql::ident(c), sql::ident(c))).collect();
+                let positions: Vec<String> = (1..=by.len()).map(|i| i.to_string()).collect();
+                let order: Vec<String> = by.iter().map(|c| format!("{} ASC NULLS LAST", sql::ident(c))).collect();
+                let query = format!(
+                    "SELECT {}, CAST(count(1) AS BIGINT) AS `__rows` FROM {relation} GROUP BY {} ORDER BY {}",
+                    keys.join(", "),
+                    positions.join(", "),
+                    order.join(", ")
+                );
+                let mut groups = session.sql(&query).map_err(|e| polars_err!(ComputeError: "{e}"))?;
+                let rows = groups.column("__rows")?.cast(&DataType::UInt64)?;
+                groups.with_column(rows)?;
+                Ok(groups)
+            }
+        }
     }
 
     /// The aggregates `aggs` over every row, as one row named by their names.

@@ -18,6 +18,7 @@ pub enum Row {
     Col(String),
     Num(f64),
     Bool(bool),
+    Str(String),
     /// Cast to a double.
     Number(Box<Row>),
     /// Cast to text.
@@ -181,6 +182,7 @@ impl Row {
             Row::Col(c) => col(c.as_str()),
             Row::Num(x) => lit(*x),
             Row::Bool(b) => lit(*b),
+            Row::Str(t) => lit(t.clone()),
             Row::Number(x) => x.polars().cast(DataType::Float64),
             Row::Text(x) => x.polars().cast(DataType::String),
             Row::Cmp(a, op, b) => {
@@ -222,6 +224,7 @@ impl Row {
             Row::Col(c) => ident(c),
             Row::Num(x) => number(*x),
             Row::Bool(b) => (if *b { "TRUE" } else { "FALSE" }).to_string(),
+            Row::Str(t) => text(t),
             Row::Number(x) => format!("CAST({} AS DOUBLE)", x.sql()),
             Row::Text(x) => format!("CAST({} AS STRING)", x.sql()),
             Row::Cmp(a, op, b) => format!("({} {} {})", a.sql(), op.sql(), b.sql()),

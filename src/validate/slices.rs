@@ -3,9 +3,10 @@
 //! slice reported as a dataset of its own (`train[country=DE]`). Slices with fewer than `min_rows`
 //! rows are not judged (check `slice-rows`, `skip`); more than `max_slices` is an input error.
 
-use super::{collect, Ctx};
+use super::Ctx;
 use crate::config::raw::SlicesCheck;
 use crate::core::{format_number, Check, Severity, Stage, Threshold};
+use crate::data::query::{Cmp, Row};
 use crate::data::Dataset;
 use crate::error::InputError;
 use polars::prelude::*;
@@ -26,14 +27,7 @@ pub(super) fn slices(ctx: &Ctx<'_>, cfg: &SlicesCheck, ds: &Dataset) -> Result<(
     if cfg.by.iter().any(|c| ds.dtype(c).is_none()) {
         return Ok((Vec::new(), Vec::new()));
     }
-    let keys: Vec<Expr> = cfg.by.iter().map(|c| col(c.as_str()).cast(DataType::String)).collect();
-    let lazy = ds.lazy().map_err(|e| ds.read_error(source, e))?;
-    let groups = collect(
-        lazy.group_by(keys)
-            .agg([len().cast(DataType::UInt64).alias("__rows")])
-            .sort(cfg.by.clone(), SortMultipleOptions::default().with_nulls_last(true)),
-    )
-    .map_err(|e| ds.read_error(source, e))?;
+    let groups = ds.group_counts(&cfg.by).map_err(|e| ds.read_error(source, e))?;
     let max = cfg.max_slices.unwrap_or(DEFAULT_MAX_SLICES) as usize;
     if groups.height() > max {
         return Err(InputError::one(source.problem(
@@ -54,14 +48,14 @@ pub(super) fn slices(ctx: &Ctx<'_>, cfg: &SlicesCheck, ds: &Dataset) -> Result<(
         let counts = groups.column("__rows")?.u64()?.clone();
         let (mut kept, mut small) = (Vec::new(), Vec::new());
         for g in 0..groups.height() {
-            let mut predicate = lit(true);
+            let mut predicate = Row::Bool(true);
             let mut label = Vec::new();
             for (c, v) in cfg.by.iter().zip(&values) {
                 let value = v.get(g);
                 label.push(format!("{c}={}", value.unwrap_or("null")));
                 let this = match value {
-                    Some(v) => col(c.as_str()).cast(DataType::String).eq(lit(v.to_string())),
-                    None => col(c.as_str()).is_null(),
+                    Some(v) => Row::col(c).text().cmp(Cmp::Eq, Row::Str(v.to_string())),
+                    None => Row::col(c).is_null(),
                 };
                 predicate = predicate.and(this);
             }
@@ -83,7 +77,7 @@ pub(super) fn slices(ctx: &Ctx<'_>, cfg: &SlicesCheck, ds: &Dataset) -> Result<(
                 );
                 continue;
             }
-            kept.push(ds.filtered(predicate, role)?);
+            kept.push(ds.filtered(&predicate, role)?);
         }
         Ok((kept, small))
     };
