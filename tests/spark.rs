@@ -340,6 +340,28 @@ fn the_gate_on_spark_answers_as_on_polars(url: &str, dir: &std::path::Path, file
     for (a, b) in table.iter().zip(&path) {
         assert!(same(&comparable(a), &comparable(b)), "{url}: table {a:?}\nfile {b:?}");
     }
+    // The command line in the config's folder: a relative path made absolute for the server, the
+    // connection string (with a token) from the environment and never shown; a path that is not
+    // there is an input error.
+    // (The short suite's unique key `t` repeats: the gate runs and fails, exit 1.)
+    for (train, code) in [("gate.parquet", 1), ("nothing.parquet", 2)] {
+        let config = format!(
+            "version: 1\nname: t\ndata:\n  train: {train}\n  target: y\n  task: classification\n  engine: {{spark: {{env: SPARK_REMOTE}}}}\n{short}"
+        );
+        std::fs::write(dir.join("ml-gates.yaml"), config).unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_ml-gates"))
+            .args(["validate", "--format", "json"])
+            .current_dir(dir)
+            .env("SPARK_REMOTE", format!("{url}/;token=never-shown-token"))
+            .output()
+            .unwrap();
+        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert_eq!(out.status.code(), Some(code), "{url} {train}: {stdout}{stderr}");
+        assert!(!stdout.contains("never-shown") && !stderr.contains("never-shown"), "{stdout}{stderr}");
+        if code == 2 {
+            assert!(stderr.contains("ml-gates.yaml:4:3: cannot read train data 'nothing.parquet'"), "{stderr}");
+        }
+    }
     // A table that is not there: an input error at data.train with the engine's own words.
     let text = yaml_of("{table: lake.churn.missing_table}", &engine);
     let config = ml_gates::config::parse(&text, "t.yaml", dir.to_path_buf()).unwrap();

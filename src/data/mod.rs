@@ -442,8 +442,14 @@ pub fn open_on_spark(
     let (relation, format) = match data_source.table() {
         Some(table) => (table.split('.').map(sql::ident).collect::<Vec<_>>().join("."), Format::Parquet),
         None => {
-            let path =
-                if storage::is_remote(&spec) { spec.clone() } else { source.resolve(&spec).display().to_string() };
+            let path = match storage::is_remote(&spec) {
+                true => spec.clone(),
+                // The server resolves a relative path against its own folder.
+                false => std::path::absolute(source.resolve(&spec))
+                    .unwrap_or_else(|_| source.resolve(&spec))
+                    .display()
+                    .to_string(),
+            };
             let format = data_source.format().or_else(|| format_of(Path::new(&spec))).unwrap_or(Format::Parquet);
             let reader = match format {
                 Format::Parquet => "parquet",
@@ -469,6 +475,14 @@ pub fn open_on_spark(
         .map_err(|e| InputError::one(source.problem(key, format!("cannot read {role} data {what}: {e}"), None)))?
         .schema()
         .clone();
+    // Sail answers a path that matches nothing with no column at all.
+    if schema.is_empty() {
+        return Err(InputError::one(source.problem(
+            key,
+            format!("cannot read {role} data {what}: Spark read no column from it (is it there, and readable by the cluster?)"),
+            None,
+        )));
+    }
     Ok(Dataset {
         role: role.to_string(),
         spec,

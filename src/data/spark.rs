@@ -98,12 +98,13 @@ impl Spark {
         let batches = self.runtime.block_on(async {
             use proto::execute_plan_response::ResponseType;
             let mut stream = self.client.execute_plan(request).await?;
-            let (mut batches, mut last) = (Vec::new(), None::<String>);
+            let (mut batches, mut last, mut schema) = (Vec::new(), None::<String>, None);
             for _ in 0..10_000 {
                 while let Some(response) =
                     stream.message().await.map_err(spark_connect_core::SparkError::from_grpc_status)?
                 {
                     last = Some(response.response_id.clone());
+                    schema = response.schema.or(schema);
                     match response.response_type {
                         Some(ResponseType::ArrowBatch(batch)) => batches.push(batch.data),
                         Some(ResponseType::ResultComplete(_)) => {
@@ -119,7 +120,7 @@ impl Spark {
                             };
                             // Only frees the server's copy of the answer: a failure changes nothing here.
                             let _ = self.client.release_execute(release).await;
-                            return Ok(batches);
+                            return Ok((batches, schema));
                         }
                         _ => {}
                     }
@@ -136,7 +137,11 @@ impl Spark {
             }
             Err(spark_connect_core::SparkError::connect_msg("the answer never completed"))
         });
-        let batches = batches.map_err(|e| failure(&self.shown, &e))?;
+        let (batches, schema) = batches.map_err(|e| failure(&self.shown, &e))?;
+        // No rows and no batch (Sail answers `LIMIT 0` so): the columns from the answer's schema.
+        if batches.is_empty() {
+            return Ok(schema.map(|s| DataFrame::empty_with_schema(&schema_of(&s))).unwrap_or_default());
+        }
         let mut frame: Option<DataFrame> = None;
         for data in batches {
             let part = IpcStreamReader::new(std::io::Cursor::new(data))
@@ -151,6 +156,32 @@ impl Spark {
         }
         Ok(frame.unwrap_or_default())
     }
+}
+
+/// A Spark schema (a struct) as polars reads the same columns from Arrow.
+fn schema_of(spark: &proto::DataType) -> Schema {
+    use proto::data_type::Kind;
+    let mut schema = Schema::default();
+    let Some(Kind::Struct(fields)) = &spark.kind else { return schema };
+    for field in &fields.fields {
+        let dtype = match field.data_type.as_ref().and_then(|d| d.kind.as_ref()) {
+            Some(Kind::Boolean(_)) => DataType::Boolean,
+            Some(Kind::Byte(_)) => DataType::Int8,
+            Some(Kind::Short(_)) => DataType::Int16,
+            Some(Kind::Integer(_)) => DataType::Int32,
+            Some(Kind::Long(_)) => DataType::Int64,
+            Some(Kind::Float(_)) => DataType::Float32,
+            Some(Kind::Double(_)) => DataType::Float64,
+            Some(Kind::String(_) | Kind::Char(_) | Kind::VarChar(_)) => DataType::String,
+            Some(Kind::Date(_)) => DataType::Date,
+            Some(Kind::Timestamp(_)) => DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC)),
+            Some(Kind::TimestampNtz(_)) => DataType::Datetime(TimeUnit::Microseconds, None),
+            Some(Kind::Binary(_)) => DataType::Binary,
+            _ => DataType::Null,
+        };
+        schema.insert(field.name.as_str().into(), dtype);
+    }
+    schema
 }
 
 /// A random UUID (version 4), as Spark wants an operation's id.
