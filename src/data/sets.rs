@@ -3,7 +3,7 @@
 //! numbers, and the feature columns. One definition each, for every stage.
 
 use super::{open, Dataset};
-use crate::config::raw::DataConfig;
+use crate::config::raw::{DataConfig, DataSource};
 use crate::config::Config;
 use crate::core::Task;
 use crate::error::InputError;
@@ -26,43 +26,8 @@ pub struct Inputs {
 /// Open every dataset the config names; every file problem, and a target missing from the
 /// training or test data, is reported at once.
 pub fn open_inputs(config: &Config) -> Result<Inputs, InputError> {
-    let source = &config.source;
-    let data = &config.raw.data;
     let storage = super::storage::Storage::from_config(config)?;
-    let storage = &storage;
-    let mut problems = Vec::new();
-    let mut take = |r: Result<Dataset, InputError>| match r {
-        Ok(d) => Some(d),
-        Err(e) => {
-            problems.extend(e.problems);
-            None
-        }
-    };
-    let train = take(open(source, storage, "data.train", &data.train, "train"));
-    let test = data.test.as_ref().and_then(|t| take(open(source, storage, "data.test", t, "test")));
-    let reference = config
-        .raw
-        .validate
-        .as_ref()
-        .and_then(|v| v.drift.as_ref())
-        .and_then(|d| take(open(source, storage, "validate.drift.reference", &d.reference, "reference")));
-    let mut references = Vec::new();
-    for (column, r) in config.raw.validate.iter().flat_map(|v| v.references.iter().flatten()) {
-        let key = format!("validate.references.{column}.file");
-        if let Some(d) = take(open(source, storage, &key, &r.file, "referenced")) {
-            references.push((column.clone(), d));
-        }
-    }
-    // Every stage needs the target in the training and test data.
-    for dataset in train.iter().chain(&test) {
-        if let Err(e) = target_present(config, dataset) {
-            problems.extend(e.problems);
-        }
-    }
-    match train {
-        Some(train) if problems.is_empty() => Ok(Inputs { train, test, reference, references }),
-        _ => Err(InputError { problems }),
-    }
+    gather(config, |key, data_source, role| open(&config.source, &storage, key, data_source, role))
 }
 
 /// The datasets as the data gate reads them: on the Spark cluster `data.engine` names (every
@@ -78,9 +43,14 @@ pub fn open_gate_inputs(config: &Config) -> Result<Inputs, InputError> {
     };
     let session =
         std::sync::Arc::new(super::spark::Spark::connect(&url).map_err(|e| at(format!("data.engine.spark: {e}")))?);
-    let open = |key: &str, data_source: &crate::config::raw::DataSource, role: &str| {
-        super::open_on_spark(source, &session, key, data_source, role)
-    };
+    gather(config, |key, data_source, role| super::open_on_spark(source, &session, key, data_source, role))
+}
+
+/// Every dataset the config names, each opened by `open(key, source, role)`; every problem at once.
+fn gather(
+    config: &Config,
+    open: impl Fn(&str, &DataSource, &str) -> Result<Dataset, InputError>,
+) -> Result<Inputs, InputError> {
     let data = &config.raw.data;
     let mut problems = Vec::new();
     let mut take = |r: Result<Dataset, InputError>| match r {
@@ -92,19 +62,26 @@ pub fn open_gate_inputs(config: &Config) -> Result<Inputs, InputError> {
     };
     let train = take(open("data.train", &data.train, "train"));
     let test = data.test.as_ref().and_then(|t| take(open("data.test", t, "test")));
+    let reference = config
+        .raw
+        .validate
+        .as_ref()
+        .and_then(|v| v.drift.as_ref())
+        .and_then(|d| take(open("validate.drift.reference", &d.reference, "reference")));
     let mut references = Vec::new();
     for (column, r) in config.raw.validate.iter().flat_map(|v| v.references.iter().flatten()) {
         if let Some(d) = take(open(&format!("validate.references.{column}.file"), &r.file, "referenced")) {
             references.push((column.clone(), d));
         }
     }
+    // Every stage needs the target in the training and test data.
     for dataset in train.iter().chain(&test) {
         if let Err(e) = target_present(config, dataset) {
             problems.extend(e.problems);
         }
     }
     match train {
-        Some(train) if problems.is_empty() => Ok(Inputs { train, test, reference: None, references }),
+        Some(train) if problems.is_empty() => Ok(Inputs { train, test, reference, references }),
         _ => Err(InputError { problems }),
     }
 }

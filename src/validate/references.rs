@@ -42,9 +42,10 @@ pub(super) fn run(ctx: &Ctx<'_>, ds: &Dataset, files: &[(String, Dataset)]) -> P
         } else {
             DataType::String
         };
+        let reference = Reference { other, c, target: &target, as_type: &as_type, condition: condition.as_ref() };
         let found = match ds.on_spark() {
-            true => on_spark(ctx, ds, other, c, &target, &as_type, condition.as_ref())?,
-            false => on_polars(ds, other, c, &target, &as_type, condition.as_ref())?,
+            true => on_spark(ctx, ds, &reference)?,
+            false => on_polars(ds, &reference)?,
         };
         let (bad, checked) = (found.missing, found.checked);
         let scope = r.where_.as_deref().map(|w| format!(" where {w}")).unwrap_or_default();
@@ -84,16 +85,20 @@ struct Found {
     examples: Option<(Vec<String>, LazyFrame)>,
 }
 
+/// One check's reference: column `c` of the data, in `target` of `other`, both compared as
+/// `as_type`, over the rows `condition` keeps.
+struct Reference<'a> {
+    other: &'a Dataset,
+    c: &'a str,
+    target: &'a str,
+    as_type: &'a DataType,
+    condition: Option<&'a Row>,
+}
+
 /// By polars: the rows checked (a value, kept by `where:`), with their row numbers and the value
 /// as compared in `__v`, anti-joined with the referenced values (deduplicated first).
-fn on_polars(
-    ds: &Dataset,
-    other: &Dataset,
-    c: &str,
-    target: &str,
-    as_type: &DataType,
-    condition: Option<&Row>,
-) -> PolarsResult<Found> {
+fn on_polars(ds: &Dataset, reference: &Reference<'_>) -> PolarsResult<Found> {
+    let Reference { other, c, target, as_type, condition } = *reference;
     let mut rows = super::failing::indexed(ds)?.filter(col(c).is_not_null());
     if let Some(w) = condition {
         rows = rows.filter(w.polars());
@@ -124,15 +129,8 @@ fn on_polars(
 
 /// On Spark: the same anti-join, both files read by the cluster; the rows holding a missing value
 /// the first by `data.id` (a table has no row numbers).
-fn on_spark(
-    ctx: &Ctx<'_>,
-    ds: &Dataset,
-    other: &Dataset,
-    c: &str,
-    target: &str,
-    as_type: &DataType,
-    condition: Option<&Row>,
-) -> PolarsResult<Found> {
+fn on_spark(ctx: &Ctx<'_>, ds: &Dataset, reference: &Reference<'_>) -> PolarsResult<Found> {
+    let Reference { other, c, target, as_type, condition } = *reference;
     use crate::data::sql::ident;
     let cast = |x: String| match as_type {
         DataType::Float64 => format!("CAST({x} AS DOUBLE)"),
