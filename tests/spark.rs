@@ -362,6 +362,26 @@ fn the_gate_on_spark_answers_as_on_polars(url: &str, dir: &std::path::Path, file
             assert!(stderr.contains("ml-gates.yaml:4:3: cannot read train data 'nothing.parquet'"), "{stderr}");
         }
     }
+    // The action masks the connection string and its token before anything is printed.
+    let config = format!(
+        "version: 1\nname: t\ndata:\n  train: gate.parquet\n  target: y\n  task: classification\n  engine: {{spark: {{env: LAKE_SPARK}}}}\nstages: {{pull_request: [validate]}}\n{short}"
+    );
+    std::fs::write(dir.join("ml-gates.yaml"), config).unwrap();
+    let token = "action-token-never-printed";
+    let remote = format!("{url}/;token={token}");
+    let payload = std::fs::read_to_string("fixtures/events/pull_request.json").unwrap();
+    let (out, outputs) = common::action(
+        dir,
+        "pull_request",
+        &payload,
+        "refs/pull/7/merge",
+        &[("INPUT_CONFIG", "ml-gates.yaml"), ("LAKE_SPARK", remote.as_str())],
+    );
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let masks: Vec<&str> = stdout.lines().take_while(|l| l.starts_with("::add-mask::")).collect();
+    assert!(masks.contains(&format!("::add-mask::{token}").as_str()), "{stdout}");
+    assert_eq!(stdout.matches(token).count() + stderr.matches(token).count(), 2, "{stdout}\n{stderr}");
+    assert_eq!(common::output(&outputs, "verdict").as_deref(), Some("fail"), "{stdout}\n{stderr}\n{outputs}");
     // A table that is not there: an input error at data.train with the engine's own words.
     let text = yaml_of("{table: lake.churn.missing_table}", &engine);
     let config = ml_gates::config::parse(&text, "t.yaml", dir.to_path_buf()).unwrap();

@@ -64,6 +64,17 @@ pub fn action(args: ActionArgs) -> anyhow::Result<u8> {
             println!("{mask}");
         }
     }
+    // The Spark Connect connection string (it may carry a token), whole and its token alone.
+    let spark_var = match config.raw.data.engine.as_ref().map(|e| &e.spark) {
+        Some(ml_gates::config::raw::SparkRemote::Env(e)) => Some(e.env.as_str()),
+        _ => None,
+    };
+    for url in spark_var.into_iter().chain(["SPARK_REMOTE"]).filter_map(|var| vars.get(var)) {
+        let token = ml_gates::data::spark::token_of(url);
+        for mask in [Some(url.as_str()), token].into_iter().flatten().filter_map(commands::add_mask) {
+            println!("{mask}");
+        }
+    }
     let plan = plan::plan(event.as_ref(), config.raw.stages.as_ref(), overrides);
     println!("{}", commands::group("ml-gates plan"));
     say!("event {}: {} ({})", plan.event, plan.joined(", "), plan.reason);

@@ -22,6 +22,11 @@ pub fn shown_url(url: &str) -> String {
     url.split(['/', ';']).filter(|p| !p.is_empty()).nth(1).map_or_else(|| "sc://".into(), |h| format!("sc://{h}"))
 }
 
+/// The token a connection string carries (`;token=…`), if any: a secret.
+pub fn token_of(url: &str) -> Option<&str> {
+    url.split(';').find_map(|p| p.strip_prefix("token=")).filter(|t| !t.is_empty())
+}
+
 impl Spark {
     /// Open a session, in UTC.
     pub fn connect(url: &str) -> Result<Spark, String> {
@@ -216,5 +221,8 @@ mod tests {
     fn urls_are_shown_without_parameters() {
         assert_eq!(shown_url("sc://db.example.com:443/;token=dapi123;use_ssl=true"), "sc://db.example.com:443");
         assert_eq!(shown_url("sc://127.0.0.1:15002"), "sc://127.0.0.1:15002");
+        assert_eq!(token_of("sc://h:443/;use_ssl=true;token=dapi123;user_id=x"), Some("dapi123"));
+        assert_eq!(token_of("sc://h:443/;token="), None);
+        assert_eq!(token_of("sc://h:15002"), None);
     }
 }
