@@ -47,24 +47,15 @@ SUITE = [
 ]
 assert len(SUITE) == 30, len(SUITE)
 
-GX_SCRIPT = r'''
-import json, sys, time
-import pandas as pd
-import great_expectations as gx
-import great_expectations.expectations as gxe
-path, suite = sys.argv[1], json.loads(sys.argv[2])
-df = pd.read_parquet(path)
-context = gx.get_context(mode="ephemeral")
-batch = context.data_sources.add_pandas("p").add_dataframe_asset("a").add_batch_definition_whole_dataframe("b").get_batch(
-    batch_parameters={"dataframe": df})
-types = {"str": "str", "int": "int64", "float": "float64"}
+# The suite as Great Expectations expectations, validated on `batch`; `type_of(column, type)` names
+# a column type as the engine does. Each GX script defines both first.
+GX_SUITE = r'''
 made = []
 for name, kind, a in suite:
     c = a.get("column")
     e = {
         "rows": lambda: gxe.ExpectTableRowCountToBeBetween(min_value=a["min"]),
-        # pandas reads an integer column with missing values as float64.
-        "type": lambda: gxe.ExpectColumnValuesToBeOfType(column=c, type_=("float64" if c == "age" else types[a["type"]])),
+        "type": lambda: gxe.ExpectColumnValuesToBeOfType(column=c, type_=type_of(c, a["type"])),
         "not_null": lambda: gxe.ExpectColumnValuesToNotBeNull(column=c),
         "between": lambda: gxe.ExpectColumnValuesToBeBetween(column=c, min_value=a["min"], max_value=a["max"]),
         "in_set": lambda: gxe.ExpectColumnValuesToBeInSet(column=c, value_set=a["values"]),
@@ -84,10 +75,29 @@ for name, kind, a in suite:
     made.append((name, e))
 suite_obj = context.suites.add(gx.ExpectationSuite(name="bench", expectations=[e for _, e in made]))
 result = batch.validate(suite_obj)
+errors = [r.exception_info for r in result.results if r.exception_info.get("raised_exception")]
+if errors:
+    raise SystemExit(f"GX raised: {errors[0]}")
 # Results come back in their own order: each is matched to its expectation by its meta.
 outcome = {r.expectation_config.meta["name"]: bool(r.success) for r in result.results}
 print(json.dumps(outcome))
 '''
+
+GX_SCRIPT = r'''
+import json, sys, time
+import pandas as pd
+import great_expectations as gx
+import great_expectations.expectations as gxe
+path, suite = sys.argv[1], json.loads(sys.argv[2])
+df = pd.read_parquet(path)
+context = gx.get_context(mode="ephemeral")
+batch = context.data_sources.add_pandas("p").add_dataframe_asset("a").add_batch_definition_whole_dataframe("b").get_batch(
+    batch_parameters={"dataframe": df})
+types = {"str": "str", "int": "int64", "float": "float64"}
+# pandas reads an integer column with missing values as float64.
+type_of = lambda c, t: "float64" if c == "age" else types[t]
+''' + GX_SUITE
+
 
 PANDERA_SCRIPT = r'''
 import json, sys

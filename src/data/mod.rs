@@ -115,7 +115,7 @@ impl Dataset {
                     positions.join(", "),
                     order.join(", ")
                 );
-                let mut groups = session.sql(&query).map_err(|e| polars_err!(ComputeError: "{e}"))?;
+                let mut groups = ask(session, &query)?;
                 let rows = groups.column("__rows")?.cast(&DataType::UInt64)?;
                 groups.with_column(rows)?;
                 Ok(groups)
@@ -140,7 +140,7 @@ impl Dataset {
         for agg in aggs {
             if agg.grouped() {
                 let query = agg.grouped_sql(relation).unwrap_or_default();
-                frames.push(session.sql(&query).map_err(|e| polars_err!(ComputeError: "{e}"))?);
+                frames.push(ask(session, &query)?);
             } else {
                 let Some(sql) = agg.sql() else {
                     polars_bail!(ComputeError: "{} is not computed on Spark yet", agg.name)
@@ -156,7 +156,7 @@ impl Dataset {
         if !scan.is_empty() {
             let select: Vec<String> = scan.iter().enumerate().map(|(i, s)| format!("{s} AS a{i}")).collect();
             let query = format!("SELECT {} FROM {relation}", select.join(", "));
-            let answer = session.sql(&query).map_err(|e| polars_err!(ComputeError: "{e}"))?;
+            let answer = ask(session, &query)?;
             for (name, i) in named {
                 out.with_column(answer.column(&format!("a{i}"))?.clone().with_name(name.as_str().into()))?;
             }
@@ -171,9 +171,7 @@ impl Dataset {
     /// own pass on the cluster, such as a `GROUP BY`); an error for data on this machine.
     pub fn spark_query(&self, query: impl FnOnce(&str) -> String) -> PolarsResult<DataFrame> {
         match &self.scan {
-            Scan::Spark(session, relation) => {
-                session.sql(&query(relation)).map_err(|e| polars_err!(ComputeError: "{e}"))
-            }
+            Scan::Spark(session, relation) => ask(session, &query(relation)),
             Scan::Local(_) => polars_bail!(ComputeError: "the {} data is not read on Spark", self.role),
         }
     }
@@ -189,7 +187,7 @@ impl Dataset {
             (Scan::Spark(session, mine), Scan::Spark(theirs_session, theirs))
                 if std::sync::Arc::ptr_eq(session, theirs_session) =>
             {
-                session.sql(&query(mine, theirs)).map_err(|e| polars_err!(ComputeError: "{e}"))
+                ask(session, &query(mine, theirs))
             }
             _ => {
                 polars_bail!(ComputeError: "the {} and {} data are not read by one Spark session", self.role, other.role)
@@ -216,7 +214,7 @@ impl Dataset {
                 let query = format!(
                     "SELECT CAST({c} AS STRING) AS class, count(1) AS count FROM {relation} WHERE {c} IS NOT NULL GROUP BY {c} ORDER BY class"
                 );
-                session.sql(&query).map_err(|e| polars_err!(ComputeError: "{e}"))
+                ask(session, &query)
             }
         }
     }
@@ -250,7 +248,7 @@ impl Dataset {
                     predicate.sql(),
                     order.join(", ")
                 );
-                session.sql(&query).map_err(|e| polars_err!(ComputeError: "{e}"))
+                ask(session, &query)
             }
         }
     }
@@ -290,6 +288,11 @@ impl Dataset {
             None,
         ))
     }
+}
+
+/// One query on a Spark session, its failure as polars' (the engine's own words).
+fn ask(session: &spark::Spark, query: &str) -> PolarsResult<DataFrame> {
+    session.sql(query).map_err(|e| polars_err!(ComputeError: "{e}"))
 }
 
 /// One file of a dataset: a local file, or an object in storage with what its listing said.
