@@ -14,11 +14,16 @@ pub fn bin_edges(min: f64, max: f64, bins: usize) -> Vec<f64> {
 /// Counts of `values` per bin, as `numpy.histogram(values, edges)`: bins are half-open except the
 /// last, which includes its right edge; values outside the edges are not counted.
 pub fn histogram(values: &[f64], edges: &[f64]) -> Vec<u64> {
+    histogram_counted(values.iter().map(|&x| (x, 1)), edges)
+}
+
+/// [`histogram`] of values each given with how often it occurs.
+pub fn histogram_counted(values: impl IntoIterator<Item = (f64, u64)>, edges: &[f64]) -> Vec<u64> {
     let bins = edges.len() - 1;
     let mut counts = vec![0u64; bins];
     let (first, last) = (edges[0], edges[bins]);
     let norm = bins as f64 / (last - first);
-    for &x in values {
+    for (x, n) in values {
         if !(x >= first && x <= last) {
             continue;
         }
@@ -32,7 +37,7 @@ pub fn histogram(values: &[f64], edges: &[f64]) -> Vec<u64> {
         } else if i + 1 < bins && x >= edges[i + 1] {
             i += 1;
         }
-        counts[i] += 1;
+        counts[i] += n;
     }
     counts
 }

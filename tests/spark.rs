@@ -292,6 +292,7 @@ fn the_gate_on_spark_answers_as_on_polars(url: &str, dir: &std::path::Path, file
     t: {file: ref.parquet, column: k}
     n: {file: ref.parquet, column: m, mostly: 0.5, where: "y = 1"}
   slices: {by: [y], min_rows: 60}
+  drift: {reference: gate_test.parquet, columns: [x, w, n, k, t, y, day]}
 "#;
     let yaml_of = |train: &str, engine: &str| {
         format!("version: 1\nname: t\ndata:\n  train: {train}\n  test: {}\n  target: y\n  task: classification\n  id: id\n  timestamp: day\n{engine}{validate}", file.with_file_name("gate_test.parquet").display())
@@ -323,6 +324,22 @@ fn the_gate_on_spark_answers_as_on_polars(url: &str, dir: &std::path::Path, file
     for (a, b) in local.iter().zip(&spark) {
         let (a, b) = (comparable(a), comparable(b));
         assert!(same(&a, &b), "{url}:\n  polars {a}\n  spark  {b}");
+    }
+    // Drift's other binnings and tests: equal-width bins, the count tests over every value.
+    for options in ["bins: 7, method: psi", "method: chi_square, categorical_method: z", "method: ks, bins: 2"] {
+        let drift = format!("validate:\n  drift: {{reference: gate_test.parquet, columns: [x, k, t, y], {options}}}\n");
+        let of = |engine: &str| {
+            format!(
+                "version: 1\nname: t\ndata:\n  train: {}\n  target: y\n  task: classification\n{engine}{drift}",
+                file.display()
+            )
+        };
+        let (local, spark) = (run(&of("  # the same lines\n")), run(&of(&format!("  engine: {{spark: '{url}'}}\n"))));
+        let drift = local.iter().filter(|c| c.id.ends_with("drift")).count();
+        assert_eq!((drift, local.len()), (5, spark.len()), "{options}: {local:?}");
+        for (a, b) in local.iter().zip(&spark) {
+            assert!(same(&comparable(a), &comparable(b)), "{url} {options}:\n  polars {a:?}\n  spark  {b:?}");
+        }
     }
     // A table (a global view: any session of the server sees it) answers as its file.
     let view = format!("CREATE OR REPLACE GLOBAL TEMPORARY VIEW gate AS SELECT * FROM parquet.`{}`", file.display());
@@ -462,7 +479,9 @@ fn gate_rows(dir: &std::path::Path, name: &str, range: std::ops::Range<usize>) -
     // last, as polars).
     let w: Vec<Option<f64>> =
         x.iter().enumerate().map(|(i, v)| v.filter(|v| v.is_finite()).or((i % 2 == 0).then_some(3.25))).collect();
-    let mut frame = df!("id" => id, "x" => x, "w" => w, "n" => nn, "t" => t, "y" => y).unwrap();
+    // 13 values: drift bins them one bin per value.
+    let k: Vec<f64> = (0..n).map(|i| (i % 13) as f64 * 0.5).collect();
+    let mut frame = df!("id" => id, "x" => x, "w" => w, "n" => nn, "k" => k, "t" => t, "y" => y).unwrap();
     let day = Series::new("day".into(), day).cast(&DataType::Date).unwrap();
     frame.with_column(day.into_column()).unwrap();
     let mut frame = frame.slice(range.start as i64, range.len());

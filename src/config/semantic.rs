@@ -216,7 +216,6 @@ fn not_on_spark(raw: &RawConfig) -> Vec<String> {
     named(v.monotonic.is_some(), "validate.monotonic");
     // Without a timestamp column, freshness reads the files' times, which Spark does not report.
     named(v.freshness.is_some() && raw.data.timestamp.is_none(), "validate.freshness");
-    named(v.drift.is_some(), "validate.drift");
     for (c, s) in v.statistics.iter().flatten() {
         let linear = s.interpolation.is_none_or(|i| i == Interpolation::Linear);
         named(!linear && !s.quantiles.is_empty(), &format!("validate.statistics.{c}.interpolation"));

@@ -3,9 +3,12 @@
 //! p-value, chi-square and Z over counts per value, and the statistic `auto` picks. The data gate
 //! compares columns with it; the evaluation gate compares predictions and targets.
 
+use super::query::Row;
+use super::{sql, Dataset};
 use crate::config::raw::DriftMethod;
 use crate::core::Threshold;
 use crate::stats;
+use polars::prelude::*;
 use serde_json::json;
 use std::collections::BTreeMap;
 
@@ -36,33 +39,43 @@ impl Statistics {
     }
 }
 
-/// Counts per distinct value of a sorted sample, in order (0.0 and -0.0 are one value).
-fn value_counts(sorted: &[f64]) -> BTreeMap<OrderedF64, u64> {
-    let mut out = BTreeMap::new();
-    for x in sorted {
-        *out.entry(OrderedF64(if *x == 0.0 { 0.0 } else { *x })).or_insert(0) += 1;
+/// A sample as its distinct values, ascending, each with its count (0.0 and -0.0 are one value).
+pub fn runs(sorted: &[f64]) -> Vec<(f64, u64)> {
+    let mut out: Vec<(f64, u64)> = Vec::new();
+    for &x in sorted {
+        match out.last_mut() {
+            Some((v, c)) if *v == x => *c += 1,
+            _ => out.push((if x == 0.0 { 0.0 } else { x }, 1)),
+        }
     }
     out
 }
 
-/// Distinct values of a sorted sample, and of two sorted samples together, without a map.
-fn distinct(a: &[f64], b: &[f64]) -> (usize, usize) {
-    let count = |v: &[f64]| v.iter().enumerate().filter(|(i, x)| *i == 0 || v[i - 1] != **x).count();
-    let (mut i, mut j, mut both, mut last) = (0, 0, 0, None);
-    while i < a.len() || j < b.len() {
-        let x = if j >= b.len() || (i < a.len() && a[i] <= b[j]) {
-            i += 1;
-            a[i - 1]
-        } else {
-            j += 1;
-            b[j - 1]
+/// The distinct values of two samples together, ascending, each with its count in the reference
+/// and in the current sample.
+fn merged(reference: &[(f64, u64)], current: &[(f64, u64)]) -> Vec<(f64, u64, u64)> {
+    let (mut i, mut j) = (0, 0);
+    let mut out = Vec::with_capacity(reference.len().max(current.len()));
+    while i < reference.len() || j < current.len() {
+        let r = reference.get(i).map(|r| r.0);
+        let c = current.get(j).map(|c| c.0);
+        let x = match (r, c) {
+            (Some(r), Some(c)) => r.min(c),
+            (Some(r), None) => r,
+            (None, c) => c.unwrap_or_default(),
         };
-        if last != Some(x) {
-            both += 1;
-            last = Some(x);
+        let (mut a, mut b) = (0, 0);
+        if r == Some(x) {
+            a = reference[i].1;
+            i += 1;
         }
+        if c == Some(x) {
+            b = current[j].1;
+            j += 1;
+        }
+        out.push((x, a, b));
     }
-    (count(a), both)
+    out
 }
 
 /// Shares of the union of `a`'s and `b`'s categories, in one order, for the binned statistics.
@@ -101,59 +114,261 @@ fn count_tests(values: &mut BTreeMap<DriftMethod, f64>, ref_counts: &[u64], cur_
     values.insert(DriftMethod::Z, z);
 }
 
-/// The drift statistics of one numeric column from its sorted finite values. Counts per value are
-/// made only where a statistic needs them (few distinct values, or a count test asked for).
+/// How a numeric column's values are binned for PSI, Jensen-Shannon and KL: one bin per value
+/// (20 or fewer distinct reference values, as Evidently), or equal-width bins over both samples.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Bins {
+    PerValue,
+    Edges(Vec<f64>, String),
+}
+
+/// What a numeric column's statistics are computed from, known before any value is binned: the
+/// finite values in each sample, distinct values, and the range over both.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Extent {
+    pub reference_count: u64,
+    pub current_count: u64,
+    pub distinct_reference: usize,
+    pub distinct_both: usize,
+    pub min: f64,
+    pub max: f64,
+}
+
+impl Extent {
+    /// The binning, and whether the count tests (chi-square, Z) are computed, which then need the
+    /// counts per value: with 5 or fewer distinct values, or when asked for.
+    pub fn layout(&self, bins: Option<usize>, configured: DriftMethod) -> (Bins, bool) {
+        let counting = self.distinct_both <= 5 || matches!(configured, DriftMethod::ChiSquare | DriftMethod::Z);
+        let layout = match bins {
+            Some(b) => Bins::Edges(stats::bin_edges(self.min, self.max, b), format!("{b} equal-width bins")),
+            None if self.distinct_reference <= 20 => Bins::PerValue,
+            None => {
+                let n = (self.reference_count + self.current_count) as usize;
+                let edges = stats::sturges_edges(self.min, self.max, n);
+                let shown = format!("{} bins (Sturges)", edges.len() - 1);
+                Bins::Edges(edges, shown)
+            }
+        };
+        (layout, counting)
+    }
+}
+
+/// A numeric column's two samples as its statistics read them: binned counts (reference,
+/// current), counts per value where a count test needs them, the two-sample KS statistic, the
+/// (raw) Wasserstein distance and the reference's population standard deviation.
+pub struct Measured {
+    pub extent: Extent,
+    pub binning: String,
+    pub bins: (Vec<u64>, Vec<u64>),
+    pub by_value: Option<(Vec<u64>, Vec<u64>)>,
+    pub ks_statistic: f64,
+    pub wasserstein: f64,
+    pub reference_std: f64,
+}
+
+/// The drift statistics of one numeric column from its sorted finite values.
 pub fn numeric_statistics(cur: &[f64], refv: &[f64], bins: Option<usize>, configured: DriftMethod) -> Statistics {
-    let min = cur[0].min(refv[0]);
-    let max = cur[cur.len() - 1].max(refv[refv.len() - 1]);
-    let (distinct_ref, distinct_both) = distinct(refv, cur);
-    let counting = distinct_both <= 5 || matches!(configured, DriftMethod::ChiSquare | DriftMethod::Z);
-    let per_value_bins = bins.is_none() && distinct_ref <= 20;
-    let by_value = (counting || per_value_bins).then(|| per_value(&value_counts(refv), &value_counts(cur)));
-    let mut values = BTreeMap::new();
-    let (ref_counts, cur_counts, binning) = match (bins, &by_value) {
-        (Some(b), _) => {
-            let edges = stats::bin_edges(min, max, b);
-            (stats::histogram(refv, &edges), stats::histogram(cur, &edges), format!("{b} equal-width bins"))
-        }
-        (None, Some((r, c))) if per_value_bins => (r.clone(), c.clone(), "one bin per value".to_string()),
-        _ => {
-            let edges = stats::sturges_edges(min, max, cur.len() + refv.len());
-            let n = edges.len() - 1;
-            (stats::histogram(refv, &edges), stats::histogram(cur, &edges), format!("{n} bins (Sturges)"))
+    let values = merged(&runs(refv), &runs(cur));
+    statistics_of(measure(&values, bins, configured, stats::std_population(refv)))
+}
+
+/// The extent of two samples given as their distinct values with counts (reference, current).
+pub fn extent_of(values: &[(f64, u64, u64)]) -> Extent {
+    Extent {
+        reference_count: values.iter().map(|v| v.1).sum(),
+        current_count: values.iter().map(|v| v.2).sum(),
+        distinct_reference: values.iter().filter(|v| v.1 > 0).count(),
+        distinct_both: values.len(),
+        min: values.first().map_or(f64::NAN, |v| v.0),
+        max: values.last().map_or(f64::NAN, |v| v.0),
+    }
+}
+
+/// Everything the statistics read, from the distinct values of both samples (ascending, with
+/// their counts in the reference and the current sample).
+pub fn measure(
+    values: &[(f64, u64, u64)],
+    bins: Option<usize>,
+    configured: DriftMethod,
+    reference_std: f64,
+) -> Measured {
+    let extent = extent_of(values);
+    let (layout, counting) = extent.layout(bins, configured);
+    let side = |pick: fn(&(f64, u64, u64)) -> u64| values.iter().map(pick).collect::<Vec<u64>>();
+    let per_value = || (side(|v| v.1), side(|v| v.2));
+    let (bins, binning) = match layout {
+        Bins::PerValue => (per_value(), "one bin per value".to_string()),
+        Bins::Edges(edges, shown) => {
+            let hist = |pick: fn(&(f64, u64, u64)) -> u64| {
+                stats::histogram_counted(values.iter().map(|v| (v.0, pick(v))), &edges)
+            };
+            ((hist(|v| v.1), hist(|v| v.2)), shown)
         }
     };
-    binned(&mut values, &ref_counts, &cur_counts);
-    let (ks_d, _) = stats::ks_2samp(cur, refv);
-    values.insert(DriftMethod::Ks, stats::ks_p_value(cur.len(), refv.len(), ks_d));
-    let norm = stats::std_population(refv).max(0.001);
-    values.insert(DriftMethod::Wasserstein, stats::wasserstein(refv, cur) / norm);
-    if let (true, Some((r, c))) = (counting, &by_value) {
+    let (ks_statistic, wasserstein) = distances(values, extent.reference_count, extent.current_count);
+    Measured { extent, binning, bins, by_value: counting.then(per_value), ks_statistic, wasserstein, reference_std }
+}
+
+/// The two-sample KS statistic (the largest gap between the empirical distribution functions)
+/// and the Wasserstein distance (the area between them), as `scipy.stats.ks_2samp` and
+/// `wasserstein_distance` compute them from every value.
+fn distances(values: &[(f64, u64, u64)], n_ref: u64, n_cur: u64) -> (f64, f64) {
+    let (mut a, mut b, mut d, mut w) = (0u64, 0u64, 0f64, 0f64);
+    for (k, v) in values.iter().enumerate() {
+        a += v.1;
+        b += v.2;
+        let gap = (b as f64 / n_cur as f64 - a as f64 / n_ref as f64).abs();
+        d = d.max(gap);
+        if let Some(next) = values.get(k + 1) {
+            w += gap * (next.0 - v.0);
+        }
+    }
+    (d, w)
+}
+
+/// The drift statistics of a numeric column from what was measured of it.
+pub fn statistics_of(m: Measured) -> Statistics {
+    let mut values = BTreeMap::new();
+    binned(&mut values, &m.bins.0, &m.bins.1);
+    let e = m.extent;
+    let p = stats::ks_p_value(e.current_count as usize, e.reference_count as usize, m.ks_statistic);
+    values.insert(DriftMethod::Ks, p);
+    values.insert(DriftMethod::Wasserstein, m.wasserstein / m.reference_std.max(0.001));
+    if let Some((r, c)) = &m.by_value {
         count_tests(&mut values, r, c);
     }
     let details = json!({
-        "kind": "numeric", "binning": binning, "ks_statistic": ks_d,
-        "current_count": cur.len(), "reference_count": refv.len(), "distinct_values": distinct_both,
+        "kind": "numeric", "binning": m.binning, "ks_statistic": m.ks_statistic,
+        "current_count": e.current_count, "reference_count": e.reference_count, "distinct_values": e.distinct_both,
     });
-    Statistics { numeric: true, reference_count: refv.len() as u64, distinct: distinct_both, values, details }
+    Statistics { numeric: true, reference_count: e.reference_count, distinct: e.distinct_both, values, details }
 }
 
-/// An f64 ordered as a number, for keys.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct OrderedF64(f64);
+/// Distinct values beyond which their counts are not brought back from Spark (a count test, or one
+/// bin per value, over more values than this is not computed there).
+pub const SPARK_VALUE_LIMIT: usize = 100_000;
 
-impl Eq for OrderedF64 {}
-
-impl PartialOrd for OrderedF64 {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
+/// What Spark measured of a numeric column of two datasets.
+pub enum OnSpark {
+    Measured(Measured),
+    /// One of the datasets has no finite value in the column.
+    NoValues,
+    /// The statistics need the counts of this many distinct values (more than [`SPARK_VALUE_LIMIT`]).
+    TooManyValues(usize),
 }
 
-impl Ord for OrderedF64 {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.0.total_cmp(&other.0)
+/// Measure a numeric column of `current` against `reference`, both read by one Spark session,
+/// with aggregates only: counts, distinct values, the range and the reference's standard deviation
+/// in one pass; then the counts per value where they are few enough to bring back (every statistic
+/// then computed here as from every value), or the counts per bin over edges sent as literals and
+/// the KS statistic and Wasserstein distance from the empirical distribution functions, computed
+/// there by a running sum over the distinct values (one window over every distinct value, in one
+/// partition). Every value equals what [`numeric_statistics`] computes from every value.
+pub fn measure_on_spark(
+    current: &Dataset,
+    reference: &Dataset,
+    column: &str,
+    bins: Option<usize>,
+    configured: DriftMethod,
+) -> PolarsResult<OnSpark> {
+    let x = Row::col(column).number().sql();
+    // Finite values of both samples, `side` 0 for the reference; -0.0 read as 0.0.
+    let values = |cur: &str, refr: &str| {
+        let finite = Row::col("x").is_finite().sql();
+        format!(
+            "(SELECT CASE WHEN x = 0 THEN CAST(0 AS DOUBLE) ELSE x END AS x, side FROM \
+             (SELECT {x} AS x, 0 AS side FROM {refr} UNION ALL SELECT {x} AS x, 1 AS side FROM {cur}) AS s \
+             WHERE {finite}) AS v"
+        )
+    };
+    let sides = "count(CASE WHEN side = 0 THEN 1 END) AS r, count(CASE WHEN side = 1 THEN 1 END) AS c";
+    let overview = current.spark_query_with(reference, |cur, refr| {
+        format!(
+            "SELECT {sides}, count(DISTINCT CASE WHEN side = 0 THEN x END) AS dr, count(DISTINCT x) AS db, \
+             min(x) AS lo, max(x) AS hi, stddev_pop(CASE WHEN side = 0 THEN x END) AS sd FROM {}",
+            values(cur, refr)
+        )
+    })?;
+    let number = |name: &str| -> PolarsResult<f64> {
+        Ok(overview.column(name)?.cast(&DataType::Float64)?.f64()?.get(0).unwrap_or(f64::NAN))
+    };
+    let extent = Extent {
+        reference_count: number("r")? as u64,
+        current_count: number("c")? as u64,
+        distinct_reference: number("dr")? as usize,
+        distinct_both: number("db")? as usize,
+        min: number("lo")?,
+        max: number("hi")?,
+    };
+    if extent.reference_count == 0 || extent.current_count == 0 {
+        return Ok(OnSpark::NoValues);
     }
+    let reference_std = number("sd")?;
+    let (layout, counting) = extent.layout(bins, configured);
+    let per_value = format!("SELECT x, {sides} FROM {{}} GROUP BY x");
+    let edges = match layout {
+        Bins::Edges(edges, shown) if !counting => (edges, shown),
+        _ if extent.distinct_both > SPARK_VALUE_LIMIT => return Ok(OnSpark::TooManyValues(extent.distinct_both)),
+        _ => {
+            let counts = current
+                .spark_query_with(reference, |cur, refr| per_value.replace("{}", &values(cur, refr)) + " ORDER BY x")?;
+            let (xs, r, c) = (counts.column("x")?.f64()?.clone(), u64s(&counts, "r")?, u64s(&counts, "c")?);
+            let values: Vec<(f64, u64, u64)> =
+                xs.iter().zip(r).zip(c).map(|((x, r), c)| (x.unwrap_or(f64::NAN), r, c)).collect();
+            return Ok(OnSpark::Measured(measure(&values, bins, configured, reference_std)));
+        }
+    };
+    let (edges, binning) = edges;
+    let last = edges.len() - 2;
+    // The bin of each value, as NumPy's: half-open bins, the last closed.
+    let whens: String =
+        edges[1..=last].iter().enumerate().map(|(i, e)| format!("WHEN x < {} THEN {i} ", sql::number(*e))).collect();
+    let bucket = if whens.is_empty() { "0".to_string() } else { format!("CASE {whens}ELSE {last} END") };
+    let histogram = current.spark_query_with(reference, |cur, refr| {
+        format!(
+            "SELECT b, {sides} FROM (SELECT {bucket} AS b, side FROM {} WHERE x >= {} AND x <= {}) AS h GROUP BY b",
+            values(cur, refr),
+            sql::number(edges[0]),
+            sql::number(edges[last + 1])
+        )
+    })?;
+    let mut counted = (vec![0u64; last + 1], vec![0u64; last + 1]);
+    let b = histogram.column("b")?.cast(&DataType::UInt64)?;
+    for ((b, r), c) in b.u64()?.iter().zip(u64s(&histogram, "r")?).zip(u64s(&histogram, "c")?) {
+        let b = b.unwrap_or_default() as usize;
+        counted.0[b] = r;
+        counted.1[b] = c;
+    }
+    let (nr, nc) = (sql::number(extent.reference_count as f64), sql::number(extent.current_count as f64));
+    let running = |side: &str| {
+        format!("CAST(sum({side}) OVER (ORDER BY x ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS DOUBLE)")
+    };
+    let gaps = current.spark_query_with(reference, |cur, refr| {
+        format!(
+            "SELECT max(gap) AS d, coalesce(sum(gap * (nx - x)), CAST(0 AS DOUBLE)) AS w FROM \
+             (SELECT x, abs({} / {nc} - {} / {nr}) AS gap, lead(x) OVER (ORDER BY x) AS nx FROM ({}) AS g) AS e",
+            running("c"),
+            running("r"),
+            per_value.replace("{}", &values(cur, refr))
+        )
+    })?;
+    let distance = |name: &str| -> PolarsResult<f64> {
+        Ok(gaps.column(name)?.cast(&DataType::Float64)?.f64()?.get(0).unwrap_or(f64::NAN))
+    };
+    Ok(OnSpark::Measured(Measured {
+        extent,
+        binning,
+        bins: counted,
+        by_value: None,
+        ks_statistic: distance("d")?,
+        wasserstein: distance("w")?,
+        reference_std,
+    }))
+}
+
+/// A column of counts as numbers (a null as 0).
+fn u64s(frame: &DataFrame, name: &str) -> PolarsResult<Vec<u64>> {
+    Ok(frame.column(name)?.cast(&DataType::UInt64)?.u64()?.iter().map(|n| n.unwrap_or_default()).collect())
 }
 
 /// The drift statistics of one categorical column from its category counts.

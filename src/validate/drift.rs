@@ -9,7 +9,9 @@
 use super::{collect, Ctx};
 use crate::config::raw::{DriftCheck, DriftMethod};
 use crate::core::{Check, Severity, Stage, Status, Threshold};
-use crate::data::drift::{categorical_statistics, numeric_statistics, Statistics};
+use crate::data::drift::{
+    categorical_statistics, measure_on_spark, numeric_statistics, statistics_of, OnSpark, Statistics, SPARK_VALUE_LIMIT,
+};
 use crate::data::{is_categorical_like, is_numeric, Dataset};
 use crate::error::InputError;
 use polars::prelude::*;
@@ -63,24 +65,41 @@ pub(super) fn run(
     }
 
     let threshold_key = if cfg.threshold.is_some() { "validate.drift.threshold" } else { "validate.drift" };
-    // One column at a time: memory grows with the rows, never with rows × columns.
+    // One column at a time: memory grows with the rows, never with rows × columns. On Spark, only
+    // aggregates come back.
     for c in &numeric {
-        let values = |ds: &Dataset| -> Result<Vec<f64>, InputError> {
-            let read = || -> PolarsResult<Vec<f64>> {
-                let df = collect(ds.lazy()?.select([col(c.as_str()).cast(DataType::Float64)]))?;
-                let mut v: Vec<f64> = df.column(c)?.f64()?.iter().flatten().filter(|x| x.is_finite()).collect();
-                v.sort_by(f64::total_cmp);
-                Ok(v)
+        let sample = if current.on_spark() {
+            match measure_on_spark(current, reference, c, binning, numeric_method)
+                .map_err(|e| current.read_error(source, e))?
+            {
+                OnSpark::Measured(m) => statistics_of(m),
+                OnSpark::NoValues => {
+                    checks.push(no_values(ctx, current, c, threshold_key));
+                    continue;
+                }
+                OnSpark::TooManyValues(n) => {
+                    checks.push(too_many_values(ctx, current, c, n, threshold_key));
+                    continue;
+                }
+            }
+        } else {
+            let values = |ds: &Dataset| -> Result<Vec<f64>, InputError> {
+                let read = || -> PolarsResult<Vec<f64>> {
+                    let df = collect(ds.lazy()?.select([col(c.as_str()).cast(DataType::Float64)]))?;
+                    let mut v: Vec<f64> = df.column(c)?.f64()?.iter().flatten().filter(|x| x.is_finite()).collect();
+                    v.sort_by(f64::total_cmp);
+                    Ok(v)
+                };
+                read().map_err(|e| ds.read_error(source, e))
             };
-            read().map_err(|e| ds.read_error(source, e))
+            let cur = values(current)?;
+            let refv = values(reference)?;
+            if cur.is_empty() || refv.is_empty() {
+                checks.push(no_values(ctx, current, c, threshold_key));
+                continue;
+            }
+            numeric_statistics(&cur, &refv, binning, numeric_method)
         };
-        let cur = values(current)?;
-        let refv = values(reference)?;
-        if cur.is_empty() || refv.is_empty() {
-            checks.push(no_values(ctx, current, c, threshold_key));
-            continue;
-        }
-        let sample = numeric_statistics(&cur, &refv, binning, numeric_method);
         checks.push(judge(ctx, current, c, numeric_method, cfg.threshold, sample, threshold_key));
     }
 
@@ -88,19 +107,11 @@ pub(super) fn run(
         if cfg.categorical_threshold.is_some() { "validate.drift.categorical_threshold" } else { threshold_key };
     for c in &categorical {
         let counts = |ds: &Dataset| -> Result<BTreeMap<String, u64>, InputError> {
-            let df = collect(
-                ds.lazy()
-                    .map_err(|e| ds.read_error(source, e))?
-                    .select([col(c.as_str()).cast(DataType::String).alias("value")])
-                    .drop_nulls(None)
-                    .group_by([col("value")])
-                    .agg([len().cast(DataType::UInt64).alias("n")]),
-            )
-            .map_err(|e| ds.read_error(source, e))?;
             let read = || -> PolarsResult<BTreeMap<String, u64>> {
-                let values = df.column("value")?.str()?.clone();
-                let ns = df.column("n")?.u64()?.clone();
-                Ok(values.iter().zip(ns.iter()).filter_map(|(v, n)| Some((v?.to_string(), n?))).collect())
+                let df = ds.counts(c)?;
+                let values = df.column("class")?.str()?.clone();
+                let ns = df.column("count")?.cast(&DataType::UInt64)?;
+                Ok(values.iter().zip(ns.u64()?.iter()).filter_map(|(v, n)| Some((v?.to_string(), n?))).collect())
             };
             read().map_err(|e| ds.read_error(source, e))
         };
@@ -197,4 +208,18 @@ fn no_values(ctx: &Ctx<'_>, current: &Dataset, column: &str, key: &str) -> Check
         .message(format!("not compared: {column} has no values in one of the datasets"))
         .line(ctx.line(key))
         .skipped()
+}
+
+/// A column Spark does not compare: its statistics need the counts of more distinct values than
+/// are brought back.
+fn too_many_values(ctx: &Ctx<'_>, current: &Dataset, column: &str, distinct: usize, key: &str) -> Check {
+    let severity = ctx.validate.drift.as_ref().and_then(|d| d.severity).unwrap_or_default();
+    Check::unmeasured("feature-drift", Stage::Validate, severity)
+        .dataset(&current.role)
+        .column(column)
+        .message(format!(
+            "not computed on Spark: {column} has {distinct} distinct values, and its statistics need the count of each \
+             (at most {SPARK_VALUE_LIMIT} come back); set validate.drift.bins, or a method other than chi_square and z"
+        ))
+        .line(ctx.line(key))
 }
