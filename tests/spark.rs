@@ -293,6 +293,10 @@ fn the_gate_on_spark_answers_as_on_polars(url: &str, dir: &std::path::Path, file
     n: {file: ref.parquet, column: m, mostly: 0.5, where: "y = 1"}
   slices: {by: [y], min_rows: 60}
   drift: {reference: gate_test.parquet, columns: [x, w, n, k, t, y, day]}
+  monotonic:
+    day: {}
+    n: {mostly: 0.4}
+    x: {direction: decreasing, strictly: true, where: "y = 1"}
 "#;
     let yaml_of = |train: &str, engine: &str| {
         format!("version: 1\nname: t\ndata:\n  train: {train}\n  test: {}\n  target: y\n  task: classification\n  id: id\n  timestamp: day\n{engine}{validate}", file.with_file_name("gate_test.parquet").display())

@@ -195,6 +195,14 @@ fn engine(raw: &RawConfig, r: &mut Rules) {
                 None if key == "validate.freshness" => "validate.freshness without data.timestamp".to_string(),
                 None => key.clone(),
             };
+            if key.starts_with("validate.monotonic.") {
+                let column = key.trim_start_matches("validate.monotonic.").trim_end_matches(".order_by");
+                r.problem(
+                    &key,
+                    format!("validate.monotonic.{column} reads the rows in file order, which data on Spark does not have: set data.timestamp and order by it (order_by: timestamp), or run it in a job with the local engine"),
+                );
+                continue;
+            }
             r.problem(
                 &key,
                 format!("{what} is not computed on Spark yet (docs/config.md, \"The data gate on Spark\", lists what is): run it in a job with the local engine"),
@@ -213,7 +221,15 @@ fn not_on_spark(raw: &RawConfig) -> Vec<String> {
             keys.push(key.to_string());
         }
     };
-    named(v.monotonic.is_some(), "validate.monotonic");
+    // A table has no file order: on Spark the rows are ordered by data.timestamp only.
+    for (c, m) in v.monotonic.iter().flatten() {
+        use crate::config::raw::RowOrder;
+        match (m.order_by, &raw.data.timestamp) {
+            (Some(RowOrder::File), _) => named(true, &format!("validate.monotonic.{c}.order_by")),
+            (None, None) => named(true, &format!("validate.monotonic.{c}")),
+            _ => {}
+        }
+    }
     // Without a timestamp column, freshness reads the files' times, which Spark does not report.
     named(v.freshness.is_some() && raw.data.timestamp.is_none(), "validate.freshness");
     for (c, s) in v.statistics.iter().flatten() {

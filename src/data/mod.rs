@@ -89,6 +89,17 @@ impl Dataset {
         Ok(Dataset { role, scan, ..self.clone() })
     }
 
+    /// On Spark, the dataset `select` makes of this one's relation (a subquery), with `schema`; an
+    /// error for data on this machine.
+    pub fn spark_derived(&self, schema: SchemaRef, select: impl FnOnce(&str) -> String) -> PolarsResult<Dataset> {
+        match &self.scan {
+            Scan::Spark(session, relation) => {
+                Ok(Dataset { schema, scan: Scan::Spark(session.clone(), select(relation)), ..self.clone() })
+            }
+            Scan::Local(_) => polars_bail!(ComputeError: "the {} data is not read on Spark", self.role),
+        }
+    }
+
     /// The groups of rows sharing the values of `by` (as text; nulls last), in the order of those
     /// values, each with its row count (`__rows`).
     pub fn group_counts(&self, by: &[String]) -> PolarsResult<DataFrame> {

@@ -6,7 +6,7 @@
 use super::{collect, percent, scalar_f64, Ctx};
 use crate::config::raw::{MonotonicCheck, MonotonicDirection as Direction, RowOrder};
 use crate::core::{format_number, Check, Stage, Threshold};
-use crate::data::query::Row;
+use crate::data::query::{Agg, Cmp, Row};
 use crate::data::{is_numeric, Dataset};
 use polars::prelude::*;
 use serde_json::json;
@@ -85,13 +85,9 @@ pub(super) fn run(ctx: &Ctx<'_>, ds: &Dataset) -> PolarsResult<Vec<Check>> {
             // The config's rules say so at load; kept here so that the order is never silently the file's.
             continue;
         }
-        let (x, prev) = sequence(c);
-        let stats = collect(rows(ctx, ds, c, m, condition.clone())?.select([
-            breaks(x.clone(), prev, m).cast(DataType::UInt32).sum().alias("failing"),
-            x.len().cast(DataType::Float64).alias("checked"),
-        ]))?;
-        let bad = scalar_f64(&stats, "failing")?.unwrap_or(0.0);
-        let checked = scalar_f64(&stats, "checked")?.unwrap_or(0.0);
+        let found =
+            if ds.on_spark() { on_spark(ctx, ds, c, m, condition)? } else { on_polars(ctx, ds, c, m, condition)? };
+        let (bad, checked) = (found.bad, found.checked);
         let way = match (m.direction, m.strictly) {
             (Direction::Increasing, false) => "decrease",
             (Direction::Increasing, true) => "do not increase",
@@ -111,26 +107,9 @@ pub(super) fn run(ctx: &Ctx<'_>, ds: &Dataset) -> PolarsResult<Vec<Check>> {
         );
         let mut details = json!({"failing_count": bad, "checked_count": checked, "order": by});
         if bad > 0.0 {
-            let text = col(c.as_str()).cast(DataType::String);
-            let (x, prev) = sequence(c);
-            let found = collect(
-                rows(ctx, ds, c, m, condition.clone())?
-                    .select([breaks(x, prev, m).alias("b"), text.clone().shift(lit(1)).alias("p"), text.alias("v")])
-                    .filter(col("b"))
-                    .limit(EXAMPLES),
-            )?;
-            let (p, v) = (found.column("p")?.str()?, found.column("v")?.str()?);
-            let shown: Vec<String> = (0..found.height())
-                .map(|r| format!("{} after {}", v.get(r).unwrap_or("null"), p.get(r).unwrap_or("null")))
-                .collect();
-            message.push_str(&format!(", e.g. {}", shown.join(", ")));
-            details["examples"] = json!(shown);
-            let (x, prev) = sequence(c);
-            let rows = rows(ctx, ds, c, m, condition)?
-                .with_column(col(c.as_str()).shift(lit(1)).alias("previous"))
-                .filter(breaks(x, prev, m));
-            let shown = [c.clone(), "previous".to_string()];
-            details["failing_rows"] = super::failing::record(ctx, ds, ID, c, rows, &shown)?;
+            message.push_str(&format!(", e.g. {}", found.examples.join(", ")));
+            details["examples"] = json!(found.examples);
+            details["failing_rows"] = found.failing_rows;
         }
         let passed = super::table::tolerated(bad, checked, m.mostly, &mut message, &mut details, "the non-null values");
         let rule = format!(
@@ -153,4 +132,109 @@ pub(super) fn run(ctx: &Ctx<'_>, ds: &Dataset) -> PolarsResult<Vec<Check>> {
         );
     }
     Ok(checks)
+}
+
+/// What a monotonic check found: the breaks among the values checked, the first few as
+/// `value after previous`, and the failing rows for the report.
+struct Found {
+    bad: f64,
+    checked: f64,
+    examples: Vec<String>,
+    failing_rows: serde_json::Value,
+}
+
+fn on_polars(ctx: &Ctx<'_>, ds: &Dataset, c: &str, m: &MonotonicCheck, condition: Option<Row>) -> PolarsResult<Found> {
+    let (x, prev) = sequence(c);
+    let stats = collect(rows(ctx, ds, c, m, condition.clone())?.select([
+        breaks(x.clone(), prev, m).cast(DataType::UInt32).sum().alias("failing"),
+        x.len().cast(DataType::Float64).alias("checked"),
+    ]))?;
+    let bad = scalar_f64(&stats, "failing")?.unwrap_or(0.0);
+    let checked = scalar_f64(&stats, "checked")?.unwrap_or(0.0);
+    let mut found = Found { bad, checked, examples: Vec::new(), failing_rows: json!([]) };
+    if bad > 0.0 {
+        let text = col(c).cast(DataType::String);
+        let (x, prev) = sequence(c);
+        let rows_found = collect(
+            rows(ctx, ds, c, m, condition.clone())?
+                .select([breaks(x, prev, m).alias("b"), text.clone().shift(lit(1)).alias("p"), text.alias("v")])
+                .filter(col("b"))
+                .limit(EXAMPLES),
+        )?;
+        found.examples = shown(&rows_found, "v", "p")?;
+        let (x, prev) = sequence(c);
+        let rows = rows(ctx, ds, c, m, condition)?
+            .with_column(col(c).shift(lit(1)).alias(PREVIOUS))
+            .filter(breaks(x, prev, m));
+        found.failing_rows = super::failing::record(ctx, ds, ID, c, rows, &[c.to_string(), PREVIOUS.to_string()])?;
+    }
+    Ok(found)
+}
+
+/// The column holding each checked row's previous value.
+const PREVIOUS: &str = "previous";
+
+/// Each row of `frame` as `value after previous`, from its text columns `v` and `p`.
+fn shown(frame: &DataFrame, v: &str, p: &str) -> PolarsResult<Vec<String>> {
+    let (p, v) = (frame.column(p)?.str()?, frame.column(v)?.str()?);
+    Ok((0..frame.height())
+        .map(|r| format!("{} after {}", v.get(r).unwrap_or("null"), p.get(r).unwrap_or("null")))
+        .collect())
+}
+
+/// On Spark, ordered by `data.timestamp` (nulls last): rows sharing a time by `data.id`, or else
+/// by the column's values in the check's direction (a table has no file order). The previous
+/// value of each row is a `lag` over that order (one window over the checked rows).
+fn on_spark(ctx: &Ctx<'_>, ds: &Dataset, c: &str, m: &MonotonicCheck, condition: Option<Row>) -> PolarsResult<Found> {
+    let data = &ctx.config.raw.data;
+    let (Some(ts), RowOrder::Timestamp) = (data.timestamp.as_deref(), order(ctx, m)) else {
+        polars_bail!(ComputeError: "monotonic in file order is not computed on Spark")
+    };
+    let ident = crate::data::sql::ident;
+    let tie = match data.id.as_deref().filter(|id| ds.dtype(id).is_some()) {
+        Some(id) => format!("{} ASC NULLS LAST", ident(id)),
+        None if m.direction == Direction::Increasing => format!("{} ASC", ident(c)),
+        None => format!("{} DESC", ident(c)),
+    };
+    let kept = Row::col(c).is_not_null().and_kept(condition.as_ref());
+    let dtype = ds.dtype(c).cloned().unwrap_or(DataType::Float64);
+    // Every column but one named as the previous value (which it replaces, as on this machine).
+    let kept_columns: Vec<String> = ds.columns().iter().filter(|n| *n != PREVIOUS).map(|n| ident(n)).collect();
+    let mut schema = ds.schema.as_ref().clone();
+    schema.insert(PREVIOUS.into(), dtype.clone());
+    let sequence = ds.spark_derived(std::sync::Arc::new(schema), |relation| {
+        format!(
+            "(SELECT {}, lag({c}) OVER (ORDER BY {} ASC NULLS LAST, {tie}) AS {} FROM {relation} WHERE {})",
+            kept_columns.join(", "),
+            ident(ts),
+            ident(PREVIOUS),
+            kept.sql(),
+            c = ident(c),
+        )
+    })?;
+    // Numbers as doubles, as polars reads them (a step that is NaN, after NaN or ∞ after ∞, is
+    // above 0 for both); dates and times compared as they are.
+    let (x, prev) = (Row::col(c), Row::col(PREVIOUS));
+    let op = match (m.direction, m.strictly) {
+        (Direction::Increasing, false) => Cmp::Lt,
+        (Direction::Increasing, true) => Cmp::Le,
+        (Direction::Decreasing, false) => Cmp::Gt,
+        (Direction::Decreasing, true) => Cmp::Ge,
+    };
+    let broken = if is_numeric(&dtype) {
+        let step = x.number().sub(prev.number());
+        step.cmp(op, Row::num(0.0))
+    } else {
+        x.cmp(op, prev)
+    };
+    let stats = sequence.aggregate(&[Agg::trues("failing", broken.clone()), Agg::rows("checked")])?;
+    let bad = scalar_f64(&stats, "failing")?.unwrap_or(0.0);
+    let checked = scalar_f64(&stats, "checked")?.unwrap_or(0.0);
+    let mut found = Found { bad, checked, examples: Vec::new(), failing_rows: json!([]) };
+    if bad > 0.0 {
+        let columns = [c.to_string(), PREVIOUS.to_string()];
+        found.examples = shown(&sequence.rows_where(&broken, &columns, false, EXAMPLES)?, c, PREVIOUS)?;
+        found.failing_rows = super::failing::record_where(ctx, &sequence, ID, c, &broken, &columns)?;
+    }
+    Ok(found)
 }
