@@ -361,6 +361,33 @@ fn the_gate_on_spark_answers_as_on_polars(url: &str, dir: &std::path::Path, file
     for (a, b) in table.iter().zip(&path) {
         assert!(same(&comparable(a), &comparable(b)), "{url}: table {a:?}\nfile {b:?}");
     }
+    // CSV files (a glob over two, each with its header) read by Spark as by polars: the same
+    // checks (Spark infers the types from every row, polars from the first rows: here the same).
+    let frame = ParquetReader::new(std::fs::File::open(file).unwrap()).finish().unwrap().drop("x").unwrap();
+    std::fs::create_dir_all(dir.join("csv")).unwrap();
+    for (name, part) in [("part-0.csv", frame.slice(0, 120)), ("part-1.csv", frame.slice(120, 200))] {
+        let mut part = part;
+        CsvWriter::new(std::fs::File::create(dir.join("csv").join(name)).unwrap()).finish(&mut part).unwrap();
+    }
+    let csv = "validate:\n  rows: {min: 5}\n  nulls: {max_percent: 5}\n  schema: {id: str, n: int, w: float, day: date}\n  statistics: {w: {mean: [0, 5], stdev: [0, 3]}, n: {mean: [0, 9]}}\n  categories: {t: [a, b]}\n  unique: [id, t]\n  drift: {reference: csv/part-0.csv, columns: [w, n, t]}\n";
+    let of_csv = |engine: &str| {
+        format!("version: 1\nname: t\ndata:\n  train: csv/*.csv\n  target: y\n  task: classification\n  id: id\n{engine}{csv}")
+    };
+    let (local_csv, spark_csv) = (run(&of_csv("  # the same lines\n")), run(&of_csv(&engine)));
+    assert_eq!(local_csv.len(), spark_csv.len());
+    assert!(local_csv.len() > 10 && local_csv.iter().any(|c| c.status.as_str() == "fail"), "{local_csv:?}");
+    for (a, b) in local_csv.iter().zip(&spark_csv) {
+        // Apache Spark infers a CSV integer column as 32-bit (Sail and polars as 64-bit).
+        let width = |c: &ml_gates::core::Check| {
+            let mut v = comparable(c);
+            if c.id == "schema-column" {
+                v["value"] = serde_json::json!(c.value.as_str().map(|t| t.replace("i32", "i64")));
+                v["message"] = serde_json::json!(c.message.replace("i32", "i64"));
+            }
+            v
+        };
+        assert!(same(&width(a), &width(b)), "{url} CSV:\n  polars {a:?}\n  spark  {b:?}");
+    }
     // The command line in the config's folder: a relative path made absolute for the server, the
     // connection string (with a token) from the environment and never shown; a path that is not
     // there is an input error.

@@ -465,19 +465,20 @@ pub fn open_on_spark(
                     .to_string(),
             };
             let format = data_source.format().or_else(|| format_of(Path::new(&spec))).unwrap_or(Format::Parquet);
-            let reader = match format {
-                Format::Parquet => "parquet",
-                Format::Ndjson => "json",
-                // Spark's SQL reads a CSV file without its header (columns `_c0`, `_c1`…).
-                Format::Csv => {
-                    return Err(InputError::one(source.problem(
+            let relation = match format {
+                Format::Parquet => format!("parquet.{}", sql::ident(&path)),
+                Format::Ndjson => format!("json.{}", sql::ident(&path)),
+                // Spark's SQL reads a CSV file without its header (columns `_c0`, `_c1`…): a view
+                // of it read as a data source, with its header.
+                Format::Csv => session.csv_view(&path).map_err(|e| {
+                    InputError::one(source.problem(
                         key,
-                        format!("{key}: Spark's SQL reads a CSV file without its header: give parquet or NDJSON files, or a table"),
+                        format!("cannot read {role} data '{}': {e}", storage::shown(&spec)),
                         None,
-                    )))
-                }
+                    ))
+                })?,
             };
-            (format!("{reader}.{}", sql::ident(&path)), format)
+            (relation, format)
         }
     };
     let what = match data_source.table() {

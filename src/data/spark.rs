@@ -15,6 +15,8 @@ pub struct Spark {
     runtime: tokio::runtime::Runtime,
     /// The server as it may be shown: host and port, no parameters.
     shown: String,
+    /// Views this session made (their names are numbered).
+    views: std::sync::atomic::AtomicUsize,
 }
 
 /// The connection string as it may be shown: `sc://host:port`, without its parameters (a token).
@@ -56,12 +58,25 @@ impl Spark {
         runtime
             .block_on(client.set_config("spark.sql.parquet.filterPushdown", "false"))
             .map_err(|e| failure(&shown, &e))?;
-        Ok(Spark { client, runtime, shown })
+        Ok(Spark { client, runtime, shown, views: Default::default() })
     }
 
     /// The server, as errors name it.
     pub fn shown(&self) -> &str {
         &self.shown
+    }
+
+    /// A temporary view (this session's only) of the CSV files at `path` (a path or glob the
+    /// cluster reads), each read with its header, the columns' types inferred by Spark from
+    /// every row; its name, for a query's `FROM`.
+    pub fn csv_view(&self, path: &str) -> Result<String, String> {
+        let n = self.views.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("ml_gates_csv_{n}");
+        let path = super::sql::text(path);
+        self.sql(&format!(
+            "CREATE OR REPLACE TEMPORARY VIEW {name} USING csv OPTIONS (path {path}, header 'true', inferSchema 'true')"
+        ))?;
+        Ok(name)
     }
 
     /// Run one SQL statement; its result as one frame (empty for a statement without rows).
