@@ -30,6 +30,36 @@ fn spark_connect_conformance() {
         refused_queries_carry_the_engine_message(url);
         rules_answer_as_on_polars(url, &file, &frame, &rules);
     }
+    freshness_from_the_files_times(&apache.url, &sail.url, dir.path(), &gate);
+}
+
+/// Freshness without `data.timestamp`: Apache Spark reports the files' modification times
+/// (`_metadata`), the same as this machine reads; Sail 0.7 does not, and the check is in `error`
+/// with the engine's words, never a pass.
+fn freshness_from_the_files_times(apache: &str, sail: &str, dir: &std::path::Path, file: &std::path::Path) {
+    let now = chrono::Utc::now();
+    let of = |engine: &str| {
+        format!("version: 1\nname: t\ndata:\n  train: {}\n  target: y\n  task: classification\n{engine}validate:\n  freshness: {{max_age_days: 1}}\n", file.display())
+    };
+    let run = |text: &str| {
+        let config = ml_gates::config::parse(text, "t.yaml", dir.to_path_buf()).unwrap();
+        let inputs = ml_gates::data::open_gate_inputs(&config).unwrap();
+        let checks = ml_gates::validate::run(&config, &inputs, now).unwrap();
+        checks.into_iter().find(|c| c.id == "freshness").unwrap()
+    };
+    let local = run(&of("  # the same lines\n"));
+    let spark = run(&of(&format!("  engine: {{spark: '{apache}'}}\n")));
+    assert_eq!(local.status.as_str(), "pass", "{local:?}");
+    let (a, b) = (local.value.as_f64().unwrap(), spark.value.as_f64().unwrap());
+    // Spark reports the time to the millisecond: the same age to a millisecond's share of a day.
+    assert!((a - b).abs() < 2e-8, "{a} {b}: {spark:?}");
+    assert_eq!((local.status, &local.message, local.config_line), (spark.status, &spark.message, spark.config_line));
+    let sail = run(&of(&format!("  engine: {{spark: '{sail}'}}\n")));
+    assert_eq!(sail.status.as_str(), "error", "{sail:?}");
+    assert!(
+        sail.message.starts_with("no newest file modification time from Spark: ") && sail.message.contains("_metadata"),
+        "{sail:?}"
+    );
 }
 
 fn aggregates_from_spark_equal_polars(url: &str) {

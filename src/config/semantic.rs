@@ -192,7 +192,6 @@ fn engine(raw: &RawConfig, r: &mut Rules) {
         for key in not_on_spark(raw) {
             let what = match key.strip_suffix(".interpolation") {
                 Some(stat) => format!("{stat}: a quantile with an interpolation other than linear"),
-                None if key == "validate.freshness" => "validate.freshness without data.timestamp".to_string(),
                 None => key.clone(),
             };
             if key.starts_with("validate.monotonic.") {
@@ -230,8 +229,6 @@ fn not_on_spark(raw: &RawConfig) -> Vec<String> {
             _ => {}
         }
     }
-    // Without a timestamp column, freshness reads the files' times, which Spark does not report.
-    named(v.freshness.is_some() && raw.data.timestamp.is_none(), "validate.freshness");
     for (c, s) in v.statistics.iter().flatten() {
         let linear = s.interpolation.is_none_or(|i| i == Interpolation::Linear);
         named(!linear && !s.quantiles.is_empty(), &format!("validate.statistics.{c}.interpolation"));

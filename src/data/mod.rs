@@ -46,6 +46,9 @@ pub struct Dataset {
     scan: Scan,
     /// The storage options it was opened with: what its read errors must not show.
     storage: Storage,
+    /// On Spark, the relation as opened (a slice or a check's subquery keeps it): what file
+    /// metadata is read from.
+    opened: Option<String>,
 }
 
 /// Where a dataset's rows are read.
@@ -264,6 +267,17 @@ impl Dataset {
         }
     }
 
+    /// On Spark, the newest modification time of the files behind the data as the cluster reports
+    /// them (Spark's `_metadata` of a file source; an error where the relation has none, as a
+    /// view, or the engine does not know it); on this machine, [`Dataset::modified`].
+    pub fn newest_file_time(&self) -> PolarsResult<Option<SystemTime>> {
+        let (Scan::Spark(session, _), Some(opened)) = (&self.scan, &self.opened) else { return Ok(self.modified()) };
+        let answer = ask(session, &format!("SELECT max(_metadata.file_modification_time) AS newest FROM {opened}"))?;
+        let newest = answer.column("newest")?.cast(&DataType::Datetime(TimeUnit::Microseconds, None))?;
+        let newest = newest.datetime()?.physical().get(0);
+        Ok(newest.map(|us| SystemTime::UNIX_EPOCH + std::time::Duration::from_micros(us.max(0) as u64)))
+    }
+
     /// Column names in file order.
     pub fn columns(&self) -> Vec<String> {
         self.schema.iter_names().map(|n| n.to_string()).collect()
@@ -439,7 +453,17 @@ pub fn open(
     let schema = lazy.collect_schema().map_err(fail)?;
     let storage = storage.clone();
     let scan = Scan::Local(Box::new(lazy));
-    Ok(Dataset { role: role.to_string(), spec, key: key.to_string(), files, format, schema, scan, storage })
+    Ok(Dataset {
+        role: role.to_string(),
+        spec,
+        key: key.to_string(),
+        files,
+        format,
+        schema,
+        scan,
+        storage,
+        opened: None,
+    })
 }
 
 /// Open `data_source` (named by config key `key`, as role `role`) on the Spark cluster of
@@ -505,8 +529,9 @@ pub fn open_on_spark(
         files: Vec::new(),
         format,
         schema,
-        scan: Scan::Spark(session.clone(), relation),
+        scan: Scan::Spark(session.clone(), relation.clone()),
         storage: Storage::default(),
+        opened: Some(relation),
     })
 }
 

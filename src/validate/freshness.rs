@@ -36,7 +36,17 @@ pub(super) fn run(ctx: &Ctx<'_>, ds: &Dataset) -> PolarsResult<Vec<Check>> {
                 true => "newest object's last-modified time",
                 false => "newest file modification time",
             };
-            (ds.modified().map(DateTime::<Utc>::from), basis.to_string())
+            match ds.newest_file_time() {
+                Ok(newest) => (newest.map(DateTime::<Utc>::from), basis.to_string()),
+                // On Spark: a relation without file metadata (a view), or an engine without it.
+                Err(e) => {
+                    return Ok(vec![Check::unmeasured("freshness", Stage::Validate, severity)
+                        .dataset(&ds.role)
+                        .threshold(Threshold::max(fresh.max_age_days).unit("days"))
+                        .message(format!("no {basis} from Spark: {e}"))
+                        .line(ctx.line(key))])
+                }
+            }
         }
     };
     let Some(newest) = newest else {
