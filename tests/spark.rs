@@ -359,6 +359,25 @@ fn the_gate_on_spark_answers_as_on_polars(url: &str, dir: &std::path::Path, file
         let (a, b) = (comparable(a), comparable(b));
         assert!(same(&a, &b), "{url}:\n  polars {a}\n  spark  {b}");
     }
+    // Quantiles with every other interpolation: the value at the rounded position, as polars
+    // (`k` repeats values; `n` holds nulls; `w` NaN-free, see gate_rows).
+    for interpolation in ["nearest", "lower", "higher", "midpoint"] {
+        let stats = format!(
+            "validate:\n  statistics:\n    k: {{quantiles: [{{q: 0.3, between: [0, 1]}}, {{q: 0.75, between: [0, 9]}}, {{q: 0.5, between: [0, 9]}}], interpolation: {interpolation}}}\n    n: {{quantiles: [{{q: 0.1, between: [0, 9]}}, {{q: 0.95, between: [0, 99]}}], interpolation: {interpolation}, where: \"t = 'a'\"}}\n    w: {{quantiles: [{{q: 0.33, between: [0, 9]}}, {{q: 1, between: [0, 9]}}, {{q: 0, between: [0, 9]}}], interpolation: {interpolation}}}\n"
+        );
+        let of = |engine: &str| {
+            format!(
+                "version: 1\nname: t\ndata:\n  train: {}\n  target: y\n  task: classification\n{engine}{stats}",
+                file.display()
+            )
+        };
+        let (local, spark) = (run(&of("  # the same lines\n")), run(&of(&format!("  engine: {{spark: '{url}'}}\n"))));
+        let quantiles = local.iter().filter(|c| c.message.contains("quantile")).count();
+        assert_eq!((quantiles, local.len()), (8, spark.len()), "{interpolation}: {local:?}");
+        for (a, b) in local.iter().zip(&spark) {
+            assert!(same(&comparable(a), &comparable(b)), "{url} {interpolation}:\n  polars {a:?}\n  spark  {b:?}");
+        }
+    }
     // Drift's other binnings and tests: equal-width bins, the count tests over every value.
     for options in ["bins: 7, method: psi", "method: chi_square, categorical_method: z", "method: ks, bins: 2"] {
         let drift = format!("validate:\n  drift: {{reference: gate_test.parquet, columns: [x, k, t, y], {options}}}\n");

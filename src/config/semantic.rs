@@ -189,51 +189,29 @@ fn engine(raw: &RawConfig, r: &mut Rules) {
         }
     }
     if spark.is_some() {
-        for key in not_on_spark(raw) {
-            let what = match key.strip_suffix(".interpolation") {
-                Some(stat) => format!("{stat}: a quantile with an interpolation other than linear"),
-                None => key.clone(),
-            };
-            if key.starts_with("validate.monotonic.") {
-                let column = key.trim_start_matches("validate.monotonic.").trim_end_matches(".order_by");
-                r.problem(
-                    &key,
-                    format!("validate.monotonic.{column} reads the rows in file order, which data on Spark does not have: set data.timestamp and order by it (order_by: timestamp), or run it in a job with the local engine"),
-                );
-                continue;
-            }
+        for (key, column) in file_ordered(raw) {
             r.problem(
                 &key,
-                format!("{what} is not computed on Spark yet (docs/config.md, \"The data gate on Spark\", lists what is): run it in a job with the local engine"),
+                format!("validate.monotonic.{column} reads the rows in file order, which data on Spark does not have: set data.timestamp and order by it (order_by: timestamp), or run it in a job with the local engine"),
             );
         }
     }
 }
 
-/// The configured checks the gate does not compute on Spark yet.
-fn not_on_spark(raw: &RawConfig) -> Vec<String> {
-    use crate::config::raw::Interpolation;
+/// The monotonic checks that read the rows in file order (their key and column): on Spark the
+/// rows have an order only by `data.timestamp` (a table has no file order).
+fn file_ordered(raw: &RawConfig) -> Vec<(String, String)> {
+    use crate::config::raw::RowOrder;
     let Some(v) = &raw.validate else { return Vec::new() };
-    let mut keys = Vec::new();
-    let mut named = |present: bool, key: &str| {
-        if present {
-            keys.push(key.to_string());
-        }
-    };
-    // A table has no file order: on Spark the rows are ordered by data.timestamp only.
+    let mut out = Vec::new();
     for (c, m) in v.monotonic.iter().flatten() {
-        use crate::config::raw::RowOrder;
         match (m.order_by, &raw.data.timestamp) {
-            (Some(RowOrder::File), _) => named(true, &format!("validate.monotonic.{c}.order_by")),
-            (None, None) => named(true, &format!("validate.monotonic.{c}")),
+            (Some(RowOrder::File), _) => out.push((format!("validate.monotonic.{c}.order_by"), c.clone())),
+            (None, None) => out.push((format!("validate.monotonic.{c}"), c.clone())),
             _ => {}
         }
     }
-    for (c, s) in v.statistics.iter().flatten() {
-        let linear = s.interpolation.is_none_or(|i| i == Interpolation::Linear);
-        named(!linear && !s.quantiles.is_empty(), &format!("validate.statistics.{c}.interpolation"));
-    }
-    keys
+    out
 }
 
 fn data(raw: &RawConfig, r: &mut Rules) {

@@ -316,9 +316,17 @@ impl Agg {
         self
     }
 
-    /// Whether Spark computes it in a query of its own (a `GROUP BY`), not in the shared scan.
+    /// Whether Spark computes it in a query of its own (a `GROUP BY`, or a window over the sorted
+    /// values), not in the shared scan.
     pub fn grouped(&self) -> bool {
-        matches!(self.f, AggFn::Distinct)
+        matches!(
+            self.f,
+            AggFn::Distinct
+                | AggFn::Quantile(
+                    _,
+                    Interpolation::Nearest | Interpolation::Lower | Interpolation::Higher | Interpolation::Midpoint
+                )
+        )
     }
 
     /// The polars aggregate, named.
@@ -396,6 +404,24 @@ impl Agg {
                 "SELECT CAST(count(DISTINCT {x}) AS DOUBLE) AS {} FROM {relation}{keep}",
                 ident(&self.name)
             )),
+            AggFn::Quantile(q, i) if i != Interpolation::Linear => {
+                // As polars: over the n non-null values sorted (NaN last), the value at position
+                // q·(n − 1) rounded (nearest), down (lower), up (higher), or the mean of both.
+                let position = format!("{} * (n - 1)", number(q));
+                let at = |p: &str| format!("max(CASE WHEN i = CAST({p}({position}) AS BIGINT) THEN x END)");
+                let value = match i {
+                    Interpolation::Nearest => at("round"),
+                    Interpolation::Lower => at("floor"),
+                    Interpolation::Higher => at("ceil"),
+                    _ => format!("({} + {}) / 2", at("floor"), at("ceil")),
+                };
+                let kept = self.filter.as_ref().map(|c| format!(" AND {}", c.sql())).unwrap_or_default();
+                Some(format!(
+                    "SELECT CAST({value} AS DOUBLE) AS {} FROM (SELECT x, row_number() OVER (ORDER BY x ASC) - 1 AS i, \
+                     count(1) OVER () AS n FROM (SELECT {x} AS x FROM {relation} WHERE {x} IS NOT NULL{kept}) AS v) AS r",
+                    ident(&self.name)
+                ))
+            }
             _ => None,
         }
     }
