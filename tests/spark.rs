@@ -359,40 +359,42 @@ fn the_gate_on_spark_answers_as_on_polars(url: &str, dir: &std::path::Path, file
         let (a, b) = (comparable(a), comparable(b));
         assert!(same(&a, &b), "{url}:\n  polars {a}\n  spark  {b}");
     }
+    // A suite run by polars and by Spark on `train`: the same checks (Apache Spark infers a CSV
+    // integer column as 32-bit, Sail and polars as 64-bit); polars' checks returned.
+    let both = |train: &str, suite: &str, label: &str| {
+        let of = |engine: &str| {
+            format!("version: 1\nname: t\ndata:\n  train: {train}\n  target: y\n  task: classification\n  id: id\n{engine}{suite}")
+        };
+        let (local, spark) = (run(&of("  # the same lines\n")), run(&of(&format!("  engine: {{spark: '{url}'}}\n"))));
+        let width = |c: &ml_gates::core::Check| {
+            let mut v = comparable(c);
+            if c.id == "schema-column" {
+                v["value"] = serde_json::json!(c.value.as_str().map(|t| t.replace("i32", "i64")));
+                v["message"] = serde_json::json!(c.message.replace("i32", "i64"));
+            }
+            v
+        };
+        assert_eq!(local.len(), spark.len(), "{url} {label}: {local:?}");
+        for (a, b) in local.iter().zip(&spark) {
+            assert!(same(&width(a), &width(b)), "{url} {label}:\n  polars {a:?}\n  spark  {b:?}");
+        }
+        local
+    };
+    let path = file.display().to_string();
     // Quantiles with every other interpolation: the value at the rounded position, as polars
     // (`k` repeats values; `n` holds nulls; `w` NaN-free, see gate_rows).
     for interpolation in ["nearest", "lower", "higher", "midpoint"] {
         let stats = format!(
             "validate:\n  statistics:\n    k: {{quantiles: [{{q: 0.3, between: [0, 1]}}, {{q: 0.75, between: [0, 9]}}, {{q: 0.5, between: [0, 9]}}], interpolation: {interpolation}}}\n    n: {{quantiles: [{{q: 0.1, between: [0, 9]}}, {{q: 0.95, between: [0, 99]}}], interpolation: {interpolation}, where: \"t = 'a'\"}}\n    w: {{quantiles: [{{q: 0.33, between: [0, 9]}}, {{q: 1, between: [0, 9]}}, {{q: 0, between: [0, 9]}}], interpolation: {interpolation}}}\n"
         );
-        let of = |engine: &str| {
-            format!(
-                "version: 1\nname: t\ndata:\n  train: {}\n  target: y\n  task: classification\n{engine}{stats}",
-                file.display()
-            )
-        };
-        let (local, spark) = (run(&of("  # the same lines\n")), run(&of(&format!("  engine: {{spark: '{url}'}}\n"))));
-        let quantiles = local.iter().filter(|c| c.message.contains("quantile")).count();
-        assert_eq!((quantiles, local.len()), (8, spark.len()), "{interpolation}: {local:?}");
-        for (a, b) in local.iter().zip(&spark) {
-            assert!(same(&comparable(a), &comparable(b)), "{url} {interpolation}:\n  polars {a:?}\n  spark  {b:?}");
-        }
+        let local = both(&path, &stats, interpolation);
+        assert_eq!(local.iter().filter(|c| c.message.contains("quantile")).count(), 8, "{local:?}");
     }
     // Drift's other binnings and tests: equal-width bins, the count tests over every value.
     for options in ["bins: 7, method: psi", "method: chi_square, categorical_method: z", "method: ks, bins: 2"] {
         let drift = format!("validate:\n  drift: {{reference: gate_test.parquet, columns: [x, k, t, y], {options}}}\n");
-        let of = |engine: &str| {
-            format!(
-                "version: 1\nname: t\ndata:\n  train: {}\n  target: y\n  task: classification\n{engine}{drift}",
-                file.display()
-            )
-        };
-        let (local, spark) = (run(&of("  # the same lines\n")), run(&of(&format!("  engine: {{spark: '{url}'}}\n"))));
-        let drift = local.iter().filter(|c| c.id.ends_with("drift")).count();
-        assert_eq!((drift, local.len()), (5, spark.len()), "{options}: {local:?}");
-        for (a, b) in local.iter().zip(&spark) {
-            assert!(same(&comparable(a), &comparable(b)), "{url} {options}:\n  polars {a:?}\n  spark  {b:?}");
-        }
+        let local = both(&path, &drift, options);
+        assert_eq!(local.iter().filter(|c| c.id.ends_with("drift")).count(), 5, "{local:?}");
     }
     // A table (a global view: any session of the server sees it) answers as its file.
     let view = format!("CREATE OR REPLACE GLOBAL TEMPORARY VIEW gate AS SELECT * FROM parquet.`{}`", file.display());
@@ -419,24 +421,8 @@ fn the_gate_on_spark_answers_as_on_polars(url: &str, dir: &std::path::Path, file
         CsvWriter::new(std::fs::File::create(dir.join("csv").join(name)).unwrap()).finish(&mut part).unwrap();
     }
     let csv = "validate:\n  rows: {min: 5}\n  nulls: {max_percent: 5}\n  schema: {id: str, n: int, w: float, day: date}\n  statistics: {w: {mean: [0, 5], stdev: [0, 3]}, n: {mean: [0, 9]}}\n  categories: {t: [a, b]}\n  unique: [id, t]\n  drift: {reference: csv/part-0.csv, columns: [w, n, t]}\n";
-    let of_csv = |engine: &str| {
-        format!("version: 1\nname: t\ndata:\n  train: csv/*.csv\n  target: y\n  task: classification\n  id: id\n{engine}{csv}")
-    };
-    let (local_csv, spark_csv) = (run(&of_csv("  # the same lines\n")), run(&of_csv(&engine)));
-    assert_eq!(local_csv.len(), spark_csv.len());
+    let local_csv = both("csv/*.csv", csv, "CSV");
     assert!(local_csv.len() > 10 && local_csv.iter().any(|c| c.status.as_str() == "fail"), "{local_csv:?}");
-    for (a, b) in local_csv.iter().zip(&spark_csv) {
-        // Apache Spark infers a CSV integer column as 32-bit (Sail and polars as 64-bit).
-        let width = |c: &ml_gates::core::Check| {
-            let mut v = comparable(c);
-            if c.id == "schema-column" {
-                v["value"] = serde_json::json!(c.value.as_str().map(|t| t.replace("i32", "i64")));
-                v["message"] = serde_json::json!(c.message.replace("i32", "i64"));
-            }
-            v
-        };
-        assert!(same(&width(a), &width(b)), "{url} CSV:\n  polars {a:?}\n  spark  {b:?}");
-    }
     // The command line in the config's folder: a relative path made absolute for the server, the
     // connection string (with a token) from the environment and never shown; a path that is not
     // there is an input error.
