@@ -3,7 +3,8 @@
 //! (tests/storage/objects.py). The same checks and metrics as on the local copy of the same files;
 //! globs over partitioned parquet; the freshness check and the lineage fingerprint from the
 //! objects' metadata; a missing object, bucket or match and refused credentials as input errors
-//! (exit 2) that name the URI and never show a credential.
+//! (exit 2) that name the URI and never show a credential; checks of a few columns fetch only
+//! those columns (bytes counted by a relay in front of the server).
 
 mod common;
 
@@ -177,6 +178,82 @@ fn s3_every_stage_reads_the_lake_as_the_local_copy() {
     assert_eq!(local_checks, remote_checks);
     let fresh = freshness(dir.path(), "s3://lake/churn", "", &env);
     assert!(fresh["message"].as_str().unwrap().contains("newest object's last-modified time"), "{fresh}");
+}
+
+/// A TCP relay to `target` (`host:port`) on a loopback port of its own, counting the bytes the
+/// server sends: what a client fetched.
+struct Relay {
+    port: u16,
+    received: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Relay {
+    fn start(target: &str) -> Relay {
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let received = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let (count, target) = (received.clone(), target.to_string());
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let Ok(server) = std::net::TcpStream::connect(&target) else { continue };
+                let (mut up_from, mut up_to) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                std::thread::spawn(move || std::io::copy(&mut up_from, &mut up_to));
+                let (mut down_from, mut down_to, count) = (server, client, count.clone());
+                std::thread::spawn(move || {
+                    let mut buffer = [0u8; 65536];
+                    while let Ok(n) = std::io::Read::read(&mut down_from, &mut buffer) {
+                        if n == 0 || std::io::Write::write_all(&mut down_to, &buffer[..n]).is_err() {
+                            break;
+                        }
+                        count.fetch_add(n as u64, Ordering::Relaxed);
+                    }
+                    let _ = down_to.shutdown(std::net::Shutdown::Both);
+                });
+            }
+        });
+        Relay { port, received }
+    }
+}
+
+/// Checks of a few columns fetch those columns' byte ranges of a parquet object, not the object:
+/// here a large text column no check reads is not downloaded (counted by a relay in front of S3).
+#[test]
+fn s3_reads_only_the_columns_the_checks_need() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut random = 7u64;
+    let mut text = || {
+        (0..12)
+            .map(|_| {
+                random = random.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                format!("{:016x}", random)
+            })
+            .collect::<String>()
+    };
+    let n = 24_000;
+    let note: Vec<String> = (0..n).map(|_| text()).collect();
+    let age: Vec<Option<i64>> = (0..n).map(|i| if i % 50 == 0 { None } else { Some(18 + (i % 60) as i64) }).collect();
+    let churn: Vec<i64> = (0..n).map(|i| i64::from(i % 4 == 0)).collect();
+    let mut frame = df!("note" => note, "age" => age, "churn" => churn).unwrap();
+    let file = dir.path().join("wide.parquet");
+    ParquetWriter::new(std::fs::File::create(&file).unwrap()).finish(&mut frame).unwrap();
+    let size = std::fs::metadata(&file).unwrap().len();
+    assert!(size > 2_000_000, "{size}");
+    let s3 = MotoServer::start();
+    s3.put("lake", &[("wide/wide.parquet", file.as_path())]);
+    let relay = Relay::start(s3.endpoint.trim_start_matches("http://"));
+    let endpoint = format!("http://127.0.0.1:{}", relay.port);
+    let yaml = "version: 1\nname: wide\ndata:\n  train: s3://lake/wide/wide.parquet\n  target: churn\n  task: classification\nvalidate:\n  rows: {min: 100}\n  nulls: {columns: {age: 3}}\n  ranges: {age: [18, 100]}\n  target: {min_class_percent: 5}\n";
+    std::fs::write(dir.path().join("ml-gates.yaml"), yaml).unwrap();
+    let mut env = aws_env(&s3);
+    env[2].1 = endpoint.as_str();
+    let out = ml_gates(dir.path(), &["validate", "--format", "json"], &env);
+    let report = report(&out);
+    let ids: Vec<&str> = report["checks"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["row-count", "null-percent", "value-range", "target-class-balance"], "{report}");
+    let fetched = relay.received.load(std::sync::atomic::Ordering::Relaxed);
+    // The age and churn columns, the footer and the HTTP answers: a small share of the object.
+    assert!(fetched * 5 < size, "{fetched} bytes fetched of a {size}-byte object");
 }
 
 /// `ml-gates run` registers the version with fingerprints of the objects: rewriting the test

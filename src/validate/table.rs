@@ -32,7 +32,9 @@ pub(super) fn run(ctx: &Ctx<'_>, ds: &Dataset) -> PolarsResult<Vec<Check>> {
             if let Some(w) = &cond {
                 aggs.push(Agg::trues("where:validate.nulls", w.clone()));
             }
-            for name in &columns {
+            // Only the columns judged (all of them with `max_percent`): a column not read is not
+            // fetched from object storage either.
+            for name in columns.iter().filter(|n| nulls.max_percent.is_some() || nulls.columns.contains_key(*n)) {
                 aggs.push(Agg::new(format!("null:{name}"), AggFn::NullCount, c(name)).kept(cond.as_ref()));
             }
         }
