@@ -282,11 +282,27 @@ pub fn measure_on_spark(
         )
     };
     let sides = "count(CASE WHEN side = 0 THEN 1 END) AS r, count(CASE WHEN side = 1 THEN 1 END) AS c";
+    let per_value = format!("SELECT x, {sides} FROM {{}} GROUP BY x");
+    // One pass over the distinct values (a `GROUP BY`, then windows over them in order): the
+    // counts, distinct values and range, the distribution functions' largest gap and the area
+    // between them, and the reference's standard deviation (two-pass, weighted by the counts).
+    let everything = |n: &str| format!("CAST(sum({n}) OVER () AS DOUBLE)");
+    let running = |n: &str| {
+        format!("CAST(sum({n}) OVER (ORDER BY x ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS DOUBLE)")
+    };
     let overview = current.spark_query_with(reference, |cur, refr| {
         format!(
-            "SELECT {sides}, count(DISTINCT CASE WHEN side = 0 THEN x END) AS dr, count(DISTINCT x) AS db, \
-             min(x) AS lo, max(x) AS hi, stddev_pop(CASE WHEN side = 0 THEN x END) AS sd FROM {}",
-            values(cur, refr)
+            "SELECT sum(r) AS r, sum(c) AS c, count(CASE WHEN r > 0 THEN 1 END) AS dr, count(1) AS db, \
+             min(x) AS lo, max(x) AS hi, max(gap) AS d, coalesce(sum(gap * (nx - x)), CAST(0 AS DOUBLE)) AS w, \
+             sqrt(sum(r * (x - m) * (x - m)) / sum(r)) AS sd FROM \
+             (SELECT x, r, c, abs({} / nullif({}, 0) - {} / nullif({}, 0)) AS gap, lead(x) OVER (ORDER BY x) AS nx, \
+             sum(r * x) OVER () / nullif({}, 0) AS m FROM ({}) AS g) AS e",
+            running("c"),
+            everything("c"),
+            running("r"),
+            everything("r"),
+            everything("r"),
+            per_value.replace("{}", &values(cur, refr))
         )
     })?;
     let number = |name: &str| -> PolarsResult<f64> {
@@ -305,7 +321,6 @@ pub fn measure_on_spark(
     }
     let reference_std = number("sd")?;
     let (layout, counting) = extent.layout(bins, configured);
-    let per_value = format!("SELECT x, {sides} FROM {{}} GROUP BY x");
     let edges = match layout {
         Bins::Edges(edges, shown) if !counting => (edges, shown),
         _ if extent.distinct_both > SPARK_VALUE_LIMIT => return Ok(OnSpark::TooManyValues(extent.distinct_both)),
@@ -339,29 +354,13 @@ pub fn measure_on_spark(
         counted.0[b] = r;
         counted.1[b] = c;
     }
-    let (nr, nc) = (sql::number(extent.reference_count as f64), sql::number(extent.current_count as f64));
-    let running = |side: &str| {
-        format!("CAST(sum({side}) OVER (ORDER BY x ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS DOUBLE)")
-    };
-    let gaps = current.spark_query_with(reference, |cur, refr| {
-        format!(
-            "SELECT max(gap) AS d, coalesce(sum(gap * (nx - x)), CAST(0 AS DOUBLE)) AS w FROM \
-             (SELECT x, abs({} / {nc} - {} / {nr}) AS gap, lead(x) OVER (ORDER BY x) AS nx FROM ({}) AS g) AS e",
-            running("c"),
-            running("r"),
-            per_value.replace("{}", &values(cur, refr))
-        )
-    })?;
-    let distance = |name: &str| -> PolarsResult<f64> {
-        Ok(gaps.column(name)?.cast(&DataType::Float64)?.f64()?.get(0).unwrap_or(f64::NAN))
-    };
     Ok(OnSpark::Measured(Measured {
         extent,
         binning,
         bins: counted,
         by_value: None,
-        ks_statistic: distance("d")?,
-        wasserstein: distance("w")?,
+        ks_statistic: number("d")?,
+        wasserstein: number("w")?,
         reference_std,
     }))
 }
