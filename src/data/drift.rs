@@ -258,12 +258,12 @@ pub enum OnSpark {
 }
 
 /// Measure a numeric column of `current` against `reference`, both read by one Spark session,
-/// with aggregates only: counts, distinct values, the range and the reference's standard deviation
-/// in one pass; then the counts per value where they are few enough to bring back (every statistic
-/// then computed here as from every value), or the counts per bin over edges sent as literals and
-/// the KS statistic and Wasserstein distance from the empirical distribution functions, computed
-/// there by a running sum over the distinct values (one window over every distinct value, in one
-/// partition). Every value equals what [`numeric_statistics`] computes from every value.
+/// with aggregates only. One pass groups the finite values by value and reads, over the distinct
+/// values in order, the counts, distinct values, range, KS statistic, Wasserstein distance
+/// (running sums: one window, in one partition) and the reference's standard deviation; a second
+/// brings back the counts per value where they are needed and few enough (every statistic then
+/// computed here as from every value), or the counts per bin over edges sent as literals. Every
+/// value equals what [`numeric_statistics`] computes from every value.
 pub fn measure_on_spark(
     current: &Dataset,
     reference: &Dataset,
