@@ -31,6 +31,40 @@ fn spark_connect_conformance() {
         rules_answer_as_on_polars(url, &file, &frame, &rules);
     }
     freshness_from_the_files_times(&apache.url, &sail.url, dir.path(), &gate);
+    too_many_values_for_drift(&sail.url, dir.path());
+}
+
+/// Drift whose statistics need the count of more distinct values than Spark brings back (one bin
+/// per value: 10 reference values, 100,001 current ones): that column's check is in `error`,
+/// saying what to set, never a pass; with `bins` it is computed, as on this machine.
+fn too_many_values_for_drift(url: &str, dir: &std::path::Path) {
+    let n = 100_001;
+    let write = |name: &str, v: Vec<f64>| {
+        let y: Vec<i64> = (0..v.len() as i64).map(|i| i % 2).collect();
+        let mut frame = df!("v" => v, "y" => y).unwrap();
+        ParquetWriter::new(std::fs::File::create(dir.join(name)).unwrap()).finish(&mut frame).unwrap();
+    };
+    write("many.parquet", (0..n).map(|i| i as f64 * 0.5).collect());
+    write("few.parquet", (0..n).map(|i| (i % 10) as f64).collect());
+    let of = |engine: &str, bins: &str| {
+        format!("version: 1\nname: t\ndata:\n  train: many.parquet\n  target: y\n  task: classification\n{engine}validate:\n  drift: {{reference: few.parquet, columns: [v]{bins}}}\n")
+    };
+    let run = |text: &str| {
+        let config = ml_gates::config::parse(text, "t.yaml", dir.to_path_buf()).unwrap();
+        let inputs = ml_gates::data::open_gate_inputs(&config).unwrap();
+        let checks = ml_gates::validate::run(&config, &inputs, chrono::Utc::now()).unwrap();
+        checks.into_iter().find(|c| c.id == "feature-drift").unwrap()
+    };
+    let engine = format!("  engine: {{spark: '{url}'}}\n");
+    let refused = run(&of(&engine, ""));
+    assert_eq!(refused.status.as_str(), "error", "{refused:?}");
+    assert!(
+        refused.message.contains("100001 distinct values") && refused.message.contains("validate.drift.bins"),
+        "{refused:?}"
+    );
+    assert_eq!(run(&of("", "")).status.as_str(), "fail");
+    let (local, spark) = (run(&of("", ", bins: 10")), run(&of(&engine, ", bins: 10")));
+    assert_eq!((local.status, &local.message), (spark.status, &spark.message), "{local:?}\n{spark:?}");
 }
 
 /// Freshness without `data.timestamp`: Apache Spark reports the files' modification times
