@@ -294,7 +294,7 @@ pub fn measure_on_spark(
         format!(
             "SELECT sum(r) AS r, sum(c) AS c, count(CASE WHEN r > 0 THEN 1 END) AS dr, count(1) AS db, \
              min(x) AS lo, max(x) AS hi, max(gap) AS d, coalesce(sum(gap * (nx - x)), CAST(0 AS DOUBLE)) AS w, \
-             sqrt(sum(r * (x - m) * (x - m)) / sum(r)) AS sd FROM \
+             sqrt(sum(r * (x - m) * (x - m)) / nullif(sum(r), 0)) AS sd FROM \
              (SELECT x, r, c, abs({} / nullif({}, 0) - {} / nullif({}, 0)) AS gap, lead(x) OVER (ORDER BY x) AS nx, \
              sum(r * x) OVER () / nullif({}, 0) AS m FROM ({}) AS g) AS e",
             running("c"),
