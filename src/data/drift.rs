@@ -40,7 +40,7 @@ impl Statistics {
 }
 
 /// A sample as its distinct values, ascending, each with its count (0.0 and -0.0 are one value).
-pub fn runs(sorted: &[f64]) -> Vec<(f64, u64)> {
+fn runs(sorted: &[f64]) -> Vec<(f64, u64)> {
     let mut out: Vec<(f64, u64)> = Vec::new();
     for &x in sorted {
         match out.last_mut() {
@@ -173,7 +173,7 @@ pub fn numeric_statistics(cur: &[f64], refv: &[f64], bins: Option<usize>, config
 }
 
 /// The extent of two samples given as their distinct values with counts (reference, current).
-pub fn extent_of(values: &[(f64, u64, u64)]) -> Extent {
+fn extent_of(values: &[(f64, u64, u64)]) -> Extent {
     Extent {
         reference_count: values.iter().map(|v| v.1).sum(),
         current_count: values.iter().map(|v| v.2).sum(),
@@ -186,12 +186,7 @@ pub fn extent_of(values: &[(f64, u64, u64)]) -> Extent {
 
 /// Everything the statistics read, from the distinct values of both samples (ascending, with
 /// their counts in the reference and the current sample).
-pub fn measure(
-    values: &[(f64, u64, u64)],
-    bins: Option<usize>,
-    configured: DriftMethod,
-    reference_std: f64,
-) -> Measured {
+fn measure(values: &[(f64, u64, u64)], bins: Option<usize>, configured: DriftMethod, reference_std: f64) -> Measured {
     let extent = extent_of(values);
     let (layout, counting) = extent.layout(bins, configured);
     let side = |pick: fn(&(f64, u64, u64)) -> u64| values.iter().map(pick).collect::<Vec<u64>>();

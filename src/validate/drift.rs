@@ -10,7 +10,8 @@ use super::{collect, Ctx};
 use crate::config::raw::{DriftCheck, DriftMethod};
 use crate::core::{Check, Severity, Stage, Status, Threshold};
 use crate::data::drift::{
-    categorical_statistics, measure_on_spark, numeric_statistics, statistics_of, OnSpark, Statistics, SPARK_VALUE_LIMIT,
+    categorical_statistics, measure_on_spark, numeric_statistics, sorted_finite, statistics_of, OnSpark, Statistics,
+    SPARK_VALUE_LIMIT,
 };
 use crate::data::{is_categorical_like, is_numeric, Dataset};
 use crate::error::InputError;
@@ -86,9 +87,7 @@ pub(super) fn run(
             let values = |ds: &Dataset| -> Result<Vec<f64>, InputError> {
                 let read = || -> PolarsResult<Vec<f64>> {
                     let df = collect(ds.lazy()?.select([col(c.as_str()).cast(DataType::Float64)]))?;
-                    let mut v: Vec<f64> = df.column(c)?.f64()?.iter().flatten().filter(|x| x.is_finite()).collect();
-                    v.sort_by(f64::total_cmp);
-                    Ok(v)
+                    Ok(sorted_finite(df.column(c)?.f64()?.iter().flatten()))
                 };
                 read().map_err(|e| ds.read_error(source, e))
             };
